@@ -1,0 +1,111 @@
+"""The demo region: a few municipalities, schools and teachers, loaded through the gateway."""
+
+from __future__ import annotations
+
+import json
+import random
+import urllib.request
+from typing import Any
+
+from kit.auth import Principal, Role, TokenCodec
+from kit.settings import CommonSettings
+
+REGION = "r-demo"
+MUNICIPALITIES = [
+    ("mo-sever", "Городской округ Северный"),
+    ("mo-yug", "Южный муниципальный район"),
+    ("mo-zarechye", "Городской округ Заречье"),
+    ("mo-lesnoy", "Лесной муниципальный округ"),
+]
+SURNAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Соколов", "Лебедев", "Козлов", "Новиков", "Морозов",
+            "Волков", "Соловьёв", "Васильев", "Зайцев", "Павлов", "Семёнов", "Голубев", "Виноградов", "Богданов"]
+MALE = ["Александр", "Дмитрий", "Максим", "Сергей", "Андрей", "Алексей", "Иван", "Михаил"]
+FEMALE = ["Анна", "Мария", "Елена", "Ольга", "Наталья", "Татьяна", "Ирина", "Светлана", "Юлия"]
+PATRONYMIC_ROOTS = ["Александров", "Дмитриев", "Сергеев", "Андреев", "Петров", "Николаев", "Викторов"]
+SUBJECTS = ["russian", "literature", "mathematics", "informatics", "history", "physics", "chemistry", "biology",
+            "geography", "english", "primary"]
+SUBJECT_POSITION = {
+    "russian": "учитель русского языка и литературы", "literature": "учитель литературы",
+    "mathematics": "учитель математики", "informatics": "учитель информатики", "history": "учитель истории",
+    "physics": "учитель физики", "chemistry": "учитель химии", "biology": "учитель биологии",
+    "geography": "учитель географии", "english": "учитель английского языка",
+    "primary": "учитель начальных классов",
+}
+
+
+def _person(rng: random.Random) -> str:
+    surname = rng.choice(SURNAMES)
+    root = rng.choice(PATRONYMIC_ROOTS)
+    if rng.random() < 0.75:  # most teachers are women
+        return f"{surname}а {rng.choice(FEMALE)} {root}на"
+    return f"{surname} {rng.choice(MALE)} {root}ич"
+
+
+def region_data(schools_per_municipality: int = 3, teachers_per_school: int = 6) -> dict[str, Any]:
+    """Deterministic demo data (same every time)."""
+    rng = random.Random(2026)
+    municipalities = [{"code": c, "name": n, "region": REGION} for c, n in MUNICIPALITIES]
+    organisations, teachers = [], []
+    n = 0
+    for mi, (mcode, _) in enumerate(MUNICIPALITIES, start=1):
+        for si in range(1, schools_per_municipality + 1):
+            ocode = f"oo-{mi:02d}{si:02d}"
+            organisations.append({"code": ocode, "name": f"МБОУ СОШ № {mi * 10 + si}", "municipality": mcode})
+            for _ in range(teachers_per_school):
+                n += 1
+                subject = rng.choice(SUBJECTS)
+                subjects = [subject] + (["literature"] if subject == "russian" else [])
+                teachers.append(
+                    {
+                        "external_id": f"demo-{n:05d}",
+                        "full_name": _person(rng),
+                        "municipality": mcode,
+                        "organisation": ocode,
+                        "position": SUBJECT_POSITION[subject],
+                        "subjects": subjects,
+                        "qualification_category": rng.choice(["none", "conformity", "first", "highest"]),
+                        "experience_years": rng.randint(0, 35),
+                    }
+                )
+    return {"municipalities": municipalities, "organisations": organisations, "teachers": teachers}
+
+
+def _call(gateway: str, token: str, method: str, path: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(gateway + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read() or b"null")
+
+
+def load_if_empty(gateway: str) -> dict[str, str]:
+    """Load the demo region unless municipalities exist; return a development token per role."""
+    codec = TokenCodec(CommonSettings())
+    service = codec.encode(Principal(sub="demo-loader", role=Role.service, region=REGION), ttl_seconds=600)
+    data = region_data()
+    if not _call(gateway, service, "GET", "/api/v1/municipalities"):
+        _call(gateway, service, "PUT", "/api/v1/municipalities", data["municipalities"])
+        _call(gateway, service, "PUT", "/api/v1/organisations", data["organisations"])
+        _call(gateway, service, "POST", "/api/v1/teachers/bulk", {"teachers": data["teachers"]})
+    first = data["teachers"][0]
+    teacher = _call(gateway, service, "GET", f"/api/v1/teachers/by-external-id/{first['external_id']}")
+    ttl = 8 * 3600
+    principals = {
+        "regional_specialist": Principal(sub="demo-regional", role=Role.regional_specialist, region=REGION),
+        "municipal_methodologist": Principal(
+            sub="demo-methodologist", role=Role.municipal_methodologist, region=REGION,
+            municipality=first["municipality"],
+        ),
+        "school_admin": Principal(
+            sub="demo-school", role=Role.school_admin, region=REGION, municipality=first["municipality"],
+            organisation=first["organisation"],
+        ),
+        "teacher": Principal(
+            sub=f"teacher:{teacher['id']}", role=Role.teacher, region=REGION, municipality=first["municipality"],
+            organisation=first["organisation"], teacher_id=str(teacher["id"]),
+        ),
+        "admin": Principal(sub="demo-admin", role=Role.admin, region=REGION),
+    }
+    return {role: codec.encode(p, ttl_seconds=ttl) for role, p in principals.items()}

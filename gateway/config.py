@@ -1,0 +1,66 @@
+"""Settings of the gateway (env prefix GATEWAY_)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kit.settings import ServiceSettings
+
+# First path segment after /api/v1/ -> the service that owns it. Services keep their paths
+# under these segments; the merged OpenAPI test checks that they do.
+DEFAULT_ROUTES: dict[str, str] = {
+    # assessment
+    "teachers": "assessment",
+    "municipalities": "assessment",
+    "organisations": "assessment",
+    "frameworks": "assessment",
+    "campaigns": "assessment",
+    "results": "assessment",
+    "assessment": "assessment",
+    # resources
+    "resources": "resources",
+    "mentors": "resources",
+    "matching": "resources",
+    "reservations": "resources",
+    "resource-map": "resources",
+    # routes
+    "routes": "routes",
+    "exports": "routes",
+    # audit
+    "audits": "audit",
+    "monitoring": "audit",
+    "kpi": "audit",
+    "effectiveness": "audit",
+    "checklists": "audit",
+}
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    name: str = "gateway"
+    port: int = 8000
+    assessment_url: str = "http://127.0.0.1:8001"
+    resources_url: str = "http://127.0.0.1:8002"
+    routes_url: str = "http://127.0.0.1:8003"
+    audit_url: str = "http://127.0.0.1:8004"
+    routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    # Deadline for an upstream's answer (headers); bodies then stream with the same read timeout.
+    upstream_timeout_seconds: float = 30.0
+    connect_timeout_seconds: float = 2.0
+    upstream_connections: int = 200
+    # Uploads stream through; this is the gateway's own ceiling (services set tighter ones).
+    max_body_bytes: int | None = 1_048_576
+    upload_max_body_bytes: int = 256 * 1024 * 1024
+    upload_path_suffixes: list[str] = Field(
+        default_factory=lambda: ["/bulk", "/results", "/import", "/uploads", "/scores"]
+    )
+    api_key_cache_seconds: float = 5.0
+    openapi_cache_seconds: float = 30.0
+
+    def upstreams(self) -> dict[str, str]:
+        return {
+            "assessment": self.assessment_url.rstrip("/"),
+            "resources": self.resources_url.rstrip("/"),
+            "routes": self.routes_url.rstrip("/"),
+            "audit": self.audit_url.rstrip("/"),
+        }

@@ -1,0 +1,98 @@
+"""Merge the services' OpenAPI documents into one: unique operationIds, no duplicated components."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+
+
+def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.startswith("#/components/schemas/"):
+                name = v.rsplit("/", 1)[1]
+                out[k] = "#/components/schemas/" + renames.get(name, name)
+            else:
+                out[k] = _rewrite_refs(v, renames)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(v, renames) for v in node]
+    return node
+
+
+def _canon(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False)
+
+
+def _prefix(service: str) -> str:
+    return "".join(p.capitalize() for p in service.split("_"))
+
+
+def merge_specs(
+    specs: dict[str, dict[str, Any]],
+    *,
+    title: str,
+    version: str,
+    description: str,
+    gateway_paths: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return one OpenAPI 3.1 document for the whole API (services in the given order)."""
+    merged: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": description},
+        "paths": {},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
+        "tags": [],
+    }
+    schemas: dict[str, Any] = merged["components"]["schemas"]
+    seen_ops: set[str] = set()
+    seen_tags: set[str] = set()
+    for service, raw in specs.items():
+        spec = copy.deepcopy(raw)
+        renames: dict[str, str] = {}
+        own = spec.get("components", {}).get("schemas", {})
+        # First pass: decide names (identical schemas are shared, clashing ones get a prefix).
+        for name, schema in own.items():
+            if name in schemas and _canon(schemas[name]) != _canon(schema):
+                renames[name] = _prefix(service) + name
+        for name, schema in own.items():
+            target = renames.get(name, name)
+            fixed = _rewrite_refs(schema, renames)
+            if target in schemas and _canon(schemas[target]) != _canon(fixed):
+                raise ValueError(f"schema name clash that renaming could not solve: {target}")
+            schemas[target] = fixed
+        for path, item in spec.get("paths", {}).items():
+            if not path.startswith("/api/"):
+                continue  # health and docs of each service stay private
+            if path in merged["paths"]:
+                raise ValueError(f"path {path} is served by two services")
+            item = _rewrite_refs(item, renames)
+            for method, op in item.items():
+                if not isinstance(op, dict):
+                    continue
+                op_id = op.get("operationId")
+                if op_id in seen_ops:
+                    op_id = f"{service}-{op_id}"
+                    op["operationId"] = op_id
+                seen_ops.add(op_id)
+                if "security" in op:
+                    op["security"] = SECURITY
+                op.setdefault("x-service", service)
+                for t in op.get("tags", []):
+                    if t not in seen_tags:
+                        seen_tags.add(t)
+                        merged["tags"].append({"name": t, "x-service": service})
+            merged["paths"][path] = item
+    for path, item in (gateway_paths or {}).items():
+        merged["paths"][path] = item
+    return merged

@@ -1,0 +1,184 @@
+"""Build a service's FastAPI app the same way everywhere: errors, auth, health, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from kit.auth import TokenCodec
+from kit.db import make_engine, make_sessionmaker, ping, role_url
+from kit.errors import Problem, install_error_handlers, problem_response
+from kit.logging import configure_logging
+from kit.middleware import Metrics, RequestContextMiddleware, prefix_limits
+from kit.settings import CommonSettings, ServiceSettings
+
+log = logging.getLogger("kit.app")
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operationId: `<tag>-<function name>`, e.g. `teachers-list_teachers`."""
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def service_database_url(common: CommonSettings, svc: ServiceSettings) -> str:
+    if svc.database_url:
+        return svc.database_url
+    if not common.database_url:
+        raise RuntimeError(
+            "DATABASE_URL (or the service's own <NAME>_DATABASE_URL) must be set; `make run` sets it"
+        )
+    return role_url(common.database_url, svc.db_role, svc.role_password())
+
+
+def health_router(check: Callable[[Request], Awaitable[dict[str, Any]]]) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/livez", summary="Liveness: the process answers (checks nothing external)")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: dependencies answer",
+        responses={503: {"description": "Not ready", "content": {"application/problem+json": {}}}},
+    )
+    async def readyz(request: Request) -> Response:
+        try:
+            detail = await check(request)
+        except Exception as e:  # any failure means not ready
+            log.warning("not ready", extra={"reason": type(e).__name__})
+            return problem_response(503, code="not-ready", detail=f"not ready: {type(e).__name__}")
+        return JSONResponse({"status": "ok", **detail})
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        m: Metrics = request.app.state.metrics
+        return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    common: CommonSettings | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    body_limits: dict[str, int] | None = None,
+    version: str = "1.0.0",
+) -> Any:
+    """Return the service as an ASGI app (middleware-wrapped); the FastAPI app is `.app`."""
+    common = common or CommonSettings()
+    configure_logging(settings.name, common.log_level, common.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(
+            service_database_url(common, settings),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            application_name=settings.name,
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        for hook in on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            await engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        separate_input_output_schemas=False,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.common = common
+    app.state.token_codec = TokenCodec(common)
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+
+    async def db_ready(request: Request) -> dict[str, Any]:
+        engine: AsyncEngine = request.app.state.engine
+        await ping(engine)
+        return {"database": "ok"}
+
+    app.include_router(health_router(db_ready))
+    for r in routers:
+        app.include_router(r)
+    add_problem_schema(app)
+    return RequestContextMiddleware(
+        app,
+        metrics=app.state.metrics,
+        limit_for=prefix_limits(settings.max_body_bytes or common.max_body_bytes, body_limits),
+    )
+
+
+def add_problem_schema(app: FastAPI) -> None:
+    """Make the Problem schema and bearer security part of the app's OpenAPI document."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = original()
+        comps = spec.setdefault("components", {})
+        schemas = comps.setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in problem.pop("$defs", {}).items():
+            schemas.setdefault(name, sub)
+        schemas["Problem"] = problem
+        # FastAPI's default 422 refers to HTTPValidationError; ours is problem+json.
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        for path_item in spec.get("paths", {}).values():
+            for op in path_item.values():
+                if not isinstance(op, dict):
+                    continue
+                responses = op.setdefault("responses", {})
+                if "health" not in op.get("tags", []):
+                    op.setdefault("security", [{"bearerAuth": []}])
+                    for code in ("401", "403"):
+                        responses.setdefault(code, {"description": "Unauthorized" if code == "401" else "Forbidden"})
+                if "422" in responses:
+                    responses["422"] = {
+                        "description": "Validation failed",
+                        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                    }
+                for code, resp in responses.items():
+                    if code.startswith(("4", "5")) and not resp.get("content"):
+                        resp["content"] = {
+                            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        }
+                    elif code.startswith(("4", "5")):
+                        for media in resp["content"].values():
+                            media.setdefault("schema", {"$ref": "#/components/schemas/Problem"})
+        comps.setdefault("securitySchemes", {})["bearerAuth"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

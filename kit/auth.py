@@ -1,0 +1,163 @@
+"""Bearer JWT verification, the verified principal, role and scope checks."""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from kit.errors import Forbidden, Unauthorized
+from kit.settings import CommonSettings
+
+
+class Role(enum.StrEnum):
+    teacher = "teacher"
+    school_admin = "school_admin"
+    municipal_methodologist = "municipal_methodologist"
+    regional_specialist = "regional_specialist"
+    admin = "admin"
+    service = "service"
+
+
+REGIONAL_ROLES = frozenset({Role.regional_specialist, Role.admin, Role.service})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Principal(BaseModel):
+    """Who is calling and what part of the region they may see."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sub: str
+    role: Role
+    region: str | None = None
+    municipality: str | None = None
+    organisation: str | None = None
+    teacher_id: str | None = None
+    read_only: bool = False
+    name: str | None = Field(default=None, description="Display label of the caller (never logged)")
+
+    @property
+    def is_regional(self) -> bool:
+        return self.role in REGIONAL_ROLES
+
+    def sees(
+        self,
+        *,
+        region: str | None = None,
+        municipality: str | None = None,
+        organisation: str | None = None,
+        teacher_id: str | None = None,
+    ) -> bool:
+        """Whether an object with these scope attributes is visible to this principal."""
+        if self.region and region and self.region != region:
+            return False
+        if self.is_regional:
+            return True
+        if self.role == Role.municipal_methodologist:
+            return self.municipality is not None and municipality == self.municipality
+        if self.role == Role.school_admin:
+            return self.organisation is not None and organisation == self.organisation
+        if self.role == Role.teacher:
+            return self.teacher_id is not None and teacher_id == self.teacher_id
+        return False
+
+
+class TokenCodec:
+    """Encode and verify tokens with the configured key, algorithms, issuer and audience."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self.secret = settings.jwt_secret
+        self.algorithms = list(settings.jwt_algorithms)
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.internal_ttl = settings.internal_token_ttl_seconds
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    def encode(self, principal: Principal, ttl_seconds: int = 3600) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        claims.update(principal.model_dump(mode="json", exclude_none=True))
+        return jwt.encode(claims, self.secret, algorithm=self.algorithms[0])
+
+    def decode(self, token: str) -> Principal:
+        """Verify signature, algorithm, exp, iss and aud; return the principal or raise 401."""
+        now = time.time()
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=self.algorithms,
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError as e:
+            raise Unauthorized("token expired", code="token-expired", headers=_challenge("invalid_token")) from e
+        except jwt.InvalidTokenError as e:
+            raise Unauthorized("invalid token", code="invalid-token", headers=_challenge("invalid_token")) from e
+        fields = {k: claims[k] for k in Principal.model_fields if k in claims}
+        try:
+            principal = Principal(**fields)
+        except ValueError as e:
+            raise Unauthorized("invalid token claims", code="invalid-token") from e
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = (float(claims["exp"]), principal)
+        return principal
+
+
+def _challenge(error: str | None = None) -> dict[str, str]:
+    value = 'Bearer realm="iom"'
+    if error:
+        value += f', error="{error}"'
+    return {"WWW-Authenticate": value}
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("missing bearer token", code="missing-token", headers=_challenge())
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("authorization must be a Bearer token", code="invalid-token", headers=_challenge())
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    """Verify the caller's token (never trusting network location) and refuse writes by read-only keys."""
+    codec: TokenCodec = request.app.state.token_codec
+    principal = codec.decode(bearer_token(request))
+    if principal.read_only and request.method not in SAFE_METHODS:
+        raise Forbidden("this credential is read-only", code="read-only-credential")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """Dependency refusing (403) callers whose role is not listed."""
+    allowed = frozenset(roles)
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden("your role may not perform this action", code="role-forbidden")
+        return principal
+
+    return Depends(check)

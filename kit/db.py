@@ -1,0 +1,75 @@
+"""Database engines, the per-request transaction, and URL helpers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def schema_metadata(schema: str) -> MetaData:
+    """Return a MetaData bound to one schema with stable constraint names."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def async_url(url: str) -> URL:
+    """Return the URL with the asyncpg driver, keeping a Unix-socket host if any."""
+    u = make_url(url)
+    return u.set(drivername="postgresql+asyncpg")
+
+
+def role_url(base_url: str, role: str, password: str) -> str:
+    """Return base_url logged in as role (the per-service database user)."""
+    u = make_url(base_url).set(username=role, password=password)
+    return u.render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """Return the URL with asyncpg driver name, as alembic's async env expects."""
+    return async_url(url).render_as_string(hide_password=False)
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: Any) -> AsyncEngine:
+    """Create an async engine; made in the app's lifespan, never at import time."""
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": kw.pop("application_name", "iom")}},
+        **kw,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def session_dependency(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield the request's session: one transaction, committed here on success, else rolled back."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session, session.begin():
+        yield session
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+# Commit before the response is sent (scope="function"), so a client never reads a 2xx for
+# a transaction that then failed to commit.
+DbSession = Annotated[AsyncSession, Depends(session_dependency, scope="function")]

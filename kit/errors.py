@@ -1,0 +1,253 @@
+"""Errors that carry their HTTP status, rendered once as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from kit.jsonutil import dumps
+from kit.requestid import current_request_id
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://iom.example/problems/"
+log = logging.getLogger("kit.errors")
+
+
+class FieldError(BaseModel):
+    """One rejected field or row; never echoes the rejected value."""
+
+    model_config = ConfigDict(extra="forbid")
+    loc: list[str | int] = Field(description="Where the error is: body field path, or row and column")
+    code: str = Field(description="Machine-readable reason", examples=["missing"])
+    message: str = Field(description="Human-readable reason, without the rejected value")
+    row: int | None = Field(default=None, description="1-based data row number for uploads")
+    column: str | None = Field(default=None, description="Column name for uploads")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": PROBLEM_BASE + "not-found",
+                    "title": "Not found",
+                    "status": 404,
+                    "detail": "teacher not found",
+                    "request_id": "0b7c9f3e6a2d4f1e",
+                }
+            ]
+        }
+    )
+    type: str = Field(default="about:blank")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    code: str | None = Field(default=None, description="Stable machine-readable error code")
+    errors: list[FieldError] | None = None
+
+
+class AppError(Exception):
+    """Base error: subclass per status; message must not contain personal data."""
+
+    status = 500
+    code = "internal-error"
+    title = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+        if code:
+            self.code = code
+
+
+class BadRequest(AppError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(AppError):
+    status, code, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(AppError):
+    status, code, title = 422, "validation-failed", "Validation failed"
+
+
+class PreconditionRequired(AppError):
+    status, code, title = 428, "precondition-required", "Precondition required"
+
+
+class UpstreamUnavailable(AppError):
+    status, code, title = 503, "upstream-unavailable", "Service unavailable"
+
+
+class UpstreamTimeout(AppError):
+    status, code, title = 504, "upstream-timeout", "Upstream timed out"
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    411: "Length required",
+    412: "Precondition failed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    428: "Precondition required",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+
+
+def problem_body(
+    status: int,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    instance: str | None = None,
+    request_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    code = code or _TITLES.get(status, "error").lower().replace(" ", "-")
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "request_id": request_id if request_id is not None else current_request_id(),
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(status: int, headers: dict[str, str] | None = None, **kw: Any) -> Response:
+    return Response(
+        content=dumps(problem_body(status, **kw)),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    """Translate pydantic errors to FieldErrors without the rejected input."""
+    out: list[FieldError] = []
+    for e in exc.errors():
+        loc = [p if isinstance(p, int | str) else str(p) for p in e.get("loc", ())]
+        out.append(FieldError(loc=loc, code=str(e.get("type", "invalid")), message=str(e.get("msg", "invalid"))))
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error of the app as problem+json."""
+
+    async def app_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AppError)
+        return problem_response(
+            exc.status,
+            headers=exc.headers,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            errors=exc.errors,
+            instance=request.url.path,
+            extra=exc.extra,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(
+            exc.status_code, headers=getattr(exc, "headers", None), detail=detail, instance=request.url.path
+        )
+
+    async def request_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(
+            422,
+            code="validation-failed",
+            detail="The request does not match the schema",
+            errors=validation_errors(exc),
+            instance=request.url.path,
+        )
+
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"path_template": request.url.path})
+        return problem_response(500, detail="An unexpected error occurred", instance=request.url.path)
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, request_validation)
+    app.add_exception_handler(Exception, unhandled)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries typing the given statuses as problem+json."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for s in statuses:
+        out[s] = {
+            "description": _TITLES.get(s, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out

@@ -1,0 +1,117 @@
+"""Idempotency keys: same key + same body replays; other body 422; while in flight 409.
+
+The check, the work and the stored answer share the request's transaction, and a
+transaction-scoped advisory lock on the key makes a concurrent duplicate answer 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.errors import BadRequest, Conflict, FieldError, ValidationFailed
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    """The table a service keeps its idempotency records in (inside its own schema)."""
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("key", String(MAX_KEY_LENGTH), primary_key=True),
+        Column("principal", String(200), primary_key=True),
+        Column("operation", String(200), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("status_code", Integer, nullable=False),
+        Column("response", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: bytes
+
+
+def check_key(key: str | None, *, required: bool = True) -> str | None:
+    if key is None:
+        if required:
+            raise BadRequest(
+                f"the {IDEMPOTENCY_HEADER} header is required for this operation",
+                code="idempotency-key-required",
+            )
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            "invalid idempotency key",
+            errors=[FieldError(loc=["header", IDEMPOTENCY_HEADER], code="invalid", message="1..200 characters")],
+        )
+    return key
+
+
+def fingerprint(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+class IdempotencyGuard:
+    """Use within one request transaction: `lock`, then `replay`, then do the work and `store`."""
+
+    def __init__(self, table: Table, session: AsyncSession, *, key: str, principal: str, operation: str) -> None:
+        self.table, self.session = table, session
+        self.key, self.principal, self.operation = key, principal, operation
+
+    async def lock(self) -> None:
+        """Take the key's transaction lock or answer 409 because the same key is being processed."""
+        lock_key = f"{self.table.fullname}|{self.principal}|{self.operation}|{self.key}"
+        got = (
+            await self.session.execute(
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": lock_key}
+            )
+        ).scalar_one()
+        if not got:
+            raise Conflict(
+                "a request with this idempotency key is still being processed", code="idempotency-in-flight"
+            )
+
+    async def replay(self, body_fingerprint: str) -> StoredResponse | None:
+        """Return the stored answer for this key, or None; 422 when the body differs."""
+        t = self.table
+        row = (
+            await self.session.execute(
+                select(t.c.fingerprint, t.c.status_code, t.c.response).where(
+                    t.c.key == self.key, t.c.principal == self.principal, t.c.operation == self.operation
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.fingerprint != body_fingerprint:
+            raise ValidationFailed(
+                "this idempotency key was used with a different request body",
+                code="idempotency-key-reused",
+            )
+        return StoredResponse(row.status_code, row.response)
+
+    async def store(self, body_fingerprint: str, status_code: int, response: bytes) -> None:
+        values: dict[str, Any] = {
+            "key": self.key,
+            "principal": self.principal,
+            "operation": self.operation,
+            "fingerprint": body_fingerprint,
+            "status_code": status_code,
+            "response": response,
+        }
+        await self.session.execute(pg_insert(self.table).values(**values).on_conflict_do_nothing())

@@ -1,0 +1,70 @@
+"""Alembic per service: its own history, version table inside its own schema, only its own objects."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, pool, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from kit.db import async_url
+
+
+def alembic_config(migrations_dir: Path, url: str, schema: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", async_url(url).render_as_string(hide_password=False).replace("%", "%%"))
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+def upgrade(migrations_dir: Path, url: str, schema: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(migrations_dir, url, schema), revision)
+
+
+def downgrade(migrations_dir: Path, url: str, schema: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(migrations_dir, url, schema), revision)
+
+
+def run_env(context: Any, target_metadata: MetaData) -> None:
+    """Body of every service's migrations/env.py (online, async engine)."""
+    config = context.config
+    schema: str = config.attributes.get("schema") or target_metadata.schema
+    url = config.get_main_option("sqlalchemy.url")
+
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+        if type_ == "schema":
+            return name == schema
+        return True
+
+    def do_run(connection: Connection) -> None:
+        connection.execute(text(f'SET search_path TO "{schema}", extensions'))
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table_schema=schema,
+            include_schemas=True,
+            include_name=include_name,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as conn:
+            await conn.run_sync(do_run)
+            await conn.commit()
+        await engine.dispose()
+
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, version_table_schema=schema, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    asyncio.run(run_async())

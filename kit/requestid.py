@@ -1,0 +1,34 @@
+"""The request id: taken from X-Request-ID or made, carried in a context variable."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from contextvars import ContextVar
+
+REQUEST_ID_HEADER = "x-request-id"
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_VALID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8)
+
+
+def accept_or_make(value: str | None) -> str:
+    """Keep a caller's id when it is safe to log, otherwise make one."""
+    if value and _VALID.match(value):
+        return value
+    return new_request_id()
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def set_request_id(value: str | None) -> object:
+    return _request_id.set(value)
+
+
+def reset_request_id(token: object) -> None:
+    _request_id.reset(token)  # type: ignore[arg-type]

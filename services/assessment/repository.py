@@ -1,0 +1,238 @@
+"""Every query of the assessment service's registry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.auth import Principal, Role
+from services.assessment.models import municipalities, organisations, teachers
+from services.assessment.vocab import normalize_name
+
+TEACHER_COLUMNS = (
+    teachers.c.id,
+    teachers.c.external_id,
+    teachers.c.full_name,
+    teachers.c.region,
+    teachers.c.municipality_code.label("municipality"),
+    teachers.c.organisation_code.label("organisation"),
+    teachers.c.position,
+    teachers.c.subjects,
+    teachers.c.qualification_category,
+    teachers.c.experience_years,
+    teachers.c.version,
+    teachers.c.created_at,
+    teachers.c.updated_at,
+)
+
+
+def teacher_scope_clause(principal: Principal) -> Any:
+    """SQL condition limiting teachers to what the principal may see."""
+    conds = []
+    if principal.region:
+        conds.append(teachers.c.region == principal.region)
+    if principal.is_regional:
+        pass
+    elif principal.role == Role.municipal_methodologist:
+        conds.append(teachers.c.municipality_code == (principal.municipality or ""))
+    elif principal.role == Role.school_admin:
+        conds.append(teachers.c.organisation_code == (principal.organisation or ""))
+    elif principal.role == Role.teacher:
+        conds.append(teachers.c.id == _uuid_or_nil(principal.teacher_id))
+    else:
+        conds.append(False)
+    return and_(True, *conds)
+
+
+def _uuid_or_nil(value: str | None) -> uuid.UUID:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return uuid.UUID(int=0)
+
+
+class DirectoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def upsert_municipalities(self, rows: Sequence[dict[str, Any]]) -> None:
+        stmt = pg_insert(municipalities).values(list(rows))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[municipalities.c.code],
+            set_={"name": stmt.excluded.name, "region": stmt.excluded.region, "updated_at": func.now()},
+        )
+        await self.s.execute(stmt)
+
+    async def list_municipalities(self, region: str | None) -> list[dict[str, Any]]:
+        q = select(municipalities.c.code, municipalities.c.name, municipalities.c.region).order_by(
+            municipalities.c.code
+        )
+        if region:
+            q = q.where(municipalities.c.region == region)
+        return [dict(r._mapping) for r in await self.s.execute(q)]
+
+    async def get_municipality(self, code: str) -> dict[str, Any] | None:
+        r = (await self.s.execute(select(municipalities).where(municipalities.c.code == code))).first()
+        return dict(r._mapping) if r else None
+
+    async def upsert_organisations(self, rows: Sequence[dict[str, Any]]) -> None:
+        stmt = pg_insert(organisations).values(list(rows))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[organisations.c.code],
+            set_={
+                "name": stmt.excluded.name,
+                "municipality_code": stmt.excluded.municipality_code,
+                "updated_at": func.now(),
+            },
+        )
+        await self.s.execute(stmt)
+
+    async def list_organisations(
+        self, *, region: str | None, municipality: str | None, organisation: str | None
+    ) -> list[dict[str, Any]]:
+        q = (
+            select(
+                organisations.c.code,
+                organisations.c.name,
+                organisations.c.municipality_code.label("municipality"),
+            )
+            .join(municipalities, municipalities.c.code == organisations.c.municipality_code)
+            .order_by(organisations.c.code)
+        )
+        if region:
+            q = q.where(municipalities.c.region == region)
+        if municipality:
+            q = q.where(organisations.c.municipality_code == municipality)
+        if organisation:
+            q = q.where(organisations.c.code == organisation)
+        return [dict(r._mapping) for r in await self.s.execute(q)]
+
+    async def organisations_by_code(self, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not codes:
+            return {}
+        q = (
+            select(
+                organisations.c.code,
+                organisations.c.municipality_code,
+                municipalities.c.region,
+            )
+            .join(municipalities, municipalities.c.code == organisations.c.municipality_code)
+            .where(organisations.c.code.in_(list(set(codes))))
+        )
+        return {r.code: dict(r._mapping) for r in await self.s.execute(q)}
+
+
+class TeacherRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    def _base(self, principal: Principal) -> Select[Any]:
+        return select(*TEACHER_COLUMNS).where(teacher_scope_clause(principal))
+
+    async def get(self, principal: Principal, teacher_id: uuid.UUID) -> dict[str, Any] | None:
+        r = (await self.s.execute(self._base(principal).where(teachers.c.id == teacher_id))).first()
+        return dict(r._mapping) if r else None
+
+    async def get_by_external_id(self, principal: Principal, external_id: str) -> dict[str, Any] | None:
+        q = self._base(principal).where(teachers.c.external_id == external_id)
+        r = (await self.s.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        municipality: str | None,
+        organisation: str | None,
+        subject: str | None,
+        q: str | None,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        stmt = self._base(principal)
+        if municipality:
+            stmt = stmt.where(teachers.c.municipality_code == municipality)
+        if organisation:
+            stmt = stmt.where(teachers.c.organisation_code == organisation)
+        if subject:
+            stmt = stmt.where(teachers.c.subjects.contains([subject]))
+        if q:
+            needle = normalize_name(q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(teachers.c.search_name.like(f"%{needle}%", escape="\\"))
+        if after is not None:
+            stmt = stmt.where(
+                tuple_(teachers.c.search_name, teachers.c.id) > tuple_(after[0], uuid.UUID(after[1]))
+            )
+        stmt = stmt.add_columns(teachers.c.search_name).order_by(teachers.c.search_name, teachers.c.id).limit(limit)
+        return [dict(r._mapping) for r in await self.s.execute(stmt)]
+
+    async def insert(self, values: dict[str, Any]) -> dict[str, Any]:
+        stmt = pg_insert(teachers).values(**values).returning(*TEACHER_COLUMNS)
+        return dict((await self.s.execute(stmt)).one()._mapping)
+
+    async def external_id_exists(self, external_id: str) -> bool:
+        q = select(func.count()).select_from(teachers).where(teachers.c.external_id == external_id)
+        return bool((await self.s.execute(q)).scalar_one())
+
+    async def update(
+        self, teacher_id: uuid.UUID, values: dict[str, Any], expected_version: int | None
+    ) -> dict[str, Any] | None:
+        """Conditional update: None when the row changed since `expected_version`."""
+        cond = [teachers.c.id == teacher_id]
+        if expected_version is not None:
+            cond.append(teachers.c.version == expected_version)
+        stmt = (
+            update(teachers)
+            .where(*cond)
+            .values(**values, version=teachers.c.version + 1, updated_at=func.now())
+            .returning(*TEACHER_COLUMNS)
+        )
+        r = (await self.s.execute(stmt)).first()
+        return dict(r._mapping) if r else None
+
+    async def bulk_upsert(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        """Upsert rows by external id; return (inserted, updated). Unchanged rows are left alone."""
+        inserted = updated = 0
+        # asyncpg allows 32,767 bind parameters a statement: 2,000 rows x 11 columns fits.
+        for start in range(0, len(rows), 2000):
+            i, u = await self._upsert_chunk(rows[start : start + 2000])
+            inserted, updated = inserted + i, updated + u
+        return inserted, updated
+
+    async def _upsert_chunk(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        stmt = pg_insert(teachers).values(rows)
+        ex = stmt.excluded
+        changed = or_(
+            teachers.c.full_name.is_distinct_from(ex.full_name),
+            teachers.c.municipality_code.is_distinct_from(ex.municipality_code),
+            teachers.c.organisation_code.is_distinct_from(ex.organisation_code),
+            teachers.c.position.is_distinct_from(ex.position),
+            teachers.c.subjects.is_distinct_from(ex.subjects),
+            teachers.c.qualification_category.is_distinct_from(ex.qualification_category),
+            teachers.c.experience_years.is_distinct_from(ex.experience_years),
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[teachers.c.external_id],
+            set_={
+                "full_name": ex.full_name,
+                "search_name": ex.search_name,
+                "region": ex.region,
+                "municipality_code": ex.municipality_code,
+                "organisation_code": ex.organisation_code,
+                "position": ex.position,
+                "subjects": ex.subjects,
+                "qualification_category": ex.qualification_category,
+                "experience_years": ex.experience_years,
+                "version": teachers.c.version + 1,
+                "updated_at": func.now(),
+            },
+            where=changed,
+        ).returning(teachers.c.version)
+        versions = [r.version for r in await self.s.execute(stmt)]
+        inserted = sum(1 for v in versions if v == 1)
+        return inserted, len(versions) - inserted
