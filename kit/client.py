@@ -1,0 +1,88 @@
+"""Calling other services through the gateway with a service token this process mints itself."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from kit.auth import Principal, Role, TokenCodec
+from kit.errors import UpstreamUnavailable
+from kit.requestid import REQUEST_ID_HEADER, current_request_id
+from kit.settings import CommonSettings
+
+
+class UpstreamError(Exception):
+    """A non-2xx answer from another service, with its problem body."""
+
+    def __init__(self, status: int, problem: dict[str, Any] | None) -> None:
+        super().__init__(f"upstream answered {status}")
+        self.status = status
+        self.problem = problem or {}
+
+
+class GatewayClient:
+    """An HTTP client of the gateway acting as `service` (region-wide unless `region` is given)."""
+
+    def __init__(
+        self,
+        common: CommonSettings,
+        *,
+        caller: str,
+        region: str | None = None,
+        timeout: float = 30.0,
+        base_url: str | None = None,
+    ) -> None:
+        self.codec = TokenCodec(common)
+        self.principal = Principal(sub=f"service:{caller}", role=Role.service, region=region)
+        self._token: tuple[float, str] | None = None
+        self.http = httpx.AsyncClient(base_url=base_url or common.gateway_url, timeout=timeout)
+
+    def _bearer(self) -> str:
+        now = asyncio.get_running_loop().time()
+        if self._token is None or self._token[0] <= now:
+            ttl = self.codec.internal_ttl
+            self._token = (now + ttl / 2, self.codec.encode(self.principal, ttl_seconds=ttl))
+        return self._token[1]
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        h = {"Authorization": f"Bearer {self._bearer()}"}
+        rid = current_request_id()
+        if rid:
+            h[REQUEST_ID_HEADER] = rid
+        if extra:
+            h.update(extra)
+        return h
+
+    async def request(
+        self, method: str, path: str, *, retries: int = 2, headers: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
+        """Send a request; retry connection failures and 502/503/504 (use Idempotency-Key on writes)."""
+        delay = 0.2
+        for attempt in range(retries + 1):
+            try:
+                resp = await self.http.request(method, path, headers=self.headers(headers), **kw)
+            except httpx.TransportError as e:
+                if attempt == retries:
+                    raise UpstreamUnavailable("another service is unavailable") from e
+            else:
+                if resp.status_code not in (502, 503, 504) or attempt == retries:
+                    return resp
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    async def json(self, method: str, path: str, **kw: Any) -> Any:
+        """Send a request and return its JSON; raise UpstreamError for non-2xx answers."""
+        resp = await self.request(method, path, **kw)
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+            except ValueError:
+                body = None
+            raise UpstreamError(resp.status_code, body if isinstance(body, dict) else None)
+        return resp.json() if resp.content else None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
