@@ -61,8 +61,8 @@ def service_main(
         assert migrations_dir is not None
         url = service_database_url(CommonSettings(), settings)
         if args.direction == "upgrade":
-            migrations.upgrade(migrations_dir, url, settings.schema, args.revision or "head")
+            migrations.upgrade(migrations_dir, url, settings.db_schema, args.revision or "head")
         else:
-            migrations.downgrade(migrations_dir, url, settings.schema, args.revision or "base")
+            migrations.downgrade(migrations_dir, url, settings.db_schema, args.revision or "base")
     else:
         handlers[args.command](args)

@@ -59,7 +59,7 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int | None = None
 
     @property
-    def schema(self) -> str:
+    def db_schema(self) -> str:
         return self.name
 
     @property
