@@ -17,18 +17,53 @@ MUNICIPALITIES = [
     ("mo-zarechye", "Городской округ Заречье"),
     ("mo-lesnoy", "Лесной муниципальный округ"),
 ]
-SURNAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Соколов", "Лебедев", "Козлов", "Новиков", "Морозов",
-            "Волков", "Соловьёв", "Васильев", "Зайцев", "Павлов", "Семёнов", "Голубев", "Виноградов", "Богданов"]
+SURNAMES = [
+    "Иванов",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
+    "Новиков",
+    "Морозов",
+    "Волков",
+    "Соловьёв",
+    "Васильев",
+    "Зайцев",
+    "Павлов",
+    "Семёнов",
+    "Голубев",
+    "Виноградов",
+    "Богданов",
+]
 MALE = ["Александр", "Дмитрий", "Максим", "Сергей", "Андрей", "Алексей", "Иван", "Михаил"]
 FEMALE = ["Анна", "Мария", "Елена", "Ольга", "Наталья", "Татьяна", "Ирина", "Светлана", "Юлия"]
 PATRONYMIC_ROOTS = ["Александров", "Дмитриев", "Сергеев", "Андреев", "Петров", "Николаев", "Викторов"]
-SUBJECTS = ["russian", "literature", "mathematics", "informatics", "history", "physics", "chemistry", "biology",
-            "geography", "english", "primary"]
+SUBJECTS = [
+    "russian",
+    "literature",
+    "mathematics",
+    "informatics",
+    "history",
+    "physics",
+    "chemistry",
+    "biology",
+    "geography",
+    "english",
+    "primary",
+]
 SUBJECT_POSITION = {
-    "russian": "учитель русского языка и литературы", "literature": "учитель литературы",
-    "mathematics": "учитель математики", "informatics": "учитель информатики", "history": "учитель истории",
-    "physics": "учитель физики", "chemistry": "учитель химии", "biology": "учитель биологии",
-    "geography": "учитель географии", "english": "учитель английского языка",
+    "russian": "учитель русского языка и литературы",
+    "literature": "учитель литературы",
+    "mathematics": "учитель математики",
+    "informatics": "учитель информатики",
+    "history": "учитель истории",
+    "physics": "учитель физики",
+    "chemistry": "учитель химии",
+    "biology": "учитель биологии",
+    "geography": "учитель географии",
+    "english": "учитель английского языка",
     "primary": "учитель начальных классов",
 }
 
@@ -95,16 +130,25 @@ def load_if_empty(gateway: str) -> dict[str, str]:
     principals = {
         "regional_specialist": Principal(sub="demo-regional", role=Role.regional_specialist, region=REGION),
         "municipal_methodologist": Principal(
-            sub="demo-methodologist", role=Role.municipal_methodologist, region=REGION,
+            sub="demo-methodologist",
+            role=Role.municipal_methodologist,
+            region=REGION,
             municipality=first["municipality"],
         ),
         "school_admin": Principal(
-            sub="demo-school", role=Role.school_admin, region=REGION, municipality=first["municipality"],
+            sub="demo-school",
+            role=Role.school_admin,
+            region=REGION,
+            municipality=first["municipality"],
             organisation=first["organisation"],
         ),
         "teacher": Principal(
-            sub=f"teacher:{teacher['id']}", role=Role.teacher, region=REGION, municipality=first["municipality"],
-            organisation=first["organisation"], teacher_id=str(teacher["id"]),
+            sub=f"teacher:{teacher['id']}",
+            role=Role.teacher,
+            region=REGION,
+            municipality=first["municipality"],
+            organisation=first["organisation"],
+            teacher_id=str(teacher["id"]),
         ),
         "admin": Principal(sub="demo-admin", role=Role.admin, region=REGION),
     }

@@ -1,8 +1,8 @@
 """Run the whole stack locally: PostgreSQL (embedded unless DATABASE_URL), migrations, 5 processes.
 
-    python -m deploy.stack run        # what `make run` does
-    python -m deploy.stack migrate    # roles + schemas + every service's migrations (DATABASE_URL)
-    python -m deploy.stack demo       # load the demo region through the gateway
+python -m deploy.stack run        # what `make run` does
+python -m deploy.stack migrate    # roles + schemas + every service's migrations (DATABASE_URL)
+python -m deploy.stack demo       # load the demo region through the gateway
 """
 
 from __future__ import annotations
@@ -98,9 +98,13 @@ def spawn(p: Proc, env: dict[str, str], log_dir: Path | None = None) -> subproce
     out: Any = None
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        out = open(log_dir / f"{p.name}.log", "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        out = open(log_dir / f"{p.name}.log", "ab")
     return subprocess.Popen(
-        [sys.executable, "-m", p.module, "serve"], env=env, cwd=ROOT, stdout=out, stderr=out,
+        [sys.executable, "-m", p.module, "serve"],
+        env=env,
+        cwd=ROOT,
+        stdout=out,
+        stderr=out,
         start_new_session=True,
     )
 
@@ -111,7 +115,7 @@ def wait_ready(url: str, timeout: float = 60.0, procs: list[subprocess.Popen[byt
     while time.monotonic() < deadline:
         for pr in procs or []:
             if pr.poll() is not None:
-                raise RuntimeError(f"a process exited early with code {pr.returncode}: {pr.args}")
+                raise RuntimeError(f"a process exited early with code {pr.returncode}: {pr.args!r}")
         try:
             with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
                 if r.status == 200:
@@ -177,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         while not stop["now"]:
             for pr in procs:
                 if pr.poll() is not None:
-                    print(f"process {pr.args} exited with {pr.returncode}; stopping", file=sys.stderr)
+                    print(f"process {pr.args!r} exited with {pr.returncode}; stopping", file=sys.stderr)
                     stop["now"] = True
             time.sleep(0.5)
     finally:

@@ -78,8 +78,14 @@ async def _apikey(args: argparse.Namespace) -> None:
     try:
         if args.apikey_command == "issue":
             issued = await apikeys.issue(
-                engine, name=args.name, role=Role(args.role), region=args.region, municipality=args.municipality,
-                organisation=args.organisation, teacher_id=args.teacher_id, read_only=args.read_only,
+                engine,
+                name=args.name,
+                role=Role(args.role),
+                region=args.region,
+                municipality=args.municipality,
+                organisation=args.organisation,
+                teacher_id=args.teacher_id,
+                read_only=args.read_only,
             )
             print(json.dumps({"id": str(issued.id), "key": issued.key, "note": "shown once; store it safely"}))
         elif args.apikey_command == "revoke":

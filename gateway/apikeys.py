@@ -82,9 +82,16 @@ async def list_keys(engine: AsyncEngine) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(
-                api_keys.c.id, api_keys.c.name, api_keys.c.prefix, api_keys.c.role, api_keys.c.region,
-                api_keys.c.municipality, api_keys.c.organisation, api_keys.c.read_only,
-                api_keys.c.created_at, api_keys.c.revoked_at,
+                api_keys.c.id,
+                api_keys.c.name,
+                api_keys.c.prefix,
+                api_keys.c.role,
+                api_keys.c.region,
+                api_keys.c.municipality,
+                api_keys.c.organisation,
+                api_keys.c.read_only,
+                api_keys.c.created_at,
+                api_keys.c.revoked_at,
             ).order_by(api_keys.c.created_at)
         )
         return [dict(r._mapping) for r in rows]
@@ -106,9 +113,7 @@ class ApiKeyResolver:
             return hit[1]
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(
-                    select(api_keys).where(api_keys.c.key_hash == h, api_keys.c.revoked_at.is_(None))
-                )
+                await conn.execute(select(api_keys).where(api_keys.c.key_hash == h, api_keys.c.revoked_at.is_(None)))
             ).first()
         principal = None
         if row is not None:

@@ -121,9 +121,7 @@ class Gateway:
         if self._openapi and self._openapi[0] > now:
             return self._openapi[1]
         specs = await self.service_specs()
-        merged = merge_specs(
-            specs, title="IOM platform API", version="1.0.0", description=API_DESCRIPTION
-        )
+        merged = merge_specs(specs, title="IOM platform API", version="1.0.0", description=API_DESCRIPTION)
         missing = [n for n in self.settings.upstreams() if n not in specs]
         if missing:
             merged["info"]["x-unavailable-services"] = missing
@@ -177,9 +175,7 @@ class Gateway:
             except Exception:
                 return "database", "unreachable"
 
-        results = dict(
-            await asyncio.gather(db(), *(check(n, b) for n, b in self.settings.upstreams().items()))
-        )
+        results = dict(await asyncio.gather(db(), *(check(n, b) for n, b in self.settings.upstreams().items())))
         if all(v == "ok" for v in results.values()):
             return JSONResponse({"status": "ok", "checks": results})
         return problem_response(

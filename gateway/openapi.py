@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-SECURITY = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
 
 
 def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -77,10 +77,10 @@ def merge_specs(
             if path in merged["paths"]:
                 raise ValueError(f"path {path} is served by two services")
             item = _rewrite_refs(item, renames)
-            for method, op in item.items():
+            for op in item.values():
                 if not isinstance(op, dict):
                     continue
-                op_id = op.get("operationId")
+                op_id = str(op.get("operationId") or f"{service}-{path}")
                 if op_id in seen_ops:
                     op_id = f"{service}-{op_id}"
                     op["operationId"] = op_id

@@ -43,8 +43,9 @@ API_PREFIX = "/api/v1/"
 SMALL_BODY = 256 * 1024
 
 
-async def send_problem(send: Send, status: int, scope: Scope, headers: list[tuple[bytes, bytes]] | None = None,
-                       **kw: Any) -> None:
+async def send_problem(
+    send: Send, status: int, scope: Scope, headers: list[tuple[bytes, bytes]] | None = None, **kw: Any
+) -> None:
     body = dumps(problem_body(status, instance=scope["path"], **kw))
     await send(
         {
@@ -99,7 +100,7 @@ class Proxy:
             await self.session.close()
 
     def service_for(self, path: str) -> str | None:
-        rest = path[len(API_PREFIX):]
+        rest = path[len(API_PREFIX) :]
         segment = rest.split("/", 1)[0]
         return self.routes.get(segment)
 
@@ -119,8 +120,11 @@ class Proxy:
                 raise Unauthorized("authorization must be a Bearer token or an API key", code="invalid-token")
         if api_key is not None:
             return await self._token_for_key(api_key.decode("latin-1").strip())
-        raise Unauthorized("missing credentials: send a Bearer token or X-API-Key", code="missing-token",
-                           headers={"WWW-Authenticate": 'Bearer realm="iom"'})
+        raise Unauthorized(
+            "missing credentials: send a Bearer token or X-API-Key",
+            code="missing-token",
+            headers={"WWW-Authenticate": 'Bearer realm="iom"'},
+        )
 
     async def _token_for_key(self, key: str) -> str:
         loop = asyncio.get_running_loop()
@@ -142,7 +146,7 @@ class Proxy:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         service = self.service_for(path)
-        scope["iom.route_label"] = f"{API_PREFIX}{path[len(API_PREFIX):].split('/', 1)[0]}/*"
+        scope["iom.route_label"] = f"{API_PREFIX}{path[len(API_PREFIX) :].split('/', 1)[0]}/*"
         if service is None:
             await send_problem(send, 404, scope, detail="no such API path")
             return
@@ -205,14 +209,25 @@ class Proxy:
             if started:
                 raise
             log.warning("upstream timed out", extra={"upstream": service})
-            await send_problem(send, 504, scope, code="upstream-timeout",
-                               detail=f"the {service} service did not answer within {self.read_timeout:g}s")
+            await send_problem(
+                send,
+                504,
+                scope,
+                code="upstream-timeout",
+                detail=f"the {service} service did not answer within {self.read_timeout:g}s",
+            )
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
             if started:
                 raise
             log.warning("upstream unavailable", extra={"upstream": service})
-            await send_problem(send, 503, scope, code="upstream-unavailable",
-                               detail=f"the {service} service is unavailable", headers=[(b"retry-after", b"5")])
+            await send_problem(
+                send,
+                503,
+                scope,
+                code="upstream-unavailable",
+                detail=f"the {service} service is unavailable",
+                headers=[(b"retry-after", b"5")],
+            )
 
     @staticmethod
     async def _body(receive: Receive) -> AsyncIterator[bytes]:

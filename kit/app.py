@@ -36,9 +36,7 @@ def service_database_url(common: CommonSettings, svc: ServiceSettings) -> str:
     if svc.database_url:
         return svc.database_url
     if not common.database_url:
-        raise RuntimeError(
-            "DATABASE_URL (or the service's own <NAME>_DATABASE_URL) must be set; `make run` sets it"
-        )
+        raise RuntimeError("DATABASE_URL (or the service's own <NAME>_DATABASE_URL) must be set; `make run` sets it")
     return role_url(common.database_url, svc.db_role, svc.role_password())
 
 
@@ -177,7 +175,11 @@ def add_problem_schema(app: FastAPI) -> None:
                     elif code.startswith(("4", "5")):
                         for media in resp["content"].values():
                             media.setdefault("schema", {"$ref": "#/components/schemas/Problem"})
-        comps.setdefault("securitySchemes", {})["bearerAuth"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        comps.setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+        }
         app.openapi_schema = spec
         return spec
 

@@ -82,9 +82,7 @@ class IdempotencyGuard:
             )
         ).scalar_one()
         if not got:
-            raise Conflict(
-                "a request with this idempotency key is still being processed", code="idempotency-in-flight"
-            )
+            raise Conflict("a request with this idempotency key is still being processed", code="idempotency-in-flight")
 
     async def replay(self, body_fingerprint: str) -> StoredResponse | None:
         """Return the stored answer for this key, or None; 422 when the body differs."""

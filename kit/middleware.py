@@ -103,9 +103,7 @@ class RequestContextMiddleware:
         async def too_large() -> None:
             status_holder[0] = 413
             body = dumps(
-                problem_body(
-                    413, detail=f"request body exceeds {limit} bytes", instance=scope["path"], request_id=rid
-                )
+                problem_body(413, detail=f"request body exceeds {limit} bytes", instance=scope["path"], request_id=rid)
             )
             await send(
                 {

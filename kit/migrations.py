@@ -34,8 +34,8 @@ def downgrade(migrations_dir: Path, url: str, schema: str, revision: str = "base
 def run_env(context: Any, target_metadata: MetaData) -> None:
     """Body of every service's migrations/env.py (online, async engine)."""
     config = context.config
-    schema: str = config.attributes.get("schema") or target_metadata.schema
-    url = config.get_main_option("sqlalchemy.url")
+    schema = str(config.attributes.get("schema") or target_metadata.schema)
+    url = str(config.get_main_option("sqlalchemy.url"))
 
     def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
         if type_ == "schema":

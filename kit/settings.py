@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 
 
 class CommonSettings(BaseSettings):
@@ -34,9 +34,7 @@ class CommonSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> CommonSettings:
-        if self.environment == "production" and (
-            self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32
-        ):
+        if self.environment == "production" and (self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32):
             raise ValueError("JWT_SECRET must be set to a strong value (32+ chars) in production")
         if any(a.lower() == "none" for a in self.jwt_algorithms):
             raise ValueError("JWT_ALGORITHMS must not contain 'none'")

@@ -51,8 +51,8 @@ def postgres_server() -> Iterator[str]:
 
         import asyncpg
 
-        from kit.dbadmin import asyncpg_dsn
         from kit.db import async_url
+        from kit.dbadmin import asyncpg_dsn
 
         name = f"iom_test_{uuid.uuid4().hex[:8]}"
 

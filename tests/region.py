@@ -53,7 +53,10 @@ async def seed_region(api: httpx.AsyncClient, teachers: list[dict[str, Any]] | N
     h = service_headers()
     r = await api.put(
         "/api/v1/municipalities",
-        json=[{"code": MUN_A, "name": "Округ А", "region": REGION}, {"code": MUN_B, "name": "Округ Б", "region": REGION}],
+        json=[
+            {"code": MUN_A, "name": "Округ А", "region": REGION},
+            {"code": MUN_B, "name": "Округ Б", "region": REGION},
+        ],
         headers=h,
     )
     assert r.status_code == 200, r.text
@@ -91,8 +94,13 @@ def as_school(org: str, mun: str) -> dict[str, str]:
 
 def as_teacher(region: Region, external_id: str) -> dict[str, str]:
     t = region.teachers[external_id]
-    return auth(Role.teacher, region=REGION, municipality=t["municipality"], organisation=t["organisation"],
-                teacher_id=str(t["id"]))
+    return auth(
+        Role.teacher,
+        region=REGION,
+        municipality=t["municipality"],
+        organisation=t["organisation"],
+        teacher_id=str(t["id"]),
+    )
 
 
 def as_regional() -> dict[str, str]:

@@ -1,6 +1,6 @@
 from alembic import context
 
-from kit.migrations import run_env
 from gateway.models import metadata
+from kit.migrations import run_env
 
 run_env(context, metadata)

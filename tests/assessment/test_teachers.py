@@ -74,8 +74,9 @@ class TestCreateTeacher:
 
     async def test_duplicate_external_id_is_a_conflict(self, api: httpx.AsyncClient) -> None:
         await seed_region(api)
-        r = await api.post("/api/v1/teachers", json=teacher_row("t-a1-1", "Другая Анна", MUN_A, ORG_A1),
-                           headers=as_regional())
+        r = await api.post(
+            "/api/v1/teachers", json=teacher_row("t-a1-1", "Другая Анна", MUN_A, ORG_A1), headers=as_regional()
+        )
         assert r.status_code == 409
 
 
@@ -169,8 +170,11 @@ class TestUpdateTeacher:
     async def test_update_bumps_version_and_etag(self, api: httpx.AsyncClient) -> None:
         region = await seed_region(api)
         tid = region.id("t-a1-1")
-        r = await api.patch(f"/api/v1/teachers/{tid}", json={"experience_years": 11},
-                            headers={**as_school(ORG_A1, MUN_A), "If-Match": '"1"'})
+        r = await api.patch(
+            f"/api/v1/teachers/{tid}",
+            json={"experience_years": 11},
+            headers={**as_school(ORG_A1, MUN_A), "If-Match": '"1"'},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["experience_years"] == 11 and r.headers["etag"] == '"2"'
 
@@ -184,8 +188,9 @@ class TestUpdateTeacher:
 
     async def test_school_admin_cannot_move_teacher_to_other_school(self, api: httpx.AsyncClient) -> None:
         region = await seed_region(api)
-        r = await api.patch(f"/api/v1/teachers/{region.id('t-a1-1')}", json={"organisation": ORG_A2},
-                            headers=as_school(ORG_A1, MUN_A))
+        r = await api.patch(
+            f"/api/v1/teachers/{region.id('t-a1-1')}", json={"organisation": ORG_A2}, headers=as_school(ORG_A1, MUN_A)
+        )
         assert r.status_code == 403
 
     async def test_out_of_scope_update_is_404_and_changes_nothing(self, api: httpx.AsyncClient) -> None:
