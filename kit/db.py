@@ -47,7 +47,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: 
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout): a dropped connection raises, is invalidated by the
+        # pool, and the request answers 503 (kit.errors); the next request gets a fresh connection.
+        pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": kw.pop("application_name", "iom")}},
         **kw,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -232,6 +233,29 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
+    async def database_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DBAPIError)
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
+            return problem_response(
+                503,
+                headers={"Retry-After": "5"},
+                code="database-unavailable",
+                detail="the database is unavailable; retry shortly",
+                instance=request.url.path,
+            )
+        return await unhandled(request, exc)
+
+    async def connection_refused(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable", extra={"error": type(exc).__name__})
+        return problem_response(
+            503,
+            headers={"Retry-After": "5"},
+            code="database-unavailable",
+            detail="the database is unavailable; retry shortly",
+            instance=request.url.path,
+        )
+
     async def unhandled(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path_template": request.url.path})
         return problem_response(500, detail="An unexpected error occurred", instance=request.url.path)
@@ -239,6 +263,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, request_validation)
+    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(ConnectionRefusedError, connection_refused)
     app.add_exception_handler(Exception, unhandled)
 
 
