@@ -18,10 +18,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.loadgen import load  # noqa: E402
-from deploy import stack  # noqa: E402
-from tests.harness import postgres_server, start_stack  # noqa: E402
-from tests.region import as_regional, seed_region  # noqa: E402
+from benchmarks.loadgen import load
+from deploy import stack
+from tests.harness import postgres_server, start_stack
+from tests.region import as_regional, seed_region
 
 
 async def _seed(gateway: str) -> str:

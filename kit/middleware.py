@@ -15,6 +15,7 @@ from kit.jsonutil import dumps
 from kit.requestid import REQUEST_ID_HEADER, accept_or_make, reset_request_id, set_request_id
 
 access_log = logging.getLogger("access")
+DRAIN_CAP = 32 * 1024 * 1024
 
 
 class Metrics:
@@ -100,6 +101,18 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
+        async def drain(already: int) -> None:
+            # Read (and drop) the rest of a moderately oversized body, so that closing the connection
+            # does not reset it before the client reads the 413 (no lingering close in uvicorn).
+            seen = already
+            while seen <= DRAIN_CAP:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                seen += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+
         async def too_large() -> None:
             status_holder[0] = 413
             body = dumps(
@@ -129,6 +142,8 @@ class RequestContextMiddleware:
                         declared = None
                     break
             if declared is not None and declared > limit:
+                if declared <= DRAIN_CAP:
+                    await drain(0)
                 await too_large()
                 return
             received = [0]
@@ -138,6 +153,7 @@ class RequestContextMiddleware:
                 if message["type"] == "http.request":
                     received[0] += len(message.get("body", b""))
                     if received[0] > limit:
+                        await drain(received[0])
                         raise _TooLarge(limit)
                 return message
 

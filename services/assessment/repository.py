@@ -33,7 +33,7 @@ TEACHER_COLUMNS = (
 
 def teacher_scope_clause(principal: Principal) -> Any:
     """SQL condition limiting teachers to what the principal may see."""
-    conds = []
+    conds: list[Any] = []
     if principal.region:
         conds.append(teachers.c.region == principal.region)
     if principal.is_regional:
@@ -143,7 +143,7 @@ class TeacherRepository:
         r = (await self.s.execute(q)).first()
         return dict(r._mapping) if r else None
 
-    async def list(
+    async def search(
         self,
         principal: Principal,
         *,
@@ -165,9 +165,7 @@ class TeacherRepository:
             needle = normalize_name(q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             stmt = stmt.where(teachers.c.search_name.like(f"%{needle}%", escape="\\"))
         if after is not None:
-            stmt = stmt.where(
-                tuple_(teachers.c.search_name, teachers.c.id) > tuple_(after[0], uuid.UUID(after[1]))
-            )
+            stmt = stmt.where(tuple_(teachers.c.search_name, teachers.c.id) > tuple_(after[0], uuid.UUID(after[1])))
         stmt = stmt.add_columns(teachers.c.search_name).order_by(teachers.c.search_name, teachers.c.id).limit(limit)
         return [dict(r._mapping) for r in await self.s.execute(stmt)]
 
@@ -205,8 +203,8 @@ class TeacherRepository:
         return inserted, updated
 
     async def _upsert_chunk(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
-        stmt = pg_insert(teachers).values(rows)
-        ex = stmt.excluded
+        ins = pg_insert(teachers).values(rows)
+        ex = ins.excluded
         changed = or_(
             teachers.c.full_name.is_distinct_from(ex.full_name),
             teachers.c.municipality_code.is_distinct_from(ex.municipality_code),
@@ -216,7 +214,7 @@ class TeacherRepository:
             teachers.c.qualification_category.is_distinct_from(ex.qualification_category),
             teachers.c.experience_years.is_distinct_from(ex.experience_years),
         )
-        stmt = stmt.on_conflict_do_update(
+        stmt = ins.on_conflict_do_update(
             index_elements=[teachers.c.external_id],
             set_={
                 "full_name": ex.full_name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -58,7 +58,7 @@ def _unique_subjects(v: list[Subject]) -> list[Subject]:
     return seen
 
 
-TEACHER_EXAMPLE = {
+TEACHER_EXAMPLE: dict[str, Any] = {
     "external_id": "portal-000123",
     "full_name": "Иванова Мария Петровна",
     "municipality": "mo-01",
@@ -105,10 +105,20 @@ class TeacherUpdate(BaseModel):
 
 
 class TeacherRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "7d4c0a5e-1b7e-4c59-9f0a-2f3f1d1c2b3a", **TEACHER_EXAMPLE,
-                                                                "region": "r-77", "version": 1,
-                                                                "created_at": "2026-11-01T09:00:00Z",
-                                                                "updated_at": "2026-11-01T09:00:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7d4c0a5e-1b7e-4c59-9f0a-2f3f1d1c2b3a",
+                    **TEACHER_EXAMPLE,
+                    "region": "r-77",
+                    "version": 1,
+                    "created_at": "2026-11-01T09:00:00Z",
+                    "updated_at": "2026-11-01T09:00:00Z",
+                }
+            ]
+        }
+    )
     id: uuid.UUID
     external_id: str
     full_name: str

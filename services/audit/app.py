@@ -1,4 +1,4 @@
-"""The audit service: Route audit, monitoring of municipalities, KPIs and effectiveness of measures."""
+"""The audit service: route audit, monitoring of municipalities, KPIs and effectiveness of measures."""
 
 from typing import Any
 

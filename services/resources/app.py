@@ -1,4 +1,4 @@
-"""The resources service: The resource map: courses, projects, events, mentors, communities; matching and reservations."""
+"""The resources service: the resource map (courses, projects, events, mentors, communities), matching."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The routes service: Individual educational routes: generation, lifecycle, monthly exports."""
+"""The routes service: individual educational routes: generation, lifecycle, monthly exports."""
 
 from typing import Any
 

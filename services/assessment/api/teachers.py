@@ -9,7 +9,15 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from kit.auth import CurrentPrincipal, Principal, Role
 from kit.db import DbSession
-from kit.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, ValidationFailed, problem_responses
+from kit.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+    problem_responses,
+)
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from services.assessment.repository import DirectoryRepository, TeacherRepository
 from services.assessment.schemas import BulkResult, TeacherBulk, TeacherCreate, TeacherPage, TeacherRead, TeacherUpdate
@@ -57,12 +65,17 @@ def check_placement(
     if org is None or org["municipality_code"] != municipality:
         raise ValidationFailed(
             "unknown organisation or it is not in the given municipality",
-            errors=[FieldError(loc=[*loc, "organisation"], code="unknown-organisation",
-                               message="organisation is unknown or belongs to another municipality", row=row,
-                               column="organisation")],
+            errors=[
+                FieldError(
+                    loc=[*loc, "organisation"],
+                    code="unknown-organisation",
+                    message="organisation is unknown or belongs to another municipality",
+                    row=row,
+                    column="organisation",
+                )
+            ],
         )
-    if not principal.sees(region=org["region"], municipality=municipality, organisation=organisation,
-                          teacher_id=None):
+    if not principal.sees(region=org["region"], municipality=municipality, organisation=organisation, teacher_id=None):
         raise Forbidden("the teacher would be outside your scope", code="out-of-scope")
     return str(org["region"])
 
@@ -100,7 +113,7 @@ async def list_teachers(
     limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     after = decode_cursor(cursor, 2)
-    rows = await TeacherRepository(session).list(
+    rows = await TeacherRepository(session).search(
         principal,
         municipality=municipality,
         organisation=organisation,
@@ -202,9 +215,15 @@ async def bulk_upsert_teachers(body: TeacherBulk, principal: CurrentPrincipal, s
     seen: dict[str, int] = {}
     for i, t in enumerate(body.teachers, start=1):
         if t.external_id in seen:
-            errors.append(FieldError(loc=["body", "teachers", i - 1, "external_id"], code="duplicate-in-batch",
-                                     message=f"external id repeats row {seen[t.external_id]}", row=i,
-                                     column="external_id"))
+            errors.append(
+                FieldError(
+                    loc=["body", "teachers", i - 1, "external_id"],
+                    code="duplicate-in-batch",
+                    message=f"external id repeats row {seen[t.external_id]}",
+                    row=i,
+                    column="external_id",
+                )
+            )
         else:
             seen[t.external_id] = i
     orgs = await DirectoryRepository(session).organisations_by_code([t.organisation for t in body.teachers])
