@@ -145,6 +145,6 @@ def evaluate(content: dict[str, Any], manual: dict[int, int | None] | None = Non
                     "reason": None,
                 }
             )
-    scores = [x["score"] for x in out]
-    total = sum(int(s) for s in scores) if all(s is not None for s in scores) else None
+    scores: list[int | None] = [x["score"] for x in out]  # type: ignore[misc]
+    total = sum(s for s in scores if s is not None) if all(s is not None for s in scores) else None
     return {"criteria": out, "total": total, "auto_total": sum(int(auto[n][0]) for n in auto)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -168,6 +168,6 @@ class TestSelfCheck:
         c = self.content()
         for g in c["sections"]["goals"]:
             for t in g["tasks"]:
-                t["ends_on"] = t["starts_on"][:8] + "%02d" % (int(t["starts_on"][8:]) % 28 + 1)
+                t["ends_on"] = (date.fromisoformat(t["starts_on"]) + timedelta(days=3)).isoformat()
         crit = {x["number"]: x for x in evaluate(c)["criteria"]}
         assert crit[8]["score"] < 2
