@@ -10,3 +10,9 @@ class RoutesSettings(ServiceSettings):
 
     name: str = "routes"
     port: int = 8003
+    # The assessment change feed is polled by a background task; routes are generated from it.
+    feed_enabled: bool = True
+    feed_poll_seconds: float = 5.0
+    feed_batch: int = 500
+    # Monthly exports are written here (one folder per month) and listed/downloaded via the API.
+    export_dir: str = "exports"

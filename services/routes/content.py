@@ -1,0 +1,60 @@
+"""Pure helpers over route content: overrides, control points, the view a caller gets."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+from kit.auth import Principal
+from services.routes.selfcheck import evaluate
+from services.routes.workflow import Status, allowed_actions
+
+TASK_FIELDS_GENERATED = ("formulation", "starts_on", "ends_on", "result_form")
+TASK_FIELDS_PROGRESS = ("chosen_resource_id", "done", "evidence")
+
+
+def find_task(content: dict[str, Any], task_id: str) -> dict[str, Any] | None:
+    for g in content.get("sections", {}).get("goals", []):
+        for t in g.get("tasks", []):
+            if t.get("id") == task_id:
+                return t  # type: ignore[no-any-return]
+    return None
+
+
+def apply_overrides(generated: dict[str, Any], overrides: list[dict[str, Any]]) -> dict[str, Any]:
+    """Re-apply manual changes (by task id and field) to freshly generated content."""
+    content = copy.deepcopy(generated)
+    for o in overrides:
+        if o.get("target") == "task":
+            task = find_task(content, str(o.get("task_id")))
+            if task is not None:
+                task[str(o["field"])] = o["value"]
+        elif o.get("target") == "request":
+            content["sections"]["professional_request"] = o["value"]
+        elif o.get("target") == "recommendation":
+            content["sections"]["recommendations"].append(o["value"])
+    return content
+
+
+def next_control_on(content: dict[str, Any]) -> date | None:
+    """Earliest control point of a task not yet done (for the overdue filter)."""
+    dates: list[date] = []
+    for g in content.get("sections", {}).get("goals", []):
+        for t in g.get("tasks", []):
+            if t.get("done"):
+                continue
+            cp = (t.get("control_point") or {}).get("date") or t.get("ends_on")
+            try:
+                dates.append(date.fromisoformat(str(cp)))
+            except ValueError:
+                continue
+    return min(dates) if dates else None
+
+
+def route_view(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    manual = {int(k): v for k, v in (row.get("self_check_manual") or {}).items()}
+    view = {k: v for k, v in row.items() if k not in ("generated", "self_check_manual", "period_key", "sources")}
+    view["self_check"] = evaluate(row["content"], manual)
+    view["allowed_actions"] = allowed_actions(Status(row["status"]), principal)
+    return view

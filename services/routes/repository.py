@@ -1,0 +1,269 @@
+"""Every query of the routes service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.auth import Principal, Role
+from services.routes.models import feed_state, route_events, route_versions, routes
+
+SUMMARY_COLUMNS = (
+    routes.c.id,
+    routes.c.teacher_id,
+    routes.c.external_id,
+    routes.c.teacher_name,
+    routes.c.region,
+    routes.c.municipality,
+    routes.c.organisation,
+    routes.c.subject,
+    routes.c.grp.label("group"),
+    routes.c.status,
+    routes.c.version,
+    routes.c.period_start,
+    routes.c.period_end,
+    routes.c.next_control_on,
+    routes.c.mentor_id,
+    routes.c.created_at,
+    routes.c.updated_at,
+    routes.c.completed_at,
+)
+FULL_COLUMNS = (
+    *SUMMARY_COLUMNS,
+    routes.c.content_version,
+    routes.c.content,
+    routes.c.generated,
+    routes.c.overrides,
+    routes.c.self_check_manual,
+    routes.c.tutor,
+    routes.c.audit_id,
+    routes.c.audit_total,
+    routes.c.period_key,
+    routes.c.sources,
+)
+
+
+def scope_clause(principal: Principal) -> Any:
+    """SQL condition limiting routes to what the principal may see (matches Principal.sees)."""
+    conds: list[Any] = []
+    if principal.region:
+        conds.append(routes.c.region == principal.region)
+    if principal.is_regional:
+        pass
+    elif principal.role == Role.municipal_methodologist:
+        conds.append(routes.c.municipality == (principal.municipality or ""))
+    elif principal.role == Role.school_admin:
+        conds.append(routes.c.organisation == (principal.organisation or ""))
+    elif principal.role == Role.teacher:
+        try:
+            conds.append(routes.c.teacher_id == uuid.UUID(principal.teacher_id or ""))
+        except ValueError:
+            conds.append(text("false"))
+    else:
+        conds.append(text("false"))
+    return and_(text("true"), *conds)
+
+
+class RouteRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def get(self, principal: Principal, route_id: uuid.UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+        q = select(*FULL_COLUMNS).where(routes.c.id == route_id, scope_clause(principal))
+        if for_update:
+            q = q.with_for_update()
+        r = (await self.s.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def search(
+        self,
+        principal: Principal,
+        *,
+        filters: dict[str, Any],
+        overdue_on: date | None,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        q = select(*SUMMARY_COLUMNS).where(scope_clause(principal))
+        column_of = {
+            "status": routes.c.status,
+            "group": routes.c.grp,
+            "subject": routes.c.subject,
+            "municipality": routes.c.municipality,
+            "organisation": routes.c.organisation,
+            "teacher_id": routes.c.teacher_id,
+        }
+        for name, value in filters.items():
+            if value is not None:
+                q = q.where(column_of[name] == value)
+        if overdue_on is not None:
+            q = q.where(routes.c.status.in_(["approved", "in_progress"]), routes.c.next_control_on < overdue_on)
+        if after is not None:
+            q = q.where(tuple_(routes.c.created_at, routes.c.id) < tuple_(datetime.fromisoformat(after[0]), uuid.UUID(after[1])))
+        q = q.order_by(routes.c.created_at.desc(), routes.c.id.desc()).limit(limit)
+        return [dict(r._mapping) for r in await self.s.execute(q)]
+
+    async def existing_for(self, keys: list[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], dict[str, Any]]:
+        if not keys:
+            return {}
+        q = select(
+            routes.c.id, routes.c.teacher_id, routes.c.period_key, routes.c.status, routes.c.overrides,
+            routes.c.sources, routes.c.content_version, routes.c.version, routes.c.content,
+        ).where(tuple_(routes.c.teacher_id, routes.c.period_key).in_(keys))
+        return {(r.teacher_id, r.period_key): dict(r._mapping) for r in await self.s.execute(q)}
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+        if not rows:
+            return []
+        out: list[uuid.UUID] = []
+        # 22 columns a row: 1,000 rows stay under asyncpg's 32,767 parameters.
+        for i in range(0, len(rows), 1000):
+            res = await self.s.execute(
+                pg_insert(routes).values(rows[i : i + 1000]).on_conflict_do_nothing().returning(routes.c.id)
+            )
+            out.extend(r.id for r in res)
+        return out
+
+    async def update_fields(
+        self, route_id: uuid.UUID, values: dict[str, Any], *, expected_version: int | None = None
+    ) -> dict[str, Any] | None:
+        """Conditional update bumping the workflow version; None when the version moved on."""
+        cond = [routes.c.id == route_id]
+        if expected_version is not None:
+            cond.append(routes.c.version == expected_version)
+        q = (
+            update(routes)
+            .where(*cond)
+            .values(**values, version=routes.c.version + 1, updated_at=func.now())
+            .returning(*FULL_COLUMNS)
+        )
+        r = (await self.s.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def add_event(
+        self,
+        route_id: uuid.UUID,
+        principal: Principal,
+        action: str,
+        *,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        comment: str | None = None,
+        content_version: int | None = None,
+    ) -> None:
+        await self.s.execute(
+            insert(route_events).values(
+                route_id=route_id,
+                actor=principal.sub,
+                actor_role=principal.role.value,
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                comment=comment,
+                content_version=content_version,
+            )
+        )
+
+    async def add_events(self, rows: list[dict[str, Any]]) -> None:
+        for i in range(0, len(rows), 3000):
+            await self.s.execute(insert(route_events), rows[i : i + 3000])
+
+    async def add_version(
+        self, route_id: uuid.UUID, content_version: int, content: dict[str, Any], reason: str, actor: str
+    ) -> None:
+        await self.s.execute(
+            pg_insert(route_versions)
+            .values(route_id=route_id, content_version=content_version, content=content, reason=reason, actor=actor)
+            .on_conflict_do_nothing()
+        )
+
+    async def history(self, route_id: uuid.UUID) -> list[dict[str, Any]]:
+        q = (
+            select(
+                route_events.c.at, route_events.c.actor, route_events.c.actor_role, route_events.c.action,
+                route_events.c.from_status, route_events.c.to_status, route_events.c.comment,
+                route_events.c.content_version,
+            )
+            .where(route_events.c.route_id == route_id)
+            .order_by(route_events.c.id)
+        )
+        return [dict(r._mapping) for r in await self.s.execute(q)]
+
+    async def versions(self, route_id: uuid.UUID) -> list[dict[str, Any]]:
+        q = (
+            select(route_versions.c.content_version, route_versions.c.reason, route_versions.c.actor, route_versions.c.at)
+            .where(route_versions.c.route_id == route_id)
+            .order_by(route_versions.c.content_version)
+        )
+        return [dict(r._mapping) for r in await self.s.execute(q)]
+
+    async def get_cursor(self, consumer: str) -> str | None:
+        r = (await self.s.execute(select(feed_state.c.cursor).where(feed_state.c.consumer == consumer))).first()
+        return r.cursor if r else None
+
+    async def set_cursor(self, consumer: str, cursor: str | None) -> None:
+        stmt = pg_insert(feed_state).values(consumer=consumer, cursor=cursor)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[feed_state.c.consumer], set_={"cursor": stmt.excluded.cursor, "updated_at": func.now()}
+        )
+        await self.s.execute(stmt)
+
+    async def stats(
+        self, principal: Principal, municipality: str | None, date_from: date | None, date_to: date | None
+    ) -> dict[str, int]:
+        base = [scope_clause(principal)]
+        if municipality:
+            base.append(routes.c.municipality == municipality)
+        period = list(base)
+        if date_from:
+            period.append(routes.c.created_at >= date_from)
+        if date_to:
+            period.append(routes.c.created_at < func.cast(date_to, routes.c.period_end.type) + text("interval '1 day'"))
+        q = select(
+            func.count(func.distinct(routes.c.teacher_id)).filter(*base).label("teachers_with_route"),
+            func.count().filter(*period).label("routes_created"),
+            func.count().filter(*base, routes.c.status.in_(["completed", "audited", "archived"])).label("routes_completed"),
+        ).select_from(routes)
+        r = (await self.s.execute(q)).one()
+        # A teacher completed matching courses when their completed route had a chosen course form.
+        courses = await self.s.execute(
+            text(
+                """
+                SELECT count(DISTINCT r.teacher_id) FROM routes.routes r,
+                  LATERAL jsonb_array_elements(r.content->'sections'->'goals') g,
+                  LATERAL jsonb_array_elements(g->'tasks') t,
+                  LATERAL jsonb_array_elements(t->'forms') f
+                WHERE r.id = ANY(:ids) AND t->>'chosen_resource_id' = f->>'resource_id'
+                  AND f->>'kind' = 'course' AND coalesce((t->>'done')::boolean, false)
+                """
+            ),
+            {"ids": await self._ids(base + [routes.c.status.in_(["completed", "audited", "archived"])])},
+        )
+        return {
+            "teachers_with_route": int(r.teachers_with_route or 0),
+            "routes_created": int(r.routes_created or 0),
+            "routes_completed": int(r.routes_completed or 0),
+            "teachers_completed_matching_courses": int(courses.scalar_one() or 0),
+        }
+
+    async def _ids(self, conds: list[Any]) -> list[uuid.UUID]:
+        return [r.id for r in await self.s.execute(select(routes.c.id).where(*conds))]
+
+    async def outcomes(
+        self, principal: Principal, municipality: str | None, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        q = select(
+            routes.c.id, routes.c.teacher_id, routes.c.municipality, routes.c.grp, routes.c.subject,
+            routes.c.status, routes.c.completed_at, routes.c.mentor_id, routes.c.content,
+        ).where(scope_clause(principal))
+        if municipality:
+            q = q.where(routes.c.municipality == municipality)
+        if after:
+            q = q.where(routes.c.id > uuid.UUID(after))
+        q = q.order_by(routes.c.id).limit(limit)
+        return [dict(r._mapping) for r in await self.s.execute(q)]

@@ -1,0 +1,181 @@
+"""API models of the routes service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.routes.workflow import Action, Status
+
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
+
+
+class CriterionScore(BaseModel):
+    number: int
+    title: str
+    score: int | None
+    auto: bool
+    reason: str | None
+
+
+class SelfCheck(BaseModel):
+    criteria: list[CriterionScore]
+    total: int | None = Field(description="0..20 once every criterion is scored")
+    auto_total: int
+
+
+class RouteSummary(BaseModel):
+    id: uuid.UUID
+    teacher_id: uuid.UUID
+    external_id: str
+    teacher_name: str
+    region: str
+    municipality: str
+    organisation: str
+    subject: str | None
+    group: int = Field(description="Support group 1 (low) .. 4 (high)")
+    status: Status
+    version: int
+    period_start: date
+    period_end: date
+    next_control_on: date | None
+    mentor_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class RouteRead(RouteSummary):
+    content_version: int
+    content: dict[str, Any] = Field(description="Sections 1-7 of the route, each generated element with its reason")
+    self_check: SelfCheck
+    tutor: dict[str, Any] | None
+    overrides: list[dict[str, Any]]
+    allowed_actions: list[str] = Field(description="Transitions the caller may take now")
+    audit_id: uuid.UUID | None
+    audit_total: int | None
+
+
+class RoutePage(BaseModel):
+    items: list[RouteSummary]
+    next_cursor: str | None = None
+
+
+class TransitionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"action": "return_for_correction", "comment": "Уточнить сроки стажировки"},
+                {"action": "approve", "tutor": {"name": "Петрова Н. В.", "position": "заместитель директора"}},
+                {
+                    "action": "complete",
+                    "reflection": "Освоила приемы формирующего оценивания",
+                    "evidence": [{"title": "Сценарий урока", "url": "https://school.example/files/1"}],
+                },
+            ]
+        },
+    )
+    action: Action
+    comment: Comment | None = None
+    tutor: dict[str, str] | None = Field(default=None, description="Required to approve: the tutor (name, position)")
+    reflection: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=10000)] | None = None
+    evidence: list[dict[str, str]] | None = Field(default=None, max_length=50)
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    comment: str | None
+    content_version: int | None
+
+
+class RequestUpdate(BaseModel):
+    """The teacher's professional request (section 4)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "Хочу научиться...", "interests": ["оценивание"]}]})
+    text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+    interests: list[Annotated[str, StringConstraints(max_length=200)]] = Field(default_factory=list, max_length=20)
+
+
+class TaskUpdate(BaseModel):
+    """Change one task. Generated fields need a reason (kept as an override); choosing a form or
+    reporting progress does not."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"ends_on": "2027-03-01", "reason": "Курс перенесён провайдером"}]},
+    )
+    formulation: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=1000)] | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    result_form: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)] | None = None
+    chosen_resource_id: str | None = Field(default=None, max_length=64)
+    done: bool | None = None
+    evidence: list[dict[str, str]] | None = Field(default=None, max_length=20)
+    reason: Reason | None = None
+
+
+class RecommendationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class SelfCheckUpdate(BaseModel):
+    """Scores (0, 1, 2) of the criteria people judge: 2, 3, 5, 7, 10 (others are machine-scored)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"scores": {"2": 2, "3": 1, "5": 2, "7": 2, "10": 1}}]})
+    scores: dict[int, Annotated[int, Field(ge=0, le=2)]]
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"teacher_id": "7d4c0a5e-1b7e-4c59-9f0a-2f3f1d1c2b3a"}]})
+    teacher_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+
+
+class GenerateResult(BaseModel):
+    considered: int
+    created: int
+    regenerated: int
+    unchanged: int
+
+
+class AuditedRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    audit_id: uuid.UUID
+    total: Annotated[int, Field(ge=0, le=20)]
+    completed_at: datetime
+
+
+class RouteStats(BaseModel):
+    teachers_with_route: int
+    routes_created: int
+    routes_completed: int
+    teachers_completed_matching_courses: int
+
+
+class Outcome(BaseModel):
+    route_id: uuid.UUID
+    teacher_id: uuid.UUID
+    municipality: str
+    group: int
+    subject: str | None
+    status: Status
+    completed_at: datetime | None
+    resource_kinds: list[str]
+    mentor_id: str | None
+    deficits: list[str]
+
+
+class OutcomePage(BaseModel):
+    items: list[Outcome]
+    next_cursor: str | None = None
