@@ -24,6 +24,7 @@ TEST_ENV = {
     "JWT_SECRET": "test-secret-0123456789abcdef0123456789abcdef",
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
+    "ROUTES_FEED_POLL_SECONDS": "0.3",
 }
 
 

@@ -1,16 +1,50 @@
 """The routes service: individual educational routes: generation, lifecycle, monthly exports."""
 
+from __future__ import annotations
+
+import asyncio
+import contextlib
 from typing import Any
 
+from fastapi import FastAPI
+
 from kit.app import create_service_app
+from kit.client import GatewayClient
+from services.routes.api import routes as routes_api
+from services.routes.clients import AssessmentFeed, ResourceMapClient
 from services.routes.config import RoutesSettings
+from services.routes.feed import FeedConsumer
 
 
 def create_app(settings: RoutesSettings | None = None) -> Any:
     settings = settings or RoutesSettings()
+
+    async def start(app: FastAPI) -> None:
+        client = GatewayClient(app.state.common, caller="routes", timeout=60)
+        app.state.gateway_client = client
+        app.state.resource_map = ResourceMapClient(client)
+        app.state.feed = FeedConsumer(
+            app.state.sessionmaker,
+            AssessmentFeed(client),
+            app.state.resource_map,
+            batch=settings.feed_batch,
+            poll_seconds=settings.feed_poll_seconds,
+        )
+        app.state.feed_task = asyncio.create_task(app.state.feed.run()) if settings.feed_enabled else None
+
+    async def stop(app: FastAPI) -> None:
+        task = app.state.feed_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await app.state.gateway_client.aclose()
+
     return create_service_app(
         settings=settings,
         title="IOM routes service",
-        description="Individual educational routes: generation, lifecycle, monthly exports.",
-        routers=[],
+        description="Individual educational routes: generation from assessment results, lifecycle, monthly exports.",
+        routers=[routes_api.router],
+        on_startup=[start],
+        on_shutdown=[stop],
     )

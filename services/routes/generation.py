@@ -48,7 +48,11 @@ class CompetencyResult:
 
     @property
     def area_key(self) -> str:
-        return self.area or AREA_BY_CODE_PREFIX.get(self.code.split(".")[0], "subject")
+        """planning / technologies / assessment / collaboration for the four methodological areas, else subject."""
+        by_code = AREA_BY_CODE_PREFIX.get(self.code.split(".")[0])
+        if by_code:
+            return by_code
+        return self.area if self.area in ("planning", "technologies", "assessment", "collaboration") else "subject"
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,9 @@ class Mentee:
 
 
 class ResourceMap(Protocol):
-    async def alternatives(self, contexts: Sequence[MatchContext]) -> dict[MatchContext, dict[str, list[Alternative]]]: ...
+    async def alternatives(
+        self, contexts: Sequence[MatchContext]
+    ) -> dict[MatchContext, dict[str, list[Alternative]]]: ...
 
     async def mentors(self, mentees: Sequence[Mentee]) -> dict[str, MentorChoice]: ...
 
@@ -63,7 +65,12 @@ class Outcome:
     unchanged: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"considered": self.considered, "created": self.created, "regenerated": self.regenerated, "unchanged": self.unchanged}
+        return {
+            "considered": self.considered,
+            "created": self.created,
+            "regenerated": self.regenerated,
+            "unchanged": self.unchanged,
+        }
 
 
 def context_of(s: Snapshot, today: date) -> MatchContext:
@@ -84,7 +91,11 @@ def latest_per_route(snaps: Sequence[Snapshot]) -> dict[uuid.UUID, Snapshot]:
     for s in snaps:
         rid = route_id_for(s.teacher_id, period_key(s.assessed_on))
         cur = chosen.get(rid)
-        if cur is None or (s.assessed_on, -s.group, s.result_version) > (cur.assessed_on, -cur.group, cur.result_version):
+        if cur is None or (s.assessed_on, -s.group, s.result_version) > (
+            cur.assessed_on,
+            -cur.group,
+            cur.result_version,
+        ):
             chosen[rid] = s
     return chosen
 
@@ -100,7 +111,9 @@ async def generate_routes(
     out = Outcome(considered=len(snaps))
     by_route = latest_per_route(snaps)
     repo = RouteRepository(session)
-    existing = await repo.existing_for([(uuid.UUID(s.teacher_id), period_key(s.assessed_on)) for s in by_route.values()])
+    existing = await repo.existing_for(
+        [(uuid.UUID(s.teacher_id), period_key(s.assessed_on)) for s in by_route.values()]
+    )
     todo: dict[uuid.UUID, tuple[Snapshot, dict[str, Any] | None]] = {}
     for rid, s in by_route.items():
         row = existing.get((uuid.UUID(s.teacher_id), period_key(s.assessed_on)))
@@ -183,9 +196,15 @@ async def generate_routes(
         )
         if updated is not None:
             out.regenerated += 1
-            await repo.add_version(rid, row["content_version"] + 1, content, "перегенерирован по новым результатам", actor.sub)
+            await repo.add_version(
+                rid, row["content_version"] + 1, content, "перегенерирован по новым результатам", actor.sub
+            )
             await repo.add_event(
-                rid, actor, "regenerated", comment=f"новые результаты: {s.campaign_id}", content_version=row["content_version"] + 1
+                rid,
+                actor,
+                "regenerated",
+                comment=f"новые результаты: {s.campaign_id}",
+                content_version=row["content_version"] + 1,
             )
     created = await repo.insert_many(inserts)
     out.created = len(created)

@@ -43,16 +43,24 @@ def render_html(route: dict[str, Any]) -> str:
     for g in sec.get("goals", []):
         tasks = g.get("tasks", [])
         for i, t in enumerate(tasks):
-            forms = "".join(
-                f"<li>{_e(f.get('title'))}"
-                + (f" ({_date(f.get('starts_on'))}–{_date(f.get('ends_on'))})" if f.get("starts_on") else "")
-                + (" — <b>выбрано</b>" if f.get("resource_id") and f.get("resource_id") == t.get("chosen_resource_id") else "")
-                + "</li>"
-                for f in t.get("forms", [])
-            ) or "<li>формы будут подобраны</li>"
+            forms = (
+                "".join(
+                    f"<li>{_e(f.get('title'))}"
+                    + (f" ({_date(f.get('starts_on'))}–{_date(f.get('ends_on'))})" if f.get("starts_on") else "")
+                    + (
+                        " — <b>выбрано</b>"
+                        if f.get("resource_id") and f.get("resource_id") == t.get("chosen_resource_id")
+                        else ""
+                    )
+                    + "</li>"
+                    for f in t.get("forms", [])
+                )
+                or "<li>формы будут подобраны</li>"
+            )
             first = f'<td rowspan="{len(tasks)}">{_e(g.get("problem"))}</td>' if i == 0 else ""
             rows.append(
-                f"<tr>{first}<td><i>{_e(KIND_RU.get(t.get('kind'), t.get('kind')))}</i>: {_e(t.get('formulation'))}</td>"
+                f"<tr>{first}<td><i>{_e(KIND_RU.get(t.get('kind'), t.get('kind')))}</i>: "
+                f"{_e(t.get('formulation'))}</td>"
                 f"<td><ul>{forms}</ul></td><td>{_date(t.get('starts_on'))}–{_date(t.get('ends_on'))}</td>"
                 f"<td>{_e(t.get('result_form'))}</td></tr>"
             )
@@ -75,7 +83,7 @@ def render_html(route: dict[str, Any]) -> str:
     tutor = (route.get("tutor") or {}).get("name")
     return f"""<!doctype html>
 <html lang="ru"><head><meta charset="utf-8">
-<title>Индивидуальный образовательный маршрут — {_e(prof.get('full_name'))}</title>
+<title>Индивидуальный образовательный маршрут — {_e(prof.get("full_name"))}</title>
 <style>
 body {{ font-family: 'PT Serif', 'Times New Roman', serif; margin: 2em; }}
 table {{ border-collapse: collapse; width: 100%; margin: 1em 0; }}
@@ -84,26 +92,26 @@ th {{ background: #eee; }} h1 {{ font-size: 1.4em; }} h2 {{ font-size: 1.1em; ma
 @media print {{ body {{ margin: 1cm; }} }}
 </style></head><body>
 <h1>Индивидуальный образовательный маршрут педагога</h1>
-<p>Период: {_date(c.get('period', {}).get('start'))} – {_date(c.get('period', {}).get('end'))}.
-Статус: {_e(STATUS_RU.get(route['status'], route['status']))}. Группа сопровождения: {_e(route['group'])}
-({_e(LEVEL_LABELS.get(route['group']))} уровень).{f' Тьютор: {_e(tutor)}.' if tutor else ''}</p>
+<p>Период: {_date(c.get("period", {}).get("start"))} – {_date(c.get("period", {}).get("end"))}.
+Статус: {_e(STATUS_RU.get(route["status"], route["status"]))}. Группа сопровождения: {_e(route["group"])}
+({_e(LEVEL_LABELS.get(route["group"]))} уровень).{f" Тьютор: {_e(tutor)}." if tutor else ""}</p>
 <h2>1. Личный профиль</h2>
-<p>{_e(prof.get('full_name'))}, {_e(pp.get('position'))}; ОО: {_e(prof.get('organisation'))};
-муниципалитет: {_e(prof.get('municipality'))}.</p>
+<p>{_e(prof.get("full_name"))}, {_e(pp.get("position"))}; ОО: {_e(prof.get("organisation"))};
+муниципалитет: {_e(prof.get("municipality"))}.</p>
 <h2>2. Профессиональный профиль</h2>
-<p>Стаж: {_e(pp.get('experience_years'))} лет; квалификационная категория: {_e(pp.get('qualification_category'))}.</p>
+<p>Стаж: {_e(pp.get("experience_years"))} лет; квалификационная категория: {_e(pp.get("qualification_category"))}.</p>
 <h2>3. Профиль компетенций</h2>
-<p>Предмет: {_e(subject_label(cp.get('subject')))}; уровень: {_e(cp.get('level'))}.</p>
+<p>Предмет: {_e(subject_label(cp.get("subject")))}; уровень: {_e(cp.get("level"))}.</p>
 <table><tr><th>Код</th><th>Компетенция</th><th>Результат</th><th>Оценка</th></tr>{comps}</table>
-<h2>4. Профессиональный запрос</h2><p>{_e(req.get('text')) or '—'}</p>
+<h2>4. Профессиональный запрос</h2><p>{_e(req.get("text")) or "—"}</p>
 <h2>5. Цели и задачи</h2>
 <table><tr><th>Проблема / цель</th><th>Образовательные задачи</th><th>Формы работы</th><th>Сроки</th>
-<th>Форма предъявления результата</th></tr>{''.join(rows)}</table>
+<th>Форма предъявления результата</th></tr>{"".join(rows)}</table>
 {mentor}
 <h2>6. Рекомендации</h2><ul>{recs}</ul>
-<h2>7. Рефлексия</h2><p>{_e(refl.get('text')) or '—'}</p>
+<h2>7. Рефлексия</h2><p>{_e(refl.get("text")) or "—"}</p>
 <h2>Самопроверка (формат анализа ИОМ)</h2>
 <table><tr><th>№</th><th>Критерий</th><th>Балл</th><th>Обоснование</th></tr>{checks}</table>
-<p>Итого: {_e(route['self_check']['total']) if route['self_check']['total'] is not None else 'не все критерии оценены'}
+<p>Итого: {_e(route["self_check"]["total"]) if route["self_check"]["total"] is not None else "не все критерии оценены"}
  из 20.</p>
 </body></html>"""

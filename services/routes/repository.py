@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, text, tuple_, update
@@ -73,7 +73,9 @@ class RouteRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
-    async def get(self, principal: Principal, route_id: uuid.UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+    async def get(
+        self, principal: Principal, route_id: uuid.UUID, *, for_update: bool = False
+    ) -> dict[str, Any] | None:
         q = select(*FULL_COLUMNS).where(routes.c.id == route_id, scope_clause(principal))
         if for_update:
             q = q.with_for_update()
@@ -104,7 +106,9 @@ class RouteRepository:
         if overdue_on is not None:
             q = q.where(routes.c.status.in_(["approved", "in_progress"]), routes.c.next_control_on < overdue_on)
         if after is not None:
-            q = q.where(tuple_(routes.c.created_at, routes.c.id) < tuple_(datetime.fromisoformat(after[0]), uuid.UUID(after[1])))
+            q = q.where(
+                tuple_(routes.c.created_at, routes.c.id) < tuple_(datetime.fromisoformat(after[0]), uuid.UUID(after[1]))
+            )
         q = q.order_by(routes.c.created_at.desc(), routes.c.id.desc()).limit(limit)
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
@@ -112,8 +116,15 @@ class RouteRepository:
         if not keys:
             return {}
         q = select(
-            routes.c.id, routes.c.teacher_id, routes.c.period_key, routes.c.status, routes.c.overrides,
-            routes.c.sources, routes.c.content_version, routes.c.version, routes.c.content,
+            routes.c.id,
+            routes.c.teacher_id,
+            routes.c.period_key,
+            routes.c.status,
+            routes.c.overrides,
+            routes.c.sources,
+            routes.c.content_version,
+            routes.c.version,
+            routes.c.content,
         ).where(tuple_(routes.c.teacher_id, routes.c.period_key).in_(keys))
         return {(r.teacher_id, r.period_key): dict(r._mapping) for r in await self.s.execute(q)}
 
@@ -185,8 +196,13 @@ class RouteRepository:
     async def history(self, route_id: uuid.UUID) -> list[dict[str, Any]]:
         q = (
             select(
-                route_events.c.at, route_events.c.actor, route_events.c.actor_role, route_events.c.action,
-                route_events.c.from_status, route_events.c.to_status, route_events.c.comment,
+                route_events.c.at,
+                route_events.c.actor,
+                route_events.c.actor_role,
+                route_events.c.action,
+                route_events.c.from_status,
+                route_events.c.to_status,
+                route_events.c.comment,
                 route_events.c.content_version,
             )
             .where(route_events.c.route_id == route_id)
@@ -196,7 +212,9 @@ class RouteRepository:
 
     async def versions(self, route_id: uuid.UUID) -> list[dict[str, Any]]:
         q = (
-            select(route_versions.c.content_version, route_versions.c.reason, route_versions.c.actor, route_versions.c.at)
+            select(
+                route_versions.c.content_version, route_versions.c.reason, route_versions.c.actor, route_versions.c.at
+            )
             .where(route_versions.c.route_id == route_id)
             .order_by(route_versions.c.content_version)
         )
@@ -223,11 +241,13 @@ class RouteRepository:
         if date_from:
             period.append(routes.c.created_at >= date_from)
         if date_to:
-            period.append(routes.c.created_at < func.cast(date_to, routes.c.period_end.type) + text("interval '1 day'"))
+            period.append(routes.c.created_at < date_to + timedelta(days=1))
         q = select(
             func.count(func.distinct(routes.c.teacher_id)).filter(*base).label("teachers_with_route"),
             func.count().filter(*period).label("routes_created"),
-            func.count().filter(*base, routes.c.status.in_(["completed", "audited", "archived"])).label("routes_completed"),
+            func.count()
+            .filter(*base, routes.c.status.in_(["completed", "audited", "archived"]))
+            .label("routes_completed"),
         ).select_from(routes)
         r = (await self.s.execute(q)).one()
         # A teacher completed matching courses when their completed route had a chosen course form.
@@ -242,7 +262,7 @@ class RouteRepository:
                   AND f->>'kind' = 'course' AND coalesce((t->>'done')::boolean, false)
                 """
             ),
-            {"ids": await self._ids(base + [routes.c.status.in_(["completed", "audited", "archived"])])},
+            {"ids": await self._ids([*base, routes.c.status.in_(["completed", "audited", "archived"])])},
         )
         return {
             "teachers_with_route": int(r.teachers_with_route or 0),
@@ -258,8 +278,15 @@ class RouteRepository:
         self, principal: Principal, municipality: str | None, after: str | None, limit: int
     ) -> list[dict[str, Any]]:
         q = select(
-            routes.c.id, routes.c.teacher_id, routes.c.municipality, routes.c.grp, routes.c.subject,
-            routes.c.status, routes.c.completed_at, routes.c.mentor_id, routes.c.content,
+            routes.c.id,
+            routes.c.teacher_id,
+            routes.c.municipality,
+            routes.c.grp,
+            routes.c.subject,
+            routes.c.status,
+            routes.c.completed_at,
+            routes.c.mentor_id,
+            routes.c.content,
         ).where(scope_clause(principal))
         if municipality:
             q = q.where(routes.c.municipality == municipality)

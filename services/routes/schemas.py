@@ -101,7 +101,9 @@ class HistoryEntry(BaseModel):
 class RequestUpdate(BaseModel):
     """The teacher's professional request (section 4)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "Хочу научиться...", "interests": ["оценивание"]}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"text": "Хочу научиться...", "interests": ["оценивание"]}]}
+    )
     text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
     interests: list[Annotated[str, StringConstraints(max_length=200)]] = Field(default_factory=list, max_length=20)
 
@@ -132,12 +134,16 @@ class RecommendationCreate(BaseModel):
 class SelfCheckUpdate(BaseModel):
     """Scores (0, 1, 2) of the criteria people judge: 2, 3, 5, 7, 10 (others are machine-scored)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"scores": {"2": 2, "3": 1, "5": 2, "7": 2, "10": 1}}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"scores": {"2": 2, "3": 1, "5": 2, "7": 2, "10": 1}}]}
+    )
     scores: dict[int, Annotated[int, Field(ge=0, le=2)]]
 
 
 class GenerateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"teacher_id": "7d4c0a5e-1b7e-4c59-9f0a-2f3f1d1c2b3a"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"teacher_id": "7d4c0a5e-1b7e-4c59-9f0a-2f3f1d1c2b3a"}]}
+    )
     teacher_id: uuid.UUID | None = None
     campaign_id: uuid.UUID | None = None
 

@@ -37,8 +37,8 @@ from services.routes.schemas import (
     OutcomePage,
     RecommendationCreate,
     RequestUpdate,
-    RouteRead,
     RoutePage,
+    RouteRead,
     RouteStats,
     SelfCheckUpdate,
     TaskUpdate,
@@ -66,7 +66,9 @@ def required_version(if_match: str | None) -> int:
         raise PreconditionFailed("If-Match does not match the route's version", code="stale-version") from None
 
 
-async def load(repo: RouteRepository, principal: Principal, route_id: uuid.UUID, expected: int | None) -> dict[str, Any]:
+async def load(
+    repo: RouteRepository, principal: Principal, route_id: uuid.UUID, expected: int | None
+) -> dict[str, Any]:
     row = await repo.get(principal, route_id, for_update=expected is not None)
     if row is None:
         raise NotFound("route not found", code="route-not-found")
@@ -181,7 +183,9 @@ async def route_outcomes(
 
 
 @router.get("/{route_id}", response_model=RouteRead, summary="Read a route", responses=problem_responses(404))
-async def get_route(route_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response) -> dict[str, Any]:
+async def get_route(
+    route_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response
+) -> dict[str, Any]:
     row = await load(RouteRepository(session), principal, route_id, None)
     return respond(row, principal, response)
 
@@ -261,7 +265,12 @@ async def transition_route(
     if updated is None:
         raise PreconditionFailed("the route changed since you read it", code="stale-version")
     await repo.add_event(
-        route_id, principal, t.action.value, from_status=t.source.value, to_status=t.target.value, comment=body.comment,
+        route_id,
+        principal,
+        t.action.value,
+        from_status=t.source.value,
+        to_status=t.target.value,
+        comment=body.comment,
         content_version=updated["content_version"],
     )
     return respond(updated, principal, response)
@@ -286,13 +295,22 @@ async def mark_route_audited(
         raise Conflict(f"only a completed route can be audited (it is {row['status']})", code="transition-not-allowed")
     updated = await repo.update_fields(
         route_id,
-        {"status": Status.audited.value, "audit_id": body.audit_id, "audit_total": body.total, "audited_at": body.completed_at},
+        {
+            "status": Status.audited.value,
+            "audit_id": body.audit_id,
+            "audit_total": body.total,
+            "audited_at": body.completed_at,
+        },
         expected_version=row["version"],
     )
     if updated is None:
         raise Conflict("the route changed meanwhile; retry", code="stale-version")
     await repo.add_event(
-        route_id, principal, "audited", from_status=Status.completed.value, to_status=Status.audited.value,
+        route_id,
+        principal,
+        "audited",
+        from_status=Status.completed.value,
+        to_status=Status.audited.value,
         comment=f"audit {body.audit_id}: {body.total}/20",
     )
     return respond(updated, principal, response)
@@ -409,7 +427,9 @@ async def update_task(
     _can_edit(principal, row)
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
     if not changes:
-        raise ValidationFailed("nothing to change", errors=[FieldError(loc=["body"], code="empty", message="no fields")])
+        raise ValidationFailed(
+            "nothing to change", errors=[FieldError(loc=["body"], code="empty", message="no fields")]
+        )
     content = apply_overrides(row["content"], [])
     task = find_task(content, task_id)
     if task is None:
@@ -420,7 +440,11 @@ async def update_task(
             "changing generated content needs a reason",
             errors=[FieldError(loc=["body", "reason"], code="required", message="give the reason of the change")],
         )
-    if generated_changes and principal.role == Role.teacher and Status(row["status"]) not in (Status.draft, Status.in_progress):
+    if (
+        generated_changes
+        and principal.role == Role.teacher
+        and Status(row["status"]) not in (Status.draft, Status.in_progress)
+    ):
         raise Forbidden("the route is under review; ask your tutor to correct it", code="role-forbidden")
     progress = {k: v for k, v in changes.items() if k in ("done", "evidence")}
     if progress and (Status(row["status"]) not in ACTIVE or principal.role not in (Role.teacher, Role.school_admin)):
@@ -430,7 +454,9 @@ async def update_task(
         if changes["chosen_resource_id"] not in offered:
             raise ValidationFailed(
                 "choose one of the offered forms",
-                errors=[FieldError(loc=["body", "chosen_resource_id"], code="not-offered", message="not among the forms")],
+                errors=[
+                    FieldError(loc=["body", "chosen_resource_id"], code="not-offered", message="not among the forms")
+                ],
             )
     overrides = list(row["overrides"])
     now = datetime.now(UTC).isoformat()
@@ -438,9 +464,21 @@ async def update_task(
         if isinstance(value, date):
             value = value.isoformat()
         task[field] = value
-        overrides = [o for o in overrides if not (o.get("target") == "task" and o.get("task_id") == task_id and o.get("field") == field)]
+        overrides = [
+            o
+            for o in overrides
+            if not (o.get("target") == "task" and o.get("task_id") == task_id and o.get("field") == field)
+        ]
         overrides.append(
-            {"target": "task", "task_id": task_id, "field": field, "value": value, "reason": body.reason, "by": principal.sub, "at": now}
+            {
+                "target": "task",
+                "task_id": task_id,
+                "field": field,
+                "value": value,
+                "reason": body.reason,
+                "by": principal.sub,
+                "at": now,
+            }
         )
     if "ends_on" in changes:
         task.setdefault("control_point", {})["date"] = task["ends_on"]
@@ -472,11 +510,16 @@ async def score_self_check(
     if bad:
         raise ValidationFailed(
             "these criteria are scored by the machine or do not exist",
-            errors=[FieldError(loc=["body", "scores", n], code="not-manual", message="criterion not scored by people") for n in bad],
+            errors=[
+                FieldError(loc=["body", "scores", n], code="not-manual", message="criterion not scored by people")
+                for n in bad
+            ],
         )
     manual = {**row["self_check_manual"], **{str(k): v for k, v in body.scores.items()}}
     updated = await repo.update_fields(route_id, {"self_check_manual": manual}, expected_version=expected)
     if updated is None:
         raise PreconditionFailed("the route changed since you read it", code="stale-version")
-    await repo.add_event(route_id, principal, "self_check", comment=", ".join(f"{k}={v}" for k, v in sorted(body.scores.items())))
+    await repo.add_event(
+        route_id, principal, "self_check", comment=", ".join(f"{k}={v}" for k, v in sorted(body.scores.items()))
+    )
     return respond(updated, principal, response)

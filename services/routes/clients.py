@@ -1,0 +1,154 @@
+"""What the routes service needs from the others, over HTTP through the gateway."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from kit.client import GatewayClient, UpstreamError
+from services.routes.generation import Alternative, CompetencyResult, MentorChoice, Snapshot
+from services.routes.pipeline import MatchContext, Mentee
+
+log = logging.getLogger("routes.clients")
+FEED_PATH = "/api/v1/assessment/changes"
+BAND_TO_STATUS = {"deficit": "deficit", "growth": "growth", "strength": "strength"}
+
+
+def _competency(c: dict[str, Any]) -> CompetencyResult:
+    items = [
+        {"item": i.get("item"), "points": i.get("points"), "max": i.get("max_points")}
+        for i in c.get("items", [])
+        if float(i.get("points", 0)) < float(i.get("max_points", 0))
+    ]
+    skills = c.get("skills") or []
+    for i, skill in zip(items, skills, strict=False):
+        i["skill"] = skill
+    return CompetencyResult(
+        code=str(c["competency"]),
+        name=str(c.get("name") or c["competency"]),
+        percent=float(c.get("percent", 0)),
+        status=BAND_TO_STATUS.get(str(c.get("band")), "growth"),
+        area=str(c.get("area") or ""),
+        explanation={"threshold": f"{c.get('threshold')}%", "items": items, "text": c.get("explanation")},
+    )
+
+
+def snapshot_from_change(item: dict[str, Any]) -> Snapshot:
+    """Turn an assessment change-feed item into what generation needs."""
+    return Snapshot(
+        teacher_id=str(item["teacher_id"]),
+        region=str(item["region"]),
+        municipality=str(item["municipality"]),
+        organisation=str(item["organisation"]),
+        subject=item.get("subject"),
+        group=int(item["group"]),
+        assessed_on=date.fromisoformat(str(item["assessed_on"])),
+        competencies=tuple(_competency(c) for c in item.get("competencies", [])),
+        full_name=str(item.get("full_name") or ""),
+        external_id=str(item.get("external_id") or ""),
+        position=str(item.get("position") or ""),
+        experience_years=item.get("experience_years"),
+        qualification_category=item.get("qualification_category"),
+        campaign_id=str(item.get("campaign_id")),
+        result_id=str(item.get("result_id")),
+        result_version=int(item.get("result_version", 1)),
+        total_percent=item.get("percent"),
+        framework_version=f"{item.get('framework_code')} v{item.get('framework_version')}",
+    )
+
+
+class AssessmentFeed:
+    def __init__(self, client: GatewayClient) -> None:
+        self.client = client
+
+    async def page(self, after: str | None, limit: int, **filters: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, **filters}
+        if after:
+            params["after"] = after
+        page: dict[str, Any] = await self.client.json("GET", FEED_PATH, params=params)
+        return page
+
+
+def _alternative(x: dict[str, Any]) -> Alternative:
+    def d(v: Any) -> date | None:
+        return date.fromisoformat(str(v)) if v else None
+
+    return Alternative(
+        resource_id=str(x.get("resource_id") or x.get("id")),
+        kind=str(x.get("kind", "")),
+        title=str(x.get("title", "")),
+        learning_type=str(x.get("learning_type", "formal")),
+        mode=str(x.get("mode", "online")),
+        starts_on=d(x.get("starts_on")),
+        ends_on=d(x.get("ends_on")),
+        hours=x.get("hours"),
+        provider=x.get("provider"),
+        reason="; ".join(
+            r if isinstance(r, str) else str(r.get("text") or r.get("reason") or "") for r in x.get("reasons", [])
+        )
+        if isinstance(x.get("reasons"), list)
+        else str(x.get("reason") or x.get("explanation") or ""),
+        score=float(x.get("score", 0.0)),
+    )
+
+
+class ResourceMapClient:
+    """Matching and mentor assignment of the resource map (resources service)."""
+
+    def __init__(self, client: GatewayClient) -> None:
+        self.client = client
+
+    async def alternatives(self, contexts: Sequence[MatchContext]) -> dict[MatchContext, dict[str, list[Alternative]]]:
+        out: dict[MatchContext, dict[str, list[Alternative]]] = {}
+        for ctx in contexts:
+            if not ctx.deficits:
+                out[ctx] = {}
+                continue
+            body = {
+                "deficits": list(ctx.deficits),
+                "subject": ctx.subject,
+                "group": ctx.group,
+                "municipality": ctx.municipality,
+                "period_start": ctx.period_start.isoformat(),
+                "period_end": ctx.period_end.isoformat(),
+            }
+            try:
+                answer = await self.client.json("POST", "/api/v1/matching", json=body)
+            except UpstreamError as e:
+                log.warning("matching refused", extra={"status": e.status})
+                out[ctx] = {}
+                continue
+            per: dict[str, list[Alternative]] = {}
+            for d in answer.get("deficits", []):
+                per[str(d.get("competency"))] = [_alternative(x) for x in d.get("alternatives", [])]
+            out[ctx] = per
+        return out
+
+    async def mentors(self, mentees: Sequence[Mentee]) -> dict[str, MentorChoice]:
+        body = {
+            "mentees": [
+                {
+                    "teacher_id": m.teacher_id,
+                    "route_id": str(m.route_id),
+                    "subject": m.subject,
+                    "municipality": m.municipality,
+                    "group": m.group,
+                }
+                for m in mentees
+            ]
+        }
+        try:
+            answer = await self.client.json("POST", "/api/v1/mentors/assignments", json=body)
+        except UpstreamError as e:
+            log.warning("mentor assignment refused", extra={"status": e.status})
+            return {m.teacher_id: MentorChoice(None, None, "подбор наставника недоступен") for m in mentees}
+        out: dict[str, MentorChoice] = {}
+        for a in answer.get("assigned", []):
+            out[str(a["teacher_id"])] = MentorChoice(
+                str(a["mentor_id"]), a.get("mentor_name") or a.get("label"), str(a.get("reason") or "")
+            )
+        for u in answer.get("unserved", []):
+            out[str(u["teacher_id"])] = MentorChoice(None, None, str(u.get("reason") or "нет свободного наставника"))
+        return out

@@ -1,0 +1,87 @@
+"""Consume the assessment change feed: every stored or changed result gets its route, exactly once.
+
+The cursor is stored in the same transaction as the routes it produced, so a crash between the
+two is impossible; re-reading a page after a failure regenerates the same routes (route ids
+derive from teacher and period), so nothing is duplicated or lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kit.auth import Principal, Role
+from services.routes.clients import AssessmentFeed, ResourceMapClient, snapshot_from_change
+from services.routes.pipeline import Outcome, generate_routes
+from services.routes.repository import RouteRepository
+
+log = logging.getLogger("routes.feed")
+CONSUMER = "assessment-results"
+FEED_ACTOR = Principal(sub="service:routes-feed", role=Role.service)
+
+
+class FeedConsumer:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        feed: AssessmentFeed,
+        resource_map: ResourceMapClient,
+        *,
+        batch: int,
+        poll_seconds: float,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.feed = feed
+        self.resource_map = resource_map
+        self.batch = batch
+        self.poll = poll_seconds
+        self.processed = 0
+        self.last_error: str | None = None
+
+    async def step(self) -> tuple[bool, Outcome | None]:
+        """Process one page; return (more pages waiting, outcome). One consumer at a time per database."""
+        async with self.sessionmaker() as session, session.begin():
+            got = (
+                await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('routes-feed'))"))
+            ).scalar_one()
+            if not got:
+                return False, None
+            repo = RouteRepository(session)
+            cursor = await repo.get_cursor(CONSUMER)
+            page: dict[str, Any] = await self.feed.page(cursor, self.batch)
+            items = page.get("items", [])
+            outcome = None
+            if items:
+                snaps = [snapshot_from_change(i) for i in items]
+                outcome = await generate_routes(session, snaps, self.resource_map, datetime.now(UTC).date(), FEED_ACTOR)
+                self.processed += len(items)
+                log.info(
+                    "feed page processed",
+                    extra={"items": len(items), "created": outcome.created, "regenerated": outcome.regenerated},
+                )
+            if page.get("next_cursor") and page.get("next_cursor") != cursor:
+                await repo.set_cursor(CONSUMER, page["next_cursor"])
+            return bool(page.get("has_more")), outcome
+
+    async def run(self) -> None:
+        """Poll forever; back off on errors (the assessment service or the gateway may be down)."""
+        delay = self.poll
+        while True:
+            try:
+                more, _ = await self.step()
+                self.last_error = None
+                delay = self.poll
+                if more:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.last_error = type(e).__name__
+                log.warning("feed step failed; will retry", extra={"error": type(e).__name__})
+                delay = min(max(delay * 2, 1.0), 60.0)
+            await asyncio.sleep(delay)
