@@ -13,3 +13,13 @@ class AssessmentSettings(ServiceSettings):
     # Bulk uploads (results, registry) may be larger than ordinary JSON bodies.
     max_upload_bytes: int = 200 * 1024 * 1024
     bulk_max_rows: int = 5000
+    # Results intake: JSON batches are parsed whole, so they get a tighter ceiling than CSV/XLSX.
+    results_json_max_bytes: int = 16 * 1024 * 1024
+    results_json_max_rows: int = 50_000
+    # Bad rows reported in one answer (the count of all rejected rows is always given).
+    results_max_reported_errors: int = 10_000
+    # XLSX zip-bomb guards, checked on the archive's directory before anything is unpacked.
+    xlsx_max_uncompressed_bytes: int = 1024 * 1024 * 1024
+    xlsx_max_ratio: float = 200.0
+    # Where uploads are spooled (None: the system's temporary directory).
+    upload_dir: str | None = None

@@ -1,0 +1,699 @@
+"""Reading uploaded results: spool the body, detect the format, validate and score every row.
+
+No database here. Rows stream from the spooled file (CSV, XLSX or JSON) through `RowChecker`,
+which writes each good row, already scored, as one line of a CSV file ready for `COPY`, and keeps
+every bad row's errors (row, column, code, message; never the rejected value). Memory stays flat
+in the number of rows except for the set of external ids (to find duplicates in a batch).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import math
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kit.errors import FieldError
+from services.assessment.scoring import LEVEL_ALIASES, Framework, Instrument, Level, score_result
+from services.assessment.vocab import normalize_name
+
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
+
+FORMAT_CSV, FORMAT_XLSX, FORMAT_JSON = "csv", "xlsx", "json"
+MEDIA_TYPES = {
+    "text/csv": FORMAT_CSV,
+    "application/csv": FORMAT_CSV,
+    "text/plain": FORMAT_CSV,
+    "application/vnd.ms-excel": FORMAT_CSV,  # what Windows browsers send for .csv
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": FORMAT_XLSX,
+    "application/json": FORMAT_JSON,
+}
+
+# Registry and result columns; header cells are matched case-insensitively, Russian aliases allowed.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "external_id": ("external_id", "идентификатор", "код педагога"),
+    "full_name": ("full_name", "фио"),
+    "municipality": ("municipality", "муниципалитет", "код мо"),
+    "organisation": ("organisation", "organization", "код оо"),
+    "position": ("position", "должность"),
+    "total": ("total", "итого", "сумма баллов"),
+    "level": ("level", "уровень"),
+}
+ALIAS_TO_FIELD = {alias: name for name, aliases in FIELD_ALIASES.items() for alias in aliases}
+JSON_FIELDS = frozenset({*FIELD_ALIASES, "items", "competencies"})
+DEFAULT_POSITION = "учитель"
+
+# Canonical integer cells map straight to their value (the common case, no float parsing).
+_FAST_INT = {str(i): i for i in range(0, 1001)}
+
+
+class UploadRejected(Exception):
+    """The upload as a whole cannot be read (empty, wrong format, too large, header errors)."""
+
+    def __init__(self, status: int, code: str, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.errors = status, code, detail, errors
+
+
+# --- receiving the body ----------------------------------------------------------------------------
+
+
+@dataclass
+class SpooledBody:
+    path: Path
+    size: int
+    sha256: str
+    utf8: bool  # the whole body decodes as UTF-8
+
+    def remove(self) -> None:
+        _unlink(self.path)
+
+
+async def spool_body(chunks: AsyncIterator[bytes], limit: int, directory: str | None = None) -> SpooledBody:
+    """Write the streamed body to a temporary file, hashing it and checking UTF-8 on the way."""
+    fd, name = tempfile.mkstemp(prefix="iom-upload-", dir=directory)
+    path = Path(name)
+    h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    size = 0
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if size > limit:
+                    raise UploadRejected(413, "payload-too-large", f"the upload exceeds {limit} bytes")
+                h.update(chunk)
+                if utf8:
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError:
+                        utf8 = False
+                f.write(chunk)
+        if utf8:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8 = False
+    except BaseException:
+        _unlink(path)
+        raise
+    return SpooledBody(path, size, h.hexdigest(), utf8)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def format_of(content_type: str | None) -> tuple[str, str | None]:
+    """Return (format, declared charset) for a Content-Type, or raise 415."""
+    media, _, params = (content_type or "").partition(";")
+    fmt = MEDIA_TYPES.get(media.strip().lower())
+    if fmt is None:
+        raise UploadRejected(
+            415, "unsupported-media-type",
+            "send text/csv, application/json or an XLSX workbook "
+            "(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)",
+        )
+    charset = None
+    for p in params.split(";"):
+        k, _, v = p.partition("=")
+        if k.strip().lower() == "charset" and v.strip():
+            charset = v.strip().strip('"').lower()
+    return fmt, charset
+
+
+# --- reading rows ----------------------------------------------------------------------------------
+
+
+def csv_encoding(spool: SpooledBody, declared: str | None) -> str:
+    """UTF-8 (BOM or not) when the bytes are UTF-8, else Windows-1251 (what Russian Excel writes)."""
+    if declared in ("windows-1251", "cp1251"):
+        return "cp1251"
+    with open(spool.path, "rb") as f:
+        head = f.read(3)
+    if head == codecs.BOM_UTF8:
+        return "utf-8-sig"
+    return "utf-8" if spool.utf8 else "cp1251"
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """`;` or `,` (or tab): the one appearing most often outside quotes in the header line."""
+    counts = {";": 0, ",": 0, "\t": 0}
+    quoted = False
+    for ch in first_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: (counts[d], d == ";"))
+    return best if counts[best] else ","
+
+
+def csv_rows(spool: SpooledBody, declared_charset: str | None) -> tuple[list[str], Iterator[list[str]]]:
+    """The header and an iterator of the data rows of a CSV upload."""
+    encoding = csv_encoding(spool, declared_charset)
+    f = open(spool.path, encoding=encoding, newline="", errors="strict")
+    first = f.readline()
+    if not first.strip():
+        f.close()
+        raise UploadRejected(422, "empty-file", "the file is empty")
+    f.seek(0)
+    if encoding == "utf-8-sig":
+        f.close()
+        f = open(spool.path, encoding=encoding, newline="")
+    reader = csv.reader(f, delimiter=sniff_delimiter(first), strict=False)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error, UnicodeDecodeError) as e:
+        f.close()
+        raise UploadRejected(422, "unreadable-file", "the CSV header cannot be read") from e
+
+    def rows() -> Iterator[list[str]]:
+        try:
+            for row in reader:
+                if row and any(c.strip() for c in row):
+                    yield row
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise UploadRejected(
+                422, "unreadable-file", f"the CSV cannot be read after data row {reader.line_num - 1}"
+            ) from e
+        finally:
+            f.close()
+
+    return header, rows()
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    max_uncompressed: int
+    max_ratio: float
+    max_entries: int = 10_000
+    max_shared_strings: int = 64 * 1024 * 1024
+
+
+def check_xlsx_archive(path: Path, limits: ArchiveLimits) -> None:
+    """Refuse zip bombs before parsing: total uncompressed size, ratio, entry count, shared strings."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise UploadRejected(422, "unreadable-file", "the body is not an XLSX workbook") from e
+    if len(infos) > limits.max_entries:
+        raise UploadRejected(413, "archive-too-large", "the workbook has too many parts")
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    if total > limits.max_uncompressed:
+        raise UploadRejected(413, "archive-too-large",
+                             f"the workbook unpacks to more than {limits.max_uncompressed} bytes")
+    if total / packed > limits.max_ratio:
+        raise UploadRejected(413, "archive-too-large", "the workbook's compression ratio is suspicious (zip bomb)")
+    for i in infos:
+        if i.file_size > 1_048_576 and i.file_size / max(i.compress_size, 1) > limits.max_ratio:
+            raise UploadRejected(413, "archive-too-large", "a part of the workbook is suspiciously compressed")
+        if i.filename.endswith("sharedStrings.xml") and i.file_size > limits.max_shared_strings:
+            raise UploadRejected(413, "archive-too-large", "the workbook's shared strings are too large")
+
+
+def _cell_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    return str(v)
+
+
+def xlsx_rows(spool: SpooledBody, limits: ArchiveLimits) -> tuple[list[str], Iterator[list[str]]]:
+    """The header and data rows of the first sheet, read with openpyxl in read-only mode."""
+    check_xlsx_archive(spool.path, limits)
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(spool.path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many kinds for a broken workbook
+        raise UploadRejected(422, "unreadable-file", "the XLSX workbook cannot be read") from e
+    try:
+        ws = wb.worksheets[0]
+        it = ws.iter_rows(values_only=True)
+        header: list[str] | None = None
+        for values in it:
+            cells = [_cell_text(v) for v in values]
+            if any(c.strip() for c in cells):
+                header = cells
+                break
+    except Exception as e:
+        wb.close()
+        raise UploadRejected(422, "unreadable-file", "the XLSX workbook cannot be read") from e
+    if header is None:
+        wb.close()
+        raise UploadRejected(422, "empty-file", "the workbook's first sheet is empty")
+
+    def rows() -> Iterator[list[str]]:
+        try:
+            for values in it:
+                cells = [_cell_text(v) for v in values]
+                if any(c.strip() for c in cells):
+                    yield cells
+        finally:
+            wb.close()
+
+    return header, rows()
+
+
+def json_rows(spool: SpooledBody) -> list[Any]:
+    """The `rows` array of a JSON batch (`{"rows": [...]}`)."""
+    try:
+        doc = orjson.loads(spool.path.read_bytes())
+    except orjson.JSONDecodeError as e:
+        raise UploadRejected(422, "unreadable-file", "the body is not valid JSON") from e
+    if not isinstance(doc, dict) or set(doc) != {"rows"} or not isinstance(doc["rows"], list):
+        raise UploadRejected(
+            422, "invalid-batch", 'a JSON batch is an object with one key, "rows", holding an array',
+            [FieldError(loc=["body"], code="invalid-batch", message='expected {"rows": [...]}')],
+        )
+    if not doc["rows"]:
+        raise UploadRejected(422, "no-rows", "the batch has no rows")
+    rows: list[Any] = doc["rows"]
+    return rows
+
+
+# --- checking and scoring rows ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Organisation:
+    municipality: str
+    region: str
+
+
+@dataclass
+class Columns:
+    """Where each field is in a row (index into the row's cells), or None."""
+
+    fields: dict[str, int]
+    items: list[int] | None  # aligned with instrument.items
+    competencies: list[int] | None  # aligned with instrument.competencies
+    names: list[str]  # header names as sent, for error reports
+
+
+def map_header(header: list[str], instrument: Instrument) -> Columns:
+    """Match header cells to fields, items and competencies; raise with every header problem."""
+    items = {it.code.casefold(): k for k, it in enumerate(instrument.items)}
+    comps = {c.casefold(): k for k, c in enumerate(instrument.competencies)}
+    fields: dict[str, int] = {}
+    item_idx: dict[int, int] = {}
+    comp_idx: dict[int, int] = {}
+    errors: list[FieldError] = []
+    names = [h.strip().lstrip("\ufeff").strip() for h in header]
+    for col, name in enumerate(names):
+        key = " ".join(name.casefold().split())
+        if not key:
+            continue
+        target: dict[Any, int]
+        if key in ALIAS_TO_FIELD:
+            slot: Any = ALIAS_TO_FIELD[key]
+            target = fields
+        elif key in items:
+            slot, target = items[key], item_idx
+        elif key in comps:
+            slot, target = comps[key], comp_idx
+        else:
+            errors.append(FieldError(loc=["header", col + 1], code="unknown-column", column=name,
+                                     message="the column is not a registry field, item or competency of the "
+                                             "campaign's instrument"))
+            continue
+        if slot in target:
+            errors.append(FieldError(loc=["header", col + 1], code="duplicate-column", column=name,
+                                     message="the column appears more than once"))
+            continue
+        target[slot] = col
+    if "external_id" not in fields:
+        errors.append(FieldError(loc=["header"], code="missing-column", column="external_id",
+                                 message="the external_id column is required"))
+    if item_idx and comp_idx:
+        errors.append(FieldError(loc=["header"], code="mixed-scores", column=None,
+                                 message="send item scores or competency scores, not both"))
+    if item_idx and len(item_idx) != len(instrument.items):
+        missing = [it.code for k, it in enumerate(instrument.items) if k not in item_idx]
+        errors.append(FieldError(loc=["header"], code="missing-column", column=missing[0],
+                                 message=f"item columns missing: {', '.join(missing)}"))
+    if comp_idx and len(comp_idx) != len(instrument.competencies):
+        missing = [c for k, c in enumerate(instrument.competencies) if k not in comp_idx]
+        errors.append(FieldError(loc=["header"], code="missing-column", column=missing[0],
+                                 message=f"competency columns missing: {', '.join(missing)}"))
+    if not item_idx and not comp_idx and "total" not in fields:
+        errors.append(FieldError(loc=["header"], code="missing-column", column="total",
+                                 message="send item scores, competency scores or at least a total"))
+    if errors:
+        raise UploadRejected(422, "invalid-header", "the header has errors; nothing was stored", errors)
+    return Columns(
+        fields=fields,
+        items=[item_idx[k] for k in range(len(instrument.items))] if item_idx else None,
+        competencies=[comp_idx[k] for k in range(len(instrument.competencies))] if comp_idx else None,
+        names=names,
+    )
+
+
+def _slow_number(cell: str) -> float | None:
+    """Parse a score cell: spaces allowed, decimal comma or point; None when not a finite number."""
+    s = cell.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    if not s or "_" in s:
+        return None
+    try:
+        v = float(s)
+    except ValueError:
+        return None
+    if not math.isfinite(v):
+        return None
+    return round(v, 2)
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(round(v, 2))
+
+
+STAGE_COLUMNS = (
+    "row_no", "external_id", "full_name", "search_name", "region", "municipality", "organisation", "position",
+    "item_points", "competency_points", "total_points", "max_points", "percent", "level", "grp",
+    "level_source", "deficit_codes", "growth_codes", "strength_codes",
+)
+
+
+@dataclass
+class Outcome:
+    rows: int = 0
+    staged: int = 0
+    rejected: int = 0
+    errors: list[FieldError] = field(default_factory=list)
+    errors_total: int = 0
+
+
+class RowChecker:
+    """Checks and scores rows one by one, writing good rows to a CSV stage file for COPY."""
+
+    def __init__(
+        self,
+        framework: Framework,
+        instrument: Instrument,
+        organisations: dict[str, Organisation],
+        out: Any,
+        *,
+        max_errors: int,
+    ) -> None:
+        self.fw, self.ins, self.orgs = framework, instrument, organisations
+        self.writer = csv.writer(out, lineterminator="\n")
+        self.max_errors = max_errors
+        self.outcome = Outcome()
+        self.seen: dict[str, int] = {}
+        self.item_max = [it.max_points for it in instrument.items]
+        self.item_fast = [
+            {k: v for k, v in _FAST_INT.items() if v <= it.max_points} for it in instrument.items
+        ]
+        self.comp_max = list(instrument.competency_max)
+
+    # A row's errors are collected here, then counted once.
+    def _err(self, errs: list[FieldError], loc: list[str | int], row: int, column: str, code: str,
+             message: str) -> None:
+        errs.append(FieldError(loc=loc, row=row, column=column, code=code, message=message))
+
+    def _finish(self, errs: list[FieldError]) -> None:
+        o = self.outcome
+        o.rejected += 1
+        for e in errs:
+            o.errors_total += 1
+            if len(o.errors) < self.max_errors:
+                o.errors.append(e)
+
+    def check(self, row: int, cells: list[str], cols: Columns, loc_prefix: list[str | int]) -> None:
+        """Check one row of a tabular upload (CSV/XLSX); `row` is the 1-based data row number."""
+        self.outcome.rows += 1
+        errs: list[FieldError] = []
+        n = len(cells)
+
+        def cell(i: int | None) -> str:
+            return cells[i].strip() if i is not None and i < n else ""
+
+        f = cols.fields
+        item_points: list[float] | None = None
+        raw_items: list[str] | None = None
+        comp_points: list[float] | None = None
+        if cols.items is not None:
+            item_points, raw_items = self._scores(row, cells, cols.items, self.item_fast, self.item_max,
+                                                  [it.code for it in self.ins.items], cols, loc_prefix, errs)
+        elif cols.competencies is not None:
+            comp_points, _ = self._scores(row, cells, cols.competencies, None, self.comp_max,
+                                          list(self.ins.competencies), cols, loc_prefix, errs)
+        self._common(row, errs, loc_prefix, cols.names, f, cell, item_points, raw_items, comp_points)
+
+    def check_json(self, row: int, obj: Any) -> None:
+        """Check one row of a JSON batch."""
+        self.outcome.rows += 1
+        errs: list[FieldError] = []
+        prefix: list[str | int] = ["body", "rows", row - 1]
+        if not isinstance(obj, dict):
+            self._err(errs, prefix, row, "", "invalid-row", "a row must be an object")
+            self._finish(errs)
+            return
+        for k in obj:
+            if k not in JSON_FIELDS:
+                self._err(errs, [*prefix, str(k)], row, str(k), "unknown-column", "unknown field")
+        item_points: list[float] | None = None
+        comp_points: list[float] | None = None
+        if obj.get("items") is not None:
+            item_points = self._json_scores(row, obj["items"], [it.code for it in self.ins.items],
+                                            self.item_max, "items", prefix, errs)
+        elif obj.get("competencies") is not None:
+            comp_points = self._json_scores(row, obj["competencies"], list(self.ins.competencies),
+                                            self.comp_max, "competencies", prefix, errs)
+        elif obj.get("total") is None:
+            self._err(errs, prefix, row, "items", "missing-scores",
+                      "send items, competencies or at least a total")
+        names = list(FIELD_ALIASES)
+        fields = {name: i for i, name in enumerate(names)}
+        values = [obj.get(name) for name in names]
+
+        def cell(i: int | None) -> str:
+            if i is None:
+                return ""
+            v = values[i]
+            return "" if v is None else _cell_text(v).strip()
+
+        self._common(row, errs, prefix, names, fields, cell, item_points, None, comp_points)
+
+    def _json_scores(self, row: int, given: Any, codes: list[str], maxes: list[float], key: str,
+                     prefix: list[str | int], errs: list[FieldError]) -> list[float] | None:
+        if not isinstance(given, dict):
+            self._err(errs, [*prefix, key], row, key, "invalid-scores", f"{key} must be an object of code: points")
+            return None
+        known = set(codes)
+        for k in given:
+            if k not in known:
+                self._err(errs, [*prefix, key, str(k)], row, f"{key}.{k}", "unknown-column",
+                          "not an item or competency of the campaign's instrument")
+        out: list[float] = []
+        for code, mx in zip(codes, maxes, strict=True):
+            v = given.get(code)
+            col = f"{key}.{code}"
+            loc: list[str | int] = [*prefix, key, code]
+            if v is None:
+                self._err(errs, loc, row, col, "missing-score", "the score is missing")
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float | str):
+                self._err(errs, loc, row, col, "not-a-number", "the score is not a number")
+                continue
+            p = _slow_number(str(v)) if isinstance(v, str) else (float(v) if math.isfinite(v) else None)
+            if p is None:
+                self._err(errs, loc, row, col, "not-a-number", "the score is not a number")
+            elif p < 0:
+                self._err(errs, loc, row, col, "negative-score", "the score is negative")
+            elif p > mx + 1e-9:
+                self._err(errs, loc, row, col, "above-max", f"the score is above the maximum of {_fmt(mx)}")
+            else:
+                out.append(round(p, 2))
+        return out if len(out) == len(codes) else None
+
+    def _scores(self, row: int, cells: list[str], idx: list[int], fast: list[dict[str, int]] | None,
+                maxes: list[float], codes: list[str], cols: Columns, prefix: list[str | int],
+                errs: list[FieldError]) -> tuple[list[float] | None, list[str] | None]:
+        n = len(cells)
+        raw = [cells[i] if i < n else "" for i in idx]
+        if fast is not None:
+            vals: list[Any] = [d.get(c) for d, c in zip(fast, raw, strict=True)]
+            if None not in vals:
+                return vals, raw
+        out: list[float] = []
+        ok = True
+        for k, (c, mx) in enumerate(zip(raw, maxes, strict=True)):
+            col = cols.names[idx[k]]
+            loc: list[str | int] = [*prefix, row, col]
+            if not c.strip():
+                self._err(errs, loc, row, col, "missing-score", "the score is missing")
+                ok = False
+                continue
+            p = _slow_number(c)
+            if p is None:
+                self._err(errs, loc, row, col, "not-a-number", "the score is not a number")
+                ok = False
+            elif p < 0:
+                self._err(errs, loc, row, col, "negative-score", "the score is negative")
+                ok = False
+            elif p > mx + 1e-9:
+                self._err(errs, loc, row, col, "above-max",
+                          f"the score is above the maximum of {_fmt(mx)} for {codes[k]}")
+                ok = False
+            else:
+                out.append(p)
+        return (out, None) if ok else (None, None)
+
+    def _common(self, row: int, errs: list[FieldError], prefix: list[str | int], names: list[str],
+                f: dict[str, int], cell: Any, item_points: list[float] | None, raw_items: list[str] | None,
+                comp_points: list[float] | None) -> None:
+        def col_loc(name: str) -> tuple[list[str | int], str]:
+            i = f.get(name)
+            column = names[i] if i is not None else name
+            return ([*prefix, column] if prefix[:1] == ["body"] else [*prefix, row, column]), column
+
+        ext = cell(f.get("external_id"))
+        if not ext:
+            loc, column = col_loc("external_id")
+            self._err(errs, loc, row, column, "missing", "the external id is missing")
+        elif not EXTERNAL_ID.match(ext):
+            loc, column = col_loc("external_id")
+            self._err(errs, loc, row, column, "invalid-external-id",
+                      "1..64 characters: latin letters, digits, _ . : -")
+        else:
+            first = self.seen.get(ext)
+            if first is not None:
+                loc, column = col_loc("external_id")
+                self._err(errs, loc, row, column, "duplicate-in-batch", f"the teacher repeats data row {first}")
+            else:
+                self.seen[ext] = row
+        # Registry fields: optional, but when given they must be valid.
+        full_name = cell(f.get("full_name"))
+        mun = cell(f.get("municipality"))
+        org = cell(f.get("organisation"))
+        position = cell(f.get("position")) or DEFAULT_POSITION
+        region = ""
+        if full_name and not (3 <= len(full_name) <= 300):
+            loc, column = col_loc("full_name")
+            self._err(errs, loc, row, column, "invalid-name", "the name must have 3..300 characters")
+        if len(position) > 300:
+            loc, column = col_loc("position")
+            self._err(errs, loc, row, column, "too-long", "at most 300 characters")
+        if mun or org:
+            o = self.orgs.get(org)
+            if o is None or o.municipality != mun:
+                loc, column = col_loc("organisation")
+                self._err(errs, loc, row, column, "unknown-organisation",
+                          "organisation is unknown or belongs to another municipality")
+            else:
+                region = o.region
+        registrable = bool(full_name and region)
+        total_cell = cell(f.get("total"))
+        total: float | None = None
+        if total_cell:
+            total = _slow_number(total_cell)
+            loc, column = col_loc("total")
+            if total is None:
+                self._err(errs, loc, row, column, "not-a-number", "the total is not a number")
+            elif total < 0:
+                self._err(errs, loc, row, column, "negative-score", "the total is negative")
+            elif total > self.ins.max_total + 1e-9:
+                self._err(errs, loc, row, column, "above-max",
+                          f"the total is above the maximum of {_fmt(self.ins.max_total)}")
+        elif item_points is None and comp_points is None and not errs:
+            loc, column = col_loc("total")
+            self._err(errs, loc, row, column, "missing-score", "the total is missing")
+        level_cell = cell(f.get("level"))
+        reported: Level | None = None
+        if level_cell:
+            reported = LEVEL_ALIASES.get(level_cell.casefold())
+            if reported is None:
+                loc, column = col_loc("level")
+                self._err(errs, loc, row, column, "invalid-level",
+                          "level must be low/basic/elevated/high, низкий/базовый/повышенный/высокий or 1..4")
+        if errs:
+            self._finish(errs)
+            return
+        score = score_result(self.fw, self.ins, item_points=item_points, competency_points=comp_points,
+                             total=total, reported_level=reported)
+        if total is not None and (item_points is not None or comp_points is not None) \
+                and abs(total - score.total) > 0.005:
+            loc, column = col_loc("total")
+            self._err(errs, loc, row, column, "total-mismatch", "the total differs from the sum of the scores")
+            self._finish(errs)
+            return
+        if item_points is not None:
+            items_text = "{" + ",".join(raw_items if raw_items is not None else map(_fmt, item_points)) + "}"
+        else:
+            items_text = None
+        self.writer.writerow((
+            row, ext,
+            full_name if registrable else None,
+            normalize_name(full_name) if registrable else None,
+            region or None, mun or None, org or None, position,
+            items_text,
+            "{" + ",".join(map(_fmt, score.competency_points)) + "}",
+            _fmt(score.total), _fmt(score.max_total), _fmt(score.percent), score.level.value, score.group,
+            score.level_source,
+            "{" + ",".join(score.deficits) + "}",
+            "{" + ",".join(score.growth) + "}",
+            "{" + ",".join(score.strengths) + "}",
+        ))
+        self.outcome.staged += 1
+
+
+def check_upload(
+    spool: SpooledBody,
+    fmt: str,
+    charset: str | None,
+    framework: Framework,
+    instrument: Instrument,
+    organisations: dict[str, Organisation],
+    stage_path: Path,
+    *,
+    max_errors: int,
+    max_json_rows: int,
+    archive_limits: ArchiveLimits,
+) -> Outcome:
+    """Read every row of the upload, write the good ones (scored) to `stage_path`, report the bad ones."""
+    with open(stage_path, "w", encoding="utf-8", newline="", buffering=1 << 20) as out:
+        checker = RowChecker(framework, instrument, organisations, out, max_errors=max_errors)
+        if fmt == FORMAT_JSON:
+            rows = json_rows(spool)
+            if len(rows) > max_json_rows:
+                raise UploadRejected(413, "too-many-rows",
+                                     f"a JSON batch holds at most {max_json_rows} rows; send CSV or XLSX")
+            for i, obj in enumerate(rows, start=1):
+                checker.check_json(i, obj)
+        else:
+            if spool.size == 0:
+                raise UploadRejected(422, "empty-file", "the file is empty")
+            header, data = csv_rows(spool, charset) if fmt == FORMAT_CSV else xlsx_rows(spool, archive_limits)
+            cols = map_header(header, instrument)
+            prefix: list[str | int] = ["row"]
+            for i, cells in enumerate(data, start=1):
+                checker.check(i, cells, cols, prefix)
+            if checker.outcome.rows == 0:
+                raise UploadRejected(422, "no-rows", "the file has a header but no data rows")
+    return checker.outcome
