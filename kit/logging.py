@@ -41,7 +41,11 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         rid = current_request_id()
         base = f"{record.levelname:<7} {record.name}: {record.getMessage()}"
-        return f"{base} [rid={rid}]" if rid else base
+        if rid:
+            base += f" [rid={rid}]"
+        if record.exc_info:
+            base += "\n" + self.formatException(record.exc_info)
+        return base
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
