@@ -1,5 +1,6 @@
 """Settings of the audit service (env prefix AUDIT_)."""
 
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kit.settings import ServiceSettings
@@ -10,3 +11,43 @@ class AuditSettings(ServiceSettings):
 
     name: str = "audit"
     port: int = 8004
+
+    # Group rule of the route audit. Groups listed here need two auditors (or one auditor and a
+    # named second check, when allowed); groups in `sample_shares` get a full review only for that
+    # share of routes (chosen by a hash of the route id), the rest are closed on the self-check.
+    double_review_groups: list[int] = Field(default_factory=lambda: [1])
+    allow_named_second_check: bool = True
+    sample_shares: dict[int, float] = Field(default_factory=lambda: {3: 0.3, 4: 0.2})
+    sample_salt: str = "iom-audit-sample"
+
+    # Delivery of "route audited" to the routes service (transactional outbox).
+    outbox_poll_seconds: float = 2.0
+    outbox_backoff_base_seconds: float = 1.0
+    outbox_backoff_max_seconds: float = 60.0
+    outbox_batch: int = 50
+    outbox_lease_seconds: float = 30.0
+
+    # Monitoring uploads (JSON, CSV, XLSX); the gateway lets large bodies through to /scores.
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_xlsx_uncompressed_bytes: int = 100 * 1024 * 1024
+    monitoring_max_rows: int = 10_000
+
+    # Analytics.
+    kpi_basic_target_percent: float = 60.0
+    effectiveness_min_group: int = 10
+    upstream_timeout_seconds: float = 30.0
+
+    @field_validator("double_review_groups")
+    @classmethod
+    def _groups(cls, v: list[int]) -> list[int]:
+        if any(g not in (1, 2, 3, 4) for g in v):
+            raise ValueError("groups are 1..4")
+        return v
+
+    @field_validator("sample_shares")
+    @classmethod
+    def _shares(cls, v: dict[int, float]) -> dict[int, float]:
+        for g, share in v.items():
+            if g not in (1, 2, 3, 4) or not 0.0 <= share <= 1.0:
+                raise ValueError("sample shares map a group 1..4 to a share 0..1")
+        return v

@@ -1,0 +1,371 @@
+"""Calls to the routes and assessment services through the gateway, one adapter function per call.
+
+Each adapter owns the path and the answer's shape of one upstream endpoint, so a change of
+contract is made here and nowhere else. They raise `UpstreamUnavailable` when the other service
+cannot be reached, `UpstreamError` (kit.client) for an error answer, and `UpstreamShapeError` when
+the answer does not have the agreed shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from kit.auth import Principal, Role
+from kit.client import GatewayClient, UpstreamError
+from kit.errors import UpstreamUnavailable
+from services.audit.vocab import CRITERIA_COUNT, LEVEL_BY_NAME
+
+PAGE_LIMIT = 500
+
+
+class UpstreamShapeError(Exception):
+    """Another service answered 2xx with a body that does not match the agreed contract."""
+
+
+class Upstream:
+    """The gateway client plus service tokens narrowed to one region (cached until half their life)."""
+
+    def __init__(self, client: GatewayClient) -> None:
+        self.client = client
+        self._tokens: dict[str | None, tuple[float, str]] = {}
+
+    def headers(self, region: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+        now = asyncio.get_running_loop().time()
+        hit = self._tokens.get(region)
+        if hit is None or hit[0] <= now:
+            ttl = self.client.codec.internal_ttl
+            principal = Principal(sub=self.client.principal.sub, role=Role.service, region=region)
+            hit = (now + ttl / 2, self.client.codec.encode(principal, ttl_seconds=ttl))
+            self._tokens[region] = hit
+        return {"Authorization": f"Bearer {hit[1]}", **(extra or {})}
+
+    async def get_json(self, path: str, *, region: str | None, params: dict[str, Any] | None = None) -> Any:
+        clean = {k: v.isoformat() if isinstance(v, date) else v for k, v in (params or {}).items() if v is not None}
+        return await self.client.json("GET", path, params=clean, headers=self.headers(region))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _shape(cond: bool, what: str) -> None:
+    if not cond:
+        raise UpstreamShapeError(what)
+
+
+def _moment(v: Any) -> datetime:
+    """An ISO date or datetime as an aware datetime (UTC when the sender gave no zone)."""
+    dt = datetime.fromisoformat(str(v))
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _int(v: Any, what: str) -> int:
+    _shape(isinstance(v, int) and not isinstance(v, bool), what)
+    return int(v)
+
+
+# --- routes: one route ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RouteSnapshot:
+    id: uuid.UUID
+    teacher_id: uuid.UUID
+    region: str
+    municipality: str
+    organisation: str
+    subject: str | None
+    group: int
+    status: str
+    version: int
+    self_check_scores: list[int | None]
+    self_check_meta: list[dict[str, Any]]
+    self_check_total: int | None
+
+
+def parse_route(body: Any) -> RouteSnapshot:
+    try:
+        sc = body.get("self_check") or {}
+        by_number = {int(c["number"]): c for c in sc.get("criteria") or []}
+        scores: list[int | None] = []
+        meta: list[dict[str, Any]] = []
+        for n in range(1, CRITERIA_COUNT + 1):
+            c = by_number.get(n) or {}
+            s = c.get("score")
+            _shape(s is None or s in (0, 1, 2), "self-check score")
+            scores.append(s)
+            meta.append({"number": n, "auto": bool(c.get("auto", False)), "reason": c.get("reason")})
+        group = _int(body["group"], "group")
+        _shape(1 <= group <= 4, "group")
+        total = sc.get("total")
+        return RouteSnapshot(
+            id=uuid.UUID(str(body["id"])),
+            teacher_id=uuid.UUID(str(body["teacher_id"])),
+            region=str(body["region"]),
+            municipality=str(body["municipality"]),
+            organisation=str(body["organisation"]),
+            subject=body.get("subject"),
+            group=group,
+            status=str(body["status"]),
+            version=_int(body["version"], "version"),
+            self_check_scores=scores,
+            self_check_meta=meta,
+            self_check_total=total if isinstance(total, int) else None,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UpstreamShapeError("route") from e
+
+
+async def fetch_route(up: Upstream, route_id: uuid.UUID) -> RouteSnapshot | None:
+    """GET /api/v1/routes/{id} as the service (region-wide); None when the route does not exist."""
+    try:
+        body = await up.get_json(f"/api/v1/routes/{route_id}", region=None)
+    except UpstreamError as e:
+        if e.status == 404:
+            return None
+        if e.status >= 500:
+            raise UpstreamUnavailable("the routes service is unavailable", code="routes-unavailable") from e
+        raise
+    return parse_route(body)
+
+
+# --- routes: mark audited (the outbox delivers through this) --------------------------------------
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    delivered: bool
+    permanent: bool  # a refusal that retrying will not change
+    status: int | None
+    error: str | None
+
+
+PERMANENT_STATUSES = frozenset({400, 404, 409, 410, 422})
+
+
+async def mark_route_audited(
+    up: Upstream, route_id: uuid.UUID, *, audit_id: uuid.UUID, total: int, completed_at: datetime
+) -> DeliveryOutcome:
+    """POST /api/v1/routes/{id}/audited; the receiver is idempotent on audit_id, so retrying is safe."""
+    payload = {"audit_id": str(audit_id), "total": total, "completed_at": completed_at.isoformat()}
+    try:
+        resp = await up.client.request(
+            "POST",
+            f"/api/v1/routes/{route_id}/audited",
+            json=payload,
+            retries=0,
+            headers=up.headers(None, {"Idempotency-Key": f"audit-{audit_id}"}),
+        )
+    except UpstreamUnavailable:
+        return DeliveryOutcome(False, False, None, "routes service unreachable")
+    except Exception as e:  # a transport error of any kind is worth retrying
+        return DeliveryOutcome(False, False, None, f"transport error: {type(e).__name__}")
+    if resp.status_code in (200, 201, 204):
+        return DeliveryOutcome(True, False, resp.status_code, None)
+    code = None
+    try:
+        body = resp.json()
+        code = body.get("code") if isinstance(body, dict) else None
+    except ValueError:
+        pass
+    error = f"routes answered {resp.status_code}" + (f" ({code})" if code else "")
+    return DeliveryOutcome(False, resp.status_code in PERMANENT_STATUSES, resp.status_code, error)
+
+
+# --- routes: statistics and outcomes --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RouteStats:
+    teachers_with_route: int
+    routes_created: int
+    routes_completed: int
+    teachers_completed_matching_courses: int
+
+
+async def fetch_route_stats(
+    up: Upstream, *, region: str | None, municipality: str | None, date_from: date | None, date_to: date | None
+) -> RouteStats:
+    """GET /api/v1/routes/stats (counts of teachers with routes, routes created/completed in the period)."""
+    body = await up.get_json(
+        "/api/v1/routes/stats",
+        region=region,
+        params={"municipality": municipality, "date_from": date_from, "date_to": date_to},
+    )
+    _shape(isinstance(body, dict), "routes stats")
+    return RouteStats(
+        teachers_with_route=_int(body.get("teachers_with_route"), "teachers_with_route"),
+        routes_created=_int(body.get("routes_created"), "routes_created"),
+        routes_completed=_int(body.get("routes_completed"), "routes_completed"),
+        teachers_completed_matching_courses=_int(
+            body.get("teachers_completed_matching_courses"), "teachers_completed_matching_courses"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RouteOutcome:
+    route_id: str
+    teacher_id: str
+    municipality: str
+    group: int
+    subject: str | None
+    status: str
+    completed_at: datetime | None
+    resource_kinds: tuple[str, ...]
+    mentor_id: str | None
+    deficits: frozenset[str]
+
+
+def parse_outcome(item: Any) -> RouteOutcome:
+    try:
+        completed = item.get("completed_at")
+        return RouteOutcome(
+            route_id=str(item["route_id"]),
+            teacher_id=str(item["teacher_id"]),
+            municipality=str(item["municipality"]),
+            group=_int(item["group"], "group"),
+            subject=item.get("subject"),
+            status=str(item["status"]),
+            completed_at=_moment(completed) if completed else None,
+            resource_kinds=tuple(sorted({str(k) for k in item.get("resource_kinds") or []})),
+            mentor_id=str(item["mentor_id"]) if item.get("mentor_id") else None,
+            deficits=frozenset(str(d) for d in item.get("deficits") or []),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UpstreamShapeError("route outcome") from e
+
+
+async def iter_route_outcomes(
+    up: Upstream, *, region: str | None, municipality: str | None
+) -> AsyncIterator[RouteOutcome]:
+    """Walk GET /api/v1/routes/outcomes keyset pages."""
+    cursor: str | None = None
+    while True:
+        body = await up.get_json(
+            "/api/v1/routes/outcomes",
+            region=region,
+            params={"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT},
+        )
+        _shape(isinstance(body, dict) and isinstance(body.get("items"), list), "route outcomes page")
+        for item in body["items"]:
+            yield parse_outcome(item)
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return
+
+
+# --- assessment: levels, re-assessments, municipalities -------------------------------------------
+
+@dataclass(frozen=True)
+class TeacherLevels:
+    teachers_total: int
+    teachers_assessed: int
+    levels: dict[str, int] = field(default_factory=dict)  # low / basic / elevated / high -> teachers
+
+    @property
+    def basic_or_higher(self) -> int:
+        return sum(n for name, n in self.levels.items() if name in ("basic", "elevated", "high"))
+
+
+# Assumed (assessment's analytics are not final):
+#   GET /api/v1/assessment/analytics/levels?municipality=&date_from=&date_to=
+#   -> {"teachers_total": int, "teachers_assessed": int,
+#       "levels": {"low": int, "basic": int, "elevated": int, "high": int}}
+# where a teacher counts once, at the level of their latest result in the period.
+LEVELS_PATH = "/api/v1/assessment/analytics/levels"
+
+
+async def fetch_teacher_levels(
+    up: Upstream, *, region: str | None, municipality: str | None, date_from: date | None, date_to: date | None
+) -> TeacherLevels:
+    body = await up.get_json(
+        LEVELS_PATH, region=region, params={"municipality": municipality, "date_from": date_from, "date_to": date_to}
+    )
+    _shape(isinstance(body, dict) and isinstance(body.get("levels"), dict), "teacher levels")
+    levels = {str(k): _int(v, "level count") for k, v in body["levels"].items()}
+    _shape(set(levels) <= set(LEVEL_BY_NAME), "level names")
+    return TeacherLevels(
+        teachers_total=_int(body.get("teachers_total"), "teachers_total"),
+        teachers_assessed=_int(body.get("teachers_assessed"), "teachers_assessed"),
+        levels=levels,
+    )
+
+
+@dataclass(frozen=True)
+class AssessmentPoint:
+    assessed_at: datetime
+    level: int  # 1..4
+    deficits: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Reassessment:
+    teacher_id: str
+    municipality: str
+    before: AssessmentPoint
+    after: AssessmentPoint
+
+
+# Assumed: GET /api/v1/assessment/analytics/reassessments?municipality=&date_from=&date_to=&cursor=&limit=
+#   -> keyset pages {"items": [{"teacher_id", "municipality",
+#        "before": {"assessed_at", "level": "low|basic|elevated|high", "deficits": [competency codes]},
+#        "after":  {...same...}}], "next_cursor": str|null}
+# one item per teacher assessed at least twice, `after` (their latest result) inside the period and
+# `before` their previous one.
+REASSESSMENTS_PATH = "/api/v1/assessment/analytics/reassessments"
+
+
+def _point(v: Any) -> AssessmentPoint:
+    return AssessmentPoint(
+        assessed_at=_moment(v["assessed_at"]),
+        level=int(LEVEL_BY_NAME[str(v["level"])]),
+        deficits=frozenset(str(d) for d in v.get("deficits") or []),
+    )
+
+
+def parse_reassessment(item: Any) -> Reassessment:
+    try:
+        return Reassessment(
+            teacher_id=str(item["teacher_id"]),
+            municipality=str(item["municipality"]),
+            before=_point(item["before"]),
+            after=_point(item["after"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UpstreamShapeError("re-assessment") from e
+
+
+async def iter_reassessments(
+    up: Upstream, *, region: str | None, municipality: str | None, date_from: date | None, date_to: date | None
+) -> AsyncIterator[Reassessment]:
+    cursor: str | None = None
+    while True:
+        body = await up.get_json(
+            REASSESSMENTS_PATH,
+            region=region,
+            params={
+                "municipality": municipality,
+                "date_from": date_from,
+                "date_to": date_to,
+                "cursor": cursor,
+                "limit": PAGE_LIMIT,
+            },
+        )
+        _shape(isinstance(body, dict) and isinstance(body.get("items"), list), "re-assessments page")
+        for item in body["items"]:
+            yield parse_reassessment(item)
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return
+
+
+async def fetch_municipality_codes(up: Upstream, *, region: str | None) -> list[str]:
+    """GET /api/v1/municipalities (assessment's directory): the municipalities of the region."""
+    body = await up.get_json("/api/v1/municipalities", region=region)
+    _shape(isinstance(body, list), "municipalities")
+    try:
+        return sorted({str(m["code"]) for m in body if region is None or m.get("region") == region})
+    except (KeyError, TypeError) as e:
+        raise UpstreamShapeError("municipalities") from e

@@ -1,0 +1,124 @@
+"""The region's KPIs computed from counts the other services report (no I/O here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.audit.clients import RouteStats, TeacherLevels
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """Municipal services engaged in monitoring: scored 30% or more in the campaign used."""
+
+    municipalities: int
+    engaged: int
+    campaign_id: str | None
+    campaign_code: str | None
+
+
+@dataclass(frozen=True)
+class Kpi:
+    code: str
+    label: str
+    kind: str  # "share" (value is a percent) or "count"
+    source: str
+    status: str  # "ok" or "unavailable"
+    value: float | None = None
+    numerator: int | None = None
+    denominator: int | None = None
+    target: float | None = None
+    meets_target: bool | None = None
+    detail: str | None = None
+
+
+def percent(numerator: int, denominator: int) -> float | None:
+    return round(100.0 * numerator / denominator, 1) if denominator > 0 else None
+
+
+def _share(
+    code: str,
+    label: str,
+    source: str,
+    numerator: int | None,
+    denominator: int | None,
+    *,
+    missing: str | None,
+    target: float | None = None,
+) -> Kpi:
+    if numerator is None or denominator is None:
+        return Kpi(code, label, "share", source, "unavailable", target=target, detail=missing)
+    value = percent(numerator, denominator)
+    meets = None if target is None or value is None else value >= target
+    return Kpi(code, label, "share", source, "ok", value, numerator, denominator, target, meets)
+
+
+def compute_kpis(
+    levels: TeacherLevels | None,
+    routes: RouteStats | None,
+    engagement: Engagement | None,
+    *,
+    basic_target: float,
+    unavailable: dict[str, str] | None = None,
+) -> list[Kpi]:
+    """Six KPIs; a KPI whose source did not answer is `unavailable` (with why) rather than failing all."""
+    why = unavailable or {}
+    miss_a = why.get("assessment", "assessment analytics did not answer")
+    miss_r = why.get("routes", "routes statistics did not answer")
+    miss_m = why.get("monitoring", "municipal directory did not answer")
+    both = miss_a if levels is None else miss_r
+    out = [
+        _share(
+            "teachers_assessed",
+            "Доля педагогов, прошедших оценку",
+            "assessment",
+            levels.teachers_assessed if levels else None,
+            levels.teachers_total if levels else None,
+            missing=miss_a,
+        ),
+        _share(
+            "basic_or_higher",
+            "Доля педагогов с базовым уровнем и выше (от прошедших оценку)",
+            "assessment",
+            levels.basic_or_higher if levels else None,
+            levels.teachers_assessed if levels else None,
+            missing=miss_a,
+            target=basic_target,
+        ),
+        _share(
+            "teachers_with_route",
+            "Доля педагогов с ИОМ",
+            "routes+assessment",
+            routes.teachers_with_route if routes and levels else None,
+            levels.teachers_total if routes and levels else None,
+            missing=both,
+        ),
+    ]
+    if routes is None:
+        out.append(Kpi("routes_created", "Создано ИОМ за период", "count", "routes", "unavailable", detail=miss_r))
+    else:
+        out.append(
+            Kpi("routes_created", "Создано ИОМ за период", "count", "routes", "ok", float(routes.routes_created),
+                numerator=routes.routes_created)
+        )
+    out.append(
+        _share(
+            "completed_matching_courses",
+            "Доля педагогов с ИОМ, завершивших курсы по своим дефицитам",
+            "routes",
+            routes.teachers_completed_matching_courses if routes else None,
+            routes.teachers_with_route if routes else None,
+            missing=miss_r,
+        )
+    )
+    out.append(
+        _share(
+            "municipalities_engaged",
+            "Доля муниципальных служб, вовлечённых в мониторинг (30% и выше)",
+            "audit+assessment",
+            engagement.engaged if engagement else None,
+            engagement.municipalities if engagement else None,
+            missing=miss_m,
+        )
+    )
+    return out

@@ -1,0 +1,120 @@
+"""Rules of the route audit: the procedure by group, when an audit may complete, final scores, statistics."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from services.audit.vocab import CRITERIA_COUNT
+
+
+class Procedure(enum.StrEnum):
+    """How closely a route is reviewed; weaker groups get closer review."""
+
+    double = "double"  # two auditors, or one auditor and a named second check
+    full = "full"  # one auditor scores all ten criteria
+    self_check = "self_check"  # sampled out: the teacher's self-check is confirmed unless someone reviews
+
+
+@dataclass(frozen=True)
+class GroupRules:
+    """The configurable group rule (see AuditSettings)."""
+
+    double_review_groups: frozenset[int] = frozenset({1})
+    allow_named_second_check: bool = True
+    sample_shares: dict[int, float] = field(default_factory=lambda: {3: 0.3, 4: 0.2})
+    sample_salt: str = "iom-audit-sample"
+
+
+def sample_point(route_id: uuid.UUID, salt: str) -> float:
+    """A stable number in [0, 1) for a route: the same route always lands in the same place."""
+    digest = hashlib.sha256(f"{salt}:{route_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def in_sample(route_id: uuid.UUID, share: float, salt: str) -> bool:
+    return sample_point(route_id, salt) < share
+
+
+def procedure_for(group: int, route_id: uuid.UUID, rules: GroupRules) -> tuple[Procedure, bool | None]:
+    """Return the procedure for a route and, for sampled groups, whether the route is in the sample."""
+    if group in rules.double_review_groups:
+        return Procedure.double, None
+    share = rules.sample_shares.get(group)
+    if share is None:
+        return Procedure.full, None
+    sampled = in_sample(route_id, share, rules.sample_salt)
+    return (Procedure.full if sampled else Procedure.self_check), sampled
+
+
+@dataclass(frozen=True)
+class Review:
+    auditor: str
+    scores: tuple[int, ...]
+    second_check: bool = False
+
+
+@dataclass(frozen=True)
+class Requirement:
+    met: bool
+    reviews_required: int
+    reviews_done: int
+    detail: str
+
+
+def requirement(
+    procedure: Procedure, reviews: Sequence[Review], self_check: Sequence[int | None], rules: GroupRules
+) -> Requirement:
+    """Whether the reviews gathered so far let the audit complete, and what is still missing."""
+    auditors = {r.auditor for r in reviews}
+    done = len(auditors)
+    if procedure == Procedure.double:
+        if done >= 2:
+            return Requirement(True, 2, done, "reviewed by two auditors")
+        if done == 1 and rules.allow_named_second_check and any(r.second_check for r in reviews):
+            return Requirement(True, 2, done, "reviewed by one auditor with a named second check")
+        needed = "a second auditor's review" + (" or a named second check" if rules.allow_named_second_check else "")
+        return Requirement(False, 2, done, f"group rule: needs {needed}" if done else "needs two reviews")
+    if procedure == Procedure.full:
+        if done >= 1:
+            return Requirement(True, 1, done, "reviewed")
+        return Requirement(False, 1, done, "needs a full review of the ten criteria")
+    if done >= 1:
+        return Requirement(True, 0, done, "reviewed although sampled out")
+    if len(self_check) == CRITERIA_COUNT and all(s is not None for s in self_check):
+        return Requirement(True, 0, done, "not in the sample: the self-check is confirmed")
+    return Requirement(False, 1, done, "not in the sample, but the self-check is incomplete: needs a review")
+
+
+def final_scores(reviews: Sequence[Review], self_check: Sequence[int | None]) -> list[int]:
+    """Final score per criterion: the auditors' mean rounded down (disagreement counts against the route).
+
+    With no reviews (a sampled-out route) the complete self-check is confirmed as it is.
+    """
+    by_auditor = {r.auditor: r for r in reviews}
+    if not by_auditor:
+        if len(self_check) != CRITERIA_COUNT or any(s is None for s in self_check):
+            raise ValueError("the self-check is incomplete")
+        return [int(s) for s in self_check if s is not None]
+    out = []
+    for i in range(CRITERIA_COUNT):
+        values = [r.scores[i] for r in by_auditor.values()]
+        out.append(sum(values) // len(values))
+    return out
+
+
+def disagreements(reviews: Sequence[Review]) -> list[int]:
+    """Criterion numbers on which the auditors gave different scores."""
+    by_auditor = {r.auditor: r for r in reviews}
+    if len(by_auditor) < 2:
+        return []
+    return [i + 1 for i in range(CRITERIA_COUNT) if len({r.scores[i] for r in by_auditor.values()}) > 1]
+
+
+def weakest_criteria(averages: Sequence[float | None], count: int = 3) -> list[int]:
+    """Criterion numbers with the lowest averages (ties by number), skipping criteria without data."""
+    known = [(a, i + 1) for i, a in enumerate(averages) if a is not None]
+    return [n for _, n in sorted(known)[:count]]
