@@ -248,10 +248,20 @@ def xlsx_rows(spool: SpooledBody, limits: ArchiveLimits) -> tuple[list[str], Ite
     check_xlsx_archive(spool.path, limits)
     import openpyxl
 
+    # A file object, not the path: openpyxl judges paths by their extension and ours has none.
+    fh = open(spool.path, "rb")  # noqa: SIM115 - closed with the workbook
     try:
-        wb = openpyxl.load_workbook(spool.path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many kinds for a broken workbook
+        fh.close()
         raise UploadRejected(422, "unreadable-file", "the XLSX workbook cannot be read") from e
+    close = wb.close
+
+    def close_all() -> None:
+        close()
+        fh.close()
+
+    wb.close = close_all  # type: ignore[method-assign]
     try:
         ws = wb.worksheets[0]
         it = ws.iter_rows(values_only=True)

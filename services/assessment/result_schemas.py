@@ -310,6 +310,11 @@ class ChangeItem(BaseModel):
     result_version: int = Field(description="Dedupe by (teacher_id, campaign_id, result_version)")
     teacher_id: uuid.UUID
     external_id: str
+    full_name: str
+    position: str
+    teacher_subjects: list[str]
+    qualification_category: str
+    experience_years: int
     region: str
     municipality: str
     organisation: str

@@ -436,7 +436,9 @@ class ResultRepository:
         """
         horizon = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
         q = (
-            select(result_changes.c.seq, result_changes.c.txid, result_changes.c.changed_at, *RESULT_COLUMNS)
+            select(result_changes.c.seq, result_changes.c.txid, result_changes.c.changed_at, *RESULT_COLUMNS,
+                   teachers.c.full_name, teachers.c.position, teachers.c.subjects.label("teacher_subjects"),
+                   teachers.c.qualification_category, teachers.c.experience_years)
             .select_from(result_changes)
             .join(results, results.c.id == result_changes.c.result_id)
             .join(campaigns, campaigns.c.id == results.c.campaign_id)

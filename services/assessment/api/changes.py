@@ -27,7 +27,8 @@ FEED_DOC = """Results stored or changed after `after`, oldest first. For service
 - **Nothing committed is skipped and nothing rolled back is announced**: changes are written in the
   transaction that stores the results, and a change becomes visible only once every transaction
   that started before it has ended (a long-running upload delays the feed; it never reorders it).
-- Each item carries what a route needs without further calls: teacher and placement, campaign,
+- Each item carries what a route needs without further calls: the teacher (registry fields: this feed
+  is for services and regional roles only) and placement, campaign,
   subject, level and group, every competency with its band and explanation, deficits, growth points
   and strengths, the framework version and the result version."""
 
@@ -59,6 +60,11 @@ async def list_changes(
             "result_version": r["version"],
             "teacher_id": r["teacher_id"],
             "external_id": r["external_id"],
+            "full_name": r["full_name"],
+            "position": r["position"],
+            "teacher_subjects": r["teacher_subjects"],
+            "qualification_category": r["qualification_category"],
+            "experience_years": r["experience_years"],
             "region": r["region"],
             "municipality": r["municipality"],
             "organisation": r["organisation"],
