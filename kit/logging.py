@@ -62,3 +62,6 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     # uvicorn's access log prints raw query strings, which may carry search terms (names).
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    # Client libraries log full URLs (query strings may carry search terms): keep them quiet.
+    for name in ("httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)

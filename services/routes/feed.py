@@ -62,7 +62,11 @@ class FeedConsumer:
                 self.processed += len(items)
                 log.info(
                     "feed page processed",
-                    extra={"items": len(items), "created": outcome.created, "regenerated": outcome.regenerated},
+                    extra={
+                        "items": len(items),
+                        "routes_created": outcome.created,
+                        "routes_regenerated": outcome.regenerated,
+                    },
                 )
             if page.get("next_cursor") and page.get("next_cursor") != cursor:
                 await repo.set_cursor(CONSUMER, page["next_cursor"])
@@ -82,6 +86,6 @@ class FeedConsumer:
                 raise
             except Exception as e:
                 self.last_error = type(e).__name__
-                log.warning("feed step failed; will retry", extra={"error": type(e).__name__})
-                delay = min(max(delay * 2, 1.0), 60.0)
+                log.warning("feed step failed; will retry", extra={"error": type(e).__name__}, exc_info=True)
+                delay = min(max(delay * 2, 1.0), 10.0)
             await asyncio.sleep(delay)
