@@ -12,10 +12,10 @@ from tests.region import as_regional
 
 
 async def wait_for_routes(
-    api: httpx.AsyncClient, expected: int, *, timeout: float = 20.0, **params: Any
+    api: httpx.AsyncClient, expected: int, *, within: float = 20.0, **params: Any
 ) -> list[dict[str, Any]]:
     """Poll the routes list (regional scope) until `expected` routes exist."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     items: list[dict[str, Any]] = []
     while asyncio.get_running_loop().time() < deadline:
         r = await api.get("/api/v1/routes", params={"limit": 500, **params}, headers=as_regional())
