@@ -268,7 +268,7 @@ class TestEdits:
         assert r.json()["content"]["sections"]["professional_request"]["text"].startswith("Хочу")
 
     async def test_changing_generated_fields_needs_a_reason_and_is_recorded(self, api: httpx.AsyncClient) -> None:
-        region, summary = await a_route(api)
+        _, summary = await a_route(api)
         route = (await route_of(api, summary["id"])).json()
         task = route["content"]["sections"]["goals"][0]["tasks"][0]
         h = {**as_regional(), "If-Match": f'"{route["version"]}"'}
