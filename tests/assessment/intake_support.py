@@ -113,7 +113,9 @@ async def upload(
     return await api.post(f"/api/v1/campaigns/{campaign_id}/results", content=data, headers=h, params=params)
 
 
-async def upload_json(api: httpx.AsyncClient, campaign_id: str, rows: list[dict[str, Any]], **kw: Any) -> httpx.Response:
+async def upload_json(
+    api: httpx.AsyncClient, campaign_id: str, rows: list[dict[str, Any]], **kw: Any
+) -> httpx.Response:
     return await upload(api, campaign_id, json.dumps({"rows": rows}), "application/json", **kw)
 
 

@@ -122,7 +122,9 @@ class TestFormats:
 
 
 class TestBadRows:
-    async def test_every_bad_row_is_reported_without_values(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+    async def test_every_bad_row_is_reported_without_values(
+        self, api: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
         it = await setup_intake(api)
         good = full_marks()
         non_numeric: list[object] = list(good)
