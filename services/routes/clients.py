@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import date
@@ -152,3 +153,60 @@ class ResourceMapClient:
         for u in answer.get("unserved", []):
             out[str(u["teacher_id"])] = MentorChoice(None, None, str(u.get("reason") or "нет свободного наставника"))
         return out
+
+
+def change_from_result(result: dict[str, Any], teacher: dict[str, Any]) -> dict[str, Any]:
+    """Shape a result (GET /results) plus its teacher (GET /teachers/{id}) like a feed item."""
+    campaign = result["campaign"]
+    framework = result["framework"]
+    return {
+        "result_id": result["id"],
+        "result_version": result["version"],
+        "teacher_id": result["teacher_id"],
+        "external_id": result["external_id"],
+        "full_name": teacher.get("full_name"),
+        "position": teacher.get("position"),
+        "qualification_category": teacher.get("qualification_category"),
+        "experience_years": teacher.get("experience_years"),
+        "region": teacher["region"],
+        "municipality": result["municipality"],
+        "organisation": result["organisation"],
+        "campaign_id": campaign["id"],
+        "assessed_on": campaign["assessed_on"],
+        "subject": campaign["subject"],
+        "framework_code": framework["code"],
+        "framework_version": framework["version"],
+        "percent": result["percent"],
+        "group": result["group"],
+        "competencies": result["competencies"],
+    }
+
+
+class AssessmentResults:
+    """Results of one teacher or one campaign, for generation on request."""
+
+    def __init__(self, client: GatewayClient, concurrency: int = 8) -> None:
+        self.client = client
+        self.limit = asyncio.Semaphore(concurrency)
+
+    async def _teacher(self, teacher_id: str) -> dict[str, Any]:
+        async with self.limit:
+            teacher: dict[str, Any] = await self.client.json("GET", f"/api/v1/teachers/{teacher_id}")
+            return teacher
+
+    async def changes(self, **filters: str) -> list[dict[str, Any]]:
+        """Every result matching the filters (teacher_id or campaign_id), as feed-shaped items."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 500, **filters}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self.client.json("GET", "/api/v1/results", params=params)
+            results = page.get("items", [])
+            teachers = await asyncio.gather(*(self._teacher(str(t)) for t in {r["teacher_id"] for r in results}))
+            by_id = {str(t["id"]): t for t in teachers}
+            items.extend(change_from_result(r, by_id[str(r["teacher_id"])]) for r in results)
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
-from tests.region import as_regional
+from tests.harness import Stack
+from tests.region import MUN_A, as_methodologist, as_regional, as_teacher
 from tests.routes.flow import results_for, route_of, wait_for_routes
 
 
@@ -34,8 +37,88 @@ class TestAutomaticGeneration:
         await wait_for_routes(api, 1)
         await results_for(api, {"t-a1-1": {"M2"}}, intake)
         await results_for(api, {"t-a1-1": {"M2", "M4"}}, intake)
-        import asyncio
-
         await asyncio.sleep(1.5)
         routes = (await api.get("/api/v1/routes", headers=as_regional())).json()["items"]
         assert len(routes) == 1
+
+
+class TestCatchUp:
+    async def test_routes_service_down_during_upload_catches_up_without_loss_or_duplicates(
+        self, api: httpx.AsyncClient, live: Stack
+    ) -> None:
+        live.stop("routes")
+        try:
+            intake = await results_for(api, {"t-a1-1": {"M2"}, "t-a1-2": {"M3"}, "t-b1-1": {"M1", "M4"}})
+            await results_for(api, {"t-a2-1": {"M2"}}, intake)
+        finally:
+            live.start("routes")
+        routes = await wait_for_routes(api, 4)
+        await asyncio.sleep(1.0)  # give a duplicate every chance to appear
+        routes = (await api.get("/api/v1/routes", headers=as_regional())).json()["items"]
+        assert len(routes) == 4
+        assert len({r["teacher_id"] for r in routes}) == 4
+
+
+class TestOnRequest:
+    async def test_generation_for_one_teacher_on_request(self, api: httpx.AsyncClient, live: Stack) -> None:
+        live.stop("routes")
+        try:
+            intake = await results_for(api, {"t-a1-1": {"M2"}, "t-b1-1": {"M3"}})
+        finally:
+            live.start("routes")
+        r = await api.post(
+            "/api/v1/routes/generate", json={"teacher_id": intake.region.id("t-a1-1")}, headers=as_regional()
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["created"] + r.json()["unchanged"] == 1
+
+    async def test_generation_for_a_campaign_is_idempotent(self, api: httpx.AsyncClient) -> None:
+        intake = await results_for(api, {"t-a1-1": {"M2"}, "t-b1-1": {"M3"}})
+        await wait_for_routes(api, 2)
+        r = await api.post("/api/v1/routes/generate", json={"campaign_id": intake.campaign_id}, headers=as_regional())
+        assert r.status_code == 200, r.text
+        assert r.json() == {"considered": 2, "created": 0, "regenerated": 0, "unchanged": 2}
+
+    async def test_methodologist_generates_only_within_the_municipality(self, api: httpx.AsyncClient) -> None:
+        intake = await results_for(api, {"t-b1-1": {"M3"}})
+        r = await api.post(
+            "/api/v1/routes/generate", json={"teacher_id": intake.region.id("t-b1-1")}, headers=as_methodologist(MUN_A)
+        )
+        assert r.status_code == 404
+
+    async def test_teacher_cannot_request_generation(self, api: httpx.AsyncClient) -> None:
+        intake = await results_for(api, {"t-a1-1": {"M2"}})
+        r = await api.post(
+            "/api/v1/routes/generate",
+            json={"teacher_id": intake.region.id("t-a1-1")},
+            headers=as_teacher(intake.region, "t-a1-1"),
+        )
+        assert r.status_code == 403
+
+
+class TestStats:
+    async def test_stats_count_routes_in_scope(self, api: httpx.AsyncClient) -> None:
+        await results_for(api, {"t-a1-1": {"M2"}, "t-a1-2": {"M3"}, "t-b1-1": {"M1"}})
+        await wait_for_routes(api, 3)
+        mine = (await api.get("/api/v1/routes/stats", headers=as_methodologist(MUN_A))).json()
+        assert mine == {
+            "teachers_with_route": 2,
+            "routes_created": 2,
+            "routes_completed": 0,
+            "teachers_completed_matching_courses": 0,
+        }
+        region = (await api.get("/api/v1/routes/stats", headers=as_regional())).json()
+        assert region["routes_created"] == 3
+
+    async def test_outcomes_page_through_every_route(self, api: httpx.AsyncClient) -> None:
+        await results_for(api, {"t-a1-1": {"M2"}, "t-a1-2": {"M3"}, "t-b1-1": {"M1"}})
+        await wait_for_routes(api, 3)
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await api.get("/api/v1/routes/outcomes", params=params, headers=as_regional())).json()
+            seen += [o["route_id"] for o in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert len(seen) == len(set(seen)) == 3
