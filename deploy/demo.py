@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from kit.auth import Principal, Role, TokenCodec
@@ -105,14 +106,70 @@ def region_data(schools_per_municipality: int = 3, teachers_per_school: int = 6)
     return {"municipalities": municipalities, "organisations": organisations, "teachers": teachers}
 
 
-def _call(gateway: str, token: str, method: str, path: str, body: Any = None) -> Any:
+def _call(
+    gateway: str, token: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(gateway + path, data=data, method=method)
     req.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read() or b"null")
+
+
+FRAMEWORK_FILE = Path(__file__).resolve().parent.parent / "services/assessment/data/default_framework.json"
+# (name, source, subject or None for "each remaining subject", date, instrument)
+CAMPAIGNS = [
+    ("ФИОКО 2025: учителя математики", "fioko_subject", "mathematics", "2025-04-16", "oku-omk-mathematics"),
+    ("ФИОКО 2026: учителя математики", "fioko_subject", "mathematics", "2026-04-15", "oku-omk-mathematics"),
+    ("ИКУ 2026: учителя русского языка", "regional_iku", "russian", "2026-03-12", "oku-omk-russian"),
+    ("ФИОКО ОМК 2026: методические компетенции", "fioko_methodological", None, "2026-02-10", "omk"),
+]
+
+
+def intake_data(teachers: list[dict[str, Any]], framework: dict[str, Any]) -> list[dict[str, Any]]:
+    """Campaigns with deterministic item scores for every demo teacher (by their first subject)."""
+    rng = random.Random(2027)
+    instruments = {i["code"]: i for i in framework["instruments"]}
+    skill = {t["external_id"]: rng.random() for t in teachers}
+    out = []
+    for name, source, subject, day, instrument in CAMPAIGNS:
+        subjects = [subject] if subject else sorted(
+            {t["subjects"][0] for t in teachers} - {c[2] for c in CAMPAIGNS if c[2]}
+        )
+        for subj in subjects:
+            rows = []
+            for t in teachers:
+                if t["subjects"][0] != subj:
+                    continue
+                # Later campaigns go a little better: dynamics and "closed deficits" show up in the demo.
+                lift = 0.15 if day.startswith("2026") else 0.0
+                items = {}
+                for it in instruments[instrument]["items"]:
+                    p = min(1.0, max(0.0, rng.gauss(0.15 + skill[t["external_id"]] * 0.7 + lift, 0.25)))
+                    items[it["code"]] = round(p * it["max_points"])
+                rows.append({"external_id": t["external_id"], "items": items})
+            if rows:
+                label = name if subject else f"{name} ({SUBJECT_POSITION[subj]})"
+                out.append({"campaign": {"name": label, "source": source, "subject": subj, "assessed_on": day,
+                                         "framework_code": framework["code"], "instrument": instrument},
+                            "rows": rows})
+    return out
+
+
+def load_intake(gateway: str, token: str, teachers: list[dict[str, Any]]) -> None:
+    """Load the default framework, the demo campaigns and their results (once: when no framework exists)."""
+    if _call(gateway, token, "GET", "/api/v1/frameworks"):
+        return
+    framework = json.loads(FRAMEWORK_FILE.read_text(encoding="utf-8"))
+    _call(gateway, token, "POST", "/api/v1/frameworks", framework)
+    for i, c in enumerate(intake_data(teachers, framework)):
+        campaign = _call(gateway, token, "POST", "/api/v1/campaigns", c["campaign"])
+        _call(gateway, token, "POST", f"/api/v1/campaigns/{campaign['id']}/results", {"rows": c["rows"]},
+              headers={"Idempotency-Key": f"demo-intake-{i}"})
 
 
 def load_if_empty(gateway: str) -> dict[str, str]:
@@ -124,6 +181,7 @@ def load_if_empty(gateway: str) -> dict[str, str]:
         _call(gateway, service, "PUT", "/api/v1/municipalities", data["municipalities"])
         _call(gateway, service, "PUT", "/api/v1/organisations", data["organisations"])
         _call(gateway, service, "POST", "/api/v1/teachers/bulk", {"teachers": data["teachers"]})
+    load_intake(gateway, service, data["teachers"])
     first = data["teachers"][0]
     teacher = _call(gateway, service, "GET", f"/api/v1/teachers/by-external-id/{first['external_id']}")
     ttl = 8 * 3600

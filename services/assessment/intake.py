@@ -12,11 +12,12 @@ import codecs
 import csv
 import hashlib
 import math
+import operator
 import os
 import re
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,7 +250,7 @@ def xlsx_rows(spool: SpooledBody, limits: ArchiveLimits) -> tuple[list[str], Ite
     import openpyxl
 
     # A file object, not the path: openpyxl judges paths by their extension and ours has none.
-    fh = open(spool.path, "rb")  # noqa: SIM115 - closed with the workbook
+    fh = open(spool.path, "rb")
     try:
         wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many kinds for a broken workbook
@@ -399,6 +400,8 @@ def _slow_number(cell: str) -> float | None:
 
 
 def _fmt(v: float) -> str:
+    if type(v) is int:
+        return str(v)
     return str(int(v)) if float(v).is_integer() else repr(round(v, 2))
 
 
@@ -440,6 +443,11 @@ class RowChecker:
             {k: v for k, v in _FAST_INT.items() if v <= it.max_points} for it in instrument.items
         ]
         self.comp_max = list(instrument.competency_max)
+        self._cols: Columns | None = None
+        self._field_index: list[int | None] = []
+        self._field_pos: dict[str, int] = {}
+        self._max_item_col = -1
+        self._items_of: Any = None
 
     # A row's errors are collected here, then counted once.
     def _err(self, errs: list[FieldError], loc: list[str | int], row: int, column: str, code: str,
@@ -459,21 +467,47 @@ class RowChecker:
         self.outcome.rows += 1
         errs: list[FieldError] = []
         n = len(cells)
+        if cols is not self._cols:
+            self._bind(cols)
+        fields = self._field_index
+        values = [cells[i].strip() if i is not None and i < n else "" for i in fields]
 
         def cell(i: int | None) -> str:
-            return cells[i].strip() if i is not None and i < n else ""
+            return "" if i is None else values[i]
 
-        f = cols.fields
-        item_points: list[float] | None = None
-        raw_items: list[str] | None = None
+        item_points: list[Any] | None = None
+        raw_items: Sequence[str] | None = None
         comp_points: list[float] | None = None
         if cols.items is not None:
-            item_points, raw_items = self._scores(row, cells, cols.items, self.item_fast, self.item_max,
-                                                  [it.code for it in self.ins.items], cols, loc_prefix, errs)
+            raw = self._items_of(cells) if n > self._max_item_col else [cells[i] if i < n else "" for i in cols.items]
+            fast = list(map(dict.get, self.item_fast, raw))
+            if None not in fast:
+                item_points, raw_items = fast, raw
+            else:
+                item_points, raw_items = self._scores(row, cells, cols.items, None, self.item_max,
+                                                      [it.code for it in self.ins.items], cols, loc_prefix, errs)
         elif cols.competencies is not None:
             comp_points, _ = self._scores(row, cells, cols.competencies, None, self.comp_max,
                                           list(self.ins.competencies), cols, loc_prefix, errs)
-        self._common(row, errs, loc_prefix, cols.names, f, cell, item_points, raw_items, comp_points)
+        self._common(row, errs, loc_prefix, cols.names, self._field_pos, cell, item_points, raw_items, comp_points)
+
+    def _bind(self, cols: Columns) -> None:
+        """Precompute, once per header, where the fields and items are."""
+        self._cols = cols
+        names = list(FIELD_ALIASES)
+        self._field_index = [cols.fields.get(name) for name in names]
+        self._field_pos = {name: k for k, name in enumerate(names) if cols.fields.get(name) is not None}
+        self._names_by_pos = names
+        idx = cols.items or []
+        self._max_item_col = max(idx) if idx else -1
+        self._items_of = operator.itemgetter(*idx) if len(idx) > 1 else (lambda c: [c[idx[0]]] if idx else [])
+
+    def _column_name(self, field: str, names: list[str]) -> str:
+        """The column as the client named it (its header cell) or the field name."""
+        if self._cols is not None and names is self._cols.names:
+            i = self._cols.fields.get(field)
+            return names[i] if i is not None else field
+        return field
 
     def check_json(self, row: int, obj: Any) -> None:
         """Check one row of a JSON batch."""
@@ -576,11 +610,10 @@ class RowChecker:
         return (out, None) if ok else (None, None)
 
     def _common(self, row: int, errs: list[FieldError], prefix: list[str | int], names: list[str],
-                f: dict[str, int], cell: Any, item_points: list[float] | None, raw_items: list[str] | None,
+                f: dict[str, int], cell: Any, item_points: list[Any] | None, raw_items: Sequence[str] | None,
                 comp_points: list[float] | None) -> None:
         def col_loc(name: str) -> tuple[list[str | int], str]:
-            i = f.get(name)
-            column = names[i] if i is not None else name
+            column = self._column_name(name, names)
             return ([*prefix, column] if prefix[:1] == ["body"] else [*prefix, row, column]), column
 
         ext = cell(f.get("external_id"))

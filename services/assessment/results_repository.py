@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -242,6 +243,7 @@ class IntakeWriter:
 
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+        self.timings: dict[str, float] = {}
 
     async def stage(self, stage_path: Path) -> Any:
         await self.s.execute(text("SELECT 1"))  # make sure the transaction is open on this connection
@@ -292,6 +294,7 @@ class IntakeWriter:
     async def write(self, conn: Any, *, campaign_id: uuid.UUID, framework_id: uuid.UUID, batch_id: uuid.UUID,
                     subject: str) -> tuple[int, int, int]:
         """Register unknown teachers, upsert results, announce changes; return (inserted, updated, unchanged)."""
+        t0 = time.perf_counter()
         await conn.execute(
             """
             INSERT INTO assessment.teachers (external_id, full_name, search_name, region, municipality_code,
@@ -309,7 +312,9 @@ class IntakeWriter:
             "WHERE s.teacher_id IS NULL AND t.external_id = s.external_id"
         )
         staged = await conn.fetchval("SELECT count(*) FROM stage_results")
+        t1 = time.perf_counter()
         r = await conn.fetchrow(UPSERT_RESULTS, campaign_id, framework_id, batch_id)
+        self.timings = {"teachers": round(t1 - t0, 3), "results": round(time.perf_counter() - t1, 3)}
         inserted, changed = int(r["inserted"]), int(r["changed"])
         return inserted, changed - inserted, int(staged) - changed
 

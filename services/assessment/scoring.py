@@ -95,6 +95,9 @@ class Instrument:
     # For each item, the index of its competency in `competencies`.
     item_competency: tuple[int, ...]
     max_total: float
+    # For each competency, the indexes of its items (precomputed for fast scoring).
+    competency_items: tuple[tuple[int, ...], ...] = ()
+    competency_thresholds: tuple[Thresholds, ...] = ()
 
     def item_codes(self) -> list[str]:
         return [i.code for i in self.items]
@@ -215,11 +218,14 @@ def framework_from_document(doc: dict[str, Any], version: int) -> Framework:
         cmax = [0.0] * len(used)
         for it in items:
             cmax[index[it.competency]] += it.max_points
+        item_comp = tuple(index[it.competency] for it in items)
         instruments[ins["code"]] = Instrument(
             code=ins["code"], name=ins["name"], subject=ins.get("subject"), items=items,
             competencies=tuple(used), competency_max=tuple(cmax),
-            item_competency=tuple(index[it.competency] for it in items),
+            item_competency=item_comp,
             max_total=sum(it.max_points for it in items),
+            competency_items=tuple(tuple(k for k, ci in enumerate(item_comp) if ci == c) for c in range(len(used))),
+            competency_thresholds=tuple(comps[c].thresholds for c in used),
         )
     levels = tuple(LevelCut(Level(lv["level"]), int(lv["group"]), float(lv["min_percent"])) for lv in doc["levels"])
     return Framework(
@@ -246,10 +252,10 @@ class Score:
 
 
 def competency_points_from_items(instrument: Instrument, item_points: Sequence[float]) -> list[float]:
-    sums = [0.0] * len(instrument.competencies)
-    for ci, p in zip(instrument.item_competency, item_points, strict=True):
-        sums[ci] += p
-    return [round(s, 2) for s in sums]
+    if len(item_points) != len(instrument.items):
+        raise ValueError("one score per item is needed")
+    sums = [sum([item_points[k] for k in idx]) for idx in instrument.competency_items]
+    return sums if all(type(x) is int for x in sums) else [round(x, 2) for x in sums]
 
 
 def score_result(
@@ -273,7 +279,9 @@ def score_result(
     else:
         comp = []
     if comp:
-        total_points = round(sum(comp), 2)
+        total_points = sum(comp)
+        if type(total_points) is not int:
+            total_points = round(total_points, 2)
     elif total is not None:
         total_points = round(float(total), 2)
     else:
@@ -288,9 +296,15 @@ def score_result(
     deficits: list[str] = []
     growth: list[str] = []
     strengths: list[str] = []
-    for code, points, mx in zip(instrument.competencies, comp, instrument.competency_max, strict=False):
-        band = band_for(percent_of(points, mx), framework.competencies[code].thresholds)
-        (deficits if band is Band.deficit else strengths if band is Band.strength else growth).append(code)
+    for code, points, mx, t in zip(instrument.competencies, comp, instrument.competency_max,
+                                   instrument.competency_thresholds, strict=False):
+        pct_c = round(points * 100.0 / mx, 2) if mx > 0 else 0.0
+        if pct_c < t.deficit_below:
+            deficits.append(code)
+        elif pct_c >= t.strength_from:
+            strengths.append(code)
+        else:
+            growth.append(code)
     return Score(
         competency_points=tuple(comp), total=total_points, max_total=instrument.max_total, percent=pct,
         level=cut.level, group=cut.group, level_source=source, deficits=tuple(deficits), growth=tuple(growth),

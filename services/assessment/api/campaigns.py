@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import time
 import uuid
 from decimal import Decimal
 from functools import partial
@@ -64,6 +66,7 @@ from services.assessment.results_repository import (
 from services.assessment.scoring import Level, score_result
 from services.assessment.vocab import Subject
 
+log = logging.getLogger("assessment.intake")
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=problem_responses(401, 403, 422))
 
 UPLOADERS = frozenset(
@@ -292,6 +295,15 @@ async def upload_results(
     key = check_key(idempotency_key)
     assert key is not None
     settings = settings_of(request)
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name] = round(now - mark, 3)
+        mark = now
+
     try:
         fmt, charset = format_of(request.headers.get("content-type"))
         limit = settings.results_json_max_bytes if fmt == FORMAT_JSON else settings.max_upload_bytes
@@ -300,6 +312,7 @@ async def upload_results(
         await _discard(request)
         raise _problem(e) from None
     stage_path = Path(str(spool.path) + ".stage.csv")
+    phase("receive")
     try:
         body_fp = fingerprint(str(campaign_id), mode.value, fmt, charset or "", spool.sha256)
         guard = IdempotencyGuard(idempotency_keys, session, key=key, principal=principal.sub,
@@ -327,9 +340,12 @@ async def upload_results(
             ))
         except UploadRejected as e:
             raise _problem(e) from None
+        phase("check")
         writer = IntakeWriter(session)
         conn = await writer.stage(stage_path)
+        phase("copy")
         problems = await writer.reference_problems(conn, principal)
+        phase("references")
         errors = list(outcome.errors)
         for row_no, code in problems:
             loc: list[str | int] = (["body", "rows", row_no - 1, "external_id"] if fmt == FORMAT_JSON
@@ -356,6 +372,8 @@ async def upload_results(
             conn, campaign_id=campaign_id, framework_id=campaign["framework_id"], batch_id=batch_id,
             subject=campaign["subject"],
         )
+        phase("upsert")
+        phases.update(writer.timings)
         await campaigns.record_batch({
             "id": batch_id, "campaign_id": campaign_id, "principal": principal.sub[:200], "format": fmt,
             "mode": mode.value, "body_sha256": spool.sha256, "size_bytes": spool.size, "rows_total": outcome.rows,
@@ -368,6 +386,8 @@ async def upload_results(
         )
         body = dumps(result.model_dump(mode="json"))
         await guard.store(body_fp, 200, body)
+        phase("store")
+        log.info("results stored", extra={"rows": outcome.rows, "format": fmt, "bytes": spool.size, **phases})
         return Response(body, status_code=200, media_type="application/json")
     finally:
         spool.remove()
