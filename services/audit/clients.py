@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -256,40 +256,39 @@ async def iter_route_outcomes(
             return
 
 
-# --- assessment: levels, re-assessments, municipalities -------------------------------------------
+# --- assessment: KPI counts, results for re-assessment, municipalities ----------------------------
 
 @dataclass(frozen=True)
 class TeacherLevels:
-    teachers_total: int
-    teachers_assessed: int
-    levels: dict[str, int] = field(default_factory=dict)  # low / basic / elevated / high -> teachers
-
-    @property
-    def basic_or_higher(self) -> int:
-        return sum(n for name, n in self.levels.items() if name in ("basic", "elevated", "high"))
+    teachers_total: int  # registered teachers in scope
+    teachers_assessed: int  # with a result (their latest counts)
+    basic_or_higher: int
 
 
-# Assumed (assessment's analytics are not final):
-#   GET /api/v1/assessment/analytics/levels?municipality=&date_from=&date_to=
-#   -> {"teachers_total": int, "teachers_assessed": int,
-#       "levels": {"low": int, "basic": int, "elevated": int, "high": int}}
-# where a teacher counts once, at the level of their latest result in the period.
-LEVELS_PATH = "/api/v1/assessment/analytics/levels"
+ASSESSMENT_KPI_PATH = "/api/v1/assessment/analytics/kpi"
+
+
+def period_year(date_from: date | None, date_to: date | None) -> int | None:
+    """The assessment analytics filter by campaign year: a period inside one calendar year maps to it."""
+    if date_from is not None and date_to is not None and date_from.year == date_to.year:
+        return date_from.year
+    return None
 
 
 async def fetch_teacher_levels(
     up: Upstream, *, region: str | None, municipality: str | None, date_from: date | None, date_to: date | None
 ) -> TeacherLevels:
+    """GET /api/v1/assessment/analytics/kpi -> {assessed, basic_or_higher, registered_teachers, ...}."""
     body = await up.get_json(
-        LEVELS_PATH, region=region, params={"municipality": municipality, "date_from": date_from, "date_to": date_to}
+        ASSESSMENT_KPI_PATH,
+        region=region,
+        params={"municipality": municipality, "year": period_year(date_from, date_to)},
     )
-    _shape(isinstance(body, dict) and isinstance(body.get("levels"), dict), "teacher levels")
-    levels = {str(k): _int(v, "level count") for k, v in body["levels"].items()}
-    _shape(set(levels) <= set(LEVEL_BY_NAME), "level names")
+    _shape(isinstance(body, dict), "assessment KPI")
     return TeacherLevels(
-        teachers_total=_int(body.get("teachers_total"), "teachers_total"),
-        teachers_assessed=_int(body.get("teachers_assessed"), "teachers_assessed"),
-        levels=levels,
+        teachers_total=_int(body.get("registered_teachers"), "registered_teachers"),
+        teachers_assessed=_int(body.get("assessed"), "assessed"),
+        basic_or_higher=_int(body.get("basic_or_higher"), "basic_or_higher"),
     )
 
 
@@ -301,64 +300,87 @@ class AssessmentPoint:
 
 
 @dataclass(frozen=True)
+class ResultPoint:
+    """One scored result of a teacher, reduced to what the effectiveness analysis reads."""
+
+    teacher_id: str
+    municipality: str
+    subject: str
+    point: AssessmentPoint
+
+
+@dataclass(frozen=True)
 class Reassessment:
     teacher_id: str
     municipality: str
+    subject: str
     before: AssessmentPoint
     after: AssessmentPoint
 
 
-# Assumed: GET /api/v1/assessment/analytics/reassessments?municipality=&date_from=&date_to=&cursor=&limit=
-#   -> keyset pages {"items": [{"teacher_id", "municipality",
-#        "before": {"assessed_at", "level": "low|basic|elevated|high", "deficits": [competency codes]},
-#        "after":  {...same...}}], "next_cursor": str|null}
-# one item per teacher assessed at least twice, `after` (their latest result) inside the period and
-# `before` their previous one.
-REASSESSMENTS_PATH = "/api/v1/assessment/analytics/reassessments"
+RESULTS_PATH = "/api/v1/results"
 
 
-def _point(v: Any) -> AssessmentPoint:
-    return AssessmentPoint(
-        assessed_at=_moment(v["assessed_at"]),
-        level=int(LEVEL_BY_NAME[str(v["level"])]),
-        deficits=frozenset(str(d) for d in v.get("deficits") or []),
-    )
-
-
-def parse_reassessment(item: Any) -> Reassessment:
+def parse_result(item: Any) -> ResultPoint:
+    """An item of GET /api/v1/results: teacher_id, municipality, campaign{subject, assessed_on}, level, deficits."""
     try:
-        return Reassessment(
+        campaign = item["campaign"]
+        return ResultPoint(
             teacher_id=str(item["teacher_id"]),
             municipality=str(item["municipality"]),
-            before=_point(item["before"]),
-            after=_point(item["after"]),
+            subject=str(campaign["subject"]),
+            point=AssessmentPoint(
+                assessed_at=_moment(campaign["assessed_on"]),
+                level=int(LEVEL_BY_NAME[str(item["level"])]),
+                deficits=frozenset(str(d["competency"]) for d in item.get("deficits") or []),
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise UpstreamShapeError("re-assessment") from e
+        raise UpstreamShapeError("assessment result") from e
 
 
-async def iter_reassessments(
-    up: Upstream, *, region: str | None, municipality: str | None, date_from: date | None, date_to: date | None
-) -> AsyncIterator[Reassessment]:
+async def iter_results(up: Upstream, *, region: str | None, municipality: str | None) -> AsyncIterator[ResultPoint]:
+    """Walk GET /api/v1/results keyset pages (every result in scope)."""
     cursor: str | None = None
     while True:
         body = await up.get_json(
-            REASSESSMENTS_PATH,
-            region=region,
-            params={
-                "municipality": municipality,
-                "date_from": date_from,
-                "date_to": date_to,
-                "cursor": cursor,
-                "limit": PAGE_LIMIT,
-            },
+            RESULTS_PATH, region=region, params={"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT}
         )
-        _shape(isinstance(body, dict) and isinstance(body.get("items"), list), "re-assessments page")
+        _shape(isinstance(body, dict) and isinstance(body.get("items"), list), "results page")
         for item in body["items"]:
-            yield parse_reassessment(item)
+            yield parse_result(item)
         cursor = body.get("next_cursor")
         if not cursor:
             return
+
+
+def pair_results(
+    points: Iterable[ResultPoint], *, date_from: date | None, date_to: date | None
+) -> list[Reassessment]:
+    """Per teacher and subject, the latest result (inside the period) against the one before it."""
+    by_key: dict[tuple[str, str], list[ResultPoint]] = {}
+    for p in points:
+        by_key.setdefault((p.teacher_id, p.subject), []).append(p)
+    out = []
+    for (teacher_id, subject), items in by_key.items():
+        items.sort(key=lambda p: p.point.assessed_at)
+        if date_to is not None:
+            items = [p for p in items if p.point.assessed_at.date() <= date_to]
+        if len(items) < 2:
+            continue
+        after, before = items[-1], items[-2]
+        if date_from is not None and after.point.assessed_at.date() < date_from:
+            continue
+        out.append(Reassessment(teacher_id, after.municipality, subject, before.point, after.point))
+    return out
+
+
+async def fetch_reassessments(
+    up: Upstream, *, region: str | None, municipality: str | None, date_from: date | None, date_to: date | None
+) -> list[Reassessment]:
+    """Teachers assessed at least twice in a subject, from the results listing (no dedicated endpoint yet)."""
+    points = [p async for p in iter_results(up, region=region, municipality=municipality)]
+    return pair_results(points, date_from=date_from, date_to=date_to)
 
 
 async def fetch_municipality_codes(up: Upstream, *, region: str | None) -> list[str]:

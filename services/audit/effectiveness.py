@@ -76,11 +76,11 @@ def tally_json(t: Tally, min_group: int) -> dict[str, Any]:
 
 
 def _route_for(routes: list[RouteOutcome], r: Reassessment) -> RouteOutcome | None:
-    """The latest route finished between the two assessments (the one the re-assessment can measure)."""
+    """The latest route in the subject finished between the two assessments (what the re-assessment measures)."""
     best: RouteOutcome | None = None
     for route in routes:
         done = route.completed_at
-        if route.status not in FINISHED or done is None:
+        if route.status not in FINISHED or done is None or (route.subject and route.subject != r.subject):
             continue
         if r.before.assessed_at <= done <= r.after.assessed_at and (best is None or done > (best.completed_at or done)):
             best = route
@@ -90,7 +90,10 @@ def _route_for(routes: list[RouteOutcome], r: Reassessment) -> RouteOutcome | No
 def compute_effectiveness(
     outcomes: Iterable[RouteOutcome], reassessments: Iterable[Reassessment], *, min_group: int
 ) -> dict[str, Any]:
-    """Deficits closed and level movement after a route, by resource kind, mentor, municipality and group."""
+    """Deficits closed and level movement after a route, by resource kind, mentor, municipality and group.
+
+    A teacher re-assessed in two subjects counts once per subject.
+    """
     routes_by_teacher: dict[str, list[RouteOutcome]] = defaultdict(list)
     for o in outcomes:
         routes_by_teacher[o.teacher_id].append(o)

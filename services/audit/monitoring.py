@@ -107,7 +107,9 @@ class ScoreRow:
 
 
 def _number(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
+    if value is None:
+        return None
+    if isinstance(value, bool):
         raise ValueError
     if isinstance(value, int | Decimal):
         return Decimal(value)

@@ -18,7 +18,7 @@ from services.audit.clients import (
     Reassessment,
     RouteOutcome,
     UpstreamShapeError,
-    iter_reassessments,
+    fetch_reassessments,
     iter_route_outcomes,
 )
 from services.audit.effectiveness import compute_effectiveness
@@ -48,12 +48,9 @@ async def effectiveness_of_measures(
         return [o async for o in iter_route_outcomes(up, region=region, municipality=municipality)]
 
     async def reassessed() -> list[Reassessment]:
-        return [
-            r
-            async for r in iter_reassessments(
-                up, region=region, municipality=municipality, date_from=date_from, date_to=date_to
-            )
-        ]
+        return await fetch_reassessments(
+            up, region=region, municipality=municipality, date_from=date_from, date_to=date_to
+        )
 
     got = await asyncio.gather(outcomes(), reassessed(), return_exceptions=True)
     for service, result in zip(("routes", "assessment"), got, strict=True):

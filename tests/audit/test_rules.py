@@ -1,0 +1,481 @@
+"""Pure rules of the audit service: group procedure, scoring, bands, analysis, KPIs, effectiveness."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import openpyxl
+import pytest
+
+from kit.client import GatewayClient
+from kit.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from kit.settings import CommonSettings
+from kit.tabular import read_csv, read_table, read_xlsx, records, safe_cell
+from services.audit import clients
+from services.audit.checklist import summarise
+from services.audit.clients import (
+    AssessmentPoint,
+    Reassessment,
+    ResultPoint,
+    RouteOutcome,
+    RouteStats,
+    TeacherLevels,
+    Upstream,
+    UpstreamShapeError,
+    pair_results,
+    parse_route,
+)
+from services.audit.effectiveness import compute_effectiveness, wilson
+from services.audit.kpi import Engagement, compute_kpis
+from services.audit.monitoring import (
+    ScoreRow,
+    analyse,
+    band_of,
+    canonical_column,
+    evaluate,
+    percent_of,
+    validate_rows,
+)
+from services.audit.outbox import backoff_seconds
+from services.audit.report import CampaignInfo, build_svg, build_xlsx
+from services.audit.scoring import (
+    GroupRules,
+    Procedure,
+    Review,
+    disagreements,
+    final_scores,
+    in_sample,
+    procedure_for,
+    requirement,
+    weakest_criteria,
+)
+from services.audit.vocab import BAND_COLOURS, Band, Direction, Step, criteria
+
+pytestmark = pytest.mark.no_db
+
+RULES = GroupRules(frozenset({1}), True, {3: 0.3, 4: 0.2}, "salt")
+FULL = [2, 2, 1, 2, 1, 0, 2, 2, 1, 2]
+
+
+def steps(**points: float) -> dict[Step, Decimal]:
+    base = {s: Decimal(0) for s in Step}
+    base.update({Step(k): Decimal(str(v)) for k, v in points.items()})
+    return base
+
+
+class TestCriteriaSeed:
+    def test_ten_criteria_load_with_russian_labels(self) -> None:
+        cs = criteria()
+        assert [c.number for c in cs] == list(range(1, 11))
+        assert cs[0].label.startswith("Соответствие образовательных задач")
+        assert all(c.max_score == 2 for c in cs)
+
+
+class TestGroupProcedure:
+    def test_group_one_needs_double_review(self) -> None:
+        assert procedure_for(1, uuid.uuid4(), RULES) == (Procedure.double, None)
+
+    def test_group_two_gets_one_full_review(self) -> None:
+        assert procedure_for(2, uuid.uuid4(), RULES) == (Procedure.full, None)
+
+    def test_sampling_is_deterministic_by_route_id(self) -> None:
+        rid = uuid.uuid4()
+        assert procedure_for(3, rid, RULES) == procedure_for(3, rid, RULES)
+
+    def test_sampled_share_is_close_to_configured(self) -> None:
+        ids = [uuid.UUID(int=i * 7919 + 1) for i in range(4000)]
+        share = sum(in_sample(i, 0.3, "salt") for i in ids) / len(ids)
+        assert 0.27 < share < 0.33
+
+    def test_sampled_out_route_is_closed_on_self_check(self) -> None:
+        rid = next(r for r in (uuid.uuid4() for _ in range(1000)) if not in_sample(r, 0.2, "salt"))
+        assert procedure_for(4, rid, RULES) == (Procedure.self_check, False)
+
+    def test_share_one_reviews_everything_and_zero_nothing(self) -> None:
+        rules = GroupRules(frozenset({1}), True, {3: 1.0, 4: 0.0}, "s")
+        rid = uuid.uuid4()
+        assert procedure_for(3, rid, rules) == (Procedure.full, True)
+        assert procedure_for(4, rid, rules) == (Procedure.self_check, False)
+
+    def test_double_review_groups_are_configurable(self) -> None:
+        rules = GroupRules(frozenset({1, 2}), False, {}, "s")
+        assert procedure_for(2, uuid.uuid4(), rules)[0] == Procedure.double
+
+
+class TestRequirement:
+    def test_double_with_one_review_is_not_met(self) -> None:
+        req = requirement(Procedure.double, [Review("a", tuple(FULL))], [None] * 10, RULES)
+        assert not req.met and req.reviews_required == 2 and req.reviews_done == 1
+
+    def test_double_with_two_auditors_is_met(self) -> None:
+        req = requirement(Procedure.double, [Review("a", tuple(FULL)), Review("b", tuple(FULL))], [], RULES)
+        assert req.met
+
+    def test_double_with_named_second_check_is_met_when_allowed(self) -> None:
+        reviews = [Review("a", tuple(FULL), second_check=True)]
+        assert requirement(Procedure.double, reviews, [], RULES).met
+        strict = GroupRules(frozenset({1}), False, {}, "s")
+        assert not requirement(Procedure.double, reviews, [], strict).met
+
+    def test_full_needs_one_review(self) -> None:
+        assert not requirement(Procedure.full, [], [2] * 10, RULES).met
+        assert requirement(Procedure.full, [Review("a", tuple(FULL))], [], RULES).met
+
+    def test_self_check_needs_a_complete_self_check(self) -> None:
+        assert requirement(Procedure.self_check, [], [2] * 10, RULES).met
+        assert not requirement(Procedure.self_check, [], [2] * 9 + [None], RULES).met
+
+
+class TestFinalScores:
+    def test_one_review_is_final(self) -> None:
+        assert final_scores([Review("a", tuple(FULL))], []) == FULL
+
+    def test_two_auditors_disagreeing_round_down(self) -> None:
+        a = Review("a", (2, 2, 2, 2, 2, 2, 2, 2, 2, 0))
+        b = Review("b", (1, 2, 0, 2, 2, 2, 2, 2, 2, 2))
+        assert final_scores([a, b], []) == [1, 2, 1, 2, 2, 2, 2, 2, 2, 1]
+        assert disagreements([a, b]) == [1, 3, 10]
+
+    def test_sampled_out_route_takes_the_self_check(self) -> None:
+        assert final_scores([], [1] * 10) == [1] * 10
+
+    def test_incomplete_self_check_cannot_be_final(self) -> None:
+        with pytest.raises(ValueError):
+            final_scores([], [1] * 9 + [None])
+
+    def test_weakest_criteria_lowest_first_ties_by_number(self) -> None:
+        assert weakest_criteria([2, 1.5, 0.5, 1.5, None, 2, 2, 2, 2, 0.5]) == [3, 10, 2]
+
+
+class TestBands:
+    @pytest.mark.parametrize(
+        ("percent", "band"),
+        [(0, Band.critical), (29, Band.critical), (Decimal("29.99"), Band.critical), (30, Band.low),
+         (59, Band.low), (Decimal("59.9"), Band.low), (60, Band.medium), (79, Band.medium), (80, Band.high),
+         (100, Band.high)],
+    )
+    def test_band_edges(self, percent: Any, band: Band) -> None:
+        assert band_of(Decimal(percent)) == band
+
+    def test_percent_is_exact_at_the_edge(self) -> None:
+        # 6.3 of 21 is exactly 30%; in floats it is 29.999999999999996.
+        assert percent_of(Decimal("6.3"), 21) == 30
+        assert band_of(percent_of(Decimal("6.3"), 21)) == Band.low
+
+
+def raw(mun: str, **points: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"municipality": mun, **{s.value: 1 for s in Step}}
+    base.update(points)
+    return base
+
+
+class TestValidateRows:
+    def test_good_row_passes(self) -> None:
+        good, errors = validate_rows([(1, raw("mo-1", total=9))])
+        assert not errors and good[0].total == 9
+
+    def test_above_max_names_row_and_column(self) -> None:
+        _, errors = validate_rows([(1, raw("mo-1")), (2, raw("mo-2", methods=4))])
+        assert [(e.row, e.column, e.code) for e in errors] == [(2, "methods", "above-max")]
+        assert "row 2" in errors[0].message
+
+    def test_total_that_does_not_add_up_is_rejected(self) -> None:
+        _, errors = validate_rows([(3, raw("mo-1", total=10))])
+        assert [(e.row, e.column, e.code) for e in errors] == [(3, "total", "total-mismatch")]
+
+    def test_every_bad_row_is_reported(self) -> None:
+        _, errors = validate_rows(
+            [(1, raw("mo-1", goals="abc")), (2, raw("mo-1")), (3, raw("", goals=-1)), (4, raw("mo-4", goals=None))]
+        )
+        got = {(e.row, e.column, e.code) for e in errors}
+        assert got == {(1, "goals", "not-a-number"), (2, "municipality", "duplicate-municipality"),
+                       (3, "municipality", "missing"), (3, "goals", "negative"), (4, "goals", "missing")}
+
+    def test_comma_decimals_and_too_precise(self) -> None:
+        good, errors = validate_rows([(1, raw("mo-1", goals="10,5")), (2, raw("mo-2", goals="1.255"))])
+        assert good[0].points[Step.goals] == Decimal("10.5")
+        assert [(e.row, e.code) for e in errors] == [(2, "too-precise")]
+
+    def test_russian_headers_map_to_steps(self) -> None:
+        assert canonical_column("Цели") == "goals"
+        assert canonical_column("Анализ эффективности принятых мер") == "effectiveness"
+        assert canonical_column(" итого ") == "total"
+        assert canonical_column("Муниципалитет") == "municipality_name"
+        assert canonical_column("№") is None
+
+
+def crafted_region() -> list[ScoreRow]:
+    """Three municipalities; region-wide the weakest steps are decisions, then effectiveness, then methods."""
+    return [
+        ScoreRow("mo-a", "А", steps(goals=20, indicators=9, methods=1, monitoring=14, analysis=14, recommendations=8,
+                                    measures=20, decisions=0, effectiveness=1)),
+        ScoreRow("mo-b", "Б", steps(goals=10, indicators=5, methods=1, monitoring=7, analysis=7, recommendations=4,
+                                    measures=10, decisions=0, effectiveness=0)),
+        ScoreRow("mo-c", "В", steps(goals=2, indicators=1, methods=1, monitoring=1, analysis=1, recommendations=1,
+                                    measures=2, decisions=1, effectiveness=0)),
+    ]
+
+
+class TestAnalysis:
+    def test_top_deficits_ranked_weakest_first(self) -> None:
+        a = analyse(crafted_region())
+        assert [s.step for s in a.top_deficits] == [Step.decisions, Step.effectiveness, Step.methods]
+        decisions = next(s for s in a.steps if s.step == Step.decisions)
+        assert decisions.rank == 1 and round(decisions.percent, 2) == Decimal("11.11")
+        assert decisions.below_30 == 2  # mo-c has 1 of 3 (33%)
+
+    def test_not_engaged_leaders_and_self_audit(self) -> None:
+        a = analyse(crafted_region())
+        assert [m.municipality for m in a.not_engaged] == ["mo-c"]
+        assert [m.municipality for m in a.leaders] == ["mo-a"]
+        # mo-a leads but has steps below 30% (decisions, effectiveness): it still needs a self-audit.
+        assert [m.municipality for m in a.needing_self_audit] == ["mo-c", "mo-b", "mo-a"]
+
+    def test_change_against_previous_campaign(self) -> None:
+        before = [ScoreRow("mo-a", "А", steps(goals=10, decisions=3)), ScoreRow("mo-z", "Я", steps(goals=1))]
+        a = analyse(crafted_region(), before)
+        mo_a = next(m for m in a.municipalities if m.municipality == "mo-a")
+        assert mo_a.change is not None and mo_a.change.previous_total == 13
+        assert mo_a.change.delta_total == mo_a.total - 13
+        assert mo_a.change.step_deltas[Step.decisions] == -100
+        assert next(m for m in a.municipalities if m.municipality == "mo-b").change is None
+
+    def test_evaluate_bands_per_step(self) -> None:
+        m = evaluate(ScoreRow("x", None, steps(goals=21, indicators=3, methods=Decimal("0.9"))))
+        assert m.bands[Step.goals] == Band.high and m.bands[Step.indicators] == Band.low
+        assert m.bands[Step.methods] == Band.low and m.band == Band.critical
+
+    def test_empty_region(self) -> None:
+        a = analyse([])
+        assert a.average_total is None and a.top_deficits == [] and a.municipalities == []
+
+
+class TestReport:
+    def test_xlsx_has_values_fills_and_a_chart(self) -> None:
+        data = build_xlsx(analyse(crafted_region()),
+                          CampaignInfo("r-1", "c-1", "Весна", date(2026, 4, 1), previous_code=None))
+        wb = openpyxl.load_workbook(io.BytesIO(data))
+        assert wb.sheetnames == ["Мониторинг", "Дефициты", "Самоаудит", "Диаграмма"]
+        ws = wb["Мониторинг"]
+        first = [c.value for c in ws[6]]
+        assert first[:3] == [1, "mo-a", "А"]
+        assert ws.cell(6, 4).value == 20 and ws.cell(6, 4).fill.start_color.rgb.endswith(BAND_COLOURS[Band.high])
+        assert len(wb["Диаграмма"]._charts) == 1
+
+    def test_formula_like_names_are_escaped(self) -> None:
+        data = build_xlsx(analyse([ScoreRow("mo-x", "=HYPERLINK(\"x\")", steps(goals=1))]),
+                          CampaignInfo("r", "c", "t", date(2026, 1, 1)))
+        ws = openpyxl.load_workbook(io.BytesIO(data))["Мониторинг"]
+        assert ws.cell(6, 3).value.startswith("'=")
+
+    def test_svg_has_a_bar_per_step_coloured_by_band(self) -> None:
+        svg = build_svg(analyse(crafted_region()), title="Тест <&>")
+        assert svg.count("<rect x=") == 9
+        assert "Тест &lt;&amp;&gt;" in svg and f'fill="#{BAND_COLOURS[Band.critical]}"' in svg
+
+
+class TestKpis:
+    def test_shares_computed_from_counts(self) -> None:
+        kpis = {k.code: k for k in compute_kpis(
+            TeacherLevels(teachers_total=200, teachers_assessed=150, basic_or_higher=99),
+            RouteStats(teachers_with_route=120, routes_created=130, routes_completed=40,
+                       teachers_completed_matching_courses=30),
+            Engagement(municipalities=60, engaged=45, campaign_id=None, campaign_code="c"),
+            basic_target=60.0,
+        )}
+        assert kpis["teachers_assessed"].value == 75.0
+        assert kpis["basic_or_higher"].value == 66.0 and kpis["basic_or_higher"].meets_target is True
+        assert kpis["teachers_with_route"].value == 60.0
+        assert kpis["routes_created"].value == 130
+        assert kpis["completed_matching_courses"].value == 25.0
+        assert kpis["municipalities_engaged"].value == 75.0
+
+    def test_missing_source_makes_only_its_kpis_unavailable(self) -> None:
+        kpis = {k.code: k for k in compute_kpis(
+            TeacherLevels(10, 5, 2), None, None, basic_target=60.0, unavailable={"routes": "down"})}
+        assert kpis["teachers_assessed"].status == "ok"
+        assert kpis["basic_or_higher"].meets_target is False
+        assert kpis["routes_created"].status == "unavailable" and kpis["routes_created"].detail == "down"
+        assert kpis["teachers_with_route"].status == "unavailable"
+        assert kpis["municipalities_engaged"].status == "unavailable"
+
+    def test_zero_denominator_gives_no_share(self) -> None:
+        kpi = compute_kpis(TeacherLevels(0, 0, 0), None, None, basic_target=60)[0]
+        assert kpi.status == "ok" and kpi.value is None
+
+
+def at(d: str) -> datetime:
+    return datetime.fromisoformat(d).replace(tzinfo=UTC)
+
+
+def pair(teacher: str, before: tuple[int, set[str]], after: tuple[int, set[str]], mun: str = "mo-a"
+         ) -> Reassessment:
+    return Reassessment(teacher, mun, "mathematics",
+                        AssessmentPoint(at("2026-01-10"), before[0], frozenset(before[1])),
+                        AssessmentPoint(at("2026-09-10"), after[0], frozenset(after[1])))
+
+
+def outcome(teacher: str, *, kinds: tuple[str, ...] = ("course",), mentor: str | None = None,
+            completed: str | None = "2026-06-01", group: int = 1, status: str = "completed") -> RouteOutcome:
+    return RouteOutcome(f"r-{teacher}", teacher, "mo-a", group, "mathematics", status,
+                        at(completed) if completed else None, kinds, mentor, frozenset())
+
+
+class TestEffectiveness:
+    def test_route_cohort_against_the_rest(self) -> None:
+        pairs = [
+            pair("t1", (1, {"M1", "M2"}), (2, {"M2"})),  # route: 1 of 2 closed, up
+            pair("t2", (1, {"M1"}), (1, set())),  # route: 1 of 1 closed, same
+            pair("t3", (2, {"M3"}), (2, {"M3"})),  # route completed after the re-assessment: no route
+            pair("t4", (2, {"M1", "M4"}), (1, {"M1", "M4"})),  # no route: 0 of 2, down
+        ]
+        outs = [outcome("t1", kinds=("course", "mentor"), mentor="m-1"), outcome("t2"),
+                outcome("t3", completed="2026-10-01"), outcome("t9")]
+        got = compute_effectiveness(outs, pairs, min_group=2)
+        w, wo = got["with_route"], got["without_route"]
+        assert (w["teachers"], w["deficits_before"], w["deficits_closed"], w["improved"], w["same"]) == (2, 3, 2, 1, 1)
+        assert w["closed_share"] == 66.7 and w["improved_share"] == 50.0 and w["mean_level_change"] == 0.5
+        assert (wo["teachers"], wo["deficits_closed"], wo["declined"]) == (2, 0, 1)
+        assert wo["closed_share"] == 0.0 and got["difference"]["closed_share_pp"] == 66.7
+        kinds = {k["key"]: k["with_route"]["teachers"] for k in got["by_resource_kind"]}
+        assert kinds == {"course": 2, "mentor": 1}
+        mentors = {k["key"]: k["with_route"]["teachers"] for k in got["by_mentor"]}
+        assert mentors == {"m-1": 1, "none": 1}
+
+    def test_small_groups_are_not_read(self) -> None:
+        got = compute_effectiveness([outcome("t1")], [pair("t1", (1, {"M1"}), (2, set()))], min_group=10)
+        assert got["with_route"]["teachers"] == 1 and got["with_route"]["reliable"] is False
+        assert got["with_route"]["closed_share"] is None and got["difference"]["closed_share_pp"] is None
+
+    def test_wilson_interval(self) -> None:
+        assert wilson(0, 0) is None
+        lo, hi = wilson(5, 10) or (0, 0)
+        assert lo == pytest.approx(23.7, abs=0.1) and hi == pytest.approx(76.3, abs=0.1)
+
+    def test_results_pair_latest_against_previous(self) -> None:
+        def point(t: str, d: str, level: int) -> ResultPoint:
+            return ResultPoint(t, "mo-a", "mathematics", AssessmentPoint(at(d), level, frozenset()))
+
+        pts = [point("t1", "2026-01-01", 1), point("t1", "2026-09-01", 3), point("t1", "2025-01-01", 2),
+               point("t2", "2026-01-01", 1)]
+        got = pair_results(pts, date_from=None, date_to=None)
+        assert len(got) == 1 and (got[0].before.level, got[0].after.level) == (1, 3)
+        assert pair_results(pts, date_from=None, date_to=date(2026, 6, 1))[0].after.level == 1
+        assert pair_results(pts, date_from=date(2026, 10, 1), date_to=None) == []
+
+
+class TestChecklistSummary:
+    def test_weakest_directions_rank_first(self) -> None:
+        yes = {"goals_and_tasks": True, "quantitative_indicators": True, "qualitative_indicators": True,
+               "collection_methods": True}
+        no = dict.fromkeys(yes, False)
+        full = {d.value: yes for d in Direction}
+        weak = {**full, "staff_potential": no, "young_teachers": {**no, "goals_and_tasks": True}}
+        got = summarise([
+            {"municipality": "a", "documents": [{"type": "concept"}], "directions": full},
+            {"municipality": "b", "documents": [], "directions": weak},
+        ])
+        assert got["weakest_directions"][:2] == ["staff_potential", "young_teachers"]
+        staff = next(d for d in got["directions"] if d["direction"] == "staff_potential")
+        assert staff["completeness"] == 50.0 and staff["counts"]["goals_and_tasks"] == 1
+        assert got["municipalities_without_documents"] == ["b"]
+        assert got["by_municipality"][0]["municipality"] == "b"
+
+
+class TestBackoff:
+    def test_doubles_and_caps(self) -> None:
+        assert backoff_seconds(1, 1.0, 60.0, jitter=0) == 1.0
+        assert backoff_seconds(4, 1.0, 60.0, jitter=0) == 8.0
+        assert backoff_seconds(20, 1.0, 60.0, jitter=0) == 60.0
+
+
+class TestTabular:
+    def test_csv_semicolon_cp1251(self) -> None:
+        t = read_csv("Код;Цели\nmo-1;10,5\n\nmo-2;3\n".encode("cp1251"), max_rows=10)
+        assert t.headers == ["Код", "Цели"] and t.rows == [(1, ["mo-1", "10,5"]), (3, ["mo-2", "3"])]
+
+    def test_too_many_rows(self) -> None:
+        with pytest.raises(ValidationFailed):
+            read_csv(b"a\n1\n2\n3\n", max_rows=2)
+
+    def test_xlsx_is_checked_before_parsing(self) -> None:
+        wb = openpyxl.Workbook()
+        wb.active.append(["a", "b"])
+        wb.active.append([1, "x" * 5000])
+        buf = io.BytesIO()
+        wb.save(buf)
+        with pytest.raises(PayloadTooLarge):
+            read_xlsx(buf.getvalue(), max_rows=10, max_uncompressed=4000)
+        assert read_xlsx(buf.getvalue(), max_rows=10, max_uncompressed=10**7).rows[0][1][0] == 1
+
+    def test_not_a_workbook_and_unknown_type(self) -> None:
+        with pytest.raises(ValidationFailed):
+            read_xlsx(b"not a zip", max_rows=1, max_uncompressed=10)
+        with pytest.raises(UnsupportedMediaType):
+            read_table(b"x", "application/pdf", max_rows=1, max_uncompressed=1)
+
+    def test_records_need_required_columns(self) -> None:
+        t = read_csv(b"a;c\n1;2\n", max_rows=5)
+        with pytest.raises(ValidationFailed) as e:
+            records(t, lambda h: h, required=["a", "b"])
+        assert [x.code for x in e.value.errors or []] == ["missing-column"]
+
+    def test_safe_cell(self) -> None:
+        assert [safe_cell(v) for v in ("=1+1", "+7", "-x", "@a", "ok", 5)] == ["'=1+1", "'+7", "'-x", "'@a", "ok", 5]
+
+
+ROUTE = {
+    "id": str(uuid.uuid4()), "teacher_id": str(uuid.uuid4()), "region": "r", "municipality": "m",
+    "organisation": "o", "subject": "mathematics", "group": 2, "status": "completed", "version": 7,
+    "self_check": {"criteria": [{"number": n, "score": 1 if n % 2 else None, "auto": bool(n % 2), "reason": None}
+                                for n in range(1, 11)], "total": None},
+}
+
+
+class TestAdapters:
+    def test_route_is_parsed_with_self_check(self) -> None:
+        r = parse_route(ROUTE)
+        assert r.group == 2 and r.version == 7
+        assert r.self_check_scores == [1, None] * 5 and r.self_check_meta[0]["auto"] is True
+
+    def test_route_of_unexpected_shape(self) -> None:
+        with pytest.raises(UpstreamShapeError):
+            parse_route({**ROUTE, "group": 9})
+
+    async def test_adapters_call_the_contract_paths(self) -> None:
+        seen: list[tuple[str, str, dict[str, str]]] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append((request.method, request.url.path, dict(request.url.params)))
+            if request.url.path == "/api/v1/routes/stats":
+                return httpx.Response(200, json={"teachers_with_route": 3, "routes_created": 4, "routes_completed": 1,
+                                                 "teachers_completed_matching_courses": 1})
+            if request.url.path == "/api/v1/assessment/analytics/kpi":
+                return httpx.Response(200, json={"assessed": 8, "basic_or_higher": 5, "registered_teachers": 10})
+            if request.url.path.endswith("/audited"):
+                return httpx.Response(409, json={"code": "transition-not-allowed"})
+            return httpx.Response(404, json={})
+
+        client = GatewayClient(CommonSettings(), caller="audit-test")
+        client.http = httpx.AsyncClient(base_url="http://gw", transport=httpx.MockTransport(handler))
+        up = Upstream(client)
+        try:
+            stats = await clients.fetch_route_stats(up, region="r", municipality="m", date_from=date(2026, 1, 1),
+                                                    date_to=None)
+            levels = await clients.fetch_teacher_levels(up, region="r", municipality=None,
+                                                        date_from=date(2026, 1, 1), date_to=date(2026, 12, 31))
+            refused = await clients.mark_route_audited(up, uuid.uuid4(), audit_id=uuid.uuid4(), total=12,
+                                                       completed_at=datetime.now(UTC))
+            missing = await clients.fetch_route(up, uuid.uuid4())
+        finally:
+            await up.aclose()
+        assert stats.routes_created == 4 and levels.basic_or_higher == 5 and levels.teachers_total == 10
+        assert refused.permanent and not refused.delivered and refused.status == 409
+        assert missing is None
+        assert seen[0][2] == {"municipality": "m", "date_from": "2026-01-01"}
+        assert seen[1][2] == {"year": "2026"}
