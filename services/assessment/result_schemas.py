@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kit.errors import FieldError
 from services.assessment.scoring import Area, Band, Level
 from services.assessment.vocab import Subject
 
@@ -110,7 +109,7 @@ class FrameworkRead(FrameworkSummary):
 # --- campaigns -------------------------------------------------------------------------------------
 
 
-class CampaignCreate(BaseModel):
+class AssessmentCampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "name": "ФИОКО 2026: учителя математики", "source": "fioko_subject", "subject": "mathematics",
         "assessed_on": "2026-04-15", "framework_code": "default", "instrument": "oku-omk-mathematics"}]})
@@ -124,13 +123,13 @@ class CampaignCreate(BaseModel):
     status: CampaignStatus = CampaignStatus.open
 
 
-class CampaignUpdate(BaseModel):
+class AssessmentCampaignUpdate(BaseModel):
     model_config = _FORBID
     name: Text300 | None = None
     status: CampaignStatus | None = None
 
 
-class CampaignRead(BaseModel):
+class AssessmentCampaignRead(BaseModel):
     id: uuid.UUID
     region: str | None
     name: str
@@ -147,8 +146,8 @@ class CampaignRead(BaseModel):
     updated_at: datetime
 
 
-class CampaignPage(BaseModel):
-    items: list[CampaignRead]
+class AssessmentCampaignPage(BaseModel):
+    items: list[AssessmentCampaignRead]
     next_cursor: str | None = None
 
 
@@ -158,9 +157,19 @@ class RescoreRequest(BaseModel):
 
 
 class RescoreResult(BaseModel):
-    campaign: CampaignRead
+    campaign: AssessmentCampaignRead
     results: int = Field(description="Results recomputed")
     changed: int = Field(description="Results whose scores changed (each announced in the change feed)")
+
+
+class RowError(BaseModel):
+    """A rejected row of an upload (same fields as the problem's `errors`); never echoes the value."""
+
+    loc: list[str | int]
+    code: str
+    message: str
+    row: int | None = None
+    column: str | None = None
 
 
 class UploadResult(BaseModel):
@@ -173,7 +182,7 @@ class UploadResult(BaseModel):
     updated: int
     unchanged: int
     rejected: int
-    errors: list[FieldError] = Field(default_factory=list, description="Rejected rows (partial mode)")
+    errors: list[RowError] = Field(default_factory=list, description="Rejected rows (partial mode)")
     errors_truncated: bool = False
 
 

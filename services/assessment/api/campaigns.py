@@ -46,14 +46,15 @@ from services.assessment.intake import (
 )
 from services.assessment.models import idempotency_keys
 from services.assessment.result_schemas import (
+    AssessmentCampaignCreate,
+    AssessmentCampaignPage,
+    AssessmentCampaignRead,
+    AssessmentCampaignUpdate,
     BatchRead,
-    CampaignCreate,
-    CampaignPage,
-    CampaignRead,
     CampaignStatus,
-    CampaignUpdate,
     RescoreRequest,
     RescoreResult,
+    RowError,
     UploadMode,
     UploadResult,
 )
@@ -178,10 +179,10 @@ def require_if_match(value: str | None, current: int) -> int:
     return current
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignRead, summary="Create a campaign",
-             responses=problem_responses(422))
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=AssessmentCampaignRead,
+             summary="Create a campaign", responses=problem_responses(422))
 async def create_campaign(
-    body: CampaignCreate, principal: CurrentPrincipal, session: DbSession, response: Response
+    body: AssessmentCampaignCreate, principal: CurrentPrincipal, session: DbSession, response: Response
 ) -> dict[str, Any]:
     ensure_regional(principal)
     fws = FrameworkRepository(session)
@@ -208,7 +209,7 @@ async def create_campaign(
     return row
 
 
-@router.get("", response_model=CampaignPage, summary="List campaigns, newest first (keyset pages)")
+@router.get("", response_model=AssessmentCampaignPage, summary="List campaigns, newest first (keyset pages)")
 async def list_campaigns(
     principal: CurrentPrincipal,
     session: DbSession,
@@ -232,7 +233,7 @@ async def list_campaigns(
     return {"items": rows, "next_cursor": next_cursor}
 
 
-@router.get("/{campaign_id}", response_model=CampaignRead, summary="Read a campaign",
+@router.get("/{campaign_id}", response_model=AssessmentCampaignRead, summary="Read a campaign",
             responses=problem_responses(404))
 async def get_campaign(
     campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response
@@ -244,13 +245,13 @@ async def get_campaign(
     return row
 
 
-@router.patch("/{campaign_id}", response_model=CampaignRead,
+@router.patch("/{campaign_id}", response_model=AssessmentCampaignRead,
               summary="Rename a campaign or change its status (If-Match required)",
               description="Status moves planned → open → closed; a closed campaign may be reopened for "
                           "corrections. Only an open campaign accepts uploads.",
               responses=problem_responses(404, 409, 412, 428))
 async def update_campaign(
-    campaign_id: uuid.UUID, body: CampaignUpdate, principal: CurrentPrincipal, session: DbSession,
+    campaign_id: uuid.UUID, body: AssessmentCampaignUpdate, principal: CurrentPrincipal, session: DbSession,
     response: Response, if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
     repo = CampaignRepository(session)
@@ -381,7 +382,8 @@ async def upload_results(
         })
         result = UploadResult(
             batch_id=batch_id, campaign_id=campaign_id, mode=mode, format=fmt, rows=outcome.rows,
-            inserted=inserted, updated=updated, unchanged=unchanged, rejected=rejected, errors=errors,
+            inserted=inserted, updated=updated, unchanged=unchanged, rejected=rejected,
+            errors=[RowError(**e.model_dump()) for e in errors],
             errors_truncated=truncated,
         )
         body = dumps(result.model_dump(mode="json"))
