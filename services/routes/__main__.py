@@ -1,11 +1,81 @@
+"""`python -m services.routes serve | migrate | export --month YYYY-MM|previous`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 from kit.cli import service_main
 from services.routes.config import RoutesSettings
+
+# Exit status when another export holds the lock (EX_TEMPFAIL: try again later).
+EXIT_BUSY = 75
+
+
+def _month(value: str) -> Any:
+    from services.routes.exports import Month
+
+    try:
+        return Month.parse(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _formats(value: str) -> list[str]:
+    from services.routes.exports import FORMATS
+
+    chosen = [f.strip().lower() for f in value.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad or not chosen:
+        raise argparse.ArgumentTypeError(f"formats are a comma-separated subset of {','.join(FORMATS)}")
+    return [f for f in FORMATS if f in chosen]
+
+
+def _extra(sub: Any, handlers: dict[str, Any]) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write the monthly export of routes: a file per municipality and format, and the region workbook",
+    )
+    p.add_argument("--month", required=True, type=_month, help="YYYY-MM, or 'previous' (the month before today)")
+    p.add_argument("--out", type=Path, help="folder of the exports (default: ROUTES_EXPORT_DIR)")
+    p.add_argument("--formats", type=_formats, default=["csv", "xlsx", "json"], help="e.g. csv,xlsx,json")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    handlers["export"] = lambda args: asyncio.run(_export(args))
+
+
+async def _export(args: argparse.Namespace) -> None:
+    from kit.app import service_database_url
+    from kit.db import make_engine
+    from kit.settings import CommonSettings
+    from services.routes.exports import ExportBusy, ExportRefused, run_export
+
+    settings = RoutesSettings()
+    engine = make_engine(
+        service_database_url(CommonSettings(), settings), pool_size=2, max_overflow=0, application_name="routes-export"
+    )
+    try:
+        summary = await run_export(
+            engine, args.month, args.out or Path(settings.export_dir), args.formats, show_progress=not args.quiet
+        )
+    except ExportBusy as e:
+        print(f"export refused: {e}", file=sys.stderr)
+        sys.exit(EXIT_BUSY)
+    except ExportRefused as e:
+        print(f"export refused: {e}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        await engine.dispose()
+    print(json.dumps(summary.as_dict(), ensure_ascii=False))
+
 
 if __name__ == "__main__":
     service_main(
         settings_factory=RoutesSettings,
         app_factory="services.routes.app:create_app",
         migrations_dir=Path(__file__).parent / "migrations",
+        extra=_extra,
     )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from kit.app import create_service_app
 from kit.client import GatewayClient
+from services.routes.api import exports as exports_api
 from services.routes.api import routes as routes_api
 from services.routes.clients import AssessmentFeed, ResourceMapClient
 from services.routes.config import RoutesSettings
@@ -44,7 +45,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
         settings=settings,
         title="IOM routes service",
         description="Individual educational routes: generation from assessment results, lifecycle, monthly exports.",
-        routers=[routes_api.router],
+        routers=[routes_api.router, exports_api.router],
         on_startup=[start],
         on_shutdown=[stop],
     )

@@ -1,0 +1,912 @@
+"""Monthly export of routes for the municipal services: rows, CSV/XLSX/JSON writers, the export job.
+
+Teachers with insufficient levels come first (group 1, then 2, ...), then by name. Every output
+is a pure function of the routes in the database and the month: no "generated at" stamps, fixed
+workbook properties and zip entry times, so a re-run over the same data gives the same bytes.
+Rows are read with a server-side cursor in chunks and written as they come (memory stays flat).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+import zipfile
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
+from copy import copy
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from itertools import groupby
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, TextIO
+
+import orjson
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook import Workbook
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.writer.excel import ExcelWriter
+from sqlalchemy import Select, Text, and_, cast, delete, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from kit.auth import Principal, Role
+from kit.tabular import XLSX_MEDIA_TYPE, safe_cell
+from services.routes.generation import LEVEL_LABELS, subject_label
+from services.routes.models import exports, routes
+from services.routes.printing import STATUS_RU
+from services.routes.selfcheck import evaluate
+
+log = logging.getLogger("routes.exports")
+
+FORMATS = ("csv", "xlsx", "json")
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MEDIA_TYPE, "json": "application/json"}
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# The region workbook's record has no municipality (it holds them all); municipal roles never see it.
+REGION_FILE = "region"
+CHUNK_ROWS = 2000
+# One export job at a time per database (session advisory lock; released when the session ends).
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"iom:routes:monthly-export").digest()[:8], "big", signed=True)
+
+HEADERS = (
+    "ФИО педагога",
+    "ОО",
+    "Предмет",
+    "Уровень / группа",
+    "Статус маршрута",
+    "Период",
+    "Дефициты",
+    "Число задач",
+    "Наставник",
+    "Ближайшая контрольная точка",
+    "Самопроверка (авто, из 10)",
+)
+COLUMN_WIDTHS = (38, 14, 24, 20, 30, 25, 22, 10, 32, 16, 14)
+DATE_COLUMN = HEADERS.index("Ближайшая контрольная точка")
+NO_MENTOR = "не назначен"
+
+
+# --- month --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Month:
+    key: str  # YYYY-MM
+    first: date
+    last: date
+
+    @classmethod
+    def parse(cls, value: str, today: date | None = None) -> Month:
+        """`YYYY-MM`, or `previous`: the calendar month before today (UTC)."""
+        if value == "previous":
+            today = today or datetime.now(UTC).date()
+            last = today.replace(day=1) - timedelta(days=1)
+            value = f"{last.year:04d}-{last.month:02d}"
+        if not re.match(MONTH_PATTERN, value):
+            raise ValueError("the month is YYYY-MM (e.g. 2026-11) or 'previous'")
+        first = date(int(value[:4]), int(value[5:7]), 1)
+        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return cls(value, first, nxt - timedelta(days=1))
+
+    @property
+    def stamp(self) -> datetime:
+        """The one timestamp every file of this month carries (midnight of its first day)."""
+        return datetime(self.first.year, self.first.month, 1)
+
+
+# --- rows ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """One route as the municipal service sees it in the export."""
+
+    route_id: uuid.UUID
+    teacher_id: uuid.UUID
+    external_id: str
+    teacher_name: str
+    region: str
+    municipality: str
+    organisation: str
+    subject: str | None
+    group: int
+    status: str
+    period_start: date
+    period_end: date
+    deficits: tuple[str, ...]
+    tasks: int
+    mentor_id: str | None
+    mentor: str
+    next_control_on: date | None
+    self_check: int
+
+    def cells(self) -> list[Any]:
+        """Values in HEADERS order (the control point as a date; text not yet escaped)."""
+        return [
+            self.teacher_name,
+            self.organisation,
+            subject_label(self.subject),
+            f"{LEVEL_LABELS.get(self.group, '—')} (группа {self.group})",
+            STATUS_RU.get(self.status, self.status),
+            f"{self.period_start:%d.%m.%Y} – {self.period_end:%d.%m.%Y}",
+            ", ".join(self.deficits),
+            self.tasks,
+            self.mentor,
+            self.next_control_on,
+            self.self_check,
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "route_id": str(self.route_id),
+            "teacher_id": str(self.teacher_id),
+            "external_id": self.external_id,
+            "teacher_name": self.teacher_name,
+            "region": self.region,
+            "municipality": self.municipality,
+            "organisation": self.organisation,
+            "subject": self.subject,
+            "subject_label": subject_label(self.subject),
+            "group": self.group,
+            "level": LEVEL_LABELS.get(self.group),
+            "status": self.status,
+            "status_label": STATUS_RU.get(self.status, self.status),
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "deficits": list(self.deficits),
+            "tasks": self.tasks,
+            "mentor_id": self.mentor_id,
+            "mentor": self.mentor or None,
+            "next_control_on": self.next_control_on.isoformat() if self.next_control_on else None,
+            "self_check_auto": self.self_check,
+        }
+
+
+def _mentor(content: Mapping[str, Any], mentor_id: str | None) -> str:
+    mentoring = content.get("mentoring")
+    if isinstance(mentoring, Mapping):
+        label = mentoring.get("label") or mentoring.get("mentor_id") or mentor_id
+        return str(label) if label else NO_MENTOR
+    return mentor_id or ""
+
+
+def export_row(r: Mapping[str, Any]) -> ExportRow:
+    """Build the export row of one route (a mapping of the columns `month_query` selects)."""
+    raw = r["content"]
+    content: dict[str, Any] = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    sections = content.get("sections") or {}
+    goals = sections.get("goals") or []
+    manual = {int(k): v for k, v in (r["self_check_manual"] or {}).items()}
+    return ExportRow(
+        route_id=r["id"],
+        teacher_id=r["teacher_id"],
+        external_id=r["external_id"],
+        teacher_name=r["teacher_name"],
+        region=r["region"],
+        municipality=r["municipality"],
+        organisation=r["organisation"],
+        subject=r["subject"],
+        group=int(r["grp"]),
+        status=r["status"],
+        period_start=r["period_start"],
+        period_end=r["period_end"],
+        deficits=tuple(str(d) for d in (sections.get("competency_profile") or {}).get("deficits") or []),
+        tasks=sum(len(g.get("tasks") or []) for g in goals),
+        mentor_id=r["mentor_id"],
+        mentor=_mentor(content, r["mentor_id"]),
+        next_control_on=r["next_control_on"],
+        self_check=int(evaluate(content, manual)["auto_total"]),
+    )
+
+
+def export_rows(raw: Iterable[Mapping[str, Any]]) -> list[ExportRow]:
+    return [export_row(r) for r in raw]
+
+
+def clean_text(value: Any) -> Any:
+    """Escape text a spreadsheet would run as a formula, then drop control characters XML cannot hold."""
+    value = safe_cell(value)
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+ROW_COLUMNS = (
+    routes.c.id,
+    routes.c.teacher_id,
+    routes.c.external_id,
+    routes.c.teacher_name,
+    routes.c.region,
+    routes.c.municipality,
+    routes.c.organisation,
+    routes.c.subject,
+    routes.c.grp,
+    routes.c.status,
+    routes.c.period_start,
+    routes.c.period_end,
+    routes.c.mentor_id,
+    routes.c.next_control_on,
+    # As text: decoded with orjson by export_row, whatever JSON codec the engine has.
+    cast(routes.c.content, Text).label("content"),
+    routes.c.self_check_manual,
+)
+
+
+def overlaps(month: Month) -> Any:
+    return and_(routes.c.period_start <= month.last, routes.c.period_end >= month.first)
+
+
+def month_query(month: Month, *conditions: Any) -> Select[Any]:
+    """Routes running in the month, by municipality, then insufficient levels first, then name."""
+    return (
+        select(*ROW_COLUMNS)
+        .where(overlaps(month), *conditions)
+        .order_by(routes.c.municipality, routes.c.grp, routes.c.teacher_name, routes.c.id)
+    )
+
+
+async def fetch_chunks(
+    conn: AsyncConnection, query: Select[Any], size: int = CHUNK_ROWS
+) -> AsyncGenerator[list[Any], None]:
+    """Rows of `query` through a server-side cursor, `size` at a time."""
+    result = await conn.stream(query.execution_options(yield_per=size))
+    try:
+        async for part in result.mappings().partitions(size):
+            yield list(part)
+    finally:
+        await result.close()
+
+
+def export_scope(principal: Principal) -> Any:
+    """SQL condition limiting export records to the caller's scope (Principal.sees)."""
+    conds: list[Any] = []
+    if principal.region:
+        conds.append(exports.c.region == principal.region)
+    if principal.is_regional:
+        pass
+    elif principal.role == Role.municipal_methodologist:
+        conds.append(exports.c.municipality == (principal.municipality or ""))
+    else:
+        conds.append(text("false"))
+    return and_(text("true"), *conds)
+
+
+class ExportRecords:
+    """Queries of the `exports` table."""
+
+    def __init__(self, conn: Any) -> None:
+        self.c = conn  # AsyncSession or AsyncConnection
+
+    async def search(
+        self,
+        principal: Principal,
+        *,
+        month: str | None,
+        municipality: str | None,
+        fmt: str | None,
+        after: tuple[str, str, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        q = select(exports).where(export_scope(principal))
+        if month:
+            q = q.where(exports.c.month == month)
+        if municipality is not None:
+            q = q.where(exports.c.municipality == municipality)
+        if fmt:
+            q = q.where(exports.c.format == fmt)
+        if after is not None:
+            m, mun, f = after
+            q = q.where(
+                (exports.c.month < m)
+                | and_(exports.c.month == m, tuple_(exports.c.municipality, exports.c.format) > tuple_(mun, f))
+            )
+        q = q.order_by(exports.c.month.desc(), exports.c.municipality, exports.c.format).limit(limit)
+        return [dict(r._mapping) for r in await self.c.execute(q)]
+
+    async def get(self, principal: Principal, export_id: uuid.UUID) -> dict[str, Any] | None:
+        q = select(exports).where(exports.c.id == export_id, export_scope(principal))
+        r = (await self.c.execute(q)).first()
+        return dict(r._mapping) if r else None
+
+    async def of_month(self, month: str) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in await self.c.execute(select(exports).where(exports.c.month == month))]
+
+    async def upsert(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            stmt = pg_insert(exports).values(**row)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[exports.c.month, exports.c.municipality, exports.c.format],
+                set_={
+                    **{k: stmt.excluded[k] for k in row if k not in ("month", "municipality", "format")},
+                    "created_at": func.now(),
+                },
+            )
+            await self.c.execute(stmt)
+
+    async def delete(self, ids: list[uuid.UUID]) -> None:
+        if ids:
+            await self.c.execute(delete(exports).where(exports.c.id.in_(ids)))
+
+
+# --- writers ------------------------------------------------------------------------------------
+
+
+class ByteSink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class CsvWriter:
+    """UTF-8 with BOM, `;`-separated, CRLF: what Excel opens correctly in a Russian locale."""
+
+    def __init__(self, sink: ByteSink) -> None:
+        self.sink = sink
+        self._buf = io.StringIO()
+        self._csv = csv.writer(self._buf, delimiter=";", lineterminator="\r\n")
+        sink.write(codecs.BOM_UTF8)
+        self._csv.writerow(HEADERS)
+        self._flush()
+
+    def _flush(self) -> None:
+        self.sink.write(self._buf.getvalue().encode("utf-8"))
+        self._buf.seek(0)
+        self._buf.truncate()
+
+    def write(self, rows: Sequence[ExportRow]) -> None:
+        for row in rows:
+            values = row.cells()
+            d = values[DATE_COLUMN]
+            values[DATE_COLUMN] = f"{d:%d.%m.%Y}" if d else ""
+            self._csv.writerow([clean_text(v) for v in values])
+        self._flush()
+
+    def finish(self) -> None:
+        self._flush()
+
+
+class JsonWriter:
+    """A JSON array, one object per line, written as rows come."""
+
+    def __init__(self, sink: ByteSink) -> None:
+        self.sink = sink
+        self.count = 0
+        sink.write(b"[")
+
+    def write(self, rows: Sequence[ExportRow]) -> None:
+        parts = []
+        for row in rows:
+            parts.append(b",\n" if self.count else b"\n")
+            parts.append(orjson.dumps(row.as_json()))
+            self.count += 1
+        self.sink.write(b"".join(parts))
+
+    def finish(self) -> None:
+        self.sink.write(b"\n]\n" if self.count else b"]\n")
+
+
+class StableZip(zipfile.ZipFile):
+    """A zip whose entries all carry one timestamp and mode, so equal content gives equal bytes.
+
+    `keep` is told about every file openpyxl adds from disk (its write-only sheets) before
+    openpyxl deletes it; `substitute` replaces such a file by another (a sheet written before).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        stamp: datetime,
+        *,
+        keep: Callable[[str, str], None] | None = None,
+        substitute: Mapping[str, Path] | None = None,
+    ) -> None:
+        super().__init__(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self._date_time = (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+        self._keep = keep
+        self._substitute = dict(substitute or {})
+
+    def _info(self, name: str, size: int = 0) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self._date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.create_system = 3
+        info.external_attr = 0o644 << 16
+        info.file_size = size
+        return info
+
+    def writestr(  # type: ignore[override]
+        self, zinfo_or_arcname: str | zipfile.ZipInfo, data: str | bytes, *args: Any, **kwargs: Any
+    ) -> None:
+        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
+        super().writestr(self._info(name), data)
+
+    def write(  # type: ignore[override]
+        self, filename: str | os.PathLike[str], arcname: str | None = None, *args: Any, **kwargs: Any
+    ) -> None:
+        name = arcname or os.fspath(filename)
+        if self._keep is not None:
+            self._keep(name, os.fspath(filename))
+        source = self._substitute.get(name, Path(filename))
+        with open(source, "rb") as src, self.open(self._info(name, os.path.getsize(source)), "w") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def sheet_title(code: str, used: set[str]) -> str:
+    """A valid, unique sheet title (31 characters, none of []:*?/\\)."""
+    base = re.sub(r"[\[\]:*?/\\]", "_", code).strip("'")[:31] or "МО"
+    title, n = base, 1
+    while title.lower() in used:
+        n += 1
+        title = f"{base[: 31 - len(str(n)) - 1]}~{n}"
+    used.add(title.lower())
+    return title
+
+
+def autofilter_ref(rows: int) -> str:
+    return f"A1:{get_column_letter(len(HEADERS))}{rows + 1}"
+
+
+class XlsxBook:
+    """A write-only workbook of the export: its styles are registered in one fixed order, so the
+    cell style ids are the same in every workbook and a sheet written for one fits another."""
+
+    HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
+    LOW_FILL = PatternFill("solid", fgColor="FCE4D6")  # group 1: insufficient level, look first
+
+    def __init__(self, month: Month) -> None:
+        self.month = month
+        self.wb = Workbook(write_only=True)
+        props = self.wb.properties
+        props.creator = "IOM platform"
+        props.lastModifiedBy = None
+        props.title = f"Индивидуальные образовательные маршруты, {month.key}"
+        props.created = props.modified = month.stamp
+        self._styles: dict[str, Any] = {}
+
+    def _register_styles(self, ws: WriteOnlyWorksheet) -> None:
+        thin = Side(style="thin", color="8EA9DB")
+        header = WriteOnlyCell(ws)
+        header.font = Font(bold=True)
+        header.fill = self.HEADER_FILL
+        header.alignment = Alignment(wrap_text=True, vertical="center")
+        header.border = Border(bottom=thin)
+        day = WriteOnlyCell(ws)
+        day.number_format = "DD.MM.YYYY"
+        low = WriteOnlyCell(ws)
+        low.fill = self.LOW_FILL
+        low_day = WriteOnlyCell(ws)
+        low_day.fill = self.LOW_FILL
+        low_day.number_format = "DD.MM.YYYY"
+        for name, cell in (("header", header), ("day", day), ("low", low), ("low_day", low_day)):
+            _ = cell.style_id  # registers the style now, in this order
+            self._styles[name] = cell._style
+
+    def add_sheet(self, title: str) -> XlsxSheet:
+        ws = self.wb.create_sheet(title)
+        if not self._styles:
+            self._register_styles(ws)
+        return XlsxSheet(ws, self._styles)
+
+    def placeholder(self, title: str, rows: int) -> None:
+        """A sheet whose XML is substituted at save (see StableZip); it names its autofilter range."""
+        ws = self.wb.create_sheet(title)
+        if not self._styles:
+            self._register_styles(ws)
+        ws.auto_filter.ref = autofilter_ref(rows)
+
+    def save(
+        self,
+        path: Path,
+        *,
+        keep: Callable[[str, str], None] | None = None,
+        substitute: Mapping[str, Path] | None = None,
+    ) -> None:
+        # ExcelWriter directly: openpyxl's save_workbook stamps the current time as "modified".
+        archive = StableZip(path, self.month.stamp, keep=keep, substitute=substitute)
+        ExcelWriter(self.wb, archive).save()
+
+
+class XlsxSheet:
+    """One municipality's sheet: bold filled header, widths, frozen header, autofilter, group 1 highlighted."""
+
+    def __init__(self, ws: WriteOnlyWorksheet, styles: dict[str, Any]) -> None:
+        self.ws = ws
+        self.styles = styles
+        self.rows = 0
+        for i, width in enumerate(COLUMN_WIDTHS, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = width
+        ws.freeze_panes = "A2"
+        ws.row_dimensions[1].height = 32
+        ws.page_setup.orientation = "landscape"
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToHeight = 0
+        ws.append([self._cell(h, "header") for h in HEADERS])
+
+    def _cell(self, value: Any, style: str) -> WriteOnlyCell:
+        c = WriteOnlyCell(self.ws, value)
+        c._style = copy(self.styles[style])
+        return c
+
+    def write(self, rows: Sequence[ExportRow]) -> None:
+        for row in rows:
+            values = [clean_text(v) for v in row.cells()]
+            d = values[DATE_COLUMN]
+            if row.group == 1:
+                values = [self._cell(v, "low_day" if i == DATE_COLUMN else "low") for i, v in enumerate(values)]
+            elif d is not None:
+                values[DATE_COLUMN] = self._cell(d, "day")
+            self.ws.append(values)
+        self.rows += len(rows)
+
+    def finish(self) -> None:
+        self.ws.auto_filter.ref = autofilter_ref(self.rows)
+
+
+def municipal_xlsx(month: Month, title: str) -> tuple[XlsxBook, XlsxSheet]:
+    book = XlsxBook(month)
+    return book, book.add_sheet(sheet_title(title, set()))
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrittenFile:
+    municipality: str  # "" for the region workbook
+    region: str
+    fmt: str
+    path: Path
+    rows: int
+    sha256: str
+    size_bytes: int
+
+
+class AtomicFile:
+    """Written under a hidden temporary name in the target folder and renamed into place."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+
+    def open(self) -> BinaryIO:
+        return open(self.tmp, "wb")
+
+    def commit(self) -> tuple[str, int]:
+        """fsync, hash, rename; return (sha256, size)."""
+        with open(self.tmp, "rb") as f:
+            os.fsync(f.fileno())
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        size = self.tmp.stat().st_size
+        os.replace(self.tmp, self.final)
+        return digest, size
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def file_stem(code: str, taken: set[str]) -> str:
+    """A safe, unique file name for a municipality code (never the region workbook's name)."""
+    stem = re.sub(r"[^0-9A-Za-z._-]", "_", code).lstrip(".") or "mo"
+    if stem.lower() in taken or stem.lower() == REGION_FILE:
+        stem = f"{stem}-{hashlib.sha256(code.encode()).hexdigest()[:8]}"
+    taken.add(stem.lower())
+    return stem
+
+
+class MunicipalFiles:
+    """The files of one municipality, written together as its rows stream by."""
+
+    def __init__(
+        self,
+        month: Month,
+        month_dir: Path,
+        work_dir: Path,
+        region: str,
+        municipality: str,
+        stem: str,
+        title: str,
+        formats: Sequence[str],
+    ) -> None:
+        self.month, self.region, self.municipality, self.title = month, region, municipality, title
+        self.rows = 0
+        self.files = {fmt: AtomicFile(month_dir / f"{stem}.{fmt}") for fmt in formats}
+        self.sinks: dict[str, BinaryIO] = {}
+        self.writers: dict[str, Any] = {}
+        self.sheet_xml = work_dir / f"{stem}.sheet.xml"
+        self.book: XlsxBook | None = None
+        for fmt, f in self.files.items():
+            if fmt == "xlsx":
+                self.book, self.writers[fmt] = municipal_xlsx(month, title)
+                continue
+            self.sinks[fmt] = f.open()
+            self.writers[fmt] = CsvWriter(self.sinks[fmt]) if fmt == "csv" else JsonWriter(self.sinks[fmt])
+
+    def write(self, rows: Sequence[ExportRow]) -> None:
+        for w in self.writers.values():
+            w.write(rows)
+        self.rows += len(rows)
+
+    def _keep_sheet(self, arcname: str, filename: str) -> None:
+        shutil.copyfile(filename, self.sheet_xml)
+
+    def finish(self) -> list[WrittenFile]:
+        out = []
+        for fmt, f in self.files.items():
+            self.writers[fmt].finish()
+            if fmt == "xlsx":
+                assert self.book is not None
+                self.book.save(f.tmp, keep=self._keep_sheet)
+            else:
+                self.sinks[fmt].close()
+            digest, size = f.commit()
+            out.append(WrittenFile(self.municipality, self.region, fmt, f.final, self.rows, digest, size))
+        return out
+
+    def discard(self) -> None:
+        for s in self.sinks.values():
+            s.close()
+        for f in self.files.values():
+            f.discard()
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress bar on stderr: redrawn in place on a terminal, a line per 10% in logs."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total, self.done, self.width = total, 0, width
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self._last_draw = 0.0
+        self._last_decile = -1
+        self.t0 = time.monotonic()
+
+    def advance(self, n: int, label: str = "") -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.tty:
+            if now - self._last_draw >= 0.1 or self.done >= self.total:
+                self._draw(label, end="\r")
+                self._last_draw = now
+        else:
+            decile = self.done * 10 // max(self.total, 1)
+            if decile != self._last_decile:
+                self._last_decile = decile
+                self._draw(label, end="\n")
+
+    def _draw(self, label: str, end: str) -> None:
+        share = self.done / self.total if self.total else 1.0
+        filled = int(share * self.width)
+        bar = "#" * filled + "." * (self.width - filled)
+        line = f"[{bar}] {share:4.0%} {self.done}/{self.total} routes {time.monotonic() - self.t0:5.1f}s {label}"
+        self.stream.write(line.ljust(90) + end)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self._draw("", end="\n")
+
+
+# --- the job ------------------------------------------------------------------------------------
+
+
+class ExportBusy(Exception):
+    """Another export holds the lock."""
+
+
+class ExportRefused(Exception):
+    """The data cannot be exported as asked (the message says why)."""
+
+
+@dataclass
+class ExportSummary:
+    month: str
+    directory: Path
+    municipalities: int = 0
+    routes: int = 0
+    files: list[WrittenFile] = field(default_factory=list)
+    removed: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "directory": str(self.directory),
+            "municipalities": self.municipalities,
+            "routes": self.routes,
+            "files": len(self.files),
+            "removed_stale": self.removed,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+async def _try_lock(conn: AsyncConnection) -> bool:
+    got = (await conn.execute(select(func.pg_try_advisory_lock(LOCK_KEY)))).scalar_one()
+    await conn.commit()
+    return bool(got)
+
+
+async def run_export(
+    engine: AsyncEngine,
+    month: Month,
+    out_root: Path,
+    formats: Sequence[str] = FORMATS,
+    *,
+    progress: TextIO | None = None,
+    show_progress: bool = True,
+) -> ExportSummary:
+    """Write every municipality's files for the month plus the region workbook; record them.
+
+    Refuses (ExportBusy) while another run holds the lock. Files are replaced atomically; records
+    of files this run no longer produces (a municipality without routes now) are removed.
+    """
+    async with engine.connect() as lock_conn:
+        if not await _try_lock(lock_conn):
+            raise ExportBusy("another monthly export is running (its database lock is held); try again later")
+        try:
+            return await _export_locked(engine, month, out_root, formats, progress, show_progress)
+        finally:
+            await lock_conn.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
+            await lock_conn.commit()
+
+
+async def _export_locked(
+    engine: AsyncEngine,
+    month: Month,
+    out_root: Path,
+    formats: Sequence[str],
+    progress_stream: TextIO | None,
+    show_progress: bool,
+) -> ExportSummary:
+    t0 = time.monotonic()
+    month_dir = (out_root / month.key).resolve()
+    summary = ExportSummary(month.key, month_dir)
+    async with engine.connect() as conn:
+        counts = (
+            await conn.execute(select(routes.c.region, func.count()).where(overlaps(month)).group_by(routes.c.region))
+        ).all()
+        await conn.commit()
+    if len(counts) > 1:
+        raise ExportRefused(
+            "routes of several regions run in this month; the export folder and its records hold one region"
+        )
+    total = sum(int(n) for _, n in counts)
+    month_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(month_dir)
+    work_dir = month_dir / f".work-{os.getpid()}"
+    work_dir.mkdir()
+    bar = Progress(total, progress_stream) if show_progress else None
+    current: MunicipalFiles | None = None
+    sheets: list[tuple[str, Path, int]] = []
+    stems: set[str] = set()
+    titles: set[str] = set()
+    region = str(counts[0][0]) if counts else ""
+    try:
+        async with engine.connect() as conn:
+            async for raw in fetch_chunks(conn, month_query(month)):
+                rows = export_rows(raw)
+                for municipality, group in groupby(rows, key=lambda r: r.municipality):
+                    part = list(group)
+                    if current is None or current.municipality != municipality:
+                        if current is not None:
+                            summary.files += current.finish()
+                            sheets.append((current.title, current.sheet_xml, current.rows))
+                        current = _open_municipality(month, month_dir, work_dir, part[0], stems, titles, formats)
+                        summary.municipalities += 1
+                    current.write(part)
+                summary.routes += len(rows)
+                if bar is not None and rows:
+                    bar.advance(len(rows), rows[-1].municipality)
+        if current is not None:
+            summary.files += current.finish()
+            sheets.append((current.title, current.sheet_xml, current.rows))
+            current = None
+        if "xlsx" in formats and sheets:
+            summary.files.append(_region_workbook(month, month_dir, region, sheets))
+    except BaseException:
+        if current is not None:
+            current.discard()
+        raise
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if bar is not None:
+            bar.close()
+    summary.removed = await _record(engine, month, month_dir, formats, summary.files)
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _open_municipality(
+    month: Month,
+    month_dir: Path,
+    work_dir: Path,
+    first: ExportRow,
+    stems: set[str],
+    titles: set[str],
+    formats: Sequence[str],
+) -> MunicipalFiles:
+    return MunicipalFiles(
+        month,
+        month_dir,
+        work_dir,
+        first.region,
+        first.municipality,
+        file_stem(first.municipality, stems),
+        sheet_title(first.municipality, titles),
+        formats,
+    )
+
+
+def _region_workbook(month: Month, month_dir: Path, region: str, sheets: list[tuple[str, Path, int]]) -> WrittenFile:
+    """One sheet per municipality: the very sheets of the municipal files, each row serialised once."""
+    book = XlsxBook(month)
+    substitute: dict[str, Path] = {}
+    for i, (title, xml, rows) in enumerate(sheets, start=1):
+        book.placeholder(title, rows)
+        substitute[f"xl/worksheets/sheet{i}.xml"] = xml
+    f = AtomicFile(month_dir / f"{REGION_FILE}.xlsx")
+    try:
+        book.save(f.tmp, substitute=substitute)
+        digest, size = f.commit()
+    except BaseException:
+        f.discard()
+        raise
+    return WrittenFile("", region, "xlsx", f.final, sum(n for _, _, n in sheets), digest, size)
+
+
+def _remove_leftovers(month_dir: Path) -> None:
+    """Temporary files of an interrupted run (no other run is active: we hold the lock)."""
+    for p in month_dir.glob(".*.tmp"):
+        p.unlink(missing_ok=True)
+    for p in month_dir.glob(".work-*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+async def _record(
+    engine: AsyncEngine, month: Month, month_dir: Path, formats: Sequence[str], files: list[WrittenFile]
+) -> int:
+    """Upsert a record per file; drop records (and files) of this month's formats not produced now."""
+    produced = {(f.municipality, f.fmt) for f in files}
+    async with engine.begin() as conn:
+        repo = ExportRecords(conn)
+        await repo.upsert(
+            [
+                {
+                    "month": month.key,
+                    "region": f.region,
+                    "municipality": f.municipality,
+                    "format": f.fmt,
+                    "filename": f.path.name,
+                    "path": str(f.path),
+                    "sha256": f.sha256,
+                    "size_bytes": f.size_bytes,
+                    "rows": f.rows,
+                }
+                for f in files
+            ]
+        )
+        stale = [
+            r
+            for r in await repo.of_month(month.key)
+            if r["format"] in formats and (r["municipality"], r["format"]) not in produced
+        ]
+        await repo.delete([r["id"] for r in stale])
+    _unlink_inside(month_dir, [Path(r["path"]) for r in stale])
+    return len(stale)
+
+
+def _unlink_inside(folder: Path, paths: list[Path]) -> None:
+    for p in paths:
+        if p.parent == folder:
+            p.unlink(missing_ok=True)

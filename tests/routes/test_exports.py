@@ -1,0 +1,392 @@
+"""Monthly export of routes: on request through HTTP, the export job (CLI), recorded files and scope."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import sys
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import openpyxl
+import pytest
+
+from deploy.stack import ROOT
+from kit.auth import Role
+from kit.tabular import XLSX_MEDIA_TYPE
+from services.routes.exports import HEADERS, LOCK_KEY, Month, clean_text
+from tests.harness import Stack, auth
+from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, ORG_B1, REGION, as_methodologist, as_regional, as_school
+from tests.routes.factory import insert_route
+
+MONTH = "2026-11"
+LOW_FILL = "00FCE4D6"
+HEADER_FILL = "00DCE6F1"
+NAME, GROUP = HEADERS.index("ФИО педагога"), HEADERS.index("Уровень / группа")
+EVIL = ['=HYPERLINK("http://x")', "+79991234567", "-2+3", "@SUM(A1)", "\tTab", "\rCr"]
+
+
+async def seed(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:
+    """Municipality A: two group-1 teachers, one group 2, one group 3; B: one; two routes outside the month."""
+    made = {}
+    for name, group, org in (
+        ("Борисов Олег Ильич", 2, ORG_A1),
+        ("Яковлева Нина Павловна", 1, ORG_A2),
+        ("Абрамова Ольга Юрьевна", 3, ORG_A1),
+        ("Васильев Денис Петрович", 1, ORG_A1),
+    ):
+        made[name] = await insert_route(db, teacher_name=name, group=group, organisation=org)
+    made["b"] = await insert_route(
+        db, teacher_name="Кузнецов Иван Андреевич", group=2, municipality=MUN_B, organisation=ORG_B1
+    )
+    # Ended before November / starts after it: not in the November export.
+    await insert_route(db, teacher_name="Прошлый Маршрут", group=3, start=date(2026, 5, 4))
+    await insert_route(db, teacher_name="Будущий Маршрут", group=3, start=date(2026, 12, 7))
+    return made
+
+
+A_ORDER = ["Васильев Денис Петрович", "Яковлева Нина Павловна", "Борисов Олег Ильич", "Абрамова Ольга Юрьевна"]
+
+
+def csv_rows(body: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline=""), delimiter=";"))
+
+
+async def monthly(api: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> httpx.Response:
+    return await api.get("/api/v1/exports/monthly", params={"month": MONTH, **params}, headers=headers)
+
+
+async def export_cli(live: Stack, out: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.routes",
+        "export",
+        "--out",
+        str(out),
+        *args,
+        env=live.env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, stdout.decode(), stderr.decode()
+
+
+async def export_month(live: Stack, out: Path) -> dict[str, Any]:
+    code, stdout, stderr = await export_cli(live, out, "--month", MONTH)
+    assert code == 0, stderr
+    return dict(json.loads(stdout.strip().splitlines()[-1]))
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def listing(out: Path) -> dict[str, str]:
+    return {p.name: sha(p) for p in sorted((out / MONTH).iterdir())}
+
+
+class TestMonthlyOnRequest:
+    async def test_csv_is_excel_friendly_utf8_bom_semicolons_crlf(self, api: httpx.AsyncClient, db: Any) -> None:
+        await seed(db)
+        r = await monthly(api, as_methodologist(MUN_A), format="csv")
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/csv")
+        assert f'filename="iom-{MONTH}-{MUN_A}.csv"' in r.headers["content-disposition"]
+        assert r.content.startswith(b"\xef\xbb\xbf")
+        first_line = r.content[3:].split(b"\r\n", 1)[0].decode()
+        assert first_line == ";".join(HEADERS)
+        assert r.content.count(b"\r\n") == 5 and b"\n" not in r.content.replace(b"\r\n", b"")
+
+    async def test_rows_are_the_month_s_routes_group_1_first_then_by_name(
+        self, api: httpx.AsyncClient, db: Any
+    ) -> None:
+        made = await seed(db)
+        rows = csv_rows((await monthly(api, as_methodologist(MUN_A))).content)[1:]
+        assert [r[NAME] for r in rows] == A_ORDER
+        assert [r[GROUP] for r in rows] == [
+            "низкий (группа 1)",
+            "низкий (группа 1)",
+            "базовый (группа 2)",
+            "повышенный (группа 3)",
+        ]
+        first = dict(zip(HEADERS, rows[0], strict=True))
+        route = made["Васильев Денис Петрович"]
+        assert first["ОО"] == ORG_A1 and first["Предмет"] == "Математика"
+        assert first["Статус маршрута"] == "реализуется"
+        assert first["Период"] == f"{route['period_start']:%d.%m.%Y} – {route['period_end']:%d.%m.%Y}"
+        assert first["Дефициты"] == "M2, M3"
+        assert first["Число задач"] == "4"
+        assert first["Наставник"] == "Петрова Анна Сергеевна"
+        assert first["Ближайшая контрольная точка"] == f"{route['next_control_on']:%d.%m.%Y}"
+        assert 0 <= int(first["Самопроверка (авто, из 10)"]) <= 10
+
+    async def test_formula_cells_are_escaped(self, api: httpx.AsyncClient, db: Any) -> None:
+        for i, evil in enumerate(EVIL):
+            await insert_route(db, teacher_name=evil, organisation=f"=cmd|{i}", group=2)
+        rows = csv_rows((await monthly(api, as_methodologist(MUN_A))).content)[1:]
+        assert sorted(r[NAME] for r in rows) == sorted("'" + e for e in EVIL)
+        assert all(r[1].startswith("'=cmd|") for r in rows)
+
+    async def test_xlsx_has_styled_header_and_highlighted_group_1(self, api: httpx.AsyncClient, db: Any) -> None:
+        await seed(db)
+        await insert_route(db, teacher_name="=1+1", group=4)
+        r = await monthly(api, as_regional(), municipality=MUN_A, format="xlsx")
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == XLSX_MEDIA_TYPE
+        wb = openpyxl.load_workbook(io.BytesIO(r.content))
+        ws = wb[MUN_A]
+        rows = list(ws.iter_rows())
+        assert [c.value for c in rows[0]] == list(HEADERS)
+        assert all(c.font.b and c.fill.fgColor.rgb == HEADER_FILL for c in rows[0])
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:K{len(rows)}"
+        names = [row[NAME].value for row in rows[1:]]
+        assert names == [*A_ORDER, "'=1+1"]
+        assert all(c.data_type != "f" for row in rows for c in row)
+        for row in rows[1:]:
+            low = row[GROUP].value.startswith("низкий")
+            assert all((c.fill.fgColor.rgb == LOW_FILL) == low for c in row)
+        control = rows[1][HEADERS.index("Ближайшая контрольная точка")]
+        assert control.is_date and control.number_format == "DD.MM.YYYY"
+
+    async def test_json_is_an_array_of_rows_in_the_same_order(self, api: httpx.AsyncClient, db: Any) -> None:
+        made = await seed(db)
+        r = await monthly(api, as_methodologist(MUN_A), format="json")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        items = r.json()
+        assert [i["teacher_name"] for i in items] == A_ORDER
+        first = items[0]
+        route = made[A_ORDER[0]]
+        assert first["route_id"] == str(route["id"]) and first["group"] == 1 and first["level"] == "низкий"
+        assert first["deficits"] == ["M2", "M3"] and first["mentor_id"] == "mentor-1"
+        assert first["next_control_on"] == route["next_control_on"].isoformat()
+
+    async def test_an_empty_month_gives_the_header_only(self, api: httpx.AsyncClient, db: Any) -> None:
+        await seed(db)
+        r = await api.get(
+            "/api/v1/exports/monthly", params={"month": "2025-01", "format": "json"}, headers=as_methodologist(MUN_A)
+        )
+        assert r.status_code == 200 and r.json() == []
+        r = await api.get("/api/v1/exports/monthly", params={"month": "2025-01"}, headers=as_methodologist(MUN_A))
+        assert csv_rows(r.content) == [list(HEADERS)]
+
+    async def test_methodologist_cannot_export_another_municipality(self, api: httpx.AsyncClient, db: Any) -> None:
+        await seed(db)
+        r = await monthly(api, as_methodologist(MUN_A), municipality=MUN_B)
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+    async def test_regional_specialist_names_the_municipality(self, api: httpx.AsyncClient, db: Any) -> None:
+        await seed(db)
+        assert (await monthly(api, as_regional())).status_code == 422
+        rows = csv_rows((await monthly(api, as_regional(), municipality=MUN_B)).content)[1:]
+        assert [r[NAME] for r in rows] == ["Кузнецов Иван Андреевич"]
+
+    async def test_another_region_sees_nothing(self, api: httpx.AsyncClient, db: Any) -> None:
+        await seed(db)
+        other = auth(Role.regional_specialist, region="r-other")
+        assert csv_rows((await monthly(api, other, municipality=MUN_A)).content) == [list(HEADERS)]
+
+    @pytest.mark.parametrize("role", [Role.teacher, Role.school_admin])
+    async def test_teachers_and_schools_are_refused(self, api: httpx.AsyncClient, role: Role) -> None:
+        h = as_school(ORG_A1, MUN_A) if role == Role.school_admin else auth(role, region=REGION, teacher_id="x")
+        assert (await monthly(api, h)).status_code == 403
+
+    async def test_a_bad_month_is_422(self, api: httpx.AsyncClient) -> None:
+        r = await api.get("/api/v1/exports/monthly", params={"month": "2026-13"}, headers=as_methodologist(MUN_A))
+        assert r.status_code == 422
+
+
+class TestExportJob:
+    async def test_writes_every_municipality_in_every_format_and_the_region_workbook(
+        self, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        code, stdout, stderr = await export_cli(live, tmp_path, "--month", MONTH)
+        assert code == 0, stderr
+        assert json.loads(stdout)["routes"] == 5 and "100%" in stderr and "routes" in stderr
+        assert sorted(listing(tmp_path)) == sorted(
+            [f"{m}.{f}" for m in (MUN_A, MUN_B) for f in ("csv", "xlsx", "json")] + ["region.xlsx"]
+        )
+        a = csv_rows((tmp_path / MONTH / f"{MUN_A}.csv").read_bytes())
+        assert [r[NAME] for r in a[1:]] == A_ORDER
+        assert [i["teacher_name"] for i in json.loads((tmp_path / MONTH / f"{MUN_B}.json").read_bytes())] == [
+            "Кузнецов Иван Андреевич"
+        ]
+        region = openpyxl.load_workbook(tmp_path / MONTH / "region.xlsx")
+        assert region.sheetnames == [MUN_A, MUN_B]
+        assert [c.value for c in next(region[MUN_B].iter_rows(min_row=2))][NAME] == "Кузнецов Иван Андреевич"
+        own = openpyxl.load_workbook(tmp_path / MONTH / f"{MUN_A}.xlsx")
+        assert [[c.value for c in r] for r in own[MUN_A].iter_rows()] == [
+            [c.value for c in r] for r in region[MUN_A].iter_rows()
+        ]
+        assert region[MUN_A]["A2"].fill.fgColor.rgb == LOW_FILL and region[MUN_A]["A1"].font.b
+
+    async def test_records_one_row_per_file(self, live: Stack, db: Any, tmp_path: Path) -> None:
+        await seed(db)
+        await export_month(live, tmp_path)
+        records = await db.fetch("SELECT * FROM routes.exports ORDER BY municipality, format")
+        assert len(records) == 7
+        for rec in records:
+            path = Path(rec["path"])
+            assert path.parent == (tmp_path / MONTH).resolve() and path.name == rec["filename"]
+            assert rec["sha256"] == sha(path) and rec["size_bytes"] == size(path)
+            assert rec["month"] == MONTH and rec["region"] == REGION
+        assert {(r["municipality"], r["format"], r["rows"]) for r in records} >= {
+            ("", "xlsx", 5),
+            (MUN_A, "csv", 4),
+            (MUN_B, "json", 1),
+        }
+
+    async def test_a_rerun_gives_the_same_bytes_and_replaces_the_records(
+        self, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        await export_month(live, tmp_path)
+        first = listing(tmp_path)
+        before = {(r["municipality"], r["format"]): r["id"] for r in await db.fetch("SELECT * FROM routes.exports")}
+        await export_month(live, tmp_path)
+        assert listing(tmp_path) == first
+        after = {(r["municipality"], r["format"]): r["id"] for r in await db.fetch("SELECT * FROM routes.exports")}
+        assert after == before
+        with zipfile.ZipFile(tmp_path / MONTH / "region.xlsx") as z:
+            assert {i.date_time for i in z.infolist()} == {(2026, 11, 1, 0, 0, 0)}
+            core = z.read("docProps/core.xml").decode()
+        assert core.count("2026-11-01T00:00:00Z") == 2
+
+    async def test_a_changed_route_changes_only_its_municipality(self, live: Stack, db: Any, tmp_path: Path) -> None:
+        made = await seed(db)
+        await export_month(live, tmp_path)
+        first = listing(tmp_path)
+        await db.execute("UPDATE routes.routes SET status = 'completed' WHERE id = $1", made["b"]["id"])
+        await export_month(live, tmp_path)
+        changed = {name for name, digest in listing(tmp_path).items() if first[name] != digest}
+        assert changed == {f"{MUN_B}.csv", f"{MUN_B}.xlsx", f"{MUN_B}.json", "region.xlsx"}
+
+    async def test_a_municipality_without_routes_now_loses_its_files(
+        self, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        await export_month(live, tmp_path)
+        await db.execute("DELETE FROM routes.routes WHERE municipality = $1", MUN_B)
+        summary = await export_month(live, tmp_path)
+        assert summary["removed_stale"] == 3
+        assert not any(name.startswith(MUN_B) for name in listing(tmp_path))
+        assert await db.fetchval("SELECT count(*) FROM routes.exports WHERE municipality = $1", MUN_B) == 0
+
+    async def test_a_concurrent_run_is_refused(self, live: Stack, db: Any, tmp_path: Path) -> None:
+        await seed(db)
+        assert await db.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY)  # as a running export holds it
+        try:
+            code, _, stderr = await export_cli(live, tmp_path, "--month", MONTH)
+        finally:
+            await db.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+        assert code == 75 and "another monthly export is running" in stderr
+        assert not (tmp_path / MONTH).exists()
+        assert await db.fetchval("SELECT count(*) FROM routes.exports") == 0
+
+    async def test_formats_can_be_chosen(self, live: Stack, db: Any, tmp_path: Path) -> None:
+        await seed(db)
+        code, _, stderr = await export_cli(live, tmp_path, "--month", MONTH, "--formats", "csv", "--quiet")
+        assert code == 0 and stderr == ""
+        assert sorted(listing(tmp_path)) == [f"{MUN_A}.csv", f"{MUN_B}.csv"]
+
+    async def test_a_bad_month_is_refused_before_anything_runs(self, live: Stack, tmp_path: Path) -> None:
+        code, _, stderr = await export_cli(live, tmp_path, "--month", "11-2026")
+        assert code == 2 and "YYYY-MM" in stderr
+
+
+class TestRecordedExports:
+    async def test_methodologist_lists_own_municipality_only(
+        self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        await export_month(live, tmp_path)
+        r = await api.get("/api/v1/exports", params={"month": MONTH}, headers=as_methodologist(MUN_A))
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        assert {(i["municipality"], i["format"]) for i in items} == {(MUN_A, f) for f in ("csv", "json", "xlsx")}
+
+    async def test_regional_specialist_lists_all_with_the_region_workbook(
+        self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        await export_month(live, tmp_path)
+        r = await api.get("/api/v1/exports", params={"month": MONTH, "limit": 4}, headers=as_regional())
+        page = r.json()
+        r2 = await api.get("/api/v1/exports", params={"cursor": page["next_cursor"]}, headers=as_regional())
+        items = page["items"] + r2.json()["items"]
+        assert r2.json()["next_cursor"] is None and len(items) == 7
+        region = next(i for i in items if i["scope"] == "region")
+        assert region["municipality"] is None and region["filename"] == "region.xlsx" and region["rows"] == 5
+        assert len({i["id"] for i in items}) == 7
+
+    async def test_download_streams_the_recorded_file(
+        self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        await export_month(live, tmp_path)
+        items = (await api.get("/api/v1/exports", headers=as_methodologist(MUN_A))).json()["items"]
+        for item in items:
+            r = await api.get(item["download_url"], headers=as_methodologist(MUN_A))
+            assert r.status_code == 200
+            assert hashlib.sha256(r.content).hexdigest() == item["sha256"]
+            assert f"iom-{MONTH}-{MUN_A}.{item['format']}" in r.headers["content-disposition"]
+            expected = {"csv": "text/csv", "xlsx": XLSX_MEDIA_TYPE, "json": "application/json"}[item["format"]]
+            assert r.headers["content-type"].startswith(expected)
+
+    async def test_another_municipality_s_export_is_not_found(
+        self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        await export_month(live, tmp_path)
+        ids = {(r["municipality"], r["format"]): r["id"] for r in await db.fetch("SELECT * FROM routes.exports")}
+        h = as_methodologist(MUN_A)
+        assert (await api.get(f"/api/v1/exports/{ids[(MUN_B, 'csv')]}/download", headers=h)).status_code == 404
+        assert (await api.get(f"/api/v1/exports/{ids[('', 'xlsx')]}/download", headers=h)).status_code == 404
+        r = await api.get("/api/v1/exports", params={"municipality": MUN_B}, headers=h)
+        assert r.json()["items"] == []
+
+    @pytest.mark.parametrize("role", [Role.teacher, Role.school_admin])
+    async def test_teachers_and_schools_cannot_list(self, api: httpx.AsyncClient, role: Role) -> None:
+        h = as_school(ORG_A1, MUN_A) if role == Role.school_admin else auth(role, region=REGION, teacher_id="x")
+        assert (await api.get("/api/v1/exports", headers=h)).status_code == 403
+
+    async def test_openapi_declares_the_file_types(self, api: httpx.AsyncClient) -> None:
+        spec = (await api.get("/openapi.json")).json()
+        content = spec["paths"]["/api/v1/exports/monthly"]["get"]["responses"]["200"]["content"]
+        assert {"text/csv", XLSX_MEDIA_TYPE, "application/json"} <= set(content)
+        download = spec["paths"]["/api/v1/exports/{export_id}/download"]["get"]["responses"]["200"]["content"]
+        assert {"text/csv", XLSX_MEDIA_TYPE, "application/json"} <= set(download)
+
+
+@pytest.mark.no_db
+class TestRules:
+    def test_previous_month_is_the_calendar_month_before_today(self) -> None:
+        assert Month.parse("previous", today=date(2027, 1, 1)).key == "2026-12"
+        m = Month.parse("previous", today=date(2026, 3, 31))
+        assert (m.key, m.first, m.last) == ("2026-02", date(2026, 2, 1), date(2026, 2, 28))
+
+    def test_month_must_be_yyyy_mm(self) -> None:
+        for bad in ("2026-13", "2026-1", "11.2026", ""):
+            with pytest.raises(ValueError):
+                Month.parse(bad)
+
+    def test_formula_prefixes_are_escaped_and_xml_control_characters_dropped(self) -> None:
+        for evil in EVIL:
+            assert clean_text(evil).startswith("'")
+        assert clean_text("\x00=1") == "'=1"
+        assert clean_text("Иванова") == "Иванова" and clean_text(-5) == -5
