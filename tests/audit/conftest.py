@@ -9,3 +9,5 @@ import os
 os.environ.setdefault("AUDIT_OUTBOX_POLL_SECONDS", "0.5")
 os.environ.setdefault("AUDIT_OUTBOX_BACKOFF_BASE_SECONDS", "0.3")
 os.environ.setdefault("AUDIT_OUTBOX_BACKOFF_MAX_SECONDS", "1.5")
+# Small crafted cohorts: shares are read from two teachers up (production default is 10).
+os.environ.setdefault("AUDIT_EFFECTIVENESS_MIN_GROUP", "2")

@@ -94,5 +94,7 @@ def upstream_reason(service: str, exc: BaseException) -> str:
     if isinstance(exc, UpstreamError):
         if exc.status == 404:
             return f"the {service} service does not offer this data (404)"
+        if exc.status in (502, 503, 504):
+            return f"the {service} service is unavailable"
         return f"the {service} service answered {exc.status}"
     return f"the {service} service is unavailable"

@@ -54,12 +54,16 @@ async def effectiveness_of_measures(
 
     got = await asyncio.gather(outcomes(), reassessed(), return_exceptions=True)
     for service, result in zip(("routes", "assessment"), got, strict=True):
+        if not isinstance(result, BaseException):
+            continue
+        down = isinstance(result, UpstreamUnavailable) or (
+            isinstance(result, UpstreamError) and result.status in (502, 503, 504)
+        )
+        if down:
+            raise UpstreamUnavailable(upstream_reason(service, result), code="upstream-unavailable")
         if isinstance(result, UpstreamShapeError | UpstreamError):
             raise BadUpstreamAnswer(upstream_reason(service, result))
-        if isinstance(result, UpstreamUnavailable):
-            raise UpstreamUnavailable(upstream_reason(service, result), code="upstream-unavailable")
-        if isinstance(result, BaseException):
-            raise result
+        raise result
     routes, pairs = got
     assert isinstance(routes, list) and isinstance(pairs, list)
     min_group = settings_of(request).effectiveness_min_group
