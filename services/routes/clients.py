@@ -96,12 +96,34 @@ def _alternative(x: dict[str, Any]) -> Alternative:
 
 
 class ResourceMapClient:
-    """Matching and mentor assignment of the resource map (resources service)."""
+    """Matching and mentor assignment of the resource map (resources service).
 
-    def __init__(self, client: GatewayClient) -> None:
+    Answers are kept for `ttl` seconds per matching context: teachers of one municipality, group and
+    subject with the same deficits share them, and the catalogue changes far more slowly than a
+    generation run."""
+
+    def __init__(self, client: GatewayClient, ttl: float = 300.0) -> None:
         self.client = client
+        self.ttl = ttl
+        self._cache: dict[MatchContext, tuple[float, dict[str, list[Alternative]]]] = {}
 
     async def alternatives(self, contexts: Sequence[MatchContext]) -> dict[MatchContext, dict[str, list[Alternative]]]:
+        now = asyncio.get_running_loop().time()
+        out: dict[MatchContext, dict[str, list[Alternative]]] = {}
+        for ctx in contexts:
+            hit = self._cache.get(ctx)
+            if hit is not None and hit[0] > now:
+                out[ctx] = hit[1]
+        missing = [c for c in contexts if c not in out]
+        fresh = await self._match(missing)
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        for ctx, answer in fresh.items():
+            self._cache[ctx] = (now + self.ttl, answer)
+        out.update(fresh)
+        return out
+
+    async def _match(self, contexts: Sequence[MatchContext]) -> dict[MatchContext, dict[str, list[Alternative]]]:
         out: dict[MatchContext, dict[str, list[Alternative]]] = {}
         for ctx in contexts:
             if not ctx.deficits:
@@ -118,9 +140,10 @@ class ResourceMapClient:
             try:
                 answer = await self.client.json("POST", "/api/v1/matching", json=body)
             except UpstreamError as e:
+                # The resource map cannot answer now: generate without forms rather than stall the
+                # feed; these drafts are regenerated with forms on the next result or on request.
                 log.warning("matching refused", extra={"status": e.status})
-                out[ctx] = {}
-                continue
+                return {c: {} for c in contexts}
             per: dict[str, list[Alternative]] = {}
             for d in answer.get("deficits", []):
                 per[str(d.get("competency"))] = [_alternative(x) for x in d.get("alternatives", [])]

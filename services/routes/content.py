@@ -54,7 +54,7 @@ def next_control_on(content: dict[str, Any]) -> date | None:
 
 def route_view(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
     manual = {int(k): v for k, v in (row.get("self_check_manual") or {}).items()}
-    view = {k: v for k, v in row.items() if k not in ("generated", "self_check_manual", "period_key", "sources")}
+    view = {k: v for k, v in row.items() if k not in ("self_check_manual", "period_key", "sources")}
     view["self_check"] = evaluate(row["content"], manual)
     view["allowed_actions"] = allowed_actions(Status(row["status"]), principal)
     return view

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,18 +43,36 @@ class FeedConsumer:
         self.poll = poll_seconds
         self.processed = 0
         self.last_error: str | None = None
+        self._prefetch: tuple[str, asyncio.Task[dict[str, Any]]] | None = None
+
+    async def _fetch(self, cursor: str | None) -> dict[str, Any]:
+        page: dict[str, Any] = await self.feed.page(cursor, self.batch)
+        return page
 
     async def step(self) -> tuple[bool, Outcome | None]:
-        """Process one page; return (more pages waiting, outcome). One consumer at a time per database."""
+        """Process one page; return (more pages waiting, outcome). One consumer at a time per database.
+
+        While a page is processed, the next one is already being fetched (reading has no side effects;
+        the cursor only moves with the routes it produced)."""
         async with self.sessionmaker() as session, session.begin():
-            got = (
-                await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('routes-feed'))"))
-            ).scalar_one()
+            lock = text("SELECT pg_try_advisory_xact_lock(hashtext('routes-feed'))")
+            got = (await session.execute(lock)).scalar_one()
             if not got:
                 return False, None
             repo = RouteRepository(session)
             cursor = await repo.get_cursor(CONSUMER)
-            page: dict[str, Any] = await self.feed.page(cursor, self.batch)
+            t0 = time.perf_counter()
+            if self._prefetch is not None and self._prefetch[0] == cursor:
+                page = await self._prefetch[1]
+            else:
+                if self._prefetch is not None:
+                    self._prefetch[1].cancel()
+                page = await self._fetch(cursor)
+            self._prefetch = None
+            fetched = time.perf_counter()
+            next_cursor = page.get("next_cursor")
+            if page.get("has_more") and next_cursor:
+                self._prefetch = (next_cursor, asyncio.create_task(self._fetch(next_cursor)))
             items = page.get("items", [])
             outcome = None
             if items:
@@ -66,10 +85,12 @@ class FeedConsumer:
                         "items": len(items),
                         "routes_created": outcome.created,
                         "routes_regenerated": outcome.regenerated,
+                        "fetch_wait_ms": round((fetched - t0) * 1000),
+                        "generate_ms": round((time.perf_counter() - fetched) * 1000),
                     },
                 )
-            if page.get("next_cursor") and page.get("next_cursor") != cursor:
-                await repo.set_cursor(CONSUMER, page["next_cursor"])
+            if next_cursor and next_cursor != cursor:
+                await repo.set_cursor(CONSUMER, next_cursor)
             return bool(page.get("has_more")), outcome
 
     async def run(self) -> None:
@@ -83,8 +104,13 @@ class FeedConsumer:
                 if more:
                     continue
             except asyncio.CancelledError:
+                if self._prefetch is not None:
+                    self._prefetch[1].cancel()
                 raise
             except Exception as e:
+                if self._prefetch is not None:
+                    self._prefetch[1].cancel()
+                    self._prefetch = None
                 self.last_error = type(e).__name__
                 log.warning("feed step failed; will retry", extra={"error": type(e).__name__}, exc_info=True)
                 delay = min(max(delay * 2, 1.0), 10.0)

@@ -247,7 +247,6 @@ def generate(
                         "what": f"Предъявление результата: {result_form}",
                     },
                     "result_form": result_form,
-                    "result_form_options": forms_ok,
                     "reason": {
                         "deficit": c.code,
                         "explanation": why,

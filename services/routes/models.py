@@ -45,7 +45,6 @@ routes = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("content_version", Integer, nullable=False, server_default="1"),
     Column("content", JSONB, nullable=False),
-    Column("generated", JSONB, nullable=False),
     # Manual changes of generated content, each with its reason; re-applied on regeneration.
     Column("overrides", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("self_check_manual", JSONB, nullable=False, server_default=text("'{}'::jsonb")),

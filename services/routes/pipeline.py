@@ -152,7 +152,6 @@ async def generate_routes(
                     "period_start": date.fromisoformat(generated["period"]["start"]),
                     "period_end": date.fromisoformat(generated["period"]["end"]),
                     "content": generated,
-                    "generated": generated,
                     "sources": [source],
                     "mentor_id": (generated.get("mentoring") or {}).get("mentor_id"),
                     "next_control_on": next_control_on(generated),
@@ -181,7 +180,6 @@ async def generate_routes(
             rid,
             {
                 "content": content,
-                "generated": generated,
                 "sources": sources,
                 "grp": s.group,
                 "subject": s.subject,

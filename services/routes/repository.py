@@ -6,6 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +38,6 @@ FULL_COLUMNS = (
     *SUMMARY_COLUMNS,
     routes.c.content_version,
     routes.c.content,
-    routes.c.generated,
     routes.c.overrides,
     routes.c.self_check_manual,
     routes.c.tutor,
@@ -45,6 +45,27 @@ FULL_COLUMNS = (
     routes.c.audit_total,
     routes.c.period_key,
     routes.c.sources,
+)
+
+
+# Columns of a newly generated route, in COPY order.
+STAGE_COLUMNS = (
+    ("id", "uuid"),
+    ("teacher_id", "uuid"),
+    ("external_id", "varchar(64)"),
+    ("teacher_name", "text"),
+    ("region", "varchar(32)"),
+    ("municipality", "varchar(32)"),
+    ("organisation", "varchar(32)"),
+    ("subject", "varchar(32)"),
+    ("grp", "smallint"),
+    ("period_key", "varchar(8)"),
+    ("period_start", "date"),
+    ("period_end", "date"),
+    ("content", "jsonb"),
+    ("sources", "jsonb"),
+    ("mentor_id", "varchar(64)"),
+    ("next_control_on", "date"),
 )
 
 
@@ -129,16 +150,29 @@ class RouteRepository:
         return {(r.teacher_id, r.period_key): dict(r._mapping) for r in await self.s.execute(q)}
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+        """Insert new routes fast: COPY into a staging table, then one INSERT .. ON CONFLICT DO NOTHING.
+
+        Runs inside the request's transaction (an ORM statement has run before, so it has begun)."""
         if not rows:
             return []
-        out: list[uuid.UUID] = []
-        # 22 columns a row: 1,000 rows stay under asyncpg's 32,767 parameters.
-        for i in range(0, len(rows), 1000):
-            res = await self.s.execute(
-                pg_insert(routes).values(rows[i : i + 1000]).on_conflict_do_nothing().returning(routes.c.id)
-            )
-            out.extend(r.id for r in res)
-        return out
+        conn = await self.s.connection()
+        raw: Any = (await conn.get_raw_connection()).driver_connection
+        await raw.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS routes_stage ({', '.join(f'{c} {t}' for c, t in STAGE_COLUMNS)}) "
+            "ON COMMIT DELETE ROWS"
+        )
+        await raw.execute("TRUNCATE routes_stage")
+        names = [c for c, _ in STAGE_COLUMNS]
+        records = [
+            tuple(orjson.dumps(r[c]).decode() if c in ("content", "sources") else r[c] for c in names) for r in rows
+        ]
+        await raw.copy_records_to_table("routes_stage", records=records, columns=names)
+        cols = ", ".join(names)
+        ids = await raw.fetch(
+            f"INSERT INTO routes.routes ({cols}) SELECT {cols} FROM routes_stage "
+            "ON CONFLICT DO NOTHING RETURNING id"
+        )
+        return [r["id"] for r in ids]
 
     async def update_fields(
         self, route_id: uuid.UUID, values: dict[str, Any], *, expected_version: int | None = None
@@ -181,8 +215,15 @@ class RouteRepository:
         )
 
     async def add_events(self, rows: list[dict[str, Any]]) -> None:
-        for i in range(0, len(rows), 3000):
-            await self.s.execute(insert(route_events), rows[i : i + 3000])
+        """Append many history rows with COPY (same columns for every row)."""
+        if not rows:
+            return
+        conn = await self.s.connection()
+        raw: Any = (await conn.get_raw_connection()).driver_connection
+        names = list(rows[0])
+        await raw.copy_records_to_table(
+            "route_events", schema_name="routes", records=[tuple(r[c] for c in names) for r in rows], columns=names
+        )
 
     async def add_version(
         self, route_id: uuid.UUID, content_version: int, content: dict[str, Any], reason: str, actor: str
