@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -43,7 +44,11 @@ async def db(admin_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture(autouse=True)
 async def _clean_tables(request: pytest.FixtureRequest) -> None:
-    """Isolate tests: empty every service table (not the Alembic version tables) before each test."""
+    """Isolate tests: empty every service table (not the Alembic version tables) before each test.
+
+    Services work in the background too (the routes service polls the assessment feed): a poll
+    holding a lock that TRUNCATE needs may deadlock with it, so a lock timeout and retries apply.
+    """
     if "no_db" in request.keywords:
         return
     admin_url = request.getfixturevalue("admin_url")
@@ -54,9 +59,18 @@ async def _clean_tables(request: pytest.FixtureRequest) -> None:
             "AND tablename <> 'alembic_version'",
             list(SCHEMAS),
         )
-        if rows:
-            names = ", ".join(f'"{r["schemaname"]}"."{r["tablename"]}"' for r in rows)
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        if not rows:
+            return
+        names = ", ".join(f'"{r["schemaname"]}"."{r["tablename"]}"' for r in rows)
+        for attempt in range(10):
+            try:
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL lock_timeout = '2s'")
+                    await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                return
+            except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise RuntimeError("could not empty the tables: they stay locked")
     finally:
         await conn.close()
 
