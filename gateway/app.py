@@ -55,6 +55,8 @@ class Gateway:
             connect_timeout=settings.connect_timeout_seconds,
             read_timeout=settings.upstream_timeout_seconds,
             connections=settings.upstream_connections,
+            upload_read_timeout=settings.upload_timeout_seconds,
+            is_upload=settings.is_upload,
         )
         self._openapi: tuple[float, dict[str, Any]] | None = None
         self._service_specs: dict[str, dict[str, Any]] = {}
@@ -197,12 +199,9 @@ def create_app(settings: GatewaySettings | None = None, common: CommonSettings |
     gw = Gateway(settings, common)
     gw.metrics = Metrics()
     default_limit = settings.max_body_bytes or common.max_body_bytes
-    suffixes = tuple(settings.upload_path_suffixes)
 
     def limit_for(path: str) -> int:
         # Uploads stream through to the service, which applies its own tighter limit.
-        if path.startswith(API_PREFIX) and path.rstrip("/").endswith(suffixes):
-            return settings.upload_max_body_bytes
-        return default_limit
+        return settings.upload_max_body_bytes if settings.is_upload(path) else default_limit
 
     return RequestContextMiddleware(gw, metrics=gw.metrics, limit_for=limit_for, template_of=_label)

@@ -46,6 +46,8 @@ class GatewaySettings(ServiceSettings):
     routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
     # Deadline for an upstream's answer (headers); bodies then stream with the same read timeout.
     upstream_timeout_seconds: float = 30.0
+    # Uploads are parsed and stored before the service answers: a large one takes minutes.
+    upload_timeout_seconds: float = 600.0
     connect_timeout_seconds: float = 2.0
     upstream_connections: int = 200
     # Uploads stream through; this is the gateway's own ceiling (services set tighter ones).
@@ -56,6 +58,9 @@ class GatewaySettings(ServiceSettings):
     )
     api_key_cache_seconds: float = 5.0
     openapi_cache_seconds: float = 30.0
+
+    def is_upload(self, path: str) -> bool:
+        return path.startswith("/api/v1/") and path.rstrip("/").endswith(tuple(self.upload_path_suffixes))
 
     def upstreams(self) -> dict[str, str]:
         return {

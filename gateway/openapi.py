@@ -24,6 +24,21 @@ def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
     return node
 
 
+def _refs(node: Any) -> set[str]:
+    """Names of the component schemas a schema refers to."""
+    out: set[str] = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.startswith("#/components/schemas/"):
+                out.add(v.rsplit("/", 1)[1])
+            else:
+                out |= _refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            out |= _refs(v)
+    return out
+
+
 def _canon(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False)
 
@@ -61,10 +76,18 @@ def merge_specs(
         spec = copy.deepcopy(raw)
         renames: dict[str, str] = {}
         own = spec.get("components", {}).get("schemas", {})
-        # First pass: decide names (identical schemas are shared, clashing ones get a prefix).
-        for name, schema in own.items():
-            if name in schemas and _canon(schemas[name]) != _canon(schema):
-                renames[name] = _prefix(service) + name
+        # Decide names: identical schemas are shared, clashing ones get the service's prefix. A schema
+        # that refers to a renamed one means something else even when its text is the same, so
+        # renaming spreads to it too, until nothing changes.
+        changed = True
+        while changed:
+            changed = False
+            for name, schema in own.items():
+                if name in renames or name not in schemas:
+                    continue
+                if _canon(schemas[name]) != _canon(schema) or _refs(schema) & set(renames):
+                    renames[name] = _prefix(service) + name
+                    changed = True
         for name, schema in own.items():
             target = renames.get(name, name)
             fixed = _rewrite_refs(schema, renames)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -74,6 +74,8 @@ class Proxy:
         connect_timeout: float,
         read_timeout: float,
         connections: int,
+        upload_read_timeout: float | None = None,
+        is_upload: Callable[[str], bool] | None = None,
     ) -> None:
         self.routes = routes
         self.upstreams = upstreams
@@ -81,6 +83,11 @@ class Proxy:
         self.resolver = resolver
         self.timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         self.read_timeout = read_timeout
+        self.is_upload = is_upload or (lambda path: False)
+        self.upload_timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_read=upload_read_timeout or read_timeout
+        )
+        self.upload_read_timeout = upload_read_timeout or read_timeout
         self.connections = connections
         self.session: aiohttp.ClientSession | None = None
         self._minted: dict[str, tuple[float, str]] = {}
@@ -185,9 +192,15 @@ class Proxy:
             url += "?" + qs.decode("latin-1")
         assert self.session is not None
         started = False
+        upload = self.is_upload(path)
         try:
             async with self.session.request(
-                scope["method"], url, headers=out_headers, data=data, allow_redirects=False
+                scope["method"],
+                url,
+                headers=out_headers,
+                data=data,
+                allow_redirects=False,
+                timeout=self.upload_timeout if upload else self.timeout,
             ) as resp:
                 resp_headers = [(k.lower(), v) for k, v in resp.raw_headers if k.lower() not in RESPONSE_DROP]
                 clen = resp.content_length
@@ -214,7 +227,8 @@ class Proxy:
                 504,
                 scope,
                 code="upstream-timeout",
-                detail=f"the {service} service did not answer within {self.read_timeout:g}s",
+                detail=f"the {service} service did not answer within "
+                f"{self.upload_read_timeout if upload else self.read_timeout:g}s",
             )
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
             if started:

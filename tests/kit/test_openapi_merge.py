@@ -52,3 +52,43 @@ def test_duplicate_operation_ids_get_the_service_prefix() -> None:
         description="d",
     )
     assert merged["paths"]["/api/v1/b"]["get"]["operationId"] == "routes-x-get"
+
+
+def test_same_text_pointing_at_a_renamed_schema_is_renamed_too() -> None:
+    def page_spec(item: dict[str, object], path: str, op_id: str) -> dict[str, object]:
+        return {
+            "paths": {
+                path: {
+                    "get": {
+                        "operationId": op_id,
+                        "responses": {
+                            "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Page"}}}}
+                        },
+                    }
+                }
+            },
+            "components": {
+                "schemas": {
+                    "Item": item,
+                    "Page": {
+                        "type": "object",
+                        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}},
+                    },
+                }
+            },
+        }
+
+    merged = merge_specs(
+        {
+            "assessment": page_spec({"type": "object", "title": "A"}, "/api/v1/a", "a"),
+            "audit": page_spec({"type": "object", "title": "B"}, "/api/v1/b", "b"),
+        },
+        title="t",
+        version="1",
+        description="d",
+    )
+    schemas = merged["components"]["schemas"]
+    assert set(schemas) == {"Item", "Page", "AuditItem", "AuditPage"}
+    assert schemas["AuditPage"]["properties"]["items"]["items"]["$ref"] == "#/components/schemas/AuditItem"
+    ref = merged["paths"]["/api/v1/b"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/AuditPage"
