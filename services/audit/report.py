@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from copy import copy
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -13,6 +14,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from kit.tabular import safe_cell
@@ -41,30 +43,39 @@ class _Styles:
         self.wrap = Alignment(wrap_text=True, vertical="center", horizontal="center")
         thin = Side(style="thin", color="999999")
         self.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+        # Registering a style hashes it against the workbook's style tables, which dominated the build;
+        # cells with the same combination share one registered style array instead.
+        self._arrays: dict[tuple[int, int, str | None, int, int], StyleArray] = {}
 
-
-def _cell(
-    ws: WriteOnlyWorksheet,
-    value: Any,
-    *,
-    fill: PatternFill | None = None,
-    font: Font | None = None,
-    fmt: str | None = None,
-    align: Alignment | None = None,
-    border: Border | None = None,
-) -> WriteOnlyCell:
-    c = WriteOnlyCell(ws, value=safe_cell(value))
-    if fill is not None:
-        c.fill = fill
-    if font is not None:
-        c.font = font
-    if fmt is not None:
-        c.number_format = fmt
-    if align is not None:
-        c.alignment = align
-    if border is not None:
-        c.border = border
-    return c
+    def cell(
+        self,
+        ws: WriteOnlyWorksheet,
+        value: Any,
+        *,
+        fill: PatternFill | None = None,
+        font: Font | None = None,
+        fmt: str | None = None,
+        align: Alignment | None = None,
+        border: Border | None = None,
+    ) -> WriteOnlyCell:
+        c = WriteOnlyCell(ws, value=safe_cell(value))
+        key = (id(fill), id(font), fmt, id(align), id(border))
+        cached = self._arrays.get(key)
+        if cached is not None:
+            c._style = copy(cached)
+            return c
+        if fill is not None:
+            c.fill = fill
+        if font is not None:
+            c.font = font
+        if fmt is not None:
+            c.number_format = fmt
+        if align is not None:
+            c.alignment = align
+        if border is not None:
+            c.border = border
+        self._arrays[key] = copy(c._style)
+        return c
 
 
 def _pts(value: Any) -> float:
@@ -94,64 +105,65 @@ def _main_sheet(wb: Workbook, a: Analysis, info: CampaignInfo, st: _Styles) -> N
     ws.column_dimensions["B"].width = 12
     ws.column_dimensions["C"].width = 34
     ws.freeze_panes = "D6"
-    ws.append([_cell(ws, "Мониторинг системы обеспечения профессионального развития педагогических работников",
+    ws.append([st.cell(ws, "Мониторинг системы обеспечения профессионального развития педагогических работников",
                      font=st.title)])
     prev = f"; сравнение с кампанией {info.previous_code}" if info.previous_code else ""
     ws.append([f"Регион {info.region}. Кампания «{info.title}» ({info.code}), проведена {info.held_on:%d.%m.%Y}{prev}"])
     ws.append([])
-    head1: list[Any] = [_cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border)
+    head1: list[Any] = [st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border)
                         for h in ("№", "Код", "Муниципалитет")]
-    head2: list[Any] = [_cell(ws, None, fill=st.header_fill, border=st.border) for _ in range(3)]
+    head2: list[Any] = [st.cell(ws, None, fill=st.header_fill, border=st.border) for _ in range(3)]
     for s in Step:
-        head1.append(_cell(ws, STEP_LABELS_RU[s], font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border))
-        head1.append(_cell(ws, None, fill=st.header_fill, border=st.border))
-        head2.append(_cell(ws, f"баллы (из {STEP_MAX[s]})", fill=st.header_fill, align=st.wrap, border=st.border))
-        head2.append(_cell(ws, "%", fill=st.header_fill, align=st.wrap, border=st.border))
+        head1.append(st.cell(ws, STEP_LABELS_RU[s], font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border))
+        head1.append(st.cell(ws, None, fill=st.header_fill, border=st.border))
+        head2.append(st.cell(ws, f"баллы (из {STEP_MAX[s]})", fill=st.header_fill, align=st.wrap, border=st.border))
+        head2.append(st.cell(ws, "%", fill=st.header_fill, align=st.wrap, border=st.border))
     for h in ("Итого", None, "Уровень", "Изменение итога"):
-        head1.append(_cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border))
+        head1.append(st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border))
     for h in (f"баллы (из {TOTAL_MAX})", "%", None, "баллы"):
-        head2.append(_cell(ws, h, fill=st.header_fill, align=st.wrap, border=st.border))
+        head2.append(st.cell(ws, h, fill=st.header_fill, align=st.wrap, border=st.border))
     ws.append(head1)
     ws.append(head2)
     for i, m in enumerate(a.municipalities, start=1):
-        row: list[Any] = [i, _cell(ws, m.municipality), _cell(ws, m.name or m.municipality)]
+        row: list[Any] = [i, st.cell(ws, m.municipality), st.cell(ws, m.name or m.municipality)]
         for s in Step:
             fill = st.fills[m.bands[s]]
-            row.append(_cell(ws, _pts(m.points[s]), fill=fill, border=st.border))
-            row.append(_cell(ws, round_half_up(m.percents[s]), fill=fill, fmt="0.0", border=st.border))
+            row.append(st.cell(ws, _pts(m.points[s]), fill=fill, border=st.border))
+            row.append(st.cell(ws, round_half_up(m.percents[s]), fill=fill, fmt="0.0", border=st.border))
         fill = st.fills[m.band]
-        row.append(_cell(ws, _pts(m.total), fill=fill, font=st.bold, border=st.border))
-        row.append(_cell(ws, round_half_up(m.total_percent), fill=fill, font=st.bold, fmt="0.0", border=st.border))
-        row.append(_cell(ws, BAND_LABELS_RU[m.band], fill=fill, border=st.border))
-        row.append(_cell(ws, _delta_text(m), fmt="+0.0#;-0.0#;0", border=st.border))
+        row.append(st.cell(ws, _pts(m.total), fill=fill, font=st.bold, border=st.border))
+        row.append(st.cell(ws, round_half_up(m.total_percent), fill=fill, font=st.bold, fmt="0.0", border=st.border))
+        row.append(st.cell(ws, BAND_LABELS_RU[m.band], fill=fill, border=st.border))
+        row.append(st.cell(ws, _delta_text(m), fmt="+0.0#;-0.0#;0", border=st.border))
         ws.append(row)
-    footer: list[Any] = [None, None, _cell(ws, "Среднее по региону", font=st.bold)]
+    footer: list[Any] = [None, None, st.cell(ws, "Среднее по региону", font=st.bold)]
     for summary in a.steps:
         fill = st.fills[summary.band]
-        footer.append(_cell(ws, _pts(summary.average_points), fill=fill, font=st.bold, border=st.border))
-        footer.append(_cell(ws, round_half_up(summary.percent), fill=fill, font=st.bold, fmt="0.0", border=st.border))
+        footer.append(st.cell(ws, _pts(summary.average_points), fill=fill, font=st.bold, border=st.border))
+        footer.append(st.cell(ws, round_half_up(summary.percent), fill=fill, font=st.bold, fmt="0.0", border=st.border))
     if a.average_total is not None and a.band is not None:
         fill = st.fills[a.band]
-        footer.append(_cell(ws, _pts(a.average_total), fill=fill, font=st.bold, border=st.border))
-        footer.append(_cell(ws, round_half_up(a.average_total * 100 / TOTAL_MAX), fill=fill, font=st.bold,
+        footer.append(st.cell(ws, _pts(a.average_total), fill=fill, font=st.bold, border=st.border))
+        footer.append(st.cell(ws, round_half_up(a.average_total * 100 / TOTAL_MAX), fill=fill, font=st.bold,
                             fmt="0.0", border=st.border))
-        footer.append(_cell(ws, BAND_LABELS_RU[a.band], fill=fill, font=st.bold, border=st.border))
+        footer.append(st.cell(ws, BAND_LABELS_RU[a.band], fill=fill, font=st.bold, border=st.border))
         if a.previous_average_total is not None:
-            footer.append(_cell(ws, _pts(a.average_total - a.previous_average_total), fmt="+0.0#;-0.0#;0",
+            footer.append(st.cell(ws, _pts(a.average_total - a.previous_average_total), fmt="+0.0#;-0.0#;0",
                                 font=st.bold, border=st.border))
     ws.append(footer)
     ws.append([])
-    ws.append([_cell(ws, "Уровни (по итогу)", font=st.bold), None, _cell(ws, "Число муниципалитетов", font=st.bold)])
+    ws.append([st.cell(ws, "Уровни (по итогу)", font=st.bold), None,
+               st.cell(ws, "Число муниципалитетов", font=st.bold)])
     for b in Band:
-        ws.append([None, _cell(ws, BAND_LABELS_RU[b], fill=st.fills[b]), a.band_counts.get(b, 0)])
+        ws.append([None, st.cell(ws, BAND_LABELS_RU[b], fill=st.fills[b]), a.band_counts.get(b, 0)])
 
 
 def _deficits_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
     ws = wb.create_sheet("Дефициты")
     ws.column_dimensions["B"].width = 40
-    ws.append([_cell(ws, "Дефициты региона: шаги управленческого цикла от слабого к сильному", font=st.title)])
+    ws.append([st.cell(ws, "Дефициты региона: шаги управленческого цикла от слабого к сильному", font=st.title)])
     ws.append([])
-    ws.append([_cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border) for h in
+    ws.append([st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border) for h in
                ("Ранг", "Шаг", "Макс. баллов", "Средний балл", "%", "Уровень", "МО ниже 30%",
                 "Изменение, п.п.")])
     top = {s.step for s in a.top_deficits}
@@ -159,36 +171,36 @@ def _deficits_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
         fill = st.fills[summary.band]
         font = st.bold if summary.step in top else None
         ws.append([
-            _cell(ws, summary.rank, font=font),
-            _cell(ws, STEP_LABELS_RU[summary.step], font=font),
+            st.cell(ws, summary.rank, font=font),
+            st.cell(ws, STEP_LABELS_RU[summary.step], font=font),
             STEP_MAX[summary.step],
-            _cell(ws, _pts(summary.average_points), fill=fill),
-            _cell(ws, round_half_up(summary.percent), fill=fill, fmt="0.0"),
-            _cell(ws, BAND_LABELS_RU[summary.band], fill=fill),
+            st.cell(ws, _pts(summary.average_points), fill=fill),
+            st.cell(ws, round_half_up(summary.percent), fill=fill, fmt="0.0"),
+            st.cell(ws, BAND_LABELS_RU[summary.band], fill=fill),
             summary.below_30,
-            _cell(ws, round_half_up(summary.delta) if summary.delta is not None else None, fmt="+0.0;-0.0;0"),
+            st.cell(ws, round_half_up(summary.delta) if summary.delta is not None else None, fmt="+0.0;-0.0;0"),
         ])
     ws.append([])
-    ws.append([_cell(ws, "Главные дефициты: " + "; ".join(STEP_LABELS_RU[s.step] for s in a.top_deficits),
+    ws.append([st.cell(ws, "Главные дефициты: " + "; ".join(STEP_LABELS_RU[s.step] for s in a.top_deficits),
                      font=st.bold)])
 
 
 def _brief_rows(ws: WriteOnlyWorksheet, st: _Styles, items: Sequence[MunicipalityResult], reasons: bool) -> None:
     heads = ["Код", "Муниципалитет", "Итого баллов", "%", "Уровень"] + (["Причины"] if reasons else [])
-    ws.append([_cell(ws, h, font=st.bold, fill=st.header_fill, border=st.border) for h in heads])
+    ws.append([st.cell(ws, h, font=st.bold, fill=st.header_fill, border=st.border) for h in heads])
     if not items:
         ws.append([None, "нет"])
     for m in items:
         fill = st.fills[m.band]
         row: list[Any] = [
-            _cell(ws, m.municipality),
-            _cell(ws, m.name or m.municipality),
-            _cell(ws, _pts(m.total), fill=fill),
-            _cell(ws, round_half_up(m.total_percent), fill=fill, fmt="0.0"),
-            _cell(ws, BAND_LABELS_RU[m.band], fill=fill),
+            st.cell(ws, m.municipality),
+            st.cell(ws, m.name or m.municipality),
+            st.cell(ws, _pts(m.total), fill=fill),
+            st.cell(ws, round_half_up(m.total_percent), fill=fill, fmt="0.0"),
+            st.cell(ws, BAND_LABELS_RU[m.band], fill=fill),
         ]
         if reasons:
-            row.append(_cell(ws, "; ".join(self_audit_reasons(m))))
+            row.append(st.cell(ws, "; ".join(self_audit_reasons(m))))
         ws.append(row)
 
 
@@ -196,24 +208,24 @@ def _self_audit_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
     ws = wb.create_sheet("Самоаудит")
     ws.column_dimensions["B"].width = 34
     ws.column_dimensions["F"].width = 70
-    ws.append([_cell(ws, "Муниципалитеты, которым необходим самоаудит (итог ниже 60% или шаг ниже 30%)",
+    ws.append([st.cell(ws, "Муниципалитеты, которым необходим самоаудит (итог ниже 60% или шаг ниже 30%)",
                      font=st.title)])
     _brief_rows(ws, st, a.needing_self_audit, reasons=True)
     ws.append([])
-    ws.append([_cell(ws, "Не вовлечены в мониторинг (итог ниже 30%)", font=st.title)])
+    ws.append([st.cell(ws, "Не вовлечены в мониторинг (итог ниже 30%)", font=st.title)])
     _brief_rows(ws, st, a.not_engaged, reasons=False)
     ws.append([])
-    ws.append([_cell(ws, "Лидеры (итог 80% и выше)", font=st.title)])
+    ws.append([st.cell(ws, "Лидеры (итог 80% и выше)", font=st.title)])
     _brief_rows(ws, st, a.leaders, reasons=False)
 
 
 def _chart_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
     ws = wb.create_sheet("Диаграмма")
     ws.column_dimensions["A"].width = 40
-    ws.append([_cell(ws, "Шаг", font=st.bold), _cell(ws, "% от максимума", font=st.bold)])
+    ws.append([st.cell(ws, "Шаг", font=st.bold), st.cell(ws, "% от максимума", font=st.bold)])
     for summary in a.steps:
         ws.append([STEP_LABELS_RU[summary.step],
-                   _cell(ws, round_half_up(summary.percent), fill=st.fills[summary.band], fmt="0.0")])
+                   st.cell(ws, round_half_up(summary.percent), fill=st.fills[summary.band], fmt="0.0")])
     chart = BarChart()
     chart.type = "bar"
     chart.title = "Средний процент по шагам управленческого цикла"
