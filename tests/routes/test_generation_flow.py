@@ -122,3 +122,47 @@ class TestStats:
             if not cursor:
                 break
         assert len(seen) == len(set(seen)) == 3
+
+
+class TestRegeneration:
+    async def test_new_results_regenerate_a_draft_and_keep_manual_edits(self, api: httpx.AsyncClient) -> None:
+        intake = await results_for(api, {"t-a1-1": {"M2"}})
+        [summary] = await wait_for_routes(api, 1)
+        route = (await api.get(f"/api/v1/routes/{summary['id']}", headers=as_regional())).json()
+        task = next(t for g in route["content"]["sections"]["goals"] for t in g["tasks"] if t["id"] == "M2-L")
+        r = await api.patch(
+            f"/api/v1/routes/{summary['id']}/tasks/M2-L",
+            json={"formulation": "Изучить приемы проблемного обучения на уроках", "reason": "по запросу педагога"},
+            headers={**as_regional(), "If-Match": f'"{route["version"]}"'},
+        )
+        assert r.status_code == 200, r.text
+        assert task["formulation"] != "Изучить приемы проблемного обучения на уроках"
+        await results_for(api, {"t-a1-1": {"M2", "M3"}}, intake)  # corrected results: one more deficit
+        for _ in range(100):
+            route = (await api.get(f"/api/v1/routes/{summary['id']}", headers=as_regional())).json()
+            if {g["competency"] for g in route["content"]["sections"]["goals"]} >= {"M2", "M3"}:
+                break
+            await asyncio.sleep(0.2)
+        goals = {g["competency"]: g for g in route["content"]["sections"]["goals"]}
+        assert {"M2", "M3"} <= set(goals)
+        kept = next(t for t in goals["M2"]["tasks"] if t["id"] == "M2-L")
+        assert kept["formulation"] == "Изучить приемы проблемного обучения на уроках"
+        assert route["content_version"] == 2
+        history = (await api.get(f"/api/v1/routes/{summary['id']}/history", headers=as_regional())).json()
+        assert "regenerated" in [h["action"] for h in history]
+
+    async def test_routes_under_review_are_not_regenerated(self, api: httpx.AsyncClient) -> None:
+        intake = await results_for(api, {"t-a1-1": {"M2"}})
+        [summary] = await wait_for_routes(api, 1)
+        etag = (await api.get(f"/api/v1/routes/{summary['id']}", headers=as_regional())).headers["etag"]
+        r = await api.post(
+            f"/api/v1/routes/{summary['id']}/transitions",
+            json={"action": "recommend"},
+            headers={**as_regional(), "If-Match": etag},
+        )
+        assert r.status_code == 200
+        await results_for(api, {"t-a1-1": {"M2", "M3"}}, intake)
+        await asyncio.sleep(1.5)
+        route = (await api.get(f"/api/v1/routes/{summary['id']}", headers=as_regional())).json()
+        assert {g["competency"] for g in route["content"]["sections"]["goals"]} == {"M2"}
+        assert route["content_version"] == 1
