@@ -5,10 +5,10 @@
 
 1. Regional report, in process: analysis + formatted XLSX (fills, totals, four sheets, native chart)
    + SVG for every region, against a plain openpyxl write-only workbook holding the same cells.
-2. Regional report through the gateway: per region a campaign, a 60-row JSON upload, the XLSX and the
-   JSON report, against the in-process build of the same report.
-3. Effectiveness over N teachers, in process: pairing results and tallying the cohorts, against one
+2. Effectiveness over N teachers, in process: pairing results and tallying the cohorts, against one
    plain-Python pass counting the same records.
+3. Regional report through the gateway: per region a campaign, a 60-row JSON upload, the XLSX and the
+   JSON report, against the in-process build of the same report.
 4. KPIs over N teachers through the gateway: N teachers and N results loaded into the assessment
    service, GET /api/v1/kpi (region and one municipality) against the assessment KPI it calls.
    The routes feed is switched off in this stack, so the route counts are over no routes: generating
@@ -140,7 +140,7 @@ async def bench_report_http(gateway: str, regions: list[list[ScoreRow]], in_proc
             json_t.append(time.perf_counter() - t0)
             assert r.status_code == 200, r.text
     n = len(regions)
-    print(f"\n2. Regional report through the gateway: {n} regions, one campaign each (median of {n})")
+    print(f"\n3. Regional report through the gateway: {n} regions, one campaign each (median of {n})")
     line("upload 60 rows (JSON, COPY + upsert)", statistics.median(upload_t), in_process_per_region,
          "in-process report, per region")
     line("GET report.xlsx", statistics.median(xlsx_t), in_process_per_region, "in-process report, per region")
@@ -196,7 +196,7 @@ def bench_effectiveness(teachers: int) -> None:
     closed = sum(len(first[t].point.deficits - p.point.deficits) for t, p in last.items() if t in done)
     baseline = time.perf_counter() - t0
     assert result["with_route"]["teachers"] > 0 and closed >= 0
-    print(f"\n3. Effectiveness in process: {teachers:,} teachers, {len(points):,} results, "
+    print(f"\n2. Effectiveness in process: {teachers:,} teachers, {len(points):,} results, "
           f"{len(outcomes):,} routes, {len(pairs):,} re-assessed")
     line("pair results + cohorts + 4 breakdowns", ours, baseline, "one plain counting pass")
 
