@@ -30,6 +30,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
             app.state.resource_map,
             batch=settings.feed_batch,
             poll_seconds=settings.feed_poll_seconds,
+            max_age_days=settings.max_result_age_days,
         )
         app.state.feed_task = asyncio.create_task(app.state.feed.run()) if settings.feed_enabled else None
 

@@ -14,5 +14,7 @@ class RoutesSettings(ServiceSettings):
     feed_enabled: bool = True
     feed_poll_seconds: float = 5.0
     feed_batch: int = 500
+    # Results assessed longer ago than this (history loaded for dynamics) get no route.
+    max_result_age_days: int = 365
     # Monthly exports are written here (one folder per month) and listed/downloaded via the API.
     export_dir: str = "exports"

@@ -35,11 +35,13 @@ class FeedConsumer:
         *,
         batch: int,
         poll_seconds: float,
+        max_age_days: int | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.feed = feed
         self.resource_map = resource_map
         self.batch = batch
+        self.max_age_days = max_age_days
         self.poll = poll_seconds
         self.processed = 0
         self.last_error: str | None = None
@@ -77,7 +79,9 @@ class FeedConsumer:
             outcome = None
             if items:
                 snaps = [snapshot_from_change(i) for i in items]
-                outcome = await generate_routes(session, snaps, self.resource_map, datetime.now(UTC).date(), FEED_ACTOR)
+                outcome = await generate_routes(
+                    session, snaps, self.resource_map, datetime.now(UTC).date(), FEED_ACTOR, self.max_age_days
+                )
                 self.processed += len(items)
                 log.info(
                     "feed page processed",

@@ -63,6 +63,7 @@ class Outcome:
     created: int = 0
     regenerated: int = 0
     unchanged: int = 0
+    outdated: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -70,6 +71,7 @@ class Outcome:
             "created": self.created,
             "regenerated": self.regenerated,
             "unchanged": self.unchanged,
+            "outdated": self.outdated,
         }
 
 
@@ -106,9 +108,16 @@ async def generate_routes(
     resource_map: ResourceMap,
     today: date,
     actor: Principal,
+    max_age_days: int | None = None,
 ) -> Outcome:
-    """Create routes for new (teacher, period) pairs and regenerate drafts; leave routes under way alone."""
+    """Create routes for new (teacher, period) pairs and regenerate drafts; leave routes under way alone.
+
+    Results older than `max_age_days` (history loaded for dynamics) get no route."""
     out = Outcome(considered=len(snaps))
+    if max_age_days is not None:
+        fresh = [s for s in snaps if (today - s.assessed_on).days <= max_age_days]
+        out.outdated = len(snaps) - len(fresh)
+        snaps = fresh
     by_route = latest_per_route(snaps)
     repo = RouteRepository(session)
     existing = await repo.existing_for(

@@ -153,6 +153,7 @@ class GenerateResult(BaseModel):
     created: int
     regenerated: int
     unchanged: int
+    outdated: int = Field(description="Results too old for a route (history loaded for dynamics)")
 
 
 class AuditedRequest(BaseModel):

@@ -77,7 +77,7 @@ class TestOnRequest:
         await wait_for_routes(api, 2)
         r = await api.post("/api/v1/routes/generate", json={"campaign_id": intake.campaign_id}, headers=as_regional())
         assert r.status_code == 200, r.text
-        assert r.json() == {"considered": 2, "created": 0, "regenerated": 0, "unchanged": 2}
+        assert r.json() == {"considered": 2, "created": 0, "regenerated": 0, "unchanged": 2, "outdated": 0}
 
     async def test_methodologist_generates_only_within_the_municipality(self, api: httpx.AsyncClient) -> None:
         intake = await results_for(api, {"t-b1-1": {"M3"}})
@@ -94,6 +94,22 @@ class TestOnRequest:
             headers=as_teacher(intake.region, "t-a1-1"),
         )
         assert r.status_code == 403
+
+
+class TestHistoryLoads:
+    async def test_results_older_than_a_year_get_no_route(self, api: httpx.AsyncClient) -> None:
+        from tests.assessment.intake_support import create_campaign, csv_text, row, scores_with, upload
+
+        intake = await results_for(api, {"t-a1-1": {"M2"}})
+        await wait_for_routes(api, 1)
+        old = await create_campaign(api, name="ФИОКО 2024", assessed_on="2024-04-10")
+        r = await upload(api, str(old["id"]), csv_text([row("t-b1-1", scores_with({"M3"}))]))
+        assert r.status_code == 200, r.text
+        r = await api.post("/api/v1/routes/generate", json={"campaign_id": str(old["id"])}, headers=as_regional())
+        assert r.json()["outdated"] == 1 and r.json()["created"] == 0
+        await asyncio.sleep(1.0)
+        routes = (await api.get("/api/v1/routes", headers=as_regional())).json()["items"]
+        assert [x["teacher_id"] for x in routes] == [intake.region.id("t-a1-1")]
 
 
 class TestStats:

@@ -220,7 +220,9 @@ async def generate_routes_now(
     ]
     if body.teacher_id and not snaps:
         raise NotFound("no results of this teacher in your scope", code="not-found")
-    outcome = await generate_routes(session, snaps, request.app.state.resource_map, datetime.now(UTC).date(), principal)
+    today = datetime.now(UTC).date()
+    max_age = request.app.state.settings.max_result_age_days
+    outcome = await generate_routes(session, snaps, request.app.state.resource_map, today, principal, max_age)
     return outcome.as_dict()
 
 
