@@ -169,8 +169,7 @@ class RouteRepository:
         await raw.copy_records_to_table("routes_stage", records=records, columns=names)
         cols = ", ".join(names)
         ids = await raw.fetch(
-            f"INSERT INTO routes.routes ({cols}) SELECT {cols} FROM routes_stage "
-            "ON CONFLICT DO NOTHING RETURNING id"
+            f"INSERT INTO routes.routes ({cols}) SELECT {cols} FROM routes_stage ON CONFLICT DO NOTHING RETURNING id"
         )
         return [r["id"] for r in ids]
 
