@@ -25,6 +25,12 @@ TEST_ENV = {
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
     "ROUTES_FEED_POLL_SECONDS": "0.3",
+    # A quick audit delivery worker, so a route moves soon after the routes service is back.
+    "AUDIT_OUTBOX_POLL_SECONDS": "0.5",
+    "AUDIT_OUTBOX_BACKOFF_BASE_SECONDS": "0.3",
+    "AUDIT_OUTBOX_BACKOFF_MAX_SECONDS": "1.5",
+    # Small crafted cohorts: shares are read from two teachers up (production default is 10).
+    "AUDIT_EFFECTIVENESS_MIN_GROUP": "2",
 }
 
 
