@@ -91,6 +91,10 @@ def merge_specs(
         for name, schema in own.items():
             target = renames.get(name, name)
             fixed = _rewrite_refs(schema, renames)
+            if target != name and isinstance(fixed, dict) and fixed.get("title") == name:
+                # Generators name classes after the title: a kept "Band" title would clash with the
+                # other service's Band (openapi-python-client then drops the schema and its users).
+                fixed["title"] = target
             if target in schemas and _canon(schemas[target]) != _canon(fixed):
                 raise ValueError(f"schema name clash that renaming could not solve: {target}")
             schemas[target] = fixed
