@@ -6,9 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from starlette.types import Receive, Scope, Send
+from yarl import URL
 
 from gateway.apikeys import ApiKeyResolver
 from kit.auth import Principal, TokenCodec
@@ -41,6 +43,14 @@ RESPONSE_DROP = frozenset(
 )
 API_PREFIX = "/api/v1/"
 SMALL_BODY = 256 * 1024
+
+
+def _public_location(value: bytes, upstream: str) -> bytes:
+    """A Location pointing at the upstream itself, made relative: clients never see internal addresses."""
+    base = upstream.encode("latin-1")
+    if value.startswith(base) and value[len(base) : len(base) + 1] in (b"/", b"?", b""):
+        return value[len(base) :] or b"/"
+    return value
 
 
 async def send_problem(
@@ -186,7 +196,11 @@ class Proxy:
             if length is not None:
                 out_headers.append(("Content-Length", length.decode()))
             data = self._body(receive)
-        url = self.upstreams[service] + path
+        # The path as the client sent it (still percent-encoded): the decoded one would turn an
+        # encoded '#', '?' or '/' inside an id into a fragment, a query or another path upstream.
+        raw_path = scope.get("raw_path")
+        upstream = self.upstreams[service]
+        url = upstream + (raw_path.decode("latin-1") if isinstance(raw_path, bytes) and raw_path else quote(path))
         qs = scope.get("query_string", b"")
         if qs:
             url += "?" + qs.decode("latin-1")
@@ -196,13 +210,17 @@ class Proxy:
         try:
             async with self.session.request(
                 scope["method"],
-                url,
+                URL(url, encoded=True),
                 headers=out_headers,
                 data=data,
                 allow_redirects=False,
                 timeout=self.upload_timeout if upload else self.timeout,
             ) as resp:
-                resp_headers = [(k.lower(), v) for k, v in resp.raw_headers if k.lower() not in RESPONSE_DROP]
+                resp_headers = [
+                    (k.lower(), _public_location(v, upstream) if k.lower() == b"location" else v)
+                    for k, v in resp.raw_headers
+                    if k.lower() not in RESPONSE_DROP
+                ]
                 clen = resp.content_length
                 if clen is not None and clen <= SMALL_BODY:
                     body = await resp.read()
