@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from kit.auth import CurrentPrincipal, Principal
 from kit.db import DbSession
@@ -74,7 +74,11 @@ async def get_latest_framework(code: str, principal: CurrentPrincipal, session: 
 @router.get("/{code}/versions/{version}", response_model=FrameworkRead, summary="Read one framework version",
             responses=problem_responses(404))
 async def get_framework_version(
-    code: str, version: int, principal: CurrentPrincipal, session: DbSession
+    code: str,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    # Versions are a PostgreSQL integer: a larger number is a 422, not a failed query (500).
+    version: int = Path(ge=1, le=2_147_483_647),
 ) -> dict[str, Any]:
     row = await FrameworkRepository(session).get(principal, code, version)
     if row is None:
