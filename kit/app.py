@@ -162,6 +162,12 @@ def add_problem_schema(app: FastAPI) -> None:
                     op.setdefault("security", [{"bearerAuth": []}])
                     for code in ("401", "403"):
                         responses.setdefault(code, {"description": "Unauthorized" if code == "401" else "Forbidden"})
+                # Statuses any such operation can answer, declared once here rather than per route:
+                # an id out of scope or unknown is 404; a body that is not valid JSON at all is 400.
+                if any(p.get("in") == "path" for p in op.get("parameters", [])):
+                    responses.setdefault("404", {"description": "Not found"})
+                if "requestBody" in op:
+                    responses.setdefault("400", {"description": "Bad request"})
                 if "422" in responses:
                     responses["422"] = {
                         "description": "Validation failed",
