@@ -26,7 +26,6 @@ from kit.errors import (
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
-    PreconditionRequired,
     UnsupportedMediaType,
     ValidationFailed,
     problem_responses,
@@ -34,6 +33,8 @@ from kit.errors import (
 from kit.idempotency import IdempotencyGuard, check_key, fingerprint
 from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from kit.versioning import ensure_current, etag
+from kit.versioning import require_if_match as require_version
 from services.assessment.api.frameworks import ensure_regional
 from services.assessment.config import AssessmentSettings
 from services.assessment.intake import (
@@ -165,17 +166,10 @@ def settings_of(request: Request) -> AssessmentSettings:
     return s
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
 def require_if_match(value: str | None, current: int) -> int:
     """The version the caller read: 428 without If-Match, 412 when it is not the current one."""
-    if value is None:
-        raise PreconditionRequired("send If-Match with the campaign's ETag", code="if-match-required")
-    v = value.strip().removeprefix("W/").strip('"')
-    if not v.isdigit() or int(v) != current:
-        raise PreconditionFailed("the campaign changed since you read it", code="stale-version")
+    expected = require_version(value)
+    ensure_current(expected, current, "the campaign")
     return current
 
 

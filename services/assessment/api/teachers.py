@@ -19,6 +19,7 @@ from kit.errors import (
     problem_responses,
 )
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from kit.versioning import etag, parse_if_match
 from services.assessment.repository import DirectoryRepository, TeacherRepository
 from services.assessment.schemas import BulkResult, TeacherBulk, TeacherCreate, TeacherPage, TeacherRead, TeacherUpdate
 from services.assessment.vocab import Subject, normalize_name
@@ -28,20 +29,6 @@ router = APIRouter(prefix="/api/v1/teachers", tags=["teachers"], responses=probl
 WRITERS = frozenset(
     {Role.regional_specialist, Role.admin, Role.service, Role.municipal_methodologist, Role.school_admin}
 )
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    if value is None or value.strip() == "*":
-        return None
-    v = value.strip().removeprefix("W/").strip('"')
-    try:
-        return int(v)
-    except ValueError:
-        raise PreconditionFailed("If-Match does not match the current version", code="stale-version") from None
 
 
 def ensure_writer(principal: Principal) -> None:

@@ -13,14 +13,12 @@ from kit.client import UpstreamError
 from kit.db import DbSession
 from kit.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, problem_responses
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from kit.versioning import etag, parse_if_match, require_if_match
 from services.audit.api.common import (
     AUDITORS,
     BadUpstreamAnswer,
     ensure_role,
-    etag,
     outbox_of,
-    parse_if_match,
-    require_if_match,
     settings_of,
     upstream_of,
 )

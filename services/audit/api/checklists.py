@@ -10,7 +10,8 @@ from kit.auth import CurrentPrincipal, Principal, Role
 from kit.db import DbSession
 from kit.errors import NotFound, PreconditionFailed, problem_responses
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from services.audit.api.common import ANALYSTS, ensure_role, etag, own_municipality, parse_if_match, writer_region
+from kit.versioning import etag, parse_if_match
+from services.audit.api.common import ANALYSTS, ensure_role, own_municipality, writer_region
 from services.audit.checklist import completeness, summarise
 from services.audit.repository import ChecklistRepository
 from services.audit.schemas import (

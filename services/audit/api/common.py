@@ -6,7 +6,7 @@ from fastapi import Request
 
 from kit.auth import Principal, Role
 from kit.client import UpstreamError
-from kit.errors import AppError, FieldError, Forbidden, PreconditionFailed, PreconditionRequired, ValidationFailed
+from kit.errors import AppError, FieldError, Forbidden, ValidationFailed
 from services.audit.clients import Upstream, UpstreamShapeError
 from services.audit.config import AuditSettings
 from services.audit.outbox import RouteOutbox
@@ -38,29 +38,6 @@ def outbox_of(request: Request) -> RouteOutbox:
 def ensure_role(principal: Principal, roles: frozenset[Role], what: str) -> None:
     if principal.role not in roles:
         raise Forbidden(f"your role may not {what}", code="role-forbidden")
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    if value is None or value.strip() == "*":
-        return None
-    v = value.strip().removeprefix("W/").strip('"')
-    try:
-        return int(v)
-    except ValueError:
-        raise PreconditionFailed("If-Match does not match the current version", code="stale-version") from None
-
-
-def require_if_match(value: str | None) -> int:
-    if value is None:
-        raise PreconditionRequired("send If-Match with the ETag you read", code="if-match-required")
-    expected = parse_if_match(value)
-    if expected is None:
-        raise PreconditionRequired("If-Match must name a version, not *", code="if-match-required")
-    return expected
 
 
 def own_municipality(principal: Principal) -> str | None:

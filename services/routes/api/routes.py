@@ -18,12 +18,12 @@ from kit.errors import (
     Forbidden,
     NotFound,
     PreconditionFailed,
-    PreconditionRequired,
     UpstreamUnavailable,
     ValidationFailed,
     problem_responses,
 )
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from kit.versioning import etag, require_if_match
 from services.routes.clients import AssessmentResults, snapshot_from_change
 from services.routes.content import (
     TASK_FIELDS_GENERATED,
@@ -55,21 +55,6 @@ from services.routes.workflow import ACTIVE, EDITABLE, Action, Status, Transitio
 
 router = APIRouter(prefix="/api/v1/routes", tags=["routes"], responses=problem_responses(401, 403, 422))
 CONTENT_VERSIONED = frozenset({Status.in_progress})
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def required_version(if_match: str | None) -> int:
-    """If-Match is required on changes: 428 when missing, 412 when it cannot match."""
-    if if_match is None:
-        raise PreconditionRequired("send If-Match with the ETag you read", code="if-match-required")
-    value = if_match.strip().removeprefix("W/").strip('"')
-    try:
-        return int(value)
-    except ValueError:
-        raise PreconditionFailed("If-Match does not match the route's version", code="stale-version") from None
 
 
 async def load(
@@ -273,7 +258,7 @@ async def transition_route(
     response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = required_version(if_match)
+    expected = require_if_match(if_match)
     repo = RouteRepository(session)
     row = await load(repo, principal, route_id, expected)
     try:
@@ -407,7 +392,7 @@ async def update_professional_request(
     response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = required_version(if_match)
+    expected = require_if_match(if_match)
     repo = RouteRepository(session)
     row = await load(repo, principal, route_id, expected)
     if principal.role != Role.teacher:
@@ -435,7 +420,7 @@ async def add_recommendation(
     response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = required_version(if_match)
+    expected = require_if_match(if_match)
     repo = RouteRepository(session)
     row = await load(repo, principal, route_id, expected)
     if principal.role not in (Role.regional_specialist, Role.municipal_methodologist, Role.admin):
@@ -465,7 +450,7 @@ async def update_task(
     response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = required_version(if_match)
+    expected = require_if_match(if_match)
     repo = RouteRepository(session)
     row = await load(repo, principal, route_id, expected)
     _can_edit(principal, row)
@@ -545,7 +530,7 @@ async def score_self_check(
     response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = required_version(if_match)
+    expected = require_if_match(if_match)
     repo = RouteRepository(session)
     row = await load(repo, principal, route_id, expected)
     if principal.role == Role.service:
