@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
@@ -200,6 +201,21 @@ def validation_errors(exc: RequestValidationError) -> list[FieldError]:
     return out
 
 
+def _sqlstate(exc: DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def refused_value(exc: DBAPIError) -> bool:
+    """Whether the database refused a value rather than failed: SQLSTATE class 22 (data exception),
+    or asyncpg could not even encode the parameter (e.g. an integer beyond int4)."""
+    state = _sqlstate(exc)
+    if state is not None:
+        return state.startswith("22")
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return isinstance(cause, asyncpg.exceptions.DataError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error of the app as problem+json."""
 
@@ -235,6 +251,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def database_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DBAPIError)
+        if refused_value(exc):
+            # A value the request carried that PostgreSQL cannot take (a number beyond its column type,
+            # a NUL character in text): the client's error, not ours. The value is not echoed.
+            log.warning("database refused a value", extra={"sqlstate": _sqlstate(exc) or "client-side"})
+            return problem_response(
+                422,
+                code="value-not-storable",
+                detail="a value of the request is out of range or contains characters that cannot be stored",
+                instance=request.url.path,
+            )
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
             log.warning("database unavailable", extra={"error": type(exc.orig).__name__})
             return problem_response(
