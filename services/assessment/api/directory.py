@@ -60,7 +60,7 @@ async def list_organisations(
     response_model=list[OrganisationRead],
     summary="Create or update organisations by code",
     dependencies=[DirectoryEditor],
-    responses=problem_responses(422),
+    responses=problem_responses(404, 422),
 )
 async def upsert_organisations(
     body: list[OrganisationWrite], principal: CurrentPrincipal, session: DbSession

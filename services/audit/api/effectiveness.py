@@ -31,7 +31,7 @@ router = APIRouter(prefix="/api/v1/effectiveness", tags=["effectiveness"], respo
     "",
     response_model=EffectivenessRead,
     summary="Deficits closed and level movement after routes, against teachers without a completed route",
-    responses=problem_responses(502, 503),
+    responses=problem_responses(404, 502, 503),
 )
 async def effectiveness_of_measures(
     principal: CurrentPrincipal,

@@ -67,7 +67,12 @@ async def engagement(
     )
 
 
-@router.get("", response_model=KpiDashboard, summary="KPIs for the region or a municipality over a period")
+@router.get(
+    "",
+    response_model=KpiDashboard,
+    summary="KPIs for the region or a municipality over a period",
+    responses=problem_responses(404),
+)
 async def kpi_dashboard(
     principal: CurrentPrincipal,
     session: DbSession,
