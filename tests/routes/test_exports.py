@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import csv
 import hashlib
 import io
 import json
 import sys
+import uuid
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -21,15 +23,34 @@ import pytest
 from deploy.stack import ROOT
 from kit.auth import Role
 from kit.tabular import XLSX_MEDIA_TYPE
-from services.routes.exports import HEADERS, LOCK_KEY, Month, clean_text
+from services.routes.exports import DROPPED, HEADERS, KEPT, LOCK_KEY, Month, clean_text, export_row
+from services.routes.generation import MentorChoice, generate
+from services.routes.selfcheck import evaluate
 from tests.harness import Stack, auth
 from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, ORG_B1, REGION, as_methodologist, as_regional, as_school
-from tests.routes.factory import insert_route
+from tests.routes.factory import MATCHES, START, insert_route, snapshot
 
 MONTH = "2026-11"
 LOW_FILL = "00FCE4D6"
 HEADER_FILL = "00DCE6F1"
 NAME, GROUP = HEADERS.index("ФИО педагога"), HEADERS.index("Уровень / группа")
+ROW = {
+    "id": uuid.uuid4(),
+    "teacher_id": uuid.uuid4(),
+    "external_id": "e-1",
+    "teacher_name": "x",
+    "region": REGION,
+    "municipality": MUN_A,
+    "organisation": ORG_A1,
+    "subject": "physics",
+    "grp": 1,
+    "status": "draft",
+    "period_start": date(2026, 11, 2),
+    "period_end": date(2027, 5, 2),
+    "mentor_id": None,
+    "next_control_on": None,
+    "self_check_manual": {"2": 1},
+}
 EVIL = ['=HYPERLINK("http://x")', "+79991234567", "-2+3", "@SUM(A1)", "\tTab", "\rCr"]
 
 
@@ -174,6 +195,22 @@ class TestMonthlyOnRequest:
         assert first["route_id"] == str(route["id"]) and first["group"] == 1 and first["level"] == "низкий"
         assert first["deficits"] == ["M2", "M3"] and first["mentor_id"] == "mentor-1"
         assert first["next_control_on"] == route["next_control_on"].isoformat()
+
+    async def test_self_check_is_the_machine_score_of_the_whole_route(self, api: httpx.AsyncClient, db: Any) -> None:
+        made = await seed(db)
+        route = made["Борисов Олег Ильич"]
+        content = copy.deepcopy(route["content"])
+        goals = content["sections"]["goals"]
+        first = goals[0]["tasks"][0]
+        first.update(chosen_resource_id=first["forms"][0]["resource_id"], done=True, evidence=[{"title": "конспект"}])
+        goals[-1]["tasks"][-1]["forms"] = []  # no concrete event left
+        goals[-1]["tasks"][0]["result_form"] = "Проведение мастер-классов"  # a practice form for a learning task
+        assert evaluate(content)["auto_total"] != evaluate(route["content"])["auto_total"]
+        await db.execute("UPDATE routes.routes SET content = $1::jsonb WHERE id = $2", json.dumps(content), route["id"])
+        items = (await monthly(api, as_methodologist(MUN_A), format="json")).json()
+        stored = await db.fetch("SELECT id, content::text AS content FROM routes.routes")
+        whole = {str(r["id"]): json.loads(r["content"]) for r in stored}
+        assert [i["self_check_auto"] for i in items] == [evaluate(whole[i["route_id"]])["auto_total"] for i in items]
 
     async def test_an_empty_month_gives_the_header_only(self, api: httpx.AsyncClient, db: Any) -> None:
         await seed(db)
@@ -373,8 +410,65 @@ class TestRecordedExports:
         assert {"text/csv", XLSX_MEDIA_TYPE, "application/json"} <= set(download)
 
 
+class Tracked(dict):  # type: ignore[type-arg]
+    """A route document that records every field read from it, as (path, key)."""
+
+    def __init__(self, data: dict[str, Any], path: str, seen: set[tuple[str, str]]) -> None:
+        super().__init__(data)
+        self.path, self.seen = path, seen
+
+    def _wrap(self, key: str, value: Any) -> Any:
+        sub = f"{self.path}.{key}" if self.path else key
+        if isinstance(value, dict):
+            return Tracked(value, sub, self.seen)
+        if isinstance(value, list):
+            return [Tracked(v, sub + "[]", self.seen) if isinstance(v, dict) else v for v in value]
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add((self.path, key))
+        return self._wrap(key, super().get(key, default))
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add((self.path, key))
+        return self._wrap(key, super().__getitem__(key))
+
+    def items(self) -> Any:
+        self.seen.update((self.path, k) for k in self)
+        return [(k, self._wrap(k, v)) for k, v in super().items()]
+
+
+def documents() -> list[dict[str, Any]]:
+    """Route documents of every shape the self-check meets: groups, no deficits, people's changes."""
+    base = dict(teacher_name="x", municipality=MUN_A, organisation=ORG_A1, region=REGION, subject="physics")
+    docs = []
+    for group, deficits in ((1, ("M2", "M3")), (2, ("M2",)), (3, ()), (4, ("M1", "M2", "M3", "M4"))):
+        snap = snapshot(group=group, deficits=deficits, assessed_on=START, **base)
+        mentor = MentorChoice("m-1", "Наставник", "округ") if group == 1 else None
+        docs.append(generate(snap, MATCHES, mentor, START))
+    changed = copy.deepcopy(docs[0])
+    goals = changed["sections"]["goals"]
+    goals[0]["tasks"][0].update(chosen_resource_id=goals[0]["tasks"][0]["forms"][0]["resource_id"], done=True)
+    goals[0]["tasks"][1].update(forms=[], ends_on=goals[0]["tasks"][1]["starts_on"], result_form="Эссе")
+    goals[-1]["tasks"] = goals[-1]["tasks"][:1]
+    docs.append(changed)
+    return docs
+
+
 @pytest.mark.no_db
 class TestRules:
+    def test_export_reads_only_the_part_of_the_document_it_fetches(self) -> None:
+        seen: set[tuple[str, str]] = set()
+        for doc in documents():
+            evaluate(Tracked(doc, "", seen))
+            export_row({**ROW, "content": Tracked(doc, "", seen)})
+        outside = [
+            (path, key)
+            for path, key in seen
+            if (path in KEPT and key not in KEPT[path]) or key in DROPPED.get(path, ())
+        ]
+        assert outside == [] and ("sections.goals[].tasks[].forms[]", "starts_on") in seen
+
     def test_previous_month_is_the_calendar_month_before_today(self) -> None:
         assert Month.parse("previous", today=date(2027, 1, 1)).key == "2026-12"
         m = Month.parse("previous", today=date(2026, 3, 31))

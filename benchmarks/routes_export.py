@@ -1,0 +1,332 @@
+"""The monthly XLSX export of a whole region, next to a bare openpyxl baseline measured in the same run.
+
+    .venv/bin/python benchmarks/routes_export.py [--routes 80000]
+
+or `bench_export(admin_url)` from benchmarks/routes.py. Works in a scratch database of its own on
+the given server (so routes already there do not count): COPYs N realistic routes (content from
+the real generator, 62 municipalities, ~2,000 schools, Cyrillic names, all four groups), then runs
+`python -m services.routes export --formats xlsx` as a child process: one workbook per
+municipality plus the region workbook. Baseline: a child process writing one openpyxl write-only
+workbook of the same number of rows and columns, no database. Both report their own peak RSS
+(getrusage at exit). Also shown: reading the same rows through a cursor without writing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.intake import person, synthetic_region  # noqa: E402
+from deploy import stack  # noqa: E402
+from kit.db import async_url  # noqa: E402
+from kit.dbadmin import asyncpg_dsn  # noqa: E402
+from services.routes.content import next_control_on  # noqa: E402
+from services.routes.exports import HEADERS, Month  # noqa: E402
+from services.routes.generation import (  # noqa: E402
+    Alternative,
+    CompetencyResult,
+    MentorChoice,
+    Snapshot,
+    generate,
+    period_key,
+)
+
+MONTH = "2026-11"
+REGION = "r-bench-export"
+COMPETENCIES = {
+    "M1": "Планирование учебной деятельности",
+    "M2": "Современные технологии обучения",
+    "M3": "Педагогическое оценивание",
+    "M4": "Совместное решение профессиональных задач",
+    "S1": "Предметные знания: алгебра",
+    "S2": "Предметные знания: геометрия",
+}
+SUBJECTS = ["mathematics", "russian", "physics", "history", "english", "primary", "biology", "informatics"]
+STATUSES = ["draft", "sent_to_municipality", "agreed_with_school", "approved", "in_progress", "in_progress"]
+KINDS = [
+    ("course", "formal"),
+    ("webinar", "non_formal"),
+    ("practicum", "non_formal"),
+    ("community", "informal"),
+    ("internship", "formal"),
+    ("self_study", "informal"),
+]
+COLUMNS = (
+    "id",
+    "teacher_id",
+    "external_id",
+    "teacher_name",
+    "region",
+    "municipality",
+    "organisation",
+    "subject",
+    "grp",
+    "period_key",
+    "period_start",
+    "period_end",
+    "status",
+    "content",
+    "mentor_id",
+    "next_control_on",
+)
+# Child processes print their own peak resident memory at exit: VmHWM of their own address space
+# (ru_maxrss would carry over the parent's peak across fork and exec on Linux).
+PEAK = (
+    "import atexit, sys\n"
+    "def _peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            print('PEAK_RSS_KB', line.split()[1], file=sys.stderr)\n"
+    "atexit.register(_peak)\n"
+)
+
+
+def alternatives(rng: random.Random, start: date) -> dict[str, list[Alternative]]:
+    out: dict[str, list[Alternative]] = {}
+    for code in COMPETENCIES:
+        alts = []
+        for j, (kind, lt) in enumerate(rng.sample(KINDS, 4)):
+            begins = start + timedelta(days=rng.randint(5, 120))
+            dated = kind not in ("community", "self_study")
+            alts.append(
+                Alternative(
+                    resource_id=f"res-{code}-{j}-{rng.randint(1, 300)}",
+                    kind=kind,
+                    title=f"{kind}: {COMPETENCIES[code].lower()} ({rng.randint(1, 40)})",
+                    learning_type=lt,
+                    mode=rng.choice(["online", "offline", "mixed"]),
+                    starts_on=begins if dated else None,
+                    ends_on=begins + timedelta(days=rng.randint(0, 30)) if dated else None,
+                    hours=rng.choice([16, 24, 36, 72]) if kind == "course" else None,
+                    provider="ЦНППМ",
+                    reason="по компетенции и уровню",
+                    score=round(rng.random(), 3),
+                )
+            )
+        out[code] = alts
+    return out
+
+
+def content_pool(size: int, seed: int = 11) -> list[tuple[int, str, str | None, date, date, str, date | None]]:
+    """(group, subject, mentor_id, start, end, content JSON, next control point) variants from the real generator."""
+    rng = random.Random(seed)
+    pool = []
+    for i in range(size):
+        group = rng.choices([1, 2, 3, 4], weights=[25, 35, 25, 15])[0]
+        start = date(2026, 9, 1) + timedelta(days=rng.randint(0, 85))
+        weak = rng.sample(list(COMPETENCIES), rng.randint(1, 3))
+        comps = tuple(
+            CompetencyResult(
+                code=c,
+                name=n,
+                percent=rng.uniform(15, 45) if c in weak else rng.uniform(55, 95),
+                status="deficit" if c in weak else rng.choice(["growth", "strength"]),
+                explanation={
+                    "threshold": "< 50%",
+                    "items": [{"item": f"{c}-{k}", "points": 1, "max": 3} for k in (1, 2)],
+                },
+            )
+            for c, n in COMPETENCIES.items()
+        )
+        subject = SUBJECTS[i % len(SUBJECTS)]
+        snap = Snapshot(str(uuid.uuid4()), REGION, "mo", "oo", subject, group, start, comps, full_name="—")
+        mentor = MentorChoice(f"mentor-{i % 90}", f"{person(rng)} (наставник)", "тот же округ") if group == 1 else None
+        content = generate(snap, alternatives(rng, start), mentor, start)
+        period = content["period"]
+        pool.append(
+            (
+                group,
+                subject,
+                mentor.mentor_id if mentor else None,
+                date.fromisoformat(period["start"]),
+                date.fromisoformat(period["end"]),
+                json.dumps(content, ensure_ascii=False),
+                next_control_on(content),
+            )
+        )
+    return pool
+
+
+async def load_routes(url: str, n: int) -> float:
+    """COPY n routes; return the average content size in kB."""
+    region = synthetic_region(n)
+    orgs = region["organisations"]
+    rng = random.Random(5)
+    pool = content_pool(400)
+    records = []
+    for i in range(n):
+        group, subject, mentor_id, start, end, blob, control = pool[i % len(pool)]
+        org = orgs[i % len(orgs)]
+        records.append(
+            (
+                uuid.uuid4(),
+                uuid.uuid4(),
+                f"b-{i:07d}",
+                person(rng),
+                REGION,
+                org["municipality"],
+                org["code"],
+                subject,
+                group,
+                period_key(start),
+                start,
+                end,
+                rng.choice(STATUSES),
+                blob,
+                mentor_id,
+                control,
+            )
+        )
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.copy_records_to_table("routes", schema_name="routes", records=records, columns=list(COLUMNS))
+        await conn.execute("ANALYZE routes.routes")
+    finally:
+        await conn.close()
+    return sum(len(p[5].encode()) for p in pool) / len(pool) / 1024
+
+
+async def read_floor(url: str) -> float:
+    """Seconds to read the month's rows (same columns, same order) through a cursor, doing nothing with them."""
+    m = Month.parse(MONTH)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        t0 = time.perf_counter()
+        async with conn.transaction():
+            async for _ in conn.cursor(
+                "SELECT id, teacher_id, external_id, teacher_name, region, municipality, organisation, subject, grp, "
+                "status, period_start, period_end, mentor_id, next_control_on, content::text, self_check_manual "
+                "FROM routes.routes WHERE period_start <= $1 AND period_end >= $2 "
+                "ORDER BY municipality, grp, teacher_name, id",
+                m.last,
+                m.first,
+                prefetch=2000,
+            ):
+                pass
+        return time.perf_counter() - t0
+    finally:
+        await conn.close()
+
+
+BASELINE = """
+import sys, datetime
+from openpyxl import Workbook
+rows, cols = int(sys.argv[1]), int(sys.argv[2])
+wb = Workbook(write_only=True)
+ws = wb.create_sheet("baseline")
+ws.append([f"Заголовок {c}" for c in range(cols)])
+for i in range(rows):
+    ws.append(["Иванова Мария Петровна", "oo-0001", "Математика", "базовый (группа 2)", "реализуется",
+               "01.09.2026 – 31.12.2026", "M1, M3", 4, "Петрова Анна Сергеевна", datetime.date(2026, 12, 1), 8][:cols])
+wb.save(sys.argv[3])
+"""
+
+
+def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run `python -c PEAK + code`; return (seconds, peak RSS MB, stdout)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    peak_kb = next(int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+    return seconds, peak_kb / 1024, proc.stdout
+
+
+async def _create_db(admin_url: str) -> str:
+    name = f"iom_bench_export_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return async_url(admin_url).set(database=name, drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _drop_db(admin_url: str, url: str) -> None:
+    name = async_url(url).database
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def bench_export(admin_url: str, live: Any = None, *, routes: int = 80_000) -> dict[str, float]:
+    """COPY `routes` routes into a scratch database, time the monthly XLSX export against the baseline."""
+    del live  # the export job needs no running service: it is a process of its own
+    url = asyncio.run(_create_db(admin_url))
+    out = Path(tempfile.mkdtemp(prefix="iom-bench-export-"))
+    try:
+        stack.prepare_database(url)
+        t0 = time.perf_counter()
+        kb = asyncio.run(load_routes(url, routes))
+        print(
+            f"\nmonthly export: {routes} routes COPied in {time.perf_counter() - t0:.1f}s (content ~{kb:.1f} kB each)"
+        )
+        env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), "ROUTES_EXPORT_DIR": str(out)}
+        floor = asyncio.run(read_floor(url))
+        export_code = PEAK + (
+            "import runpy\nsys.argv = ['services.routes', 'export', '--month', "
+            f"'{MONTH}', '--formats', 'xlsx', '--quiet']\nrunpy.run_module('services.routes', run_name='__main__')\n"
+        )
+        seconds, peak, stdout = run_child(["-c", export_code], env)
+        summary = json.loads(stdout.strip().splitlines()[-1])
+        base_s, base_peak, _ = run_child(
+            ["-c", PEAK + BASELINE, str(routes), str(len(HEADERS)), str(out / "b.xlsx")], env
+        )
+        files = sorted((out / MONTH).glob("*.xlsx"))
+        size = sum(f.stat().st_size for f in files) / 2**20
+        print(
+            f"  export (python -m services.routes export --formats xlsx): {seconds:.1f}s for "
+            f"{summary['municipalities']} municipal workbooks + region.xlsx ({len(files)} files, {size:.1f} MB, "
+            f"{summary['routes']} rows); peak RSS {peak:.0f} MB  (goal <= 30 s)"
+        )
+        print(
+            f"  baseline bare openpyxl write_only, {routes} x {len(HEADERS)}, no database: {base_s:.1f}s, "
+            f"peak RSS {base_peak:.0f} MB"
+        )
+        print(f"  ratio export/baseline: time {seconds / base_s:.2f}, peak memory {peak / base_peak:.2f}")
+        print(f"  for reference, reading the same rows through a cursor only: {floor:.1f}s")
+        return {
+            "export_seconds": seconds,
+            "export_peak_rss_mb": peak,
+            "baseline_seconds": base_s,
+            "baseline_peak_rss_mb": base_peak,
+            "read_seconds": floor,
+        }
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        asyncio.run(_drop_db(admin_url, url))
+
+
+def main() -> None:
+    from tests.harness import postgres_server
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--routes", type=int, default=80_000)
+    args = ap.parse_args()
+    with postgres_server() as admin_url:
+        stack.prepare_database(admin_url)
+        bench_export(admin_url, routes=args.routes)
+
+
+if __name__ == "__main__":
+    main()
