@@ -10,3 +10,12 @@ class ResourcesSettings(ServiceSettings):
 
     name: str = "resources"
     port: int = 8002
+    # Catalogue imports (CSV / XLSX / JSON): body ceiling, rows, and the XLSX zip-bomb guard.
+    import_max_bytes: int = 20 * 1024 * 1024
+    import_max_rows: int = 20_000
+    import_max_unpacked_bytes: int = 100 * 1024 * 1024
+    import_max_zip_ratio: float = 100.0
+    # Bodies of matching batches and region-wide assignments.
+    batch_max_bytes: int = 16 * 1024 * 1024
+    # Coverage asks the assessment service for demand; this long at most.
+    upstream_timeout_seconds: float = 10.0

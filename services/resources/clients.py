@@ -1,0 +1,78 @@
+"""Typed calls to the other services (through the gateway, with this service's own token)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kit.client import GatewayClient, UpstreamError
+from kit.errors import AppError
+
+log = logging.getLogger("resources.clients")
+
+# The assessment service's analytics of deficits (issue 3). Expected answer, one row per
+# municipality and subject: {"items": [{"municipality": "mo-01", "subject": "mathematics",
+# "teachers": 42}, ...]} (a bare list of such rows is accepted too); `teachers` counts teachers with
+# at least one deficit in that subject's assessments. Query: ?region=<code>.
+DEFICIT_DEMAND_PATH = "/api/v1/assessment/analytics/deficit-demand"
+MUNICIPALITIES_PATH = "/api/v1/municipalities"
+
+
+class DemandItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    municipality: str = Field(min_length=1, max_length=32)
+    subject: str = Field(min_length=1, max_length=32)
+    teachers: int = Field(ge=0)
+
+
+class MunicipalityItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    code: str
+    region: str | None = None
+
+
+class Unavailable(Exception):
+    """The other service could not give the data; the message says why (no personal data)."""
+
+
+def _items(body: Any) -> list[Any]:
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        return list(body["items"])
+    if isinstance(body, list):
+        return body
+    raise Unavailable("unexpected answer shape")
+
+
+class AssessmentClient:
+    def __init__(self, gateway: GatewayClient) -> None:
+        self.gateway = gateway
+
+    async def deficit_demand(self, region: str | None) -> dict[tuple[str, str], int]:
+        """Teachers with deficits per (municipality, subject), or Unavailable."""
+        params = {"region": region} if region else {}
+        try:
+            body = await self.gateway.json("GET", DEFICIT_DEMAND_PATH, params=params, retries=1)
+        except UpstreamError as e:
+            raise Unavailable(f"the assessment service answered {e.status}") from e
+        except AppError as e:
+            raise Unavailable("the assessment service is unavailable") from e
+        try:
+            rows = [DemandItem.model_validate(x) for x in _items(body)]
+        except ValidationError as e:
+            raise Unavailable("the assessment service answered rows of an unexpected shape") from e
+        out: dict[tuple[str, str], int] = {}
+        for r in rows:
+            out[(r.municipality, r.subject)] = out.get((r.municipality, r.subject), 0) + r.teachers
+        return out
+
+    async def municipalities(self, region: str | None) -> list[str]:
+        """Codes of the region's municipalities (empty when the directory cannot be read)."""
+        try:
+            body = await self.gateway.json("GET", MUNICIPALITIES_PATH, retries=1)
+            rows = [MunicipalityItem.model_validate(x) for x in _items(body)]
+        except (UpstreamError, AppError, ValidationError, Unavailable) as e:
+            log.warning("municipality directory unavailable", extra={"reason": type(e).__name__})
+            return []
+        return sorted(r.code for r in rows if region is None or r.region in (None, region))
