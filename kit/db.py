@@ -51,6 +51,8 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: 
         # pool, and the request answers 503 (kit.errors); the next request gets a fresh connection.
         pool_pre_ping=False,
         pool_recycle=1800,
+        # Error messages (logged with tracebacks) must not carry bound values: they can be teachers' names.
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": kw.pop("application_name", "iom")}},
         **kw,
     )
