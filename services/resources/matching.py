@@ -483,7 +483,8 @@ class CatalogueIndex:
     def match(self, q: MatchQuery) -> MatchResult:
         """The same answer as `match(q, all offers, all mentors)`, touching only items that can be picked."""
         if q.subject is None:
-            return match(q, [o for d in set(q.deficits) for o in self.by_competency.get(d, ())], self.mentors)
+            candidates = {o.id: o for d in q.deficits for o in self.by_competency.get(d, ())}
+            return match(q, candidates.values(), self.mentors)
         deficits = _deficits(q)
         wanted = frozenset(deficits)
         result = MatchResult([])

@@ -11,7 +11,7 @@ from kit.auth import Role
 from tests.harness import auth
 from tests.region import MUN_A, MUN_B, REGION, as_regional
 
-__all__ = ["MUN_A", "MUN_B", "REGION", "as_regional", "mentor", "resource", "teacher_headers", "new_id"]
+__all__ = ["MUN_A", "MUN_B", "REGION", "as_regional", "mentor", "new_id", "resource", "teacher_headers"]
 
 
 def new_id() -> str:
@@ -53,7 +53,9 @@ def mentor(**over: Any) -> dict[str, Any]:
     return body
 
 
-def teacher_headers(teacher_id: str | None = None, municipality: str = MUN_A, organisation: str = "oo-a1") -> dict[str, str]:
+def teacher_headers(
+    teacher_id: str | None = None, municipality: str = MUN_A, organisation: str = "oo-a1"
+) -> dict[str, str]:
     return auth(Role.teacher, region=REGION, municipality=municipality, organisation=organisation,
                 teacher_id=teacher_id or new_id())
 
