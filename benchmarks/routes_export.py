@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy.dialects import postgresql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,7 +39,7 @@ from deploy import stack  # noqa: E402
 from kit.db import async_url  # noqa: E402
 from kit.dbadmin import asyncpg_dsn  # noqa: E402
 from services.routes.content import next_control_on  # noqa: E402
-from services.routes.exports import HEADERS, Month  # noqa: E402
+from services.routes.exports import HEADERS, Month, month_query  # noqa: E402
 from services.routes.generation import (  # noqa: E402
     Alternative,
     CompetencyResult,
@@ -89,11 +90,12 @@ COLUMNS = (
 # Child processes print their own peak resident memory at exit: VmHWM of their own address space
 # (ru_maxrss would carry over the parent's peak across fork and exec on Linux).
 PEAK = (
-    "import atexit, sys\n"
+    "import atexit, os, sys\n"
     "def _peak():\n"
+    "    t = os.times()\n"
     "    for line in open('/proc/self/status'):\n"
     "        if line.startswith('VmHWM:'):\n"
-    "            print('PEAK_RSS_KB', line.split()[1], file=sys.stderr)\n"
+    "            print('PEAK_RSS_KB', line.split()[1], t.user + t.system, file=sys.stderr)\n"
     "atexit.register(_peak)\n"
 )
 
@@ -204,21 +206,15 @@ async def load_routes(url: str, n: int) -> float:
 
 
 async def read_floor(url: str) -> float:
-    """Seconds to read the month's rows (same columns, same order) through a cursor, doing nothing with them."""
-    m = Month.parse(MONTH)
+    """Seconds to run the export's own query and read its rows through a cursor, doing nothing with them."""
+    sql = str(
+        month_query(Month.parse(MONTH)).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         t0 = time.perf_counter()
         async with conn.transaction():
-            async for _ in conn.cursor(
-                "SELECT id, teacher_id, external_id, teacher_name, region, municipality, organisation, subject, grp, "
-                "status, period_start, period_end, mentor_id, next_control_on, content::text, self_check_manual "
-                "FROM routes.routes WHERE period_start <= $1 AND period_end >= $2 "
-                "ORDER BY municipality, grp, teacher_name, id",
-                m.last,
-                m.first,
-                prefetch=2000,
-            ):
+            async for _ in conn.cursor(sql, prefetch=500):
                 pass
         return time.perf_counter() - t0
     finally:
@@ -239,15 +235,15 @@ wb.save(sys.argv[3])
 """
 
 
-def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run `python -c PEAK + code`; return (seconds, peak RSS MB, stdout)."""
+def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Run `python -c PEAK + code`; return (seconds, peak RSS MB, CPU seconds, stdout)."""
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({proc.returncode}): {proc.stderr[-3000:]}")
-    peak_kb = next(int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
-    return seconds, peak_kb / 1024, proc.stdout
+    peak = next(line.split() for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+    return seconds, int(peak[1]) / 1024, float(peak[2]), proc.stdout
 
 
 async def _create_db(admin_url: str) -> str:
@@ -287,28 +283,34 @@ def bench_export(admin_url: str, live: Any = None, *, routes: int = 80_000) -> d
             "import runpy\nsys.argv = ['services.routes', 'export', '--month', "
             f"'{MONTH}', '--formats', 'xlsx', '--quiet']\nrunpy.run_module('services.routes', run_name='__main__')\n"
         )
-        seconds, peak, stdout = run_child(["-c", export_code], env)
+        seconds, peak, cpu, stdout = run_child(["-c", export_code], env)
         summary = json.loads(stdout.strip().splitlines()[-1])
-        base_s, base_peak, _ = run_child(
+        base_s, base_peak, base_cpu, _ = run_child(
             ["-c", PEAK + BASELINE, str(routes), str(len(HEADERS)), str(out / "b.xlsx")], env
         )
         files = sorted((out / MONTH).glob("*.xlsx"))
         size = sum(f.stat().st_size for f in files) / 2**20
         print(
-            f"  export (python -m services.routes export --formats xlsx): {seconds:.1f}s for "
-            f"{summary['municipalities']} municipal workbooks + region.xlsx ({len(files)} files, {size:.1f} MB, "
-            f"{summary['routes']} rows); peak RSS {peak:.0f} MB  (goal <= 30 s)"
+            f"  export (python -m services.routes export --formats xlsx): {seconds:.1f}s wall, {cpu:.1f}s CPU, "
+            f"peak RSS {peak:.0f} MB; {summary['municipalities']} municipal workbooks + region.xlsx "
+            f"({len(files)} files, {size:.1f} MB, {summary['routes']} rows)  (goal <= 30 s)"
         )
         print(
-            f"  baseline bare openpyxl write_only, {routes} x {len(HEADERS)}, no database: {base_s:.1f}s, "
-            f"peak RSS {base_peak:.0f} MB"
+            f"  baseline bare openpyxl write_only workbook, {routes} rows x {len(HEADERS)} columns, no database: "
+            f"{base_s:.1f}s wall, {base_cpu:.1f}s CPU, peak RSS {base_peak:.0f} MB"
         )
-        print(f"  ratio export/baseline: time {seconds / base_s:.2f}, peak memory {peak / base_peak:.2f}")
-        print(f"  for reference, reading the same rows through a cursor only: {floor:.1f}s")
+        print(
+            f"  ratio export/baseline: time {seconds / base_s:.2f}, CPU {cpu / base_cpu:.2f}, "
+            f"peak memory {peak / base_peak:.2f}"
+        )
+        print(f"  for reference: the export's query alone, rows read through a cursor: {floor:.1f}s")
+        print(f"  (load average while measuring: {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
         return {
             "export_seconds": seconds,
+            "export_cpu_seconds": cpu,
             "export_peak_rss_mb": peak,
             "baseline_seconds": base_s,
+            "baseline_cpu_seconds": base_cpu,
             "baseline_peak_rss_mb": base_peak,
             "read_seconds": floor,
         }

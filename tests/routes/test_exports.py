@@ -23,7 +23,7 @@ import pytest
 from deploy.stack import ROOT
 from kit.auth import Role
 from kit.tabular import XLSX_MEDIA_TYPE
-from services.routes.exports import DROPPED, HEADERS, KEPT, LOCK_KEY, Month, clean_text, export_row
+from services.routes.exports import HEADERS, KEPT, LOCK_KEY, Month, clean_text, export_row
 from services.routes.generation import MentorChoice, generate
 from services.routes.selfcheck import evaluate
 from tests.harness import Stack, auth
@@ -462,11 +462,7 @@ class TestRules:
         for doc in documents():
             evaluate(Tracked(doc, "", seen))
             export_row({**ROW, "content": Tracked(doc, "", seen)})
-        outside = [
-            (path, key)
-            for path, key in seen
-            if (path in KEPT and key not in KEPT[path]) or key in DROPPED.get(path, ())
-        ]
+        outside = [(path, key) for path, key in seen if path in KEPT and key not in KEPT[path]]
         assert outside == [] and ("sections.goals[].tasks[].forms[]", "starts_on") in seen
 
     def test_previous_month_is_the_calendar_month_before_today(self) -> None:
