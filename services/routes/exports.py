@@ -14,7 +14,6 @@ import contextlib
 import csv
 import hashlib
 import io
-import logging
 import os
 import re
 import shutil
@@ -49,8 +48,6 @@ from services.routes.generation import LEVEL_LABELS, subject_label
 from services.routes.models import exports, routes
 from services.routes.printing import STATUS_RU
 from services.routes.selfcheck import evaluate
-
-log = logging.getLogger("routes.exports")
 
 FORMATS = ("csv", "xlsx", "json")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MEDIA_TYPE, "json": "application/json"}
