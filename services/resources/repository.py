@@ -29,6 +29,11 @@ RESOURCE_COLUMNS = (
     R.starts_on, R.ends_on, R.capacity, R.reserved, (R.capacity - R.reserved).label("free"), R.url,
     R.owner_scope, R.owner_municipality, R.owner_teacher_id, R.status, R.version, R.created_at, R.updated_at,
 )
+# What the matcher reads of a resource (no long texts).
+OFFER_COLUMNS = (
+    R.id, R.kind, R.title, R.competencies, R.subjects, R.levels, R.learning_type, R.mode, R.municipalities,
+    R.starts_on, R.ends_on, R.capacity, R.reserved, R.federal_registry, R.hours, R.owner_teacher_id,
+)
 MENTOR_COLUMNS = (
     M.id, M.region, M.teacher_id, M.municipality, M.role, M.subjects, M.competencies, M.level, M.mode,
     M.capacity, M.load, (M.capacity - M.load).label("free"), M.status, M.joined_year, M.joined_assessment,
@@ -163,7 +168,7 @@ class ResourceRepository:
         kinds: Sequence[str],
     ) -> list[dict[str, Any]]:
         """Active resources that can serve any of the deficits for this teacher (the matcher ranks them)."""
-        stmt = select(*RESOURCE_COLUMNS).where(
+        stmt = select(*OFFER_COLUMNS).where(
             _region(R.region, region),
             R.status == "active",
             R.competencies.overlap(list(deficits)),
@@ -176,11 +181,11 @@ class ResourceRepository:
             stmt = stmt.where(or_(R.subjects == [], R.subjects.contains([subject])))
         if kinds:
             stmt = stmt.where(R.kind.in_(list(kinds)))
-        return [dict(r._mapping) for r in await self.s.execute(stmt)]
+        return [r._asdict() for r in await self.s.execute(stmt)]
 
     async def snapshot(self, region: str | None) -> list[dict[str, Any]]:
         """Every active resource with free seats (for answering a batch of matches from one snapshot)."""
-        stmt = select(*RESOURCE_COLUMNS).where(
+        stmt = select(*OFFER_COLUMNS).where(
             _region(R.region, region), R.status == "active", or_(R.capacity.is_(None), R.reserved < R.capacity)
         )
         return [dict(r._mapping) for r in await self.s.execute(stmt)]

@@ -1,4 +1,4 @@
-"""Helpers the routers share: versions in ETags, If-Match, the caller's region and rows as models."""
+"""Helpers the routers share: the caller's region, rows as matcher models, ETag helpers (from kit)."""
 
 from __future__ import annotations
 
@@ -6,32 +6,12 @@ import uuid
 from typing import Any
 
 from kit.auth import Principal
-from kit.errors import FieldError, PreconditionFailed, PreconditionRequired, ValidationFailed
+from kit.errors import FieldError, ValidationFailed
+from kit.versioning import etag, parse_if_match, require_if_match
 from services.resources import matching
 
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    if value is None or value.strip() == "*":
-        return None
-    v = value.strip().removeprefix("W/").strip('"')
-    try:
-        return int(v)
-    except ValueError:
-        raise PreconditionFailed("If-Match does not match the current version", code="stale-version") from None
-
-
-def require_if_match(value: str | None) -> int:
-    """Workflow transitions need the version the caller saw (428 without it)."""
-    if value is None:
-        raise PreconditionRequired("send If-Match with the ETag you read", code="if-match-required")
-    v = parse_if_match(value)
-    if v is None:
-        raise PreconditionRequired("If-Match must name a version, not *", code="if-match-required")
-    return v
+__all__ = ["etag", "mentor_offer_of", "offer_of", "parse_if_match", "require_if_match", "uuid_or_none", "with_free",
+           "write_region"]
 
 
 def write_region(principal: Principal) -> str:

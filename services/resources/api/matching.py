@@ -6,10 +6,12 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from kit.auth import CurrentPrincipal, Principal, Role
 from kit.db import DbSession
 from kit.errors import problem_responses
+from kit.jsonutil import dumps
 from services.resources import matching
 from services.resources.api.common import mentor_offer_of, offer_of
 from services.resources.assignment import neighbour_map
@@ -93,7 +95,7 @@ def response_of(result: matching.MatchResult, q: matching.MatchQuery) -> dict[st
         "`mentor_alternatives` mentors; every item's score is the sum of its `reasons` points."
     ),
 )
-async def match_resources(body: MatchRequest, principal: CurrentPrincipal, session: DbSession) -> dict[str, Any]:
+async def match_resources(body: MatchRequest, principal: CurrentPrincipal, session: DbSession) -> Response:
     region = principal.region
     neighbours = neighbour_map(await NeighbourRepository(session).pairs(region))
     q = query_of(body, principal, neighbours)
@@ -103,7 +105,8 @@ async def match_resources(body: MatchRequest, principal: CurrentPrincipal, sessi
     )
     mentor_rows = await MentorRepository(session).active_for_matching(region, q.subject) if q.subject else []
     result = matching.match(q, [offer_of(r) for r in rows], [mentor_offer_of(m) for m in mentor_rows])
-    return response_of(result, q)
+    # Built from typed dataclasses in the documented shape; serialised directly (no second validation pass).
+    return Response(dumps(response_of(result, q)), media_type="application/json")
 
 
 @router.post(
@@ -113,16 +116,16 @@ async def match_resources(body: MatchRequest, principal: CurrentPrincipal, sessi
 )
 async def match_resources_batch(
     body: MatchBatchRequest, principal: CurrentPrincipal, session: DbSession
-) -> dict[str, Any]:
+) -> Response:
     region = principal.region
     neighbours = neighbour_map(await NeighbourRepository(session).pairs(region))
     offers = [offer_of(r) for r in await ResourceRepository(session).snapshot(region)]
     mentors = [mentor_offer_of(m) for m in await MentorRepository(session).active_for_matching(region, None)]
     queries = [query_of(b, principal, neighbours) for b in body.queries]
 
-    def run() -> list[dict[str, Any]]:
+    def run() -> bytes:
         index = matching.CatalogueIndex(offers, mentors)
-        return [response_of(index.match(q), q) for q in queries]
+        return dumps({"results": [response_of(index.match(q), q) for q in queries]})
 
     # CPU-bound: keep the event loop answering other requests meanwhile.
-    return {"results": await asyncio.to_thread(run)}
+    return Response(await asyncio.to_thread(run), media_type="application/json")
