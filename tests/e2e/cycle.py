@@ -69,8 +69,9 @@ class Generated:
         self._client: ModuleType = importlib.import_module(f"{package}.client")
 
     def op(self, operation_id: str) -> ModuleType:
-        tag, name = operation_id.split("-", 1)
-        return importlib.import_module(f"{self.package}.api.{tag}.{tag}_{name}")
+        tag, name = operation_id.rsplit("-", 1)  # tags may hold "-" (resource-map)
+        module = f"{tag}_{name}".replace("-", "_")
+        return importlib.import_module(f"{self.package}.api.{tag.replace('-', '_')}.{module}")
 
     def client(self, base_url: str, role: Role, **scope: Any) -> Any:
         return self._client.AuthenticatedClient(

@@ -158,7 +158,29 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
     r = await api.put(f"/api/v1/checklists/municipalities/{MUN_A}", json=checklist, headers=as_regional())
     assert r.status_code == 200, r.text
 
+    resource = {"kind": "course", "title": "Формирующее оценивание на уроках математики", "learning_type": "formal",
+                "mode": "online", "subjects": ["mathematics"], "competencies": ["M3"], "levels": [1, 2],
+                "capacity": 30, "hours": 72, "provider": "ЦНППМ", "municipalities": []}
+    r = await api.post("/api/v1/resources", json=resource, headers=as_regional())
+    assert r.status_code == 201, r.text
+    resource_id = str(r.json()["id"])
+    mentor_teacher = region.teachers["t-a1-2"]
+    mentor = {"teacher_id": str(mentor_teacher["id"]), "municipality": MUN_A, "subjects": ["mathematics"],
+              "level": 4, "mode": "mixed", "capacity": 3, "role": "methodist", "competencies": ["M3"]}
+    r = await api.post("/api/v1/mentors", json=mentor, headers=as_regional())
+    assert r.status_code == 201, r.text
+    mentor_id = str(r.json()["id"])
+    reservation = {"route_id": rid, "teacher_id": str(t["id"]), "resource_id": resource_id,
+                   "municipality": t["municipality"], "organisation": t["organisation"]}
+    r = await api.post("/api/v1/reservations", json=reservation, headers=as_regional())
+    assert r.status_code in (200, 201), r.text
+    reservation_id = str(r.json()["id"])
+
     world.ids.update({
+        "resource_id": resource_id,
+        "mentor_id": mentor_id,
+        "mentor_teacher_id": str(mentor_teacher["id"]),
+        "reservation_id": reservation_id,
         "teacher_id": str(t["id"]),
         "external_id": world.teacher_ext,
         "code": "default",
