@@ -35,19 +35,23 @@ class GatewayClient:
         base_url: str | None = None,
     ) -> None:
         self.codec = TokenCodec(common)
-        self.principal = Principal(sub=f"service:{caller}", role=Role.service, region=region)
-        self._token: tuple[float, str] | None = None
+        self.caller = caller
+        self.region = region
+        self._tokens: dict[str | None, tuple[float, str]] = {}
         self.http = httpx.AsyncClient(base_url=base_url or common.gateway_url, timeout=timeout)
 
-    def _bearer(self) -> str:
+    def _bearer(self, region: str | None) -> str:
         now = asyncio.get_running_loop().time()
-        if self._token is None or self._token[0] <= now:
+        cached = self._tokens.get(region)
+        if cached is None or cached[0] <= now:
             ttl = self.codec.internal_ttl
-            self._token = (now + ttl / 2, self.codec.encode(self.principal, ttl_seconds=ttl))
-        return self._token[1]
+            principal = Principal(sub=f"service:{self.caller}", role=Role.service, region=region)
+            cached = (now + ttl / 2, self.codec.encode(principal, ttl_seconds=ttl))
+            self._tokens[region] = cached
+        return cached[1]
 
-    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        h = {"Authorization": f"Bearer {self._bearer()}"}
+    def headers(self, extra: dict[str, str] | None = None, *, region: str | None = None) -> dict[str, str]:
+        h = {"Authorization": f"Bearer {self._bearer(region or self.region)}"}
         rid = current_request_id()
         if rid:
             h[REQUEST_ID_HEADER] = rid
@@ -56,13 +60,21 @@ class GatewayClient:
         return h
 
     async def request(
-        self, method: str, path: str, *, retries: int = 2, headers: dict[str, str] | None = None, **kw: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        retries: int = 2,
+        headers: dict[str, str] | None = None,
+        region: str | None = None,
+        **kw: Any,
     ) -> httpx.Response:
-        """Send a request; retry connection failures and 502/503/504 (use Idempotency-Key on writes)."""
+        """Send a request (acting in `region` when given); retry connection failures and 502/503/504
+        (use Idempotency-Key on writes)."""
         delay = 0.2
         for attempt in range(retries + 1):
             try:
-                resp = await self.http.request(method, path, headers=self.headers(headers), **kw)
+                resp = await self.http.request(method, path, headers=self.headers(headers, region=region), **kw)
             except httpx.TransportError as e:
                 if attempt == retries:
                     raise UpstreamUnavailable("another service is unavailable") from e

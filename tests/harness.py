@@ -25,6 +25,8 @@ TEST_ENV = {
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
     "ROUTES_FEED_POLL_SECONDS": "0.3",
+    # Each test builds its own catalogue: no matching answers carried over from the previous one.
+    "ROUTES_MATCH_CACHE_SECONDS": "0",
     # A quick audit delivery worker, so a route moves soon after the routes service is back.
     "AUDIT_OUTBOX_POLL_SECONDS": "0.5",
     "AUDIT_OUTBOX_BACKOFF_BASE_SECONDS": "0.3",

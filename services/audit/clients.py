@@ -8,14 +8,12 @@ the answer does not have the agreed shape.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from kit.auth import Principal, Role
 from kit.client import GatewayClient, UpstreamError
 from kit.errors import UpstreamUnavailable
 from services.audit.vocab import CRITERIA_COUNT, LEVEL_BY_NAME
@@ -28,25 +26,14 @@ class UpstreamShapeError(Exception):
 
 
 class Upstream:
-    """The gateway client plus service tokens narrowed to one region (cached until half their life)."""
+    """The gateway client, acting in one region per call (kit.client mints and caches the tokens)."""
 
     def __init__(self, client: GatewayClient) -> None:
         self.client = client
-        self._tokens: dict[str | None, tuple[float, str]] = {}
-
-    def headers(self, region: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
-        now = asyncio.get_running_loop().time()
-        hit = self._tokens.get(region)
-        if hit is None or hit[0] <= now:
-            ttl = self.client.codec.internal_ttl
-            principal = Principal(sub=self.client.principal.sub, role=Role.service, region=region)
-            hit = (now + ttl / 2, self.client.codec.encode(principal, ttl_seconds=ttl))
-            self._tokens[region] = hit
-        return {"Authorization": f"Bearer {hit[1]}", **(extra or {})}
 
     async def get_json(self, path: str, *, region: str | None, params: dict[str, Any] | None = None) -> Any:
         clean = {k: v.isoformat() if isinstance(v, date) else v for k, v in (params or {}).items() if v is not None}
-        return await self.client.json("GET", path, params=clean, headers=self.headers(region))
+        return await self.client.json("GET", path, params=clean, region=region)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -156,7 +143,7 @@ async def mark_route_audited(
             f"/api/v1/routes/{route_id}/audited",
             json=payload,
             retries=0,
-            headers=up.headers(None, {"Idempotency-Key": f"audit-{audit_id}"}),
+            headers={"Idempotency-Key": f"audit-{audit_id}"},
         )
     except UpstreamUnavailable:
         return DeliveryOutcome(False, False, None, "routes service unreachable")

@@ -23,7 +23,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
     async def start(app: FastAPI) -> None:
         client = GatewayClient(app.state.common, caller="routes", timeout=60)
         app.state.gateway_client = client
-        app.state.resource_map = ResourceMapClient(client)
+        app.state.resource_map = ResourceMapClient(client, ttl=settings.match_cache_seconds)
         app.state.feed = FeedConsumer(
             app.state.sessionmaker,
             AssessmentFeed(client),

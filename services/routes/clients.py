@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from datetime import date
@@ -14,6 +16,7 @@ from services.routes.pipeline import MatchContext, Mentee
 
 log = logging.getLogger("routes.clients")
 FEED_PATH = "/api/v1/assessment/changes"
+TIER_RU = {"same_municipality": "тот же муниципалитет", "neighbouring": "соседний муниципалитет", "online": "онлайн"}
 BAND_TO_STATUS = {"deficit": "deficit", "growth": "growth", "strength": "strength"}
 
 
@@ -102,7 +105,7 @@ class ResourceMapClient:
     subject with the same deficits share them, and the catalogue changes far more slowly than a
     generation run."""
 
-    def __init__(self, client: GatewayClient, ttl: float = 300.0) -> None:
+    def __init__(self, client: GatewayClient, ttl: float = 60.0) -> None:
         self.client = client
         self.ttl = ttl
         self._cache: dict[MatchContext, tuple[float, dict[str, list[Alternative]]]] = {}
@@ -124,57 +127,92 @@ class ResourceMapClient:
         return out
 
     async def _match(self, contexts: Sequence[MatchContext]) -> dict[MatchContext, dict[str, list[Alternative]]]:
-        out: dict[MatchContext, dict[str, list[Alternative]]] = {}
-        for ctx in contexts:
-            if not ctx.deficits:
-                out[ctx] = {}
-                continue
+        """One batch call per 1,000 contexts (the resource map matches them against one catalogue snapshot)."""
+        out: dict[MatchContext, dict[str, list[Alternative]]] = {c: {} for c in contexts if not c.deficits}
+        # The resource map is per region: ask in each teacher's region, 1,000 contexts a call.
+        chunks: list[list[MatchContext]] = []
+        for region in sorted({c.region for c in contexts if c.deficits}):
+            mine = [c for c in contexts if c.deficits and c.region == region]
+            chunks += [mine[i : i + 1000] for i in range(0, len(mine), 1000)]
+        for chunk in chunks:
             body = {
-                "deficits": list(ctx.deficits),
-                "subject": ctx.subject,
-                "group": ctx.group,
-                "municipality": ctx.municipality,
-                "period_start": ctx.period_start.isoformat(),
-                "period_end": ctx.period_end.isoformat(),
+                "queries": [
+                    {
+                        "deficits": list(c.deficits),
+                        "subject": c.subject,
+                        "group": c.group,
+                        "municipality": c.municipality,
+                        "period": {"start": c.period_start.isoformat(), "end": c.period_end.isoformat()},
+                    }
+                    for c in chunk
+                ]
             }
             try:
-                answer = await self.client.json("POST", "/api/v1/matching", json=body)
+                answer = await self.client.json("POST", "/api/v1/matching/batch", json=body, region=chunk[0].region)
             except UpstreamError as e:
                 # The resource map cannot answer now: generate without forms rather than stall the
-                # feed; these drafts are regenerated with forms on the next result or on request.
+                # feed; these drafts get forms when regenerated (next result or on request).
                 log.warning("matching refused", extra={"status": e.status})
-                return {c: {} for c in contexts}
-            per: dict[str, list[Alternative]] = {}
-            for d in answer.get("deficits", []):
-                per[str(d.get("competency"))] = [_alternative(x) for x in d.get("alternatives", [])]
-            out[ctx] = per
+                out.update({c: {} for c in chunk})
+                continue
+            for ctx, result in zip(chunk, answer.get("results", []), strict=False):
+                out[ctx] = {
+                    str(d["competency"]): [_alternative(x) for x in d.get("alternatives", [])]
+                    for d in result.get("deficits", [])
+                }
         return out
 
     async def mentors(self, mentees: Sequence[Mentee]) -> dict[str, MentorChoice]:
+        """Assign mentors in each mentee's region (stored; the key makes a retried page replay the same answer)."""
+        out: dict[str, MentorChoice] = {}
+        for region in sorted({m.region for m in mentees}):
+            out.update(await self._assign(region, [m for m in mentees if m.region == region]))
+        return out
+
+    async def _assign(self, region: str, mentees: Sequence[Mentee]) -> dict[str, MentorChoice]:
+        with_subject = [m for m in mentees if m.subject]
+        out = {
+            m.teacher_id: MentorChoice(None, None, "предмет не указан: наставник подбирается вручную")
+            for m in mentees
+            if not m.subject
+        }
+        if not with_subject:
+            return out
         body = {
             "mentees": [
                 {
                     "teacher_id": m.teacher_id,
-                    "route_id": str(m.route_id),
                     "subject": m.subject,
                     "municipality": m.municipality,
                     "group": m.group,
+                    "deficits": list(m.deficits),
                 }
-                for m in mentees
-            ]
+                for m in with_subject
+            ],
+            "apply": True,
         }
+        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         try:
-            answer = await self.client.json("POST", "/api/v1/mentors/assignments", json=body)
+            answer = await self.client.json(
+                "POST",
+                "/api/v1/mentors/assignments",
+                json=body,
+                headers={"Idempotency-Key": f"routes-{key}"},
+                region=region,
+            )
         except UpstreamError as e:
             log.warning("mentor assignment refused", extra={"status": e.status})
-            return {m.teacher_id: MentorChoice(None, None, "подбор наставника недоступен") for m in mentees}
-        out: dict[str, MentorChoice] = {}
-        for a in answer.get("assigned", []):
+            return {
+                **out,
+                **{m.teacher_id: MentorChoice(None, None, "подбор наставника недоступен") for m in with_subject},
+            }
+        for a in answer.get("assignments", []):
+            tier = TIER_RU.get(str(a.get("tier")), str(a.get("tier")))
             out[str(a["teacher_id"])] = MentorChoice(
-                str(a["mentor_id"]), a.get("mentor_name") or a.get("label"), str(a.get("reason") or "")
+                str(a["mentor_id"]), f"наставник ({tier})", f"подбор по региону: {tier}"
             )
         for u in answer.get("unserved", []):
-            out[str(u["teacher_id"])] = MentorChoice(None, None, str(u.get("reason") or "нет свободного наставника"))
+            out[str(u["teacher_id"])] = MentorChoice(None, None, str(u.get("message") or u.get("reason")))
         return out
 
 

@@ -16,5 +16,7 @@ class RoutesSettings(ServiceSettings):
     feed_batch: int = 500
     # Results assessed longer ago than this (history loaded for dynamics) get no route.
     max_result_age_days: int = 365
+    # Matching answers are reused this long across feed pages (a new catalogue entry shows up after it).
+    match_cache_seconds: float = 60.0
     # Monthly exports are written here (one folder per month) and listed/downloaded via the API.
     export_dir: str = "exports"

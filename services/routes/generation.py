@@ -33,8 +33,10 @@ SUBJECT_LABELS = {
 }
 LEVEL_LABELS = {1: "низкий", 2: "базовый", 3: "повышенный", 4: "высокий"}
 # Forms suited to learning first, and to trying things in practice first.
-LEARNING_KINDS = ("course", "webinar", "seminar", "training", "conference", "self_study", "project")
-PRACTICE_KINDS = ("practicum", "internship", "community", "peer_resource", "coach_session", "mentor", "round_table")
+# (kinds of the resource map: course, project, event, internship, community, methodological_association,
+# self_study, peer_resource)
+LEARNING_KINDS = ("course", "event", "self_study", "project")
+PRACTICE_KINDS = ("internship", "community", "methodological_association", "peer_resource", "project", "event")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class MatchContext:
     municipality: str
     period_start: date
     period_end: date
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Mentee:
     subject: str | None
     municipality: str
     group: int
+    deficits: tuple[str, ...] = ()
+    region: str = ""
 
 
 class ResourceMap(Protocol):
@@ -79,7 +82,13 @@ def context_of(s: Snapshot, today: date) -> MatchContext:
     months = int(generation_rules()["groups"][str(s.group)]["months"])
     start = max(today, s.assessed_on)
     return MatchContext(
-        tuple(c.code for c in s.deficits()), s.subject, s.group, s.municipality, start, add_months(start, months)
+        tuple(c.code for c in s.deficits()),
+        s.subject,
+        s.group,
+        s.municipality,
+        start,
+        add_months(start, months),
+        s.region,
     )
 
 
@@ -134,12 +143,21 @@ async def generate_routes(
         return out
     contexts = {rid: context_of(s, today) for rid, (s, _) in todo.items()}
     alternatives = await resource_map.alternatives(sorted(set(contexts.values()), key=repr))
+    # A draft being regenerated keeps the mentor it already has; new group-1 routes get one assigned.
+    mentors: dict[str, MentorChoice] = {}
+    for _rid, (s, row) in todo.items():
+        kept = ((row or {}).get("content") or {}).get("mentoring") or {}
+        if kept.get("mentor_id"):
+            mentors[s.teacher_id] = MentorChoice(
+                str(kept["mentor_id"]), kept.get("label"), str(kept.get("reason") or "")
+            )
     mentees = [
-        Mentee(rid, s.teacher_id, s.subject, s.municipality, s.group)
+        Mentee(rid, s.teacher_id, s.subject, s.municipality, s.group, contexts[rid].deficits, s.region)
         for rid, (s, _) in todo.items()
-        if generation_rules()["groups"][str(s.group)]["mentor"] == "required"
+        if generation_rules()["groups"][str(s.group)]["mentor"] == "required" and s.teacher_id not in mentors
     ]
-    mentors = await resource_map.mentors(mentees) if mentees else {}
+    if mentees:
+        mentors.update(await resource_map.mentors(mentees))
     inserts: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     for rid, (s, row) in todo.items():

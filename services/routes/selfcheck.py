@@ -9,7 +9,9 @@ from services.routes.rules import Constructor, constructor, criteria, generation
 
 AUTO_CRITERIA = frozenset({1, 4, 6, 8, 9})
 # Forms without dates that are still concrete: a named community, self-study material, a mentor.
-UNDATED_CONCRETE = frozenset({"community", "self_study", "peer_resource", "mentor", "internship"})
+UNDATED_CONCRETE = frozenset(
+    {"community", "methodological_association", "self_study", "peer_resource", "internship", "mentor"}
+)
 
 
 def _share_score(ok: int, total: int) -> int:

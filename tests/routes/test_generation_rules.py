@@ -55,12 +55,12 @@ def alt(
 MATCHES = {
     "M2": [
         alt("c1", "course", "formal", date(2026, 12, 1), date(2026, 12, 20), 36),
-        alt("w1", "webinar", "non_formal", date(2026, 12, 10), date(2026, 12, 10)),
+        alt("w1", "event", "non_formal", date(2026, 12, 10), date(2026, 12, 10)),
         alt("k1", "community", "informal"),
         alt("late", "course", "formal", date(2028, 1, 1), date(2028, 2, 1)),
     ],
     "M3": [
-        alt("p1", "practicum", "non_formal", date(2027, 2, 1), date(2027, 2, 15)),
+        alt("p1", "internship", "non_formal", date(2027, 2, 1), date(2027, 2, 15)),
         alt("s1", "self_study", "informal"),
     ],
 }
