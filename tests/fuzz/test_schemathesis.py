@@ -45,7 +45,7 @@ CHECKS = (
 )
 # Path parameter -> which ids of the world it takes (both kinds of campaign share `campaign_id`).
 ID_PARAMETERS = {
-    "teacher_id": ["teacher_id"],
+    "teacher_id": ["teacher_id", "mentor_teacher_id"],
     "external_id": ["external_id"],
     "code": ["code"],
     "version": ["version"],
@@ -56,6 +56,9 @@ ID_PARAMETERS = {
     "audit_id": ["audit_id"],
     "municipality": ["municipality"],
     "export_id": ["export_id"],
+    "resource_id": ["resource_id"],
+    "mentor_id": ["mentor_id"],
+    "reservation_id": ["reservation_id"],
 }
 
 
