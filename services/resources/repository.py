@@ -34,6 +34,26 @@ OFFER_COLUMNS = (
     R.id, R.kind, R.title, R.competencies, R.subjects, R.levels, R.learning_type, R.mode, R.municipalities,
     R.starts_on, R.ends_on, R.capacity, R.reserved, R.federal_registry, R.hours, R.owner_teacher_id,
 )
+MATCH_CANDIDATES_SQL = """
+SELECT id, kind, title, competencies, subjects, levels, learning_type, mode, municipalities, starts_on, ends_on,
+       capacity, reserved, federal_registry, hours, owner_teacher_id
+FROM resources.resources
+WHERE ($1::varchar IS NULL OR region = $1) AND status = 'active'
+  AND competencies && $2::varchar[]
+  AND (levels = '{}' OR $3::smallint = ANY(levels))
+  AND (municipalities @> ARRAY[$4::varchar] OR municipalities = '{}' OR mode = 'online')
+  AND ($5::date IS NULL OR ends_on IS NULL OR ends_on >= $5)
+  AND ($6::date IS NULL OR starts_on IS NULL OR starts_on <= $6)
+  AND (capacity IS NULL OR reserved < capacity)
+  AND ($7::varchar IS NULL OR subjects = '{}' OR $7 = ANY(subjects))
+  AND (cardinality($8::varchar[]) = 0 OR kind = ANY($8))
+"""
+MATCH_MENTORS_SQL = """
+SELECT id, teacher_id, role, municipality, subjects, competencies, level, mode, capacity, load
+FROM resources.mentors
+WHERE ($1::varchar IS NULL OR region = $1) AND status = 'active' AND load < capacity
+  AND ($2::varchar IS NULL OR $2 = ANY(subjects))
+"""
 MENTOR_COLUMNS = (
     M.id, M.region, M.teacher_id, M.municipality, M.role, M.subjects, M.competencies, M.level, M.mode,
     M.capacity, M.load, (M.capacity - M.load).label("free"), M.status, M.joined_year, M.joined_assessment,
@@ -166,22 +186,15 @@ class ResourceRepository:
         start: date | None,
         end: date | None,
         kinds: Sequence[str],
-    ) -> list[dict[str, Any]]:
-        """Active resources that can serve any of the deficits for this teacher (the matcher ranks them)."""
-        stmt = select(*OFFER_COLUMNS).where(
-            _region(R.region, region),
-            R.status == "active",
-            R.competencies.overlap(list(deficits)),
-            or_(R.levels == [], R.levels.contains([group])),
-            available_in(municipality),
-            in_period(start, end),
-            or_(R.capacity.is_(None), R.reserved < R.capacity),
-        )
-        if subject is not None:
-            stmt = stmt.where(or_(R.subjects == [], R.subjects.contains([subject])))
-        if kinds:
-            stmt = stmt.where(R.kind.in_(list(kinds)))
-        return [r._asdict() for r in await self.s.execute(stmt)]
+    ) -> list[Any]:
+        """Active resources that can serve any of the deficits for this teacher (the matcher ranks them).
+
+        The hot path of POST /matching: hundreds of rows a request, so they are read with the driver
+        (records with the columns of OFFER_COLUMNS) rather than through SQLAlchemy's row processing.
+        """
+        driver = await driver_of(self.s)
+        return list(await driver.fetch(MATCH_CANDIDATES_SQL, region, list(deficits), group, municipality, start, end,
+                                       subject, list(kinds)))
 
     async def snapshot(self, region: str | None) -> list[dict[str, Any]]:
         """Every active resource with free seats (for answering a batch of matches from one snapshot)."""
@@ -294,11 +307,10 @@ class MentorRepository:
         )
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
-    async def active_for_matching(self, region: str | None, subject: str | None) -> list[dict[str, Any]]:
-        stmt = select(*MENTOR_COLUMNS).where(_region(M.region, region), M.status == "active", M.load < M.capacity)
-        if subject is not None:
-            stmt = stmt.where(M.subjects.contains([subject]))
-        return [dict(r._mapping) for r in await self.s.execute(stmt)]
+    async def active_for_matching(self, region: str | None, subject: str | None) -> list[Any]:
+        """Active mentors with free slots (of the subject): records read with the driver (a hot path)."""
+        driver = await driver_of(self.s)
+        return list(await driver.fetch(MATCH_MENTORS_SQL, region, subject))
 
     async def active(self, region: str | None, *, lock: bool = False) -> list[dict[str, Any]]:
         """Every active mentor; with `lock`, rows are locked so free slots cannot change meanwhile."""
@@ -439,15 +451,21 @@ class NeighbourRepository:
             await self.s.execute(pg_insert(t).values(rows).on_conflict_do_nothing())
 
 
-async def copy_rows(session: AsyncSession, temp: str, columns_sql: str, columns: Sequence[str],
-                    records: list[tuple[Any, ...]]) -> Any:
-    """COPY records into a transaction-scoped temp table on the request's own connection; return the driver."""
+async def driver_of(session: AsyncSession) -> Any:
+    """The request's raw asyncpg connection, inside the request's transaction."""
     conn = await session.connection()
     # One SQLAlchemy statement has run on this connection, so the raw driver is inside the transaction.
     await conn.execute(text("SELECT 1"))
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    return driver
+
+
+async def copy_rows(session: AsyncSession, temp: str, columns_sql: str, columns: Sequence[str],
+                    records: list[tuple[Any, ...]]) -> Any:
+    """COPY records into a transaction-scoped temp table on the request's own connection; return the driver."""
+    driver = await driver_of(session)
     await driver.execute(f"CREATE TEMP TABLE {temp} ({columns_sql}) ON COMMIT DROP")
     await driver.copy_records_to_table(temp, records=records, columns=list(columns))
     return driver
