@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import traceback
 from typing import Any
 
 import asyncpg
@@ -216,6 +218,12 @@ def refused_value(exc: DBAPIError) -> bool:
     return isinstance(cause, asyncpg.exceptions.DataError)
 
 
+def connecting_to_database(exc: BaseException) -> bool:
+    """Whether an error was raised while the database driver (asyncpg) opened a connection."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f"{os.sep}asyncpg{os.sep}connect_utils" in frame.filename for frame in frames)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error of the app as problem+json."""
 
@@ -282,6 +290,13 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
+    async def os_error(request: Request, exc: Exception) -> Response:
+        # With PostgreSQL stopped its Unix socket is gone: connecting raises FileNotFoundError (or
+        # another OSError) from asyncpg, not ConnectionRefusedError. Any other OSError is ours: 500.
+        if connecting_to_database(exc):
+            return await connection_refused(request, exc)
+        return await unhandled(request, exc)
+
     async def unhandled(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path_template": request.url.path})
         return problem_response(500, detail="An unexpected error occurred", instance=request.url.path)
@@ -291,6 +306,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(ConnectionRefusedError, connection_refused)
+    app.add_exception_handler(OSError, os_error)
     app.add_exception_handler(Exception, unhandled)
 
 
