@@ -74,6 +74,8 @@ def _prepare(row: dict[str, Any]) -> dict[str, Any]:
     for col, value in row.items():
         if value is None:
             continue
+        if "\x00" in str(value):  # PostgreSQL text cannot hold NUL
+            raise CellError(col, "invalid-character", "contains a NUL character")
         if col in LIST_COLUMNS:
             out[col] = split_list(value)
         elif col in BOOL_COLUMNS and not isinstance(value, bool):

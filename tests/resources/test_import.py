@@ -139,6 +139,12 @@ class TestImportErrors:
         r = await api.post(URL, content=buf.getvalue(), headers=hdr(new_id(), ctype=XLSX))
         assert r.status_code == 422 and r.json()["code"] == "xlsx-zip-bomb"
 
+    async def test_nul_character_is_a_row_error(self, api: httpx.AsyncClient) -> None:
+        rows = [{"external_id": "n-1", "kind": "course", "title": "Курс\u0000", "learning_type": "formal",
+                 "mode": "online"}]
+        r = await api.post(URL, content=json.dumps(rows), headers=hdr(new_id(), ctype="application/json"))
+        assert r.status_code == 422 and r.json()["errors"][0]["code"] == "invalid-character"
+
     async def test_unsupported_type_is_415(self, api: httpx.AsyncClient) -> None:
         r = await api.post(URL, content=b"x", headers=hdr(new_id(), ctype="application/pdf"))
         assert r.status_code == 415

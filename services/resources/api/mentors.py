@@ -343,6 +343,8 @@ async def import_mentors(
     if records:
         try:
             inserted, updated = await _upsert_mentors(session, records, principal.sub)
+        except asyncpg.DataError as e:  # a value PostgreSQL refuses (validation should have caught it)
+            raise ValidationFailed("a value cannot be stored", code="invalid-value") from e
         except asyncpg.IntegrityConstraintViolationError as e:
             raise Conflict("the active changed during the import; retry", code="import-conflict") from e
     result = ImportResult(

@@ -377,6 +377,8 @@ async def import_resources(
     if records:
         try:
             inserted, updated = await _upsert_resources(session, records)
+        except asyncpg.DataError as e:  # a value PostgreSQL refuses (validation should have caught it)
+            raise ValidationFailed("a value cannot be stored", code="invalid-value") from e
         except asyncpg.IntegrityConstraintViolationError as e:
             raise Conflict("the catalogue changed during the import; retry", code="import-conflict") from e
     result = ImportResult(
