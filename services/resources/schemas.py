@@ -85,7 +85,7 @@ class ResourceCreate(ResourceFields):
 
     @model_validator(mode="after")
     def _consistent(self) -> ResourceCreate:
-        _check_resource(self.kind, self.event_format, self.starts_on, self.ends_on)
+        check_resource(self.kind, self.event_format, self.starts_on, self.ends_on)
         return self
 
 
@@ -113,7 +113,7 @@ class ResourceUpdate(BaseModel):
     _dedupe = field_validator("competencies", "subjects", "levels", "municipalities")(_unique)
 
 
-def _check_resource(kind: str, event_format: str | None, starts_on: date | None, ends_on: date | None) -> None:
+def check_resource(kind: str, event_format: str | None, starts_on: date | None, ends_on: date | None) -> None:
     if event_format is not None and kind != ResourceKind.event:
         raise ValueError("event_format is only for kind=event")
     if starts_on and ends_on and ends_on < starts_on:

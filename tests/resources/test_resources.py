@@ -97,6 +97,8 @@ class TestEditScope:
         assert r.status_code == 200 and r.json()["hours"] == 36 and r.json()["version"] == 2
         other = await api.patch(f"{URL}/{res['id']}", json={"hours": 12}, headers=as_methodologist(MUN_B))
         assert other.status_code == 403
+        emptied = await api.patch(f"{URL}/{res['id']}", json={"municipalities": []}, headers=as_methodologist(MUN_A))
+        assert emptied.json()["municipalities"] == [MUN_A]
 
     async def test_teacher_edits_only_own_peer_resource(self, api: httpx.AsyncClient) -> None:
         me = new_id()

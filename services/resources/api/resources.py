@@ -43,7 +43,7 @@ from services.resources.schemas import (
     ResourcePage,
     ResourceRead,
     ResourceUpdate,
-    _check_resource,
+    check_resource,
 )
 from services.resources.vocab import LearningType, Mode, OwnerScope, ResourceKind, ResourceStatus, Subject
 
@@ -219,11 +219,13 @@ async def update_resource(
         own = principal.municipality
         if any(m != own for m in changes["municipalities"]):
             raise Forbidden("local resources stay in your municipality", code="out-of-scope")
+        # Emptying the list would make a local resource region-wide: it stays where its owner is.
+        changes["municipalities"] = changes["municipalities"] or ([own] if own else [])
     if "subjects" in changes:
         changes["subjects"] = [str(s) for s in changes["subjects"]]
     merged = {**current, **changes}
     try:
-        _check_resource(merged["kind"], merged["event_format"], merged["starts_on"], merged["ends_on"])
+        check_resource(merged["kind"], merged["event_format"], merged["starts_on"], merged["ends_on"])
     except ValueError as e:
         raise ValidationFailed(str(e), errors=[FieldError(loc=["body"], code="inconsistent", message=str(e))]) from e
     if not changes:
