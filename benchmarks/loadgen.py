@@ -7,8 +7,8 @@ import multiprocessing as mp
 import os
 import re
 import shutil
-import subprocess
 import statistics
+import subprocess
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
