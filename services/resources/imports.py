@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kit.errors import FieldError
-from kit.rowreader import UploadedTable, split_list
 from services.resources.schemas import ExternalId, MentorCreate, ResourceCreate
+from services.resources.uploads import Upload, split_list
 
 RESOURCE_COLUMNS = (
     "external_id", "kind", "title", "description", "provider", "hours", "federal_registry", "event_format",
@@ -98,7 +98,7 @@ def _prepare(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def validate_rows(table: UploadedTable, model: type[T]) -> tuple[list[tuple[int, T]], list[FieldError]]:
+def validate_rows(table: Upload, model: type[T]) -> tuple[list[tuple[int, T]], list[FieldError]]:
     """Validate every row; return the good ones (with their numbers) and an error per bad cell."""
     good: list[tuple[int, T]] = []
     errors: list[FieldError] = []

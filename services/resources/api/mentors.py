@@ -15,7 +15,6 @@ from kit.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Valida
 from kit.idempotency import IdempotencyGuard, check_key, fingerprint
 from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from kit.rowreader import ZipLimits, read_upload
 from services.resources.api.common import etag, parse_if_match, require_if_match, write_region
 from services.resources.api.resources import IMPORT_MEDIA
 from services.resources.config import ResourcesSettings
@@ -39,6 +38,7 @@ from services.resources.schemas import (
     MentorRead,
     MentorUpdate,
 )
+from services.resources.uploads import Limits, read_upload
 from services.resources.vocab import MembershipAction, MentorRole, MentorStatus, Mode, Subject
 
 router = APIRouter(prefix="/api/v1/mentors", tags=["mentors"], responses=problem_responses(401, 403, 422))
@@ -309,8 +309,7 @@ async def import_mentors(
                         headers={"Idempotent-Replay": "true"})
     table = read_upload(
         body, content_type, allowed=MENTOR_COLUMNS, required=MENTOR_REQUIRED, aliases=MENTOR_ALIASES,
-        max_rows=settings.import_max_rows,
-        zip_limits=ZipLimits(settings.import_max_unpacked_bytes, settings.import_max_zip_ratio),
+        limits=Limits(settings.import_max_rows, settings.import_max_unpacked_bytes, settings.import_max_zip_ratio),
     )
     good, errors = validate_rows(table, MentorImportRow)
     repo = MentorRepository(session)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from kit.auth import REGIONAL_ROLES, CurrentPrincipal, Principal, Role
 from kit.db import DbSession
 from kit.errors import Forbidden, problem_responses
-from kit.rowreader import safe_cell
+from kit.tabular import safe_cell
 from services.resources.assignment import neighbour_map
 from services.resources.clients import AssessmentClient, Unavailable
 from services.resources.coverage import MentorSupply, ResourceSupply, coverage

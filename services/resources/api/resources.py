@@ -23,7 +23,6 @@ from kit.errors import (
 from kit.idempotency import IdempotencyGuard, check_key, fingerprint
 from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from kit.rowreader import ZipLimits, read_upload
 from services.resources.api.common import etag, parse_if_match, require_if_match, with_free, write_region
 from services.resources.config import ResourcesSettings
 from services.resources.imports import (
@@ -45,6 +44,7 @@ from services.resources.schemas import (
     ResourceUpdate,
     check_resource,
 )
+from services.resources.uploads import Limits, read_upload
 from services.resources.vocab import LearningType, Mode, OwnerScope, ResourceKind, ResourceStatus, Subject
 
 router = APIRouter(prefix="/api/v1/resources", tags=["resources"], responses=problem_responses(401, 403, 422))
@@ -332,8 +332,7 @@ async def import_resources(
                         headers={"Idempotent-Replay": "true"})
     table = read_upload(
         body, content_type, allowed=RESOURCE_COLUMNS, required=RESOURCE_REQUIRED, aliases=RESOURCE_ALIASES,
-        max_rows=settings.import_max_rows,
-        zip_limits=ZipLimits(settings.import_max_unpacked_bytes, settings.import_max_zip_ratio),
+        limits=Limits(settings.import_max_rows, settings.import_max_unpacked_bytes, settings.import_max_zip_ratio),
     )
     good, errors = validate_rows(table, ResourceImportRow)
     repo = ResourceRepository(session)

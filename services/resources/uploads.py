@@ -1,0 +1,179 @@
+"""Uploaded catalogue tables (CSV, XLSX via kit.tabular; JSON rows) as numbered rows of named cells.
+
+On top of kit.tabular: Russian header aliases, unknown columns reported as errors, a compression-ratio
+check of XLSX before it is parsed (kit.tabular checks the unpacked size), JSON rows, and cells made
+plain (empty -> None, whole floats -> int, dates -> ISO). Errors never echo cell values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit import tabular
+from kit.errors import FieldError, UnsupportedMediaType, ValidationFailed
+from kit.jsonutil import loads
+
+CSV_TYPES = tabular.CSV_MEDIA_TYPES | {"application/vnd.ms-excel"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rows: int = 20_000
+    max_unpacked_bytes: int = 100 * 1024 * 1024
+    max_ratio: float = 100.0
+
+
+@dataclass
+class Upload:
+    format: str
+    # (1-based data row number as the user sees it, {canonical column: value}); blank rows are skipped.
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def upload_format(content_type: str | None) -> str:
+    mt = tabular.media_type(content_type)
+    if mt in CSV_TYPES:
+        return "csv"
+    if mt == tabular.XLSX_MEDIA_TYPE:
+        return "xlsx"
+    if mt in tabular.JSON_MEDIA_TYPES:
+        return "json"
+    raise UnsupportedMediaType(
+        f"send text/csv, application/json or an XLSX workbook ({tabular.XLSX_MEDIA_TYPE})",
+        code="unsupported-upload-type",
+    )
+
+
+def check_ratio(body: bytes, max_ratio: float) -> None:
+    """Refuse a workbook compressed suspiciously well (a zip bomb) without extracting it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(body)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError) as e:
+        raise ValidationFailed("the file is not a valid XLSX workbook", code="invalid-xlsx") from e
+    total, packed = sum(i.file_size for i in infos), sum(i.compress_size for i in infos)
+    if total / max(packed, 1) > max_ratio or any(
+        i.compress_size and i.file_size / i.compress_size > max_ratio for i in infos
+    ):
+        raise ValidationFailed("the workbook is compressed suspiciously well (zip bomb?)", code="xlsx-zip-bomb")
+
+
+def normalize_header(name: Any) -> str:
+    return "_".join(str(name if name is not None else "").strip().lower().replace("ё", "е").split())
+
+
+def plain(value: Any) -> Any:
+    """A cell as a plain value: empty -> None, whole floats -> int, dates -> ISO text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def read_upload(
+    body: bytes,
+    content_type: str | None,
+    *,
+    allowed: Iterable[str],
+    required: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
+    json_key: str = "rows",
+) -> Upload:
+    """Parse an upload into rows keyed by canonical columns; header problems answer 422 at once."""
+    fmt = upload_format(content_type)
+    limits = limits or Limits()
+    aliases = aliases or {}
+    allowed_set = set(allowed)
+    if not body.strip():
+        raise ValidationFailed("the file is empty", code="empty-file")
+    if fmt == "json":
+        return _read_json(body, allowed_set, aliases, limits.max_rows, json_key)
+    if fmt == "xlsx":
+        check_ratio(body, limits.max_ratio)
+        table = tabular.read_xlsx(body, max_rows=limits.max_rows, max_uncompressed=limits.max_unpacked_bytes)
+    else:
+        table = tabular.read_csv(body, max_rows=limits.max_rows)
+
+    def canonical(header: str) -> str:
+        name = normalize_header(header)
+        return aliases.get(name, name)
+
+    unknown = [
+        FieldError(loc=["header", pos], code="unknown-column", message=f"column {pos} is not a known column",
+                   column=normalize_header(h)[:64])
+        for pos, h in enumerate(table.headers, start=1)
+        if normalize_header(h) and canonical(h) not in allowed_set
+    ]
+    try:
+        records = tabular.records(table, lambda h: canonical(h) if canonical(h) in allowed_set else None,
+                                  required=required)
+    except ValidationFailed as e:
+        raise ValidationFailed("the header row is not valid; nothing was stored",
+                               errors=unknown + list(e.errors or [])) from e
+    if unknown:
+        raise ValidationFailed("the header row is not valid; nothing was stored", errors=unknown)
+    rows = [(n, {k: plain(v) for k, v in rec.items()}) for n, rec in records]
+    rows = [(n, rec) for n, rec in rows if any(v is not None for v in rec.values())]
+    if not rows:
+        raise ValidationFailed("the file has a header but no data rows", code="no-rows")
+    return Upload(fmt, rows)
+
+
+def _read_json(body: bytes, allowed: set[str], aliases: Mapping[str, str], max_rows: int, json_key: str) -> Upload:
+    try:
+        doc = loads(body)
+    except ValueError as e:
+        raise ValidationFailed("the body is not valid JSON", code="invalid-json") from e
+    items = doc.get(json_key) if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise ValidationFailed(f'send a JSON array of row objects or {{"{json_key}": [...]}}', code="invalid-json")
+    if not items:
+        raise ValidationFailed("the upload has no rows", code="no-rows")
+    if len(items) > max_rows:
+        raise ValidationFailed(f"the upload has more than {max_rows} rows", code="too-many-rows")
+    errors: list[FieldError] = []
+    upload = Upload("json")
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            errors.append(FieldError(loc=[json_key, number - 1], code="not-an-object",
+                                     message="each row must be a JSON object", row=number))
+            continue
+        row: dict[str, Any] = {}
+        for key, value in item.items():
+            canon = aliases.get(normalize_header(key), normalize_header(key))
+            if canon not in allowed:
+                errors.append(FieldError(loc=[json_key, number - 1, str(key)[:64]], code="unknown-column",
+                                         message="not a known column", row=number, column=str(key)[:64]))
+                continue
+            row[canon] = value if isinstance(value, list | dict) else plain(value)
+        upload.rows.append((number, row))
+    if errors:
+        raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
+    return upload
+
+
+def split_list(value: Any, separators: str = ",;|") -> list[str]:
+    """A multi-valued cell ("M1, M2" or "M1|M2", or a JSON list) as a list of stripped strings."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    text = str(value)
+    for sep in separators[1:]:
+        text = text.replace(sep, separators[0])
+    return [p.strip() for p in text.split(separators[0]) if p.strip()]
