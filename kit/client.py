@@ -9,6 +9,7 @@ import httpx
 
 from kit.auth import Principal, Role, TokenCodec
 from kit.errors import UpstreamUnavailable
+from kit.jsonutil import loads
 from kit.requestid import REQUEST_ID_HEADER, current_request_id
 from kit.settings import CommonSettings
 
@@ -94,7 +95,7 @@ class GatewayClient:
             except ValueError:
                 body = None
             raise UpstreamError(resp.status_code, body if isinstance(body, dict) else None)
-        return resp.json() if resp.content else None
+        return loads(resp.content) if resp.content else None
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import decimal
+import uuid
 from typing import Any
 
 import orjson
 
 
+def _default(obj: Any) -> Any:
+    # asyncpg returns its own UUID type (not a uuid.UUID subclass orjson knows); Decimal from numeric.
+    if isinstance(obj, decimal.Decimal):
+        return float(obj)
+    if type(obj).__name__ == "UUID" or isinstance(obj, uuid.UUID):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
 def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+    return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def loads(data: bytes | str) -> Any:

@@ -340,9 +340,9 @@ class ChangeItem(BaseModel):
     level: Level
     group: int
     competencies: list[CompetencyScore]
-    deficits: list[CompetencyScore]
-    growth_points: list[CompetencyScore]
-    strengths: list[CompetencyScore]
+    deficits: list[str] = Field(description="Codes of the competencies in deficit (details in `competencies`)")
+    growth_points: list[str] = Field(description="Codes of the growth points")
+    strengths: list[str] = Field(description="Codes of the strengths")
 
 
 class ChangePage(BaseModel):
