@@ -5,10 +5,11 @@
 or `bench_export(admin_url)` from benchmarks/routes.py. Works in a scratch database of its own on
 the given server (so routes already there do not count): COPYs N realistic routes (content from
 the real generator, 62 municipalities, ~2,000 schools, Cyrillic names, all four groups), then runs
-`python -m services.routes export --formats xlsx` as a child process: one workbook per
-municipality plus the region workbook. Baseline: a child process writing one openpyxl write-only
-workbook of the same number of rows and columns, no database. Both report their own peak RSS
-(getrusage at exit). Also shown: reading the same rows through a cursor without writing anything.
+`python -m services.routes export --formats xlsx` as a child process, with one and with two worker
+processes: one workbook per municipality plus the region workbook. Baseline: a child process
+writing one openpyxl write-only workbook of the same number of rows and columns, no database.
+Each child reports its own peak RSS (VmHWM) and CPU time at exit; worker processes' RSS is
+sampled. Also shown: the export's query alone, its rows read through a cursor.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 from sqlalchemy.dialects import postgresql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,9 +95,10 @@ PEAK = (
     "import atexit, os, sys\n"
     "def _peak():\n"
     "    t = os.times()\n"
+    "    cpu = t.user + t.system + t.children_user + t.children_system\n"
     "    for line in open('/proc/self/status'):\n"
     "        if line.startswith('VmHWM:'):\n"
-    "            print('PEAK_RSS_KB', line.split()[1], t.user + t.system, file=sys.stderr)\n"
+    "            print('PEAK_RSS_KB', line.split()[1], cpu, file=sys.stderr)\n"
     "atexit.register(_peak)\n"
 )
 
@@ -236,14 +239,28 @@ wb.save(sys.argv[3])
 
 
 def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
-    """Run `python -c PEAK + code`; return (seconds, peak RSS MB, CPU seconds, stdout)."""
+    """Run `python -c PEAK + code`; return (seconds, peak RSS MB of it and its children, CPU seconds, stdout).
+
+    The process reports its own peak (VmHWM) and CPU including its workers at exit; the summed RSS of
+    its worker processes, if any, is sampled every 20 ms."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.Popen(
+        [sys.executable, *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    tree_peak = 0
+    parent = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree_peak = max(tree_peak, sum(c.memory_info().rss for c in parent.children(recursive=True)))
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise SystemExit(f"child failed ({proc.returncode}): {proc.stderr[-3000:]}")
-    peak = next(line.split() for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
-    return seconds, int(peak[1]) / 1024, float(peak[2]), proc.stdout
+        raise SystemExit(f"child failed ({proc.returncode}): {stderr[-3000:]}")
+    peak = next(line.split() for line in stderr.splitlines() if line.startswith("PEAK_RSS_KB"))
+    return seconds, (int(peak[1]) * 1024 + tree_peak) / 2**20, float(peak[2]), stdout
 
 
 async def _create_db(admin_url: str) -> str:
@@ -279,32 +296,35 @@ def bench_export(admin_url: str, live: Any = None, *, routes: int = 80_000) -> d
         )
         env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), "ROUTES_EXPORT_DIR": str(out)}
         floor = asyncio.run(read_floor(url))
-        export_code = PEAK + (
-            "import runpy\nsys.argv = ['services.routes', 'export', '--month', "
-            f"'{MONTH}', '--formats', 'xlsx', '--quiet']\nrunpy.run_module('services.routes', run_name='__main__')\n"
-        )
-        seconds, peak, cpu, stdout = run_child(["-c", export_code], env)
-        summary = json.loads(stdout.strip().splitlines()[-1])
         base_s, base_peak, base_cpu, _ = run_child(
             ["-c", PEAK + BASELINE, str(routes), str(len(HEADERS)), str(out / "b.xlsx")], env
-        )
-        files = sorted((out / MONTH).glob("*.xlsx"))
-        size = sum(f.stat().st_size for f in files) / 2**20
-        print(
-            f"  export (python -m services.routes export --formats xlsx): {seconds:.1f}s wall, {cpu:.1f}s CPU, "
-            f"peak RSS {peak:.0f} MB; {summary['municipalities']} municipal workbooks + region.xlsx "
-            f"({len(files)} files, {size:.1f} MB, {summary['routes']} rows)  (goal <= 30 s)"
         )
         print(
             f"  baseline bare openpyxl write_only workbook, {routes} rows x {len(HEADERS)} columns, no database: "
             f"{base_s:.1f}s wall, {base_cpu:.1f}s CPU, peak RSS {base_peak:.0f} MB"
         )
-        print(
-            f"  ratio export/baseline: time {seconds / base_s:.2f}, CPU {cpu / base_cpu:.2f}, "
-            f"peak memory {peak / base_peak:.2f}"
-        )
+        runs = {}
+        for workers in (1, 2):
+            export_code = PEAK + (
+                "import runpy\nsys.argv = ['services.routes', 'export', '--month', "
+                f"'{MONTH}', '--formats', 'xlsx', '--quiet', '--workers', '{workers}']\n"
+                "runpy.run_module('services.routes', run_name='__main__')\n"
+            )
+            seconds, peak, cpu, stdout = run_child(["-c", export_code], env)
+            runs[workers] = (seconds, peak, cpu)
+            summary = json.loads(stdout.strip().splitlines()[-1])
+            files = sorted((out / MONTH).glob("*.xlsx"))
+            size = sum(f.stat().st_size for f in files) / 2**20
+            print(
+                f"  export --formats xlsx --workers {workers}: {seconds:.1f}s wall, {cpu:.1f}s CPU, "
+                f"peak RSS {peak:.0f} MB; {summary['municipalities']} municipal workbooks + region.xlsx "
+                f"({len(files)} files, {size:.1f} MB, {summary['routes']} rows)  (goal <= 30 s); "
+                f"ratio to baseline: time {seconds / base_s:.2f}, CPU {cpu / base_cpu:.2f}, "
+                f"memory {peak / base_peak:.2f}"
+            )
         print(f"  for reference: the export's query alone, rows read through a cursor: {floor:.1f}s")
         print(f"  (load average while measuring: {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+        seconds, peak, cpu = runs[2]
         return {
             "export_seconds": seconds,
             "export_cpu_seconds": cpu,

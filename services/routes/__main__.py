@@ -43,6 +43,14 @@ def _extra(sub: Any, handlers: dict[str, Any]) -> None:
     p.add_argument("--month", required=True, type=_month, help="YYYY-MM, or 'previous' (the month before today)")
     p.add_argument("--out", type=Path, help="folder of the exports (default: ROUTES_EXPORT_DIR)")
     p.add_argument("--formats", type=_formats, default=["csv", "xlsx", "json"], help="e.g. csv,xlsx,json")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        choices=range(1, 17),
+        metavar="N",
+        help="processes sharing the municipalities (default 1; the files are the same for any N)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     handlers["export"] = lambda args: asyncio.run(_export(args))
 
@@ -65,7 +73,12 @@ async def _export(args: argparse.Namespace) -> None:
     )
     try:
         summary = await run_export(
-            engine, args.month, args.out or Path(settings.export_dir), args.formats, show_progress=not args.quiet
+            engine,
+            args.month,
+            args.out or Path(settings.export_dir),
+            args.formats,
+            workers=args.workers,
+            show_progress=not args.quiet,
         )
     except ExportBusy as e:
         print(f"export refused: {e}", file=sys.stderr)

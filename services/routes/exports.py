@@ -14,11 +14,13 @@ import contextlib
 import csv
 import hashlib
 import io
+import multiprocessing
 import os
 import re
 import shutil
 import sys
 import time
+import traceback
 import uuid
 import zipfile
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
+from queue import Empty
 from typing import Any, BinaryIO, Protocol, TextIO
 
 import orjson
@@ -760,19 +763,26 @@ async def run_export(
     out_root: Path,
     formats: Sequence[str] = FORMATS,
     *,
+    workers: int = 1,
     progress: TextIO | None = None,
     show_progress: bool = True,
 ) -> ExportSummary:
     """Write every municipality's files for the month plus the region workbook; record them.
 
     Refuses (ExportBusy) while another run holds the lock. Files are replaced atomically; records
-    of files this run no longer produces (a municipality without routes now) are removed.
+    of files this run no longer produces (a municipality without routes now) are removed. With
+    `workers` > 1 the municipalities are shared among that many processes (same bytes either way).
     """
     async with engine.connect() as lock_conn:
         if not await _try_lock(lock_conn):
             raise ExportBusy("another monthly export is running (its database lock is held); try again later")
         try:
-            return await _export_locked(engine, month, out_root, formats, progress, show_progress)
+            bar = Progress(0, progress) if show_progress else None
+            try:
+                return await _export_locked(engine, month, out_root, formats, workers, bar)
+            finally:
+                if bar is not None:
+                    bar.close()
         finally:
             await lock_conn.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
             await lock_conn.commit()
@@ -793,22 +803,35 @@ async def pipelined(chunks: AsyncGenerator[list[Any], None], consume: Callable[[
         await chunks.aclose()
 
 
-class MonthFiles:
-    """A month's files, written as chunks of rows arrive (synchronous: run in a worker thread)."""
+@dataclass(frozen=True)
+class Plan:
+    """What the run writes: the municipalities in sheet order, each with its file stem and sheet title."""
 
-    def __init__(self, month: Month, month_dir: Path, formats: Sequence[str], bar: Progress | None) -> None:
-        self.month, self.month_dir, self.formats, self.bar = month, month_dir, formats, bar
-        month_dir.mkdir(parents=True, exist_ok=True)
-        _remove_leftovers(month_dir)
-        self.work_dir = month_dir / f".work-{os.getpid()}"
-        self.work_dir.mkdir()
+    month: Month
+    month_dir: Path
+    work_dir: Path
+    formats: tuple[str, ...]
+    region: str
+    names: dict[str, tuple[str, str]]  # municipality -> (file stem, sheet title), in sheet order
+    counts: dict[str, int]
+
+
+@dataclass
+class Part:
+    """What one process wrote: files, and per municipality its kept sheet XML and row count."""
+
+    files: list[WrittenFile] = field(default_factory=list)
+    sheets: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+class MonthFiles:
+    """Files of a set of municipalities, written as chunks of rows arrive (synchronous: a worker thread)."""
+
+    def __init__(self, plan: Plan, bar: Any) -> None:
+        self.plan, self.bar = plan, bar
         self.current: MunicipalFiles | None = None
-        self.sheets: list[tuple[str, Path, int]] = []
-        self.files: list[WrittenFile] = []
-        self.stems: set[str] = set()
-        self.titles: set[str] = set()
-        self.routes = 0
-        self.municipalities = 0
+        self.part = Part()
 
     def consume(self, raw: list[Any]) -> None:
         rows = export_rows(raw)
@@ -816,43 +839,50 @@ class MonthFiles:
             part = list(group)
             if self.current is None or self.current.municipality != municipality:
                 self._close_current()
-                first = part[0]
+                stem, title = self.plan.names[municipality]
                 self.current = MunicipalFiles(
-                    self.month,
-                    self.month_dir,
-                    self.work_dir,
-                    first.region,
-                    first.municipality,
-                    file_stem(first.municipality, self.stems),
-                    sheet_title(first.municipality, self.titles),
-                    self.formats,
+                    self.plan.month,
+                    self.plan.month_dir,
+                    self.plan.work_dir,
+                    part[0].region,
+                    municipality,
+                    stem,
+                    title,
+                    self.plan.formats,
                 )
-                self.municipalities += 1
             self.current.write(part)
-        self.routes += len(rows)
         if self.bar is not None and rows:
             self.bar.advance(len(rows), rows[-1].municipality)
 
     def _close_current(self) -> None:
         if self.current is not None:
-            self.files += self.current.finish()
-            self.sheets.append((self.current.title, self.current.sheet_xml, self.current.rows))
+            self.part.files += self.current.finish()
+            self.part.rows[self.current.municipality] = self.current.rows
+            if "xlsx" in self.plan.formats:
+                self.part.sheets[self.current.municipality] = (self.current.sheet_xml, self.current.rows)
             self.current = None
 
-    def finish(self, region: str) -> list[WrittenFile]:
+    def finish(self) -> Part:
         self._close_current()
-        if "xlsx" in self.formats and self.sheets:
-            self.files.append(_region_workbook(self.month, self.month_dir, region, self.sheets))
-        return self.files
+        return self.part
 
-    def close(self) -> None:
-        """Drop the temporary files of an unfinished municipality and the kept sheets."""
+    def discard(self) -> None:
+        """Drop the temporary files of an unfinished municipality."""
         if self.current is not None:
             self.current.discard()
             self.current = None
-        shutil.rmtree(self.work_dir, ignore_errors=True)
-        if self.bar is not None:
-            self.bar.close()
+
+
+async def write_part(engine: AsyncEngine, plan: Plan, municipalities: list[str], bar: Any) -> Part:
+    """Write the files of these municipalities, streaming their rows."""
+    files = MonthFiles(plan, bar)
+    try:
+        async with engine.connect() as conn:
+            query = month_query(plan.month, routes.c.municipality.in_(municipalities))
+            await pipelined(fetch_chunks(conn, query), files.consume)
+        return await asyncio.to_thread(files.finish)
+    finally:
+        await asyncio.to_thread(files.discard)
 
 
 async def _export_locked(
@@ -860,33 +890,137 @@ async def _export_locked(
     month: Month,
     out_root: Path,
     formats: Sequence[str],
-    progress_stream: TextIO | None,
-    show_progress: bool,
+    workers: int,
+    bar: Progress | None,
 ) -> ExportSummary:
     t0 = time.monotonic()
     month_dir = (out_root / month.key).resolve()
-    summary = ExportSummary(month.key, month_dir)
     async with engine.connect() as conn:
         counts = (
-            await conn.execute(select(routes.c.region, func.count()).where(overlaps(month)).group_by(routes.c.region))
+            await conn.execute(
+                select(routes.c.region, routes.c.municipality, func.count())
+                .where(overlaps(month))
+                .group_by(routes.c.region, routes.c.municipality)
+                .order_by(routes.c.municipality, routes.c.region)
+            )
         ).all()
         await conn.commit()
-    if len(counts) > 1:
+    regions = {str(r) for r, _, _ in counts}
+    if len(regions) > 1:
         raise ExportRefused(
             "routes of several regions run in this month; the export folder and its records hold one region"
         )
-    bar = Progress(sum(int(n) for _, n in counts), progress_stream) if show_progress else None
-    files = await asyncio.to_thread(MonthFiles, month, month_dir, formats, bar)
+    await asyncio.to_thread(_prepare_folder, month_dir)
+    stems: set[str] = set()
+    titles: set[str] = set()
+    plan = Plan(
+        month,
+        month_dir,
+        month_dir / f".work-{os.getpid()}",
+        tuple(formats),
+        regions.pop() if regions else "",
+        {str(m): (file_stem(str(m), stems), sheet_title(str(m), titles)) for _, m, _ in counts},
+        {str(m): int(n) for _, m, n in counts},
+    )
+    if bar is not None:
+        bar.total = sum(plan.counts.values())
+    summary = ExportSummary(month.key, month_dir)
     try:
-        async with engine.connect() as conn:
-            await pipelined(fetch_chunks(conn, month_query(month)), files.consume)
-        summary.files = await asyncio.to_thread(files.finish, str(counts[0][0]) if counts else "")
+        await asyncio.to_thread(plan.work_dir.mkdir)
+        groups = _share(plan.counts, workers)
+        if len(groups) > 1:
+            url = engine.url.render_as_string(hide_password=False)
+            parts = await _in_processes(url, plan, groups, bar)
+        else:
+            parts = [await write_part(engine, plan, groups[0], bar)] if groups else []
+        files = [f for p in parts for f in p.files]
+        sheets = {m: sheet for p in parts for m, sheet in p.sheets.items()}
+        if "xlsx" in formats and sheets:
+            ordered = [(plan.names[m][1], *sheets[m]) for m in plan.names if m in sheets]
+            files.append(await asyncio.to_thread(_region_workbook, month, month_dir, plan.region, ordered))
     finally:
-        await asyncio.to_thread(files.close)
-    summary.routes, summary.municipalities = files.routes, files.municipalities
-    summary.removed = await _record(engine, month, month_dir, formats, summary.files)
+        await asyncio.to_thread(shutil.rmtree, plan.work_dir, True)
+    summary.files = files
+    summary.municipalities = sum(len(p.rows) for p in parts)
+    summary.routes = sum(n for p in parts for n in p.rows.values())
+    summary.removed = await _record(engine, month, month_dir, formats, files)
     summary.seconds = time.monotonic() - t0
     return summary
+
+
+def _prepare_folder(month_dir: Path) -> None:
+    month_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(month_dir)
+
+
+def _share(counts: dict[str, int], workers: int) -> list[list[str]]:
+    """Municipalities in at most `workers` groups of about equal rows (largest first into the lightest)."""
+    bins: list[tuple[int, list[str]]] = [(0, []) for _ in range(max(1, min(workers, len(counts))))]
+    for m in sorted(counts, key=lambda k: (-counts[k], k)):
+        i = min(range(len(bins)), key=lambda j: (bins[j][0], j))
+        bins[i] = (bins[i][0] + counts[m], [*bins[i][1], m])
+    return [b for _, b in bins if b]
+
+
+class _QueueProgress:
+    """Progress of a worker process, sent to the parent's bar."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def advance(self, n: int, label: str = "") -> None:
+        self.queue.put(("progress", n, label))
+
+
+def _worker(queue: Any, url: str, plan: Plan, municipalities: list[str]) -> None:
+    """A worker process: write some municipalities' files and report them (or the failure) on the queue."""
+    import orjson as _orjson
+
+    from kit.db import make_engine
+
+    async def run() -> Part:
+        engine = make_engine(
+            url, pool_size=1, max_overflow=0, application_name="routes-export", json_deserializer=_orjson.loads
+        )
+        try:
+            return await write_part(engine, plan, municipalities, _QueueProgress(queue))
+        finally:
+            await engine.dispose()
+
+    try:
+        queue.put(("done", asyncio.run(run())))
+    except BaseException:
+        queue.put(("error", traceback.format_exc()))
+
+
+async def _in_processes(url: str, plan: Plan, groups: list[list[str]], bar: Progress | None) -> list[Part]:
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding an event loop and connections
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(queue, url, plan, g), daemon=True) for g in groups]
+    for p in procs:
+        p.start()
+    parts: list[Part] = []
+    try:
+        while len(parts) < len(procs):
+            try:
+                message = await asyncio.to_thread(queue.get, True, 0.5)
+            except Empty:
+                if any(p.exitcode not in (None, 0) for p in procs):
+                    raise RuntimeError("an export worker process died") from None
+                continue
+            if message[0] == "progress":
+                if bar is not None:
+                    bar.advance(message[1], message[2])
+            elif message[0] == "done":
+                parts.append(message[1])
+            else:
+                raise RuntimeError(f"an export worker process failed:\n{message[1]}")
+    finally:
+        for p in procs:
+            if p.is_alive() and len(parts) < len(procs):
+                p.terminate()
+            await asyncio.to_thread(p.join)
+    return parts
 
 
 def _region_workbook(month: Month, month_dir: Path, region: str, sheets: list[tuple[str, Path, int]]) -> WrittenFile:

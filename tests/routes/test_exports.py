@@ -304,6 +304,14 @@ class TestExportJob:
             core = z.read("docProps/core.xml").decode()
         assert core.count("2026-11-01T00:00:00Z") == 2
 
+    async def test_worker_processes_write_the_same_bytes(self, live: Stack, db: Any, tmp_path: Path) -> None:
+        await seed(db)
+        await export_month(live, tmp_path / "one")
+        code, stdout, stderr = await export_cli(live, tmp_path / "two", "--month", MONTH, "--workers", "2")
+        assert code == 0, stderr
+        assert json.loads(stdout)["routes"] == 5 and "100%" in stderr
+        assert listing(tmp_path / "one") == listing(tmp_path / "two")
+
     async def test_a_changed_route_changes_only_its_municipality(self, live: Stack, db: Any, tmp_path: Path) -> None:
         made = await seed(db)
         await export_month(live, tmp_path)
