@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.auth import Principal, Role
@@ -57,11 +56,9 @@ class FeedConsumer:
         While a page is processed, the next one is already being fetched (reading has no side effects;
         the cursor only moves with the routes it produced)."""
         async with self.sessionmaker() as session, session.begin():
-            lock = text("SELECT pg_try_advisory_xact_lock(hashtext('routes-feed'))")
-            got = (await session.execute(lock)).scalar_one()
-            if not got:
-                return False, None
             repo = RouteRepository(session)
+            if not await repo.lock_generation(wait=False):
+                return False, None
             cursor = await repo.get_cursor(CONSUMER)
             t0 = time.perf_counter()
             if self._prefetch is not None and self._prefetch[0] == cursor:
@@ -91,6 +88,7 @@ class FeedConsumer:
                         "routes_regenerated": outcome.regenerated,
                         "fetch_wait_ms": round((fetched - t0) * 1000),
                         "generate_ms": round((time.perf_counter() - fetched) * 1000),
+                        **outcome.timings,
                     },
                 )
             if next_cursor and next_cursor != cursor:

@@ -249,9 +249,9 @@ def generate(
                         "what": f"Предъявление результата: {result_form}",
                     },
                     "result_form": result_form,
+                    # The item-level explanation sits once on the goal; the task names its deficit and rule.
                     "reason": {
                         "deficit": c.code,
-                        "explanation": why,
                         "rule": f"группа {snap.group}: {kind} — «{verb}», строка {row_index + 1} конструктора задач; "
                         f"формы: {pick_rule}",
                     },

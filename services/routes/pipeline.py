@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
@@ -67,6 +68,7 @@ class Outcome:
     regenerated: int = 0
     unchanged: int = 0
     outdated: int = 0
+    timings: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -141,8 +143,10 @@ async def generate_routes(
         todo[rid] = (s, row)
     if not todo:
         return out
+    t0 = time.perf_counter()
     contexts = {rid: context_of(s, today) for rid, (s, _) in todo.items()}
     alternatives = await resource_map.alternatives(sorted(set(contexts.values()), key=repr))
+    out.timings["match_ms"] = round((time.perf_counter() - t0) * 1000)
     # A draft being regenerated keeps the mentor it already has; new group-1 routes get one assigned.
     mentors: dict[str, MentorChoice] = {}
     for _rid, (s, row) in todo.items():
@@ -156,8 +160,11 @@ async def generate_routes(
         for rid, (s, _) in todo.items()
         if generation_rules()["groups"][str(s.group)]["mentor"] == "required" and s.teacher_id not in mentors
     ]
+    t0 = time.perf_counter()
     if mentees:
         mentors.update(await resource_map.mentors(mentees))
+    out.timings["mentors_ms"] = round((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
     inserts: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     for rid, (s, row) in todo.items():
@@ -231,9 +238,9 @@ async def generate_routes(
                 comment=f"новые результаты: {s.campaign_id}",
                 content_version=row["content_version"] + 1,
             )
-    created = await repo.insert_many(inserts)
-    out.created = len(created)
-    out.unchanged += len(inserts) - len(created)
-    created_set = set(created)
-    await repo.add_events([e for e in events if e["route_id"] in created_set])
+    out.timings["build_ms"] = round((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    out.created = len(await repo.insert_many(inserts))
+    await repo.add_events(events)
+    out.timings["write_ms"] = round((time.perf_counter() - t0) * 1000)
     return out

@@ -48,7 +48,7 @@ FULL_COLUMNS = (
 )
 
 
-# Columns of a newly generated route, in COPY order.
+# Columns of a newly generated route, in COPY order (the others take their defaults).
 STAGE_COLUMNS = (
     ("id", "uuid"),
     ("teacher_id", "uuid"),
@@ -150,28 +150,28 @@ class RouteRepository:
         return {(r.teacher_id, r.period_key): dict(r._mapping) for r in await self.s.execute(q)}
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
-        """Insert new routes fast: COPY into a staging table, then one INSERT .. ON CONFLICT DO NOTHING.
+        """Insert new routes with COPY straight into the table.
 
-        Runs inside the request's transaction (an ORM statement has run before, so it has begun)."""
+        Callers hold the generation lock (`lock_generation`) and have checked which routes exist, so
+        no row can conflict. Runs inside the request's transaction (an ORM statement has begun it)."""
         if not rows:
             return []
         conn = await self.s.connection()
         raw: Any = (await conn.get_raw_connection()).driver_connection
-        await raw.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS routes_stage ({', '.join(f'{c} {t}' for c, t in STAGE_COLUMNS)}) "
-            "ON COMMIT DELETE ROWS"
-        )
-        await raw.execute("TRUNCATE routes_stage")
         names = [c for c, _ in STAGE_COLUMNS]
         records = [
             tuple(orjson.dumps(r[c]).decode() if c in ("content", "sources") else r[c] for c in names) for r in rows
         ]
-        await raw.copy_records_to_table("routes_stage", records=records, columns=names)
-        cols = ", ".join(names)
-        ids = await raw.fetch(
-            f"INSERT INTO routes.routes ({cols}) SELECT {cols} FROM routes_stage ON CONFLICT DO NOTHING RETURNING id"
-        )
-        return [r["id"] for r in ids]
+        await raw.copy_records_to_table("routes", schema_name="routes", records=records, columns=names)
+        return [r["id"] for r in rows]
+
+    async def lock_generation(self, *, wait: bool) -> bool:
+        """Serialise route generation (the feed consumer and requests): one writer of new routes at a time."""
+        if wait:
+            await self.s.execute(text("SELECT pg_advisory_xact_lock(hashtext('routes-feed'))"))
+            return True
+        got = (await self.s.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('routes-feed'))"))).scalar_one()
+        return bool(got)
 
     async def update_fields(
         self, route_id: uuid.UUID, values: dict[str, Any], *, expected_version: int | None = None

@@ -74,10 +74,11 @@ class TestGenerate:
         for g in goals:
             assert [t["kind"] for t in g["tasks"]] == ["learning", "practice_change"]
 
-    def test_each_task_explains_its_deficit_items_and_rule(self) -> None:
-        task = generate(snap(), MATCHES, None, TODAY)["sections"]["goals"][0]["tasks"][0]
+    def test_each_goal_explains_its_deficit_items_and_each_task_its_rule(self) -> None:
+        goal = generate(snap(), MATCHES, None, TODAY)["sections"]["goals"][0]
+        task = goal["tasks"][0]
         assert task["reason"]["deficit"] == "M3"
-        assert "M3-3: 1 из 4 баллов" in task["reason"]["explanation"]
+        assert "M3-3: 1 из 4 баллов" in goal["reason"]["explanation"]
         assert "группа 2" in task["reason"]["rule"]
 
     def test_forms_are_events_inside_the_route_period_with_a_mix_of_learning_types(self) -> None:

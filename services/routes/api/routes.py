@@ -207,6 +207,7 @@ async def generate_routes_now(
         raise NotFound("no results of this teacher in your scope", code="not-found")
     today = datetime.now(UTC).date()
     max_age = request.app.state.settings.max_result_age_days
+    await RouteRepository(session).lock_generation(wait=True)
     outcome = await generate_routes(session, snaps, request.app.state.resource_map, today, principal, max_age)
     return outcome.as_dict()
 
