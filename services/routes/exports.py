@@ -54,7 +54,8 @@ from services.routes.selfcheck import evaluate
 
 FORMATS = ("csv", "xlsx", "json")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MEDIA_TYPE, "json": "application/json"}
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# Months a file can be made for: XLSX is a zip, whose timestamps run from 1980 to 2107.
+MONTH_PATTERN = r"^(19[89][0-9]|20[0-9]{2}|210[0-7])-(0[1-9]|1[0-2])$"
 # The region workbook's record has no municipality (it holds them all); municipal roles never see it.
 REGION_FILE = "region"
 # Rows per fetch: route documents are ~13 kB of JSON each, parsed ~4x that in memory.
@@ -97,7 +98,7 @@ class Month:
             last = today.replace(day=1) - timedelta(days=1)
             value = f"{last.year:04d}-{last.month:02d}"
         if not re.match(MONTH_PATTERN, value):
-            raise ValueError("the month is YYYY-MM (e.g. 2026-11) or 'previous'")
+            raise ValueError("the month is YYYY-MM (e.g. 2026-11, years 1980..2107) or 'previous'")
         first = date(int(value[:4]), int(value[5:7]), 1)
         nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         return cls(value, first, nxt - timedelta(days=1))

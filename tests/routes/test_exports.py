@@ -479,7 +479,7 @@ class TestRules:
         assert (m.key, m.first, m.last) == ("2026-02", date(2026, 2, 1), date(2026, 2, 28))
 
     def test_month_must_be_yyyy_mm(self) -> None:
-        for bad in ("2026-13", "2026-1", "11.2026", ""):
+        for bad in ("2026-13", "2026-1", "11.2026", "", "0000-01", "1979-12", "2108-01"):
             with pytest.raises(ValueError):
                 Month.parse(bad)
 

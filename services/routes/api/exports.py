@@ -26,6 +26,7 @@ from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from kit.tabular import XLSX_MEDIA_TYPE
 from services.routes.exports import (
     MEDIA_TYPES,
+    MONTH_PATTERN,
     CsvWriter,
     ExportRecords,
     JsonWriter,
@@ -39,10 +40,6 @@ from services.routes.exports import (
 )
 from services.routes.models import routes
 from services.routes.repository import scope_clause
-
-# Months a file can be made for: XLSX is a zip, whose timestamps run from 1980 to 2107 (outside them,
-# and for year 0, making the file failed with a 500).
-EXPORT_MONTH_PATTERN = r"^(19[89][0-9]|20[0-9]{2}|210[0-7])-(0[1-9]|1[0-2])$"
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"], responses=problem_responses(401, 403, 422))
 
@@ -125,7 +122,7 @@ def _read(row: dict[str, Any]) -> dict[str, Any]:
 async def list_exports(
     principal: CurrentPrincipal,
     session: DbSession,
-    month: str | None = Query(default=None, pattern=EXPORT_MONTH_PATTERN),
+    month: str | None = Query(default=None, pattern=MONTH_PATTERN),
     municipality: str | None = Query(default=None, max_length=32),
     format: ExportFormat | None = None,
     cursor: str | None = Query(default=None, max_length=500),
@@ -160,7 +157,7 @@ async def list_exports(
 async def export_monthly(
     request: Request,
     principal: CurrentPrincipal,
-    month: str = Query(pattern=EXPORT_MONTH_PATTERN, examples=["2026-11"]),
+    month: str = Query(pattern=MONTH_PATTERN, examples=["2026-11"]),
     municipality: str | None = Query(default=None, max_length=32),
     format: ExportFormat = ExportFormat.csv,
 ) -> Response:
