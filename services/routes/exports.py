@@ -707,7 +707,7 @@ class Progress:
                 self._draw(label, end="\n")
 
     def _draw(self, label: str, end: str) -> None:
-        share = self.done / self.total if self.total else 1.0
+        share = min(1.0, self.done / self.total) if self.total else 1.0
         filled = int(share * self.width)
         bar = "#" * filled + "." * (self.width - filled)
         line = f"[{bar}] {share:4.0%} {self.done}/{self.total} routes {time.monotonic() - self.t0:5.1f}s {label}"
