@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install run migrate test test-fast lint fmt bench openapi clean
+.PHONY: install run migrate test test-fast lint fmt bench bench-load openapi clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,8 +31,18 @@ test: install lint  ## lint, then every test against a real PostgreSQL
 test-fast: install
 	$(BIN)/pytest -x
 
-bench: install
+bench: install  ## every benchmark (each prints ratios against a baseline measured in the same run)
 	$(BIN)/python benchmarks/gateway.py
+	$(BIN)/python benchmarks/intake.py
+	$(BIN)/python benchmarks/matching.py
+	$(BIN)/python benchmarks/routes.py
+	$(BIN)/python benchmarks/audit.py
+
+bench-load: install
+	$(BIN)/python benchmarks/load.py
+
+openapi: install  ## write openapi.json (the merged spec the gateway serves); a test compares them
+	$(BIN)/python -m deploy.openapi dump
 
 fmt: install
 	$(BIN)/ruff check --fix .

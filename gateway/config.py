@@ -54,7 +54,7 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int | None = 1_048_576
     upload_max_body_bytes: int = 256 * 1024 * 1024
     upload_path_suffixes: list[str] = Field(
-        default_factory=lambda: ["/bulk", "/results", "/import", "/uploads", "/scores"]
+        default_factory=lambda: ["/bulk", "/results", "/import", "/uploads", "/scores", "/assignments", "/batch"]
     )
     api_key_cache_seconds: float = 5.0
     openapi_cache_seconds: float = 30.0

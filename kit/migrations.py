@@ -38,8 +38,12 @@ def run_env(context: Any, target_metadata: MetaData) -> None:
     url = str(config.get_main_option("sqlalchemy.url"))
 
     def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+        # search_path starts with the service's schema, so autogenerate reflects it as the default
+        # schema (None): accept it, never the other services' schemas, never the version table.
         if type_ == "schema":
-            return name == schema
+            return name in (None, schema)
+        if type_ == "table":
+            return name != "alembic_version"
         return True
 
     def do_run(connection: Connection) -> None:
