@@ -417,6 +417,17 @@ class TopDeficits(BaseModel):
     subjects: list[SubjectDeficits]
 
 
+class DemandRow(BaseModel):
+    municipality: str
+    subject: str
+    teachers: int = Field(description="Teachers whose latest result in the subject has at least one deficit")
+    assessed: int = Field(description="Teachers with a result in the subject")
+
+
+class DeficitDemand(BaseModel):
+    items: list[DemandRow]
+
+
 class Kpi(BaseModel):
     assessed: int = Field(description="Teachers with a result (their latest counts)")
     basic_or_higher: int

@@ -560,6 +560,22 @@ class AnalyticsRepository:
         fws = {r.framework_id for r in await self.s.execute(select(sub.c.framework_id).distinct())}
         return rows, {str(k): int(v) for k, v in assessed.items()}, fws
 
+    async def deficit_demand(self, principal: Principal, **filters: Any) -> list[dict[str, Any]]:
+        """Per municipality and subject: teachers whose latest result there has at least one deficit."""
+        sub = self._latest(self._scoped(principal, **filters), "teacher_id", "subject")
+        has_deficit = func.cardinality(sub.c.deficit_codes) > 0
+        q = (
+            select(
+                sub.c.municipality,
+                sub.c.subject,
+                func.count().filter(has_deficit).label("teachers"),
+                func.count().label("assessed"),
+            )
+            .group_by(sub.c.municipality, sub.c.subject)
+            .order_by(sub.c.municipality, sub.c.subject)
+        )
+        return [dict(r._mapping) for r in await self.s.execute(q)]
+
     async def kpi(self, principal: Principal, **filters: Any) -> tuple[int, int]:
         sub = self._latest(self._scoped(principal, **filters), "teacher_id")
         r = (await self.s.execute(

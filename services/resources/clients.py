@@ -15,7 +15,7 @@ log = logging.getLogger("resources.clients")
 # The assessment service's analytics of deficits (issue 3). Expected answer, one row per
 # municipality and subject: {"items": [{"municipality": "mo-01", "subject": "mathematics",
 # "teachers": 42}, ...]} (a bare list of such rows is accepted too); `teachers` counts teachers with
-# at least one deficit in that subject's assessments. Query: ?region=<code>.
+# at least one deficit in that subject's assessments; asked in the caller's region.
 DEFICIT_DEMAND_PATH = "/api/v1/assessment/analytics/deficit-demand"
 MUNICIPALITIES_PATH = "/api/v1/municipalities"
 
@@ -51,9 +51,9 @@ class AssessmentClient:
 
     async def deficit_demand(self, region: str | None) -> dict[tuple[str, str], int]:
         """Teachers with deficits per (municipality, subject), or Unavailable."""
-        params = {"region": region} if region else {}
         try:
-            body = await self.gateway.json("GET", DEFICIT_DEMAND_PATH, params=params, retries=1)
+            # Acting in the region (a service token narrowed to it) scopes the answer to it.
+            body = await self.gateway.json("GET", DEFICIT_DEMAND_PATH, retries=1, region=region)
         except UpstreamError as e:
             raise Unavailable(f"the assessment service answered {e.status}") from e
         except AppError as e:

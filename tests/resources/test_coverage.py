@@ -6,12 +6,8 @@ import io
 from typing import Any
 
 import httpx
-import pytest
 from openpyxl import load_workbook
 
-from kit.client import GatewayClient
-from kit.settings import CommonSettings
-from services.resources.clients import AssessmentClient, Unavailable
 from tests.region import as_methodologist, seed_region
 from tests.resources.helpers import MUN_A, MUN_B, add_mentor, add_resource, as_regional, teacher_headers
 
@@ -96,34 +92,23 @@ class TestCoverageFromAssessment:
             assert cell(body, MUN_A, "mathematics")["status"] == "unknown-demand"
 
 
-def client_with(handler: Any) -> AssessmentClient:
-    gw = GatewayClient(CommonSettings(), caller="test")
-    gw.http = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://gateway")
-    return AssessmentClient(gw)
+class TestDemandFromAssessment:
+    async def test_demand_is_read_from_the_assessment_results(self, api: httpx.AsyncClient) -> None:
+        from tests.routes.flow import results_for
 
+        await results_for(api, {"t-a1-1": {"M2"}, "t-a1-2": {"M3"}, "t-b1-1": set()})
+        await crafted(api)
+        r = await api.get(URL, headers=as_regional())
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["demand_source"] == "assessment"
+        assert cell(body, MUN_A, "mathematics")["demand"] == 2
+        assert cell(body, MUN_B, "mathematics")["demand"] == 0
 
-@pytest.mark.no_db
-class TestAssessmentClient:
-    async def test_reads_demand_rows(self) -> None:
-        seen: list[httpx.Request] = []
+    async def test_demand_rows_of_the_assessment_service_are_scoped(self, api: httpx.AsyncClient) -> None:
+        from tests.routes.flow import results_for
 
-        def handler(request: httpx.Request) -> httpx.Response:
-            seen.append(request)
-            return httpx.Response(200, json={"items": [
-                {"municipality": "mo-a", "subject": "mathematics", "teachers": 4, "extra": 1},
-                {"municipality": "mo-a", "subject": "mathematics", "teachers": 1},
-            ]})
-
-        got = await client_with(handler).deficit_demand("r-1")
-        assert got == {("mo-a", "mathematics"): 5}
-        assert seen[0].url.path == "/api/v1/assessment/analytics/deficit-demand"
-        assert seen[0].url.params["region"] == "r-1"
-        assert seen[0].headers["authorization"].startswith("Bearer ")
-
-    async def test_missing_endpoint_or_odd_shape_is_unavailable(self) -> None:
-        with pytest.raises(Unavailable):
-            await client_with(lambda r: httpx.Response(404, json={"status": 404})).deficit_demand(None)
-        with pytest.raises(Unavailable):
-            await client_with(lambda r: httpx.Response(200, json={"rows": 1})).deficit_demand(None)
-        with pytest.raises(Unavailable):
-            await client_with(lambda r: httpx.Response(200, json=[{"municipality": "x"}])).deficit_demand(None)
+        await results_for(api, {"t-a1-1": {"M2"}, "t-b1-1": {"M3"}})
+        r = await api.get("/api/v1/assessment/analytics/deficit-demand", headers=as_methodologist(MUN_A))
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == [{"municipality": MUN_A, "subject": "mathematics", "teachers": 1, "assessed": 1}]

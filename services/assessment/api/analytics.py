@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from kit.auth import CurrentPrincipal, Principal, Role
 from kit.db import DbSession
 from kit.errors import Forbidden, problem_responses
-from services.assessment.result_schemas import Dynamics, Kpi, LevelDistribution, TopDeficits
+from services.assessment.result_schemas import DeficitDemand, Dynamics, Kpi, LevelDistribution, TopDeficits
 from services.assessment.results_repository import AnalyticsRepository, FrameworkRepository
 from services.assessment.scoring import LEVEL_GROUP, Level, percent_shares, trend
 from services.assessment.vocab import Subject
@@ -159,6 +159,24 @@ async def top_deficits(
          "top": sorted(per.get(s, []), key=lambda d: (-d["count"], d["competency"]))[:limit]}
         for s in sorted(set(assessed) | set(per))
     ]}
+
+
+@router.get("/deficit-demand", response_model=DeficitDemand,
+            summary="Demand for support: teachers with deficits per municipality and subject",
+            description="What the resource map sets its methodists and resources against (coverage)." + SCOPE_NOTE)
+async def deficit_demand(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    campaign_id: uuid.UUID | None = None,
+    subject: Subject | None = None,
+    year: int | None = Query(default=None, ge=2000, le=2100),
+    municipality: str | None = Query(default=None, max_length=32),
+) -> dict[str, Any]:
+    ensure_analyst(principal)
+    rows = await AnalyticsRepository(session).deficit_demand(
+        principal, **_filters(campaign_id, subject, year, municipality, None)
+    )
+    return {"items": rows}
 
 
 @router.get("/kpi", response_model=Kpi,
