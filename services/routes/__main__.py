@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,11 @@ def _extra(sub: Any, handlers: dict[str, Any]) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=min(2, os.cpu_count() or 1),
         choices=range(1, 17),
         metavar="N",
-        help="processes sharing the municipalities (default 1; the files are the same for any N)",
+        help="processes sharing the municipalities (default: 2 where there are 2 cores; the files are the "
+        "same for any N)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     handlers["export"] = lambda args: asyncio.run(_export(args))
