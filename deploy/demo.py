@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,11 @@ def _call(
         req.add_header("Content-Type", "application/json")
     for k, v in (headers or {}).items():
         req.add_header(k, v)
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read() or b"null")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:  # say what the API said (problem+json) instead of a bare status
+        raise RuntimeError(f"{method} {path}: {e.code} {e.read().decode(errors='replace')[:2000]}") from None
 
 
 FRAMEWORK_FILE = Path(__file__).resolve().parent.parent / "services/assessment/data/default_framework.json"
@@ -137,8 +141,8 @@ def intake_data(teachers: list[dict[str, Any]], framework: dict[str, Any]) -> li
     skill = {t["external_id"]: rng.random() for t in teachers}
     out = []
     for name, source, subject, day, instrument in CAMPAIGNS:
-        subjects = [subject] if subject else sorted(
-            {t["subjects"][0] for t in teachers} - {c[2] for c in CAMPAIGNS if c[2]}
+        subjects = (
+            [subject] if subject else sorted({t["subjects"][0] for t in teachers} - {c[2] for c in CAMPAIGNS if c[2]})
         )
         for subj in subjects:
             rows = []
@@ -154,9 +158,19 @@ def intake_data(teachers: list[dict[str, Any]], framework: dict[str, Any]) -> li
                 rows.append({"external_id": t["external_id"], "items": items})
             if rows:
                 label = name if subject else f"{name} ({SUBJECT_POSITION[subj]})"
-                out.append({"campaign": {"name": label, "source": source, "subject": subj, "assessed_on": day,
-                                         "framework_code": framework["code"], "instrument": instrument},
-                            "rows": rows})
+                out.append(
+                    {
+                        "campaign": {
+                            "name": label,
+                            "source": source,
+                            "subject": subj,
+                            "assessed_on": day,
+                            "framework_code": framework["code"],
+                            "instrument": instrument,
+                        },
+                        "rows": rows,
+                    }
+                )
     return out
 
 
@@ -168,8 +182,129 @@ def load_intake(gateway: str, token: str, teachers: list[dict[str, Any]]) -> Non
     _call(gateway, token, "POST", "/api/v1/frameworks", framework)
     for i, c in enumerate(intake_data(teachers, framework)):
         campaign = _call(gateway, token, "POST", "/api/v1/campaigns", c["campaign"])
-        _call(gateway, token, "POST", f"/api/v1/campaigns/{campaign['id']}/results", {"rows": c["rows"]},
-              headers={"Idempotency-Key": f"demo-intake-{i}"})
+        _call(
+            gateway,
+            token,
+            "POST",
+            f"/api/v1/campaigns/{campaign['id']}/results",
+            {"rows": c["rows"]},
+            headers={"Idempotency-Key": f"demo-intake-{i}"},
+        )
+
+
+def catalogue(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A small resource map: a course, an event and a community per methodological area, subject
+    courses, and methodists among the strongest demo teachers (deterministic)."""
+    muns = [m["code"] for m in data["municipalities"]]
+    areas = {
+        "M1": "Планирование урока на вариативных формах организации",
+        "M2": "Современные образовательные технологии: проектное и проблемное обучение",
+        "M3": "Формирующее оценивание и объективные инструменты оценки",
+        "M4": "Профессиональные обучающиеся сообщества: совместное решение задач",
+    }
+    resources: list[dict[str, Any]] = []
+    for i, (code, title) in enumerate(areas.items()):
+        resources += [
+            {
+                "kind": "course",
+                "title": f"Курс ПК «{title}»",
+                "provider": "ЦНППМ",
+                "hours": 36,
+                "federal_registry": i % 2 == 0,
+                "competencies": [code],
+                "subjects": [],
+                "levels": [1, 2],
+                "learning_type": "formal",
+                "mode": "online",
+                "municipalities": [],
+                "starts_on": "2026-12-01",
+                "ends_on": "2027-02-28",
+                "capacity": 60,
+            },
+            {
+                "kind": "event",
+                "event_format": "seminar",
+                "title": f"Семинар-практикум: {title.lower()}",
+                "provider": "ММС",
+                "competencies": [code],
+                "subjects": [],
+                "levels": [],
+                "learning_type": "non_formal",
+                "mode": "in_person",
+                "municipalities": [muns[i % len(muns)]],
+                "starts_on": "2027-01-20",
+                "ends_on": "2027-01-20",
+                "capacity": 30,
+            },
+            {
+                "kind": "community",
+                "title": f"Сетевое сообщество «{title}»",
+                "provider": "ЦНППМ",
+                "competencies": [code],
+                "subjects": [],
+                "levels": [],
+                "learning_type": "informal",
+                "mode": "online",
+                "municipalities": [],
+            },
+        ]
+    for subject, codes, label in (
+        ("mathematics", ["MA1", "MA2", "MA3", "MA4"], "математике"),
+        ("russian", ["RU1", "RU2", "RU3", "RU4"], "русскому языку"),
+    ):
+        resources.append(
+            {
+                "kind": "course",
+                "title": f"Курс ПК «Трудные темы ЕГЭ и ОГЭ по {label}»",
+                "provider": "ЦНППМ",
+                "hours": 72,
+                "competencies": codes,
+                "subjects": [subject],
+                "levels": [],
+                "learning_type": "formal",
+                "mode": "mixed",
+                "municipalities": [],
+                "starts_on": "2026-12-07",
+                "ends_on": "2027-03-31",
+                "capacity": 40,
+            }
+        )
+    mentors = []
+    for t in data["teachers"]:
+        if t["qualification_category"] == "highest" and t["experience_years"] >= 15 and len(mentors) < 8:
+            mentors.append(
+                {"external_id": t["external_id"], "municipality": t["municipality"], "subjects": t["subjects"][:1]}
+            )
+    return resources, mentors
+
+
+def load_catalogue(gateway: str, token: str, data: dict[str, Any]) -> None:
+    """Load the demo resource map once (when it is empty), before the results, so routes get forms."""
+    if _call(gateway, token, "GET", "/api/v1/resources?limit=1").get("items"):
+        return
+    resources, mentors = catalogue(data)
+    for r in resources:
+        _call(gateway, token, "POST", "/api/v1/resources", r)
+    for m in mentors:
+        teacher = _call(gateway, token, "GET", f"/api/v1/teachers/by-external-id/{m['external_id']}")
+        _call(
+            gateway,
+            token,
+            "POST",
+            "/api/v1/mentors",
+            {
+                "teacher_id": teacher["id"],
+                "municipality": m["municipality"],
+                "role": "mentor",
+                "subjects": m["subjects"],
+                "competencies": ["M1", "M2", "M3", "M4"],
+                "level": 4,
+                "mode": "in_person",
+                "capacity": 3,
+                "joined_year": 2025,
+                "joined_assessment": "fioko-2025",
+            },
+        )
 
 
 def load_if_empty(gateway: str) -> dict[str, str]:
@@ -181,6 +316,7 @@ def load_if_empty(gateway: str) -> dict[str, str]:
         _call(gateway, service, "PUT", "/api/v1/municipalities", data["municipalities"])
         _call(gateway, service, "PUT", "/api/v1/organisations", data["organisations"])
         _call(gateway, service, "POST", "/api/v1/teachers/bulk", {"teachers": data["teachers"]})
+    load_catalogue(gateway, service, data)
     load_intake(gateway, service, data["teachers"])
     first = data["teachers"][0]
     teacher = _call(gateway, service, "GET", f"/api/v1/teachers/by-external-id/{first['external_id']}")
