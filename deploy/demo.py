@@ -269,7 +269,7 @@ def catalogue(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
                 "capacity": 40,
             }
         )
-    mentors = []
+    mentors: list[dict[str, Any]] = []
     for t in data["teachers"]:
         if t["qualification_category"] == "highest" and t["experience_years"] >= 15 and len(mentors) < 8:
             mentors.append(
