@@ -10,6 +10,8 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from kit.jsonutil import dumps, loads
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -41,6 +43,10 @@ def sync_url(url: str) -> str:
     return async_url(url).render_as_string(hide_password=False)
 
 
+def _json_text(value: Any) -> str:
+    return dumps(value).decode()
+
+
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: Any) -> AsyncEngine:
     """Create an async engine; made in the app's lifespan, never at import time."""
     return create_async_engine(
@@ -53,6 +59,9 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: 
         pool_recycle=1800,
         # Error messages (logged with tracebacks) must not carry bound values: they can be teachers' names.
         hide_parameters=True,
+        # JSON(B) columns through orjson: several times faster than the standard module both ways.
+        json_serializer=kw.pop("json_serializer", _json_text),
+        json_deserializer=kw.pop("json_deserializer", loads),
         connect_args={"server_settings": {"application_name": kw.pop("application_name", "iom")}},
         **kw,
     )

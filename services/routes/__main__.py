@@ -58,7 +58,6 @@ def _extra(sub: Any, handlers: dict[str, Any]) -> None:
 
 
 async def _export(args: argparse.Namespace) -> None:
-    import orjson
 
     from kit.app import service_database_url
     from kit.db import make_engine
@@ -71,7 +70,6 @@ async def _export(args: argparse.Namespace) -> None:
         pool_size=2,
         max_overflow=0,
         application_name="routes-export",
-        json_deserializer=orjson.loads,  # 80,000 route documents: the C parser halves the decoding time
     )
     try:
         summary = await run_export(

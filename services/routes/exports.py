@@ -975,14 +975,11 @@ class _QueueProgress:
 
 def _worker(queue: Any, url: str, plan: Plan, municipalities: list[str]) -> None:
     """A worker process: write some municipalities' files and report them (or the failure) on the queue."""
-    import orjson as _orjson
 
     from kit.db import make_engine
 
     async def run() -> Part:
-        engine = make_engine(
-            url, pool_size=1, max_overflow=0, application_name="routes-export", json_deserializer=_orjson.loads
-        )
+        engine = make_engine(url, pool_size=1, max_overflow=0, application_name="routes-export")
         try:
             return await write_part(engine, plan, municipalities, _QueueProgress(queue))
         finally:
