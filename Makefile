@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install run migrate test test-fast lint fmt bench bench-load openapi clean
+.PHONY: install run migrate test test-fast lint fmt bench bench-load bench-faults openapi clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,6 +40,9 @@ bench: install  ## every benchmark (each prints ratios against a baseline measur
 
 bench-load: install
 	$(BIN)/python benchmarks/load.py
+
+bench-faults: install  ## kill -9 mid intake and mid generation, PostgreSQL down and back, a hung upstream
+	$(BIN)/python benchmarks/faults.py
 
 openapi: install  ## write openapi.json (the merged spec the gateway serves); a test compares them
 	$(BIN)/python -m deploy.openapi dump
