@@ -278,8 +278,9 @@ class IntakeWriter:
         rows = await conn.fetch(
             f"""
             SELECT s.row_no,
-                   CASE WHEN t.id IS NULL AND s.full_name IS NULL THEN 'unknown-teacher'
-                        ELSE 'teacher-out-of-scope' END AS code
+                   -- One code for "no such teacher" and "someone else's teacher": an uploader must not
+                   -- learn that an external id exists outside their scope.
+                   'unknown-teacher' AS code
             FROM stage_results s LEFT JOIN assessment.teachers t ON t.id = s.teacher_id
             WHERE (t.id IS NULL AND s.full_name IS NULL) OR (({in_scope}) IS NOT TRUE)
             ORDER BY s.row_no

@@ -315,7 +315,8 @@ class TestScopeAndState:
         rows = [row("t-a1-1", full_marks()), row("t-b1-1", full_marks())]
         r = await upload(api, it.campaign_id, csv_text(rows), headers=as_methodologist(MUN_A))
         assert r.status_code == 422
-        assert [(e["row"], e["code"]) for e in r.json()["errors"]] == [(2, "teacher-out-of-scope")]
+        # Same answer as for an id that does not exist: existence outside the scope is not revealed.
+        assert [(e["row"], e["code"]) for e in r.json()["errors"]] == [(2, "unknown-teacher")]
         r = await upload(api, it.campaign_id, csv_text([row("t-a1-1", full_marks())]), headers=as_methodologist(MUN_A))
         assert r.status_code == 200, r.text
 

@@ -85,7 +85,7 @@ BODIES: dict[str, Any] = {
 }
 # Uploads judge scope row by row: a row of a teacher outside the caller's scope is rejected (422,
 # nothing stored) with one of these codes; for these operations that is the refusal.
-ROW_REFUSALS: dict[str, set[str]] = {"campaigns-upload_results": {"teacher-out-of-scope"}}
+ROW_REFUSALS: dict[str, set[str]] = {"campaigns-upload_results": {"unknown-teacher"}}
 
 
 # --- who attacks -----------------------------------------------------------------------------------

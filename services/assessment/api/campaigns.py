@@ -105,8 +105,8 @@ after the header), `column`, `code` and `message`; rejected values and names are
 Codes: `unknown-column`, `duplicate-column`, `missing-column`, `mixed-scores` (header);
 `missing`, `invalid-external-id`, `duplicate-in-batch`, `missing-score`, `not-a-number`,
 `negative-score`, `above-max`, `total-mismatch`, `invalid-level`, `invalid-name`,
-`unknown-organisation`, `unknown-teacher`, `teacher-out-of-scope` (rows). At most 10,000 errors
-are listed; `rejected` always counts every rejected row.
+`unknown-organisation`, `unknown-teacher` (also for a teacher outside your scope, so that ids cannot be
+probed) (rows). At most 10,000 errors are listed; `rejected` always counts every rejected row.
 
 **Modes** (`mode`): `all` (default) stores nothing when any row is bad (422 with the errors);
 `partial` stores the good rows and answers 200 with the bad ones in `errors` (422 when no row is good).
@@ -345,8 +345,8 @@ async def upload_results(
         for row_no, code in problems:
             loc: list[str | int] = (["body", "rows", row_no - 1, "external_id"] if fmt == FORMAT_JSON
                                     else ["row", row_no, "external_id"])
-            message = ("unknown external id: give full_name, municipality and organisation to register the teacher"
-                       if code == "unknown-teacher" else "the teacher is outside your scope")
+            message = ("no teacher with this external id in your scope (to register a new one, give full_name, "
+                       "municipality and organisation within your scope)")
             errors.append(FieldError(loc=loc, row=row_no, column="external_id", code=code, message=message))
         errors.sort(key=lambda e: e.row or 0)
         rejected = outcome.rejected + len(problems)
