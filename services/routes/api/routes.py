@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from kit.auth import CurrentPrincipal, Principal, Role
@@ -67,6 +68,29 @@ async def load(
     if expected is not None and row["version"] != expected:
         raise PreconditionFailed("the route changed since you read it", code="stale-version")
     return row
+
+
+@dataclass(frozen=True)
+class Change:
+    """A route about to change: loaded in scope, locked, at the version the caller's If-Match names."""
+
+    repo: RouteRepository
+    row: dict[str, Any]
+    expected: int
+
+
+async def route_for_change(
+    route_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    if_match: str | None = Header(default=None, description="The ETag you read (428 without, 412 when stale)"),
+) -> Change:
+    expected = require_if_match(if_match)
+    repo = RouteRepository(session)
+    return Change(repo, await load(repo, principal, route_id, expected), expected)
+
+
+RouteForChange = Annotated[Change, Depends(route_for_change)]
 
 
 def respond(row: dict[str, Any], principal: Principal, response: Response) -> dict[str, Any]:
@@ -257,13 +281,10 @@ async def transition_route(
     route_id: uuid.UUID,
     body: TransitionRequest,
     principal: CurrentPrincipal,
-    session: DbSession,
+    change: RouteForChange,
     response: Response,
-    if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = require_if_match(if_match)
-    repo = RouteRepository(session)
-    row = await load(repo, principal, route_id, expected)
+    repo, row, expected = change.repo, change.row, change.expected
     try:
         t = find_transition(body.action, Status(row["status"]), principal)
     except TransitionRefused as e:
@@ -391,13 +412,10 @@ async def update_professional_request(
     route_id: uuid.UUID,
     body: RequestUpdate,
     principal: CurrentPrincipal,
-    session: DbSession,
+    change: RouteForChange,
     response: Response,
-    if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = require_if_match(if_match)
-    repo = RouteRepository(session)
-    row = await load(repo, principal, route_id, expected)
+    repo, row, expected = change.repo, change.row, change.expected
     if principal.role != Role.teacher:
         raise Forbidden("the professional request is written by the teacher", code="role-forbidden")
     _can_edit(principal, row)
@@ -419,13 +437,10 @@ async def add_recommendation(
     route_id: uuid.UUID,
     body: RecommendationCreate,
     principal: CurrentPrincipal,
-    session: DbSession,
+    change: RouteForChange,
     response: Response,
-    if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = require_if_match(if_match)
-    repo = RouteRepository(session)
-    row = await load(repo, principal, route_id, expected)
+    repo, row, expected = change.repo, change.row, change.expected
     if principal.role not in (Role.regional_specialist, Role.municipal_methodologist, Role.admin):
         raise Forbidden("recommendations come from the centre or the municipal service", code="role-forbidden")
     _can_edit(principal, row)
@@ -449,13 +464,10 @@ async def update_task(
     task_id: str,
     body: TaskUpdate,
     principal: CurrentPrincipal,
-    session: DbSession,
+    change: RouteForChange,
     response: Response,
-    if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = require_if_match(if_match)
-    repo = RouteRepository(session)
-    row = await load(repo, principal, route_id, expected)
+    repo, row, expected = change.repo, change.row, change.expected
     _can_edit(principal, row)
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
     if not changes:
@@ -529,13 +541,10 @@ async def score_self_check(
     route_id: uuid.UUID,
     body: SelfCheckUpdate,
     principal: CurrentPrincipal,
-    session: DbSession,
+    change: RouteForChange,
     response: Response,
-    if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    expected = require_if_match(if_match)
-    repo = RouteRepository(session)
-    row = await load(repo, principal, route_id, expected)
+    repo, row, expected = change.repo, change.row, change.expected
     if principal.role == Role.service:
         raise Forbidden("services do not score routes", code="role-forbidden")
     bad = [n for n in body.scores if n in AUTO_CRITERIA or not 1 <= n <= 10]
