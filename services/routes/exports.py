@@ -517,7 +517,7 @@ class XlsxBook:
             self._register_styles(ws)
         return XlsxSheet(ws, self._styles)
 
-    def placeholder(self, title: str, rows: int) -> None:
+    def reserve_sheet(self, title: str, rows: int) -> None:
         """A sheet whose XML is substituted at save (see StableZip); it names its autofilter range."""
         ws = self.wb.create_sheet(title)
         if not self._styles:
@@ -1026,7 +1026,7 @@ def _region_workbook(month: Month, month_dir: Path, region: str, sheets: list[tu
     book = XlsxBook(month)
     substitute: dict[str, Path] = {}
     for i, (title, xml, rows) in enumerate(sheets, start=1):
-        book.placeholder(title, rows)
+        book.reserve_sheet(title, rows)
         substitute[f"xl/worksheets/sheet{i}.xml"] = xml
     f = AtomicFile(month_dir / f"{REGION_FILE}.xlsx")
     try:

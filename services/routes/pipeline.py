@@ -134,22 +134,22 @@ async def generate_routes(
     existing = await repo.existing_for(
         [(uuid.UUID(s.teacher_id), period_key(s.assessed_on)) for s in by_route.values()]
     )
-    todo: dict[uuid.UUID, tuple[Snapshot, dict[str, Any] | None]] = {}
+    pending: dict[uuid.UUID, tuple[Snapshot, dict[str, Any] | None]] = {}
     for rid, s in by_route.items():
         row = existing.get((uuid.UUID(s.teacher_id), period_key(s.assessed_on)))
         if row is not None and row["status"] != Status.draft:
             out.unchanged += 1  # under review or running: new results wait for the next period
             continue
-        todo[rid] = (s, row)
-    if not todo:
+        pending[rid] = (s, row)
+    if not pending:
         return out
     t0 = time.perf_counter()
-    contexts = {rid: context_of(s, today) for rid, (s, _) in todo.items()}
+    contexts = {rid: context_of(s, today) for rid, (s, _) in pending.items()}
     alternatives = await resource_map.alternatives(sorted(set(contexts.values()), key=repr))
     out.timings["match_ms"] = round((time.perf_counter() - t0) * 1000)
     # A draft being regenerated keeps the mentor it already has; new group-1 routes get one assigned.
     mentors: dict[str, MentorChoice] = {}
-    for _rid, (s, row) in todo.items():
+    for _rid, (s, row) in pending.items():
         kept = ((row or {}).get("content") or {}).get("mentoring") or {}
         if kept.get("mentor_id"):
             mentors[s.teacher_id] = MentorChoice(
@@ -157,7 +157,7 @@ async def generate_routes(
             )
     mentees = [
         Mentee(rid, s.teacher_id, s.subject, s.municipality, s.group, contexts[rid].deficits, s.region)
-        for rid, (s, _) in todo.items()
+        for rid, (s, _) in pending.items()
         if generation_rules()["groups"][str(s.group)]["mentor"] == "required" and s.teacher_id not in mentors
     ]
     t0 = time.perf_counter()
@@ -167,7 +167,7 @@ async def generate_routes(
     t0 = time.perf_counter()
     inserts: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    for rid, (s, row) in todo.items():
+    for rid, (s, row) in pending.items():
         generated = generate(s, alternatives.get(contexts[rid], {}), mentors.get(s.teacher_id), today)
         source = {"result_id": s.result_id, "campaign_id": s.campaign_id, "version": s.result_version}
         if row is None:
