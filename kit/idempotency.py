@@ -13,10 +13,13 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 
 from kit.errors import BadRequest, Conflict, FieldError, ValidationFailed
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Set on an answer replayed from an earlier request with the same key and body.
+REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 200
 
 
@@ -83,6 +86,19 @@ class IdempotencyGuard:
         ).scalar_one()
         if not got:
             raise Conflict("a request with this idempotency key is still being processed", code="idempotency-in-flight")
+
+    async def begin(self, body_fingerprint: str) -> Response | None:
+        """Lock the key; return the stored answer to replay, or None (do the work, then `store`)."""
+        await self.lock()
+        stored = await self.replay(body_fingerprint)
+        if stored is None:
+            return None
+        return Response(
+            stored.body,
+            status_code=stored.status_code,
+            media_type="application/json",
+            headers={REPLAY_HEADER: "true"},
+        )
 
     async def replay(self, body_fingerprint: str) -> StoredResponse | None:
         """Return the stored answer for this key, or None; 422 when the body differs."""

@@ -1,4 +1,4 @@
-"""Seed data of route generation and analysis, loaded from services/routes/data (not hard-coded)."""
+"""Seed data of route generation and analysis, read from the files in services/routes/data."""
 
 from __future__ import annotations
 

@@ -160,7 +160,7 @@ class TestImportGuarantees:
         first = await api.post(URL, content=csv_bytes(ROWS), headers=h)
         again = await api.post(URL, content=csv_bytes(ROWS), headers=h)
         assert again.status_code == 200 and again.json() == first.json()
-        assert again.headers.get("idempotent-replay") == "true"
+        assert again.headers.get("idempotent-replayed") == "true"
         other = await api.post(URL, content=csv_bytes(ROWS[:1]), headers=h)
         assert other.status_code == 422 and other.json()["code"] == "idempotency-key-reused"
 

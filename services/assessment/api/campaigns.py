@@ -312,11 +312,9 @@ async def upload_results(
         body_fp = fingerprint(str(campaign_id), mode.value, fmt, charset or "", spool.sha256)
         guard = IdempotencyGuard(idempotency_keys, session, key=key, principal=principal.sub,
                                  operation=f"upload-results:{campaign_id}")
-        await guard.lock()
-        stored = await guard.replay(body_fp)
-        if stored is not None:
-            return Response(stored.body, status_code=stored.status_code, media_type="application/json",
-                            headers={"Idempotent-Replayed": "true"})
+        replayed = await guard.begin(body_fp)
+        if replayed is not None:
+            return replayed
         campaigns = CampaignRepository(session)
         campaign = await campaigns.get(principal, campaign_id)
         if campaign is None:

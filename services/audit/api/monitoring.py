@@ -237,12 +237,10 @@ async def upload_scores(
     guard = IdempotencyGuard(
         idempotency_keys, session, key=key, principal=principal.sub, operation=f"monitoring-scores:{campaign_id}"
     )
-    await guard.lock()
     body_fp = fingerprint(media_type(content_type), "replace" if replace else "merge", body)
-    stored = await guard.replay(body_fp)
-    if stored is not None:
-        return Response(stored.body, status_code=stored.status_code, media_type="application/json",
-                        headers={"Idempotent-Replayed": "true"})
+    replayed = await guard.begin(body_fp)
+    if replayed is not None:
+        return replayed
     rows, errors = validate_rows(_upload_records(body, content_type, request))
     if errors:
         raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)

@@ -68,11 +68,9 @@ async def assign_mentors(
         fp = fingerprint(body.model_dump_json())
         guard = IdempotencyGuard(idempotency_keys, session, key=key, principal=principal.sub,
                                  operation="mentor-assignments")
-        await guard.lock()
-        stored = await guard.replay(fp)
-        if stored is not None:
-            return Response(stored.body, status_code=stored.status_code, media_type="application/json",
-                            headers={"Idempotent-Replay": "true"})
+        replayed = await guard.begin(fp)
+        if replayed is not None:
+            return replayed
     mentor_rows = await MentorRepository(session).active(region, lock=body.apply)
     neighbours = neighbour_map(await NeighbourRepository(session).pairs(region))
     mentored = await ReservationRepository(session).mentored([m.teacher_id for m in body.mentees])

@@ -302,11 +302,9 @@ async def import_mentors(
     content_type = request.headers.get("content-type")
     fp = fingerprint(content_type or "", mode, body)
     guard = IdempotencyGuard(idempotency_keys, session, key=key, principal=principal.sub, operation="mentors-import")
-    await guard.lock()
-    stored = await guard.replay(fp)
-    if stored is not None:
-        return Response(stored.body, status_code=stored.status_code, media_type="application/json",
-                        headers={"Idempotent-Replay": "true"})
+    replayed = await guard.begin(fp)
+    if replayed is not None:
+        return replayed
     table = read_upload(
         body, content_type, allowed=MENTOR_COLUMNS, required=MENTOR_REQUIRED, aliases=MENTOR_ALIASES,
         limits=Limits(settings.import_max_rows, settings.import_max_unpacked_bytes, settings.import_max_zip_ratio),
