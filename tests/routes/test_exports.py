@@ -8,22 +8,36 @@ import csv
 import hashlib
 import io
 import json
+import shutil
+import subprocess
 import sys
 import uuid
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import asyncpg
 import httpx
 import openpyxl
+import orjson
 import pytest
 
 from deploy.stack import ROOT
 from kit.auth import Role
 from kit.tabular import XLSX_MEDIA_TYPE
-from services.routes.exports import HEADERS, KEPT, LOCK_KEY, Month, clean_text, export_row
+from services.routes.exports import (
+    COLUMN_WIDTHS,
+    HEADERS,
+    LOCK_KEY,
+    ExportRow,
+    Month,
+    XlsxSheet,
+    clean_text,
+    export_row,
+    write_workbook,
+)
 from services.routes.generation import MentorChoice, generate
 from services.routes.selfcheck import evaluate
 from tests.harness import Stack, auth
@@ -34,6 +48,7 @@ MONTH = "2026-11"
 LOW_FILL = "00FCE4D6"
 HEADER_FILL = "00DCE6F1"
 NAME, GROUP = HEADERS.index("ФИО педагога"), HEADERS.index("Уровень / группа")
+CONTROL = HEADERS.index("Ближайшая контрольная точка")
 ROW = {
     "id": uuid.uuid4(),
     "teacher_id": uuid.uuid4(),
@@ -49,7 +64,6 @@ ROW = {
     "period_end": date(2027, 5, 2),
     "mentor_id": None,
     "next_control_on": None,
-    "self_check_manual": {"2": 1},
 }
 EVIL = ['=HYPERLINK("http://x")', "+79991234567", "-2+3", "@SUM(A1)", "\tTab", "\rCr"]
 
@@ -418,34 +432,6 @@ class TestRecordedExports:
         assert {"text/csv", XLSX_MEDIA_TYPE, "application/json"} <= set(download)
 
 
-class Tracked(dict):  # type: ignore[type-arg]
-    """A route document that records every field read from it, as (path, key)."""
-
-    def __init__(self, data: dict[str, Any], path: str, seen: set[tuple[str, str]]) -> None:
-        super().__init__(data)
-        self.path, self.seen = path, seen
-
-    def _wrap(self, key: str, value: Any) -> Any:
-        sub = f"{self.path}.{key}" if self.path else key
-        if isinstance(value, dict):
-            return Tracked(value, sub, self.seen)
-        if isinstance(value, list):
-            return [Tracked(v, sub + "[]", self.seen) if isinstance(v, dict) else v for v in value]
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.seen.add((self.path, key))
-        return self._wrap(key, super().get(key, default))
-
-    def __getitem__(self, key: str) -> Any:
-        self.seen.add((self.path, key))
-        return self._wrap(key, super().__getitem__(key))
-
-    def items(self) -> Any:
-        self.seen.update((self.path, k) for k in self)
-        return [(k, self._wrap(k, v)) for k, v in super().items()]
-
-
 def documents() -> list[dict[str, Any]]:
     """Route documents of every shape the self-check meets: groups, no deficits, people's changes."""
     base = dict(teacher_name="x", municipality=MUN_A, organisation=ORG_A1, region=REGION, subject="physics")
@@ -465,13 +451,13 @@ def documents() -> list[dict[str, Any]]:
 
 @pytest.mark.no_db
 class TestRules:
-    def test_export_reads_only_the_part_of_the_document_it_fetches(self) -> None:
-        seen: set[tuple[str, str]] = set()
+    def test_a_row_is_read_from_the_document_as_fetched(self) -> None:
         for doc in documents():
-            evaluate(Tracked(doc, "", seen))
-            export_row({**ROW, "content": Tracked(doc, "", seen)})
-        outside = [(path, key) for path, key in seen if path in KEPT and key not in KEPT[path]]
-        assert outside == [] and ("sections.goals[].tasks[].forms[]", "starts_on") in seen
+            row = export_row({**ROW, "content": orjson.dumps(doc)})
+            assert row.self_check == evaluate(doc)["auto_total"]
+            assert row.deficits == tuple(doc["sections"]["competency_profile"]["deficits"])
+            assert row.tasks == sum(len(g["tasks"]) for g in doc["sections"]["goals"])
+            assert row.mentor == ("Наставник" if doc.get("mentoring") else "")
 
     def test_previous_month_is_the_calendar_month_before_today(self) -> None:
         assert Month.parse("previous", today=date(2027, 1, 1)).key == "2026-12"
@@ -488,3 +474,115 @@ class TestRules:
             assert clean_text(evil).startswith("'")
         assert clean_text("\x00=1") == "'=1"
         assert clean_text("Иванова") == "Иванова" and clean_text(-5) == -5
+
+
+def export_rows_for_writer() -> list[ExportRow]:
+    """Rows whose texts an XML writer can get wrong: markup, quotes, edge spaces, control characters."""
+    names = [
+        "Кто & <что> \"так\" 'ли'",
+        "  с пробелами по краям  ",
+        "=1+1",
+        "строка\nперенос",
+        "управляющий\x01символ",
+        "Ёлкина 😀 Анна",
+    ]
+    rows = []
+    for i, name in enumerate(names):
+        rows.append(
+            ExportRow(
+                route_id=uuid.uuid4(),
+                teacher_id=uuid.uuid4(),
+                external_id=f"e-{i}",
+                teacher_name=name,
+                region=REGION,
+                municipality=MUN_A,
+                organisation="ОО & Co" if i else "",
+                subject="physics" if i % 2 else None,
+                group=1 if i < 3 else 2,
+                status="in_progress",
+                period_start=date(2026, 9, 1),
+                period_end=date(2027, 2, 28),
+                deficits=("M1", "M3") if i % 3 else (),
+                tasks=i,
+                mentor_id=None,
+                mentor="Наставник <главный>" if i < 3 else "",
+                next_control_on=date(2026, 11, 20 + i) if i % 2 else None,
+                self_check=10 - i,
+            )
+        )
+    return rows
+
+
+def write_book(folder: Path, sheets: list[tuple[str, list[ExportRow]]]) -> Path:
+    parts = []
+    for i, (title, rows) in enumerate(sheets):
+        sheet = XlsxSheet(folder / f"sheet{i}")
+        sheet.write(rows[:3])
+        sheet.write(rows[3:])
+        parts.append((title, sheet.finish()))
+    path = folder / "book.xlsx"
+    with open(path, "wb") as sink:
+        write_workbook(sink, Month.parse(MONTH), parts)
+    return path
+
+
+@pytest.mark.no_db
+class TestWorkbookWriter:
+    def test_the_zip_is_valid_and_every_part_is_well_formed_xml(self, tmp_path: Path) -> None:
+        path = write_book(tmp_path, [("Кто & 'что'", export_rows_for_writer()), ("пусто", [])])
+        with zipfile.ZipFile(path) as z:
+            assert z.testzip() is None
+            names = z.namelist()
+            assert {"[Content_Types].xml", "xl/workbook.xml", "xl/styles.xml", "xl/worksheets/sheet2.xml"} <= set(names)
+            for name in names:
+                ElementTree.fromstring(z.read(name))  # raises on anything not well-formed
+            assert {i.date_time for i in z.infolist()} == {(2026, 11, 1, 0, 0, 0)}
+
+    def test_openpyxl_reads_back_the_values_styles_and_layout(self, tmp_path: Path) -> None:
+        rows = export_rows_for_writer()
+        path = write_book(tmp_path, [("Кто & 'что'", rows), ("пусто", [])])
+        wb = openpyxl.load_workbook(path)
+        assert wb.sheetnames == ["Кто & 'что'", "пусто"]
+        ws = wb["Кто & 'что'"]
+        got = [[c.value for c in r] for r in ws.iter_rows()]
+        assert got[0] == list(HEADERS)
+        expected = [[clean_text(v) if isinstance(v, str) else v for v in row.cells()] for row in rows]
+        for want, have in zip(expected, got[1:], strict=True):
+            when = want[CONTROL]
+            want[CONTROL] = None if when is None else datetime(when.year, when.month, when.day)
+            assert have == [None if v == "" else v for v in want]
+        assert got[1][NAME] == "Кто & <что> \"так\" 'ли'" and got[2][NAME] == "  с пробелами по краям  "
+        assert got[3][NAME] == "'=1+1" and got[5][NAME] == "управляющийсимвол"
+        assert all(c.font.b and c.fill.fgColor.rgb == HEADER_FILL and c.alignment.wrap_text for c in ws[1])
+        assert ws.row_dimensions[1].height == 32
+        for r in ws.iter_rows(min_row=2):
+            low = r[GROUP].value.startswith("низкий")
+            assert all((c.fill.fgColor.rgb == LOW_FILL) == low for c in r)
+        control = ws.cell(row=3, column=CONTROL + 1)
+        assert control.is_date and control.number_format == "DD.MM.YYYY"
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:K{len(rows) + 1}"
+        assert [ws.column_dimensions[chr(65 + i)].width for i in range(len(HEADERS))] == list(COLUMN_WIDTHS)
+        assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
+        empty = wb["пусто"]
+        assert [[c.value for c in r] for r in empty.iter_rows()] == [list(HEADERS)]
+        assert empty.auto_filter.ref == "A1:K1"
+        assert wb.properties.created == wb.properties.modified == datetime(2026, 11, 1)
+
+    def test_the_same_rows_give_the_same_bytes(self, tmp_path: Path) -> None:
+        rows = export_rows_for_writer()
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        assert sha(write_book(tmp_path / "a", [("A", rows)])) == sha(write_book(tmp_path / "b", [("A", rows)]))
+
+    @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+    def test_libreoffice_opens_it(self, tmp_path: Path) -> None:
+        path = write_book(tmp_path, [("Кто & 'что'", export_rows_for_writer())])
+        done = subprocess.run(
+            ["soffice", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path / "csv"), str(path)],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        text = (tmp_path / "csv" / "book.csv").read_text(encoding="utf-8", errors="replace")
+        assert text.splitlines()[0].startswith("ФИО педагога") and "'=1+1" in text

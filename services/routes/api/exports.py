@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -36,7 +37,8 @@ from services.routes.exports import (
     fetch_chunks,
     file_stem,
     month_query,
-    municipal_xlsx,
+    sheet_title,
+    write_workbook,
 )
 from services.routes.models import routes
 from services.routes.repository import scope_clause
@@ -242,21 +244,30 @@ def _write_sheet(sheet: XlsxSheet, raw: list[Any]) -> None:
     sheet.write(export_rows(raw))
 
 
+def _write_book(path: Path, month: Month, title: str, sheet: XlsxSheet) -> None:
+    part = sheet.finish()
+    with open(path, "wb") as sink:
+        write_workbook(sink, month, [(title, part)])
+
+
 async def _xlsx_file(engine: AsyncEngine, month: Month, municipality: str, query: Any) -> Path:
     """The workbook in a temporary file (a zip cannot be streamed before it is complete)."""
-    fd, name = tempfile.mkstemp(prefix="iom-export-", suffix=".xlsx")
-    os.close(fd)
-    path = Path(name)
+    work = Path(await run_in_threadpool(tempfile.mkdtemp, prefix="iom-export-"))
+    path = work.with_suffix(".xlsx")
     try:
-        book, sheet = municipal_xlsx(month, municipality)
-        async with engine.connect() as conn:
-            async for raw in fetch_chunks(conn, query):
-                await run_in_threadpool(_write_sheet, sheet, raw)
-        sheet.finish()
-        await run_in_threadpool(book.save, path)
+        sheet = XlsxSheet(work / "sheet")
+        try:
+            async with engine.connect() as conn:
+                async for raw in fetch_chunks(conn, query):
+                    await run_in_threadpool(_write_sheet, sheet, raw)
+            await run_in_threadpool(_write_book, path, month, sheet_title(municipality, set()), sheet)
+        finally:
+            sheet.discard()
     except BaseException:
-        os.unlink(path)
+        path.unlink(missing_ok=True)
         raise
+    finally:
+        await run_in_threadpool(shutil.rmtree, work, True)
     return path
 
 
