@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, make_url
@@ -30,6 +31,11 @@ def async_url(url: str) -> URL:
     """Return the URL with the asyncpg driver, keeping a Unix-socket host if any."""
     u = make_url(url)
     return u.set(drivername="postgresql+asyncpg")
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg wants a plain postgresql:// DSN; keep ?host=/socket for Unix sockets."""
+    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def role_url(base_url: str, role: str, password: str) -> str:
@@ -65,6 +71,27 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: 
         connect_args={"server_settings": {"application_name": kw.pop("application_name", "iom")}},
         **kw,
     )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    return None
+
+
+async def make_read_pool(url: str, *, size: int, application_name: str) -> asyncpg.Pool:
+    """A small asyncpg pool for hot single-statement reads: no ORM session and no BEGIN/COMMIT around
+    one SELECT. JSON(B) columns come back as their text, ready to be embedded in a response as is.
+    Connections are opened lazily, so a service starts while PostgreSQL is down and recovers after.
+    Only for statements that leave no session state behind: the reset asyncpg runs on every release
+    (a round trip of UNLISTEN, RESET ALL, ...) is skipped."""
+    pool = asyncpg.create_pool(
+        asyncpg_dsn(url),
+        min_size=0,
+        max_size=size,
+        max_inactive_connection_lifetime=300,
+        reset=_keep_session,
+        server_settings={"application_name": application_name},
+    )
+    return await pool
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,7 +6,7 @@ import re
 
 import asyncpg
 
-from kit.db import async_url
+from kit.db import async_url, asyncpg_dsn
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 EXTENSIONS_SCHEMA = "extensions"
@@ -55,7 +55,7 @@ COMMENT ON DATABASE "{database}" IS 'IOM platform: one schema and one role per s
 async def bootstrap(admin_url: str, services: dict[str, tuple[str, str]]) -> None:
     """Create roles and schemas; `services` maps schema -> (role, password)."""
     url = async_url(admin_url)
-    conn = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         # One bootstrap at a time across processes (several may start together).
         await conn.execute("SELECT pg_advisory_lock(727272)")
@@ -68,12 +68,3 @@ async def bootstrap(admin_url: str, services: dict[str, tuple[str, str]]) -> Non
             await conn.execute("SELECT pg_advisory_unlock(727272)")
     finally:
         await conn.close()
-
-
-def _asyncpg_dsn(url: str) -> str:
-    """asyncpg wants a plain postgresql:// DSN; keep ?host=/socket for Unix sockets."""
-    u = async_url(url).set(drivername="postgresql")
-    return u.render_as_string(hide_password=False)
-
-
-asyncpg_dsn = _asyncpg_dsn

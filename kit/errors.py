@@ -297,6 +297,15 @@ def install_error_handlers(app: FastAPI) -> None:
             return await connection_refused(request, exc)
         return await unhandled(request, exc)
 
+    async def driver_error(request: Request, exc: Exception) -> Response:
+        # Raw asyncpg (the hot read pools of kit.db.make_read_pool): a lost or refused connection is
+        # the database being unavailable, like OperationalError above; anything else is ours.
+        if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError) or (
+            isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+        ):
+            return await connection_refused(request, exc)
+        return await unhandled(request, exc)
+
     async def unhandled(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path_template": request.url.path})
         return problem_response(500, detail="An unexpected error occurred", instance=request.url.path)
@@ -307,6 +316,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(ConnectionRefusedError, connection_refused)
     app.add_exception_handler(OSError, os_error)
+    app.add_exception_handler(asyncpg.PostgresError, driver_error)
+    app.add_exception_handler(asyncpg.InterfaceError, driver_error)
     app.add_exception_handler(Exception, unhandled)
 
 

@@ -19,7 +19,9 @@ def _default(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    # UTC as `Z`, the way pydantic writes it: a route read and the same route answered by a write
+    # must not differ in how they spell a time.
+    return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
 
 
 def loads(data: bytes | str) -> Any:

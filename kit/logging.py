@@ -50,6 +50,11 @@ class TextFormatter(logging.Formatter):
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     """Route all logs (ours, uvicorn's, SQLAlchemy's) through one formatter on stderr."""
+    # A line is ~25 µs cheaper without the caller's file and line, thread and process (never written).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
     root = logging.getLogger()

@@ -1,4 +1,5 @@
-"""Optimistic concurrency over HTTP: ETag from a version column, If-Match checked against it."""
+"""Optimistic concurrency over HTTP: ETag from a version column, If-Match checked against it, and
+If-None-Match for conditional reads (304 when the caller's copy is current)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ from kit.errors import PreconditionFailed, PreconditionRequired
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def not_modified(if_none_match: str | None, version: int) -> bool:
+    """Whether an If-None-Match names this version (or `*`): weak comparison, as RFC 9110 asks for GET."""
+    if if_none_match is None:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag(version) in tags
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -8,13 +8,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from kit.app import create_service_app
+from kit.app import create_service_app, service_database_url
 from kit.client import GatewayClient
+from kit.db import make_read_pool
 from services.routes.api import exports as exports_api
 from services.routes.api import routes as routes_api
 from services.routes.clients import AssessmentFeed, ResourceMapClient
 from services.routes.config import RoutesSettings
 from services.routes.feed import FeedConsumer
+from services.routes.reader import RouteReader
 
 
 def create_app(settings: RoutesSettings | None = None) -> Any:
@@ -32,6 +34,10 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
             poll_seconds=settings.feed_poll_seconds,
             max_age_days=settings.max_result_age_days,
         )
+        pool = await make_read_pool(
+            service_database_url(app.state.common, settings), size=settings.db_pool_size, application_name=settings.name
+        )
+        app.state.route_reader = RouteReader(pool)
         app.state.feed_task = asyncio.create_task(app.state.feed.run()) if settings.feed_enabled else None
 
     async def stop(app: FastAPI) -> None:
@@ -41,6 +47,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await app.state.gateway_client.aclose()
+        await app.state.route_reader.pool.close()
 
     return create_service_app(
         settings=settings,

@@ -1,0 +1,72 @@
+"""Reading one route (the school portal's hottest call): the same document every write answers,
+conditional reads with If-None-Match, and scope."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, as_methodologist, as_regional, as_school, as_teacher
+from tests.routes.test_lifecycle import a_route, act
+
+
+class TestReadingARoute:
+    async def test_a_read_answers_the_document_the_last_write_answered(self, api: httpx.AsyncClient) -> None:
+        region, summary = await a_route(api)
+        rid = summary["id"]
+        written = await act(api, rid, as_regional(), "recommend", comment="Рекомендации центра внесены")
+        assert written.status_code == 200
+        read = await api.get(f"/api/v1/routes/{rid}", headers=as_regional())
+        assert read.status_code == 200
+        assert read.json() == written.json()
+        assert read.headers["etag"] == written.headers["etag"]
+        # The teacher's own view of it says what the teacher may do, computed for the teacher.
+        mine = await api.get(f"/api/v1/routes/{rid}", headers=as_teacher(region, "t-a1-1"))
+        assert mine.status_code == 200 and mine.json()["content"] == read.json()["content"]
+        assert mine.json()["self_check"] == read.json()["self_check"]
+
+    async def test_self_check_follows_manual_scores(self, api: httpx.AsyncClient) -> None:
+        _, summary = await a_route(api)
+        rid = summary["id"]
+        before = await api.get(f"/api/v1/routes/{rid}", headers=as_regional())
+        r = await api.put(
+            f"/api/v1/routes/{rid}/self-check",
+            json={"scores": {"2": 2, "3": 1}},
+            headers={**as_regional(), "If-Match": before.headers["etag"]},
+        )
+        assert r.status_code == 200, r.text
+        after = (await api.get(f"/api/v1/routes/{rid}", headers=as_regional())).json()
+        assert after["self_check"] == r.json()["self_check"] != before.json()["self_check"]
+
+
+class TestConditionalReads:
+    async def test_an_unchanged_route_is_304_without_a_body(self, api: httpx.AsyncClient) -> None:
+        _, summary = await a_route(api)
+        first = await api.get(f"/api/v1/routes/{summary['id']}", headers=as_regional())
+        again = await api.get(
+            f"/api/v1/routes/{summary['id']}", headers={**as_regional(), "If-None-Match": first.headers["etag"]}
+        )
+        assert again.status_code == 304
+        assert again.content == b""
+        assert again.headers["etag"] == first.headers["etag"]
+
+    async def test_a_changed_route_is_sent_again(self, api: httpx.AsyncClient) -> None:
+        _, summary = await a_route(api)
+        rid = summary["id"]
+        first = await api.get(f"/api/v1/routes/{rid}", headers=as_regional())
+        assert (await act(api, rid, as_regional(), "recommend")).status_code == 200
+        again = await api.get(
+            f"/api/v1/routes/{rid}", headers={**as_regional(), "If-None-Match": first.headers["etag"]}
+        )
+        assert again.status_code == 200
+        assert again.json()["status"] == "recommended"
+        assert again.headers["etag"] != first.headers["etag"]
+
+    async def test_out_of_scope_is_404_even_with_the_right_etag(self, api: httpx.AsyncClient) -> None:
+        _, summary = await a_route(api)
+        rid = summary["id"]
+        etag = (await api.get(f"/api/v1/routes/{rid}", headers=as_regional())).headers["etag"]
+        for outsider in (as_methodologist(MUN_B), as_school(ORG_A2, MUN_A)):
+            r = await api.get(f"/api/v1/routes/{rid}", headers={**outsider, "If-None-Match": etag})
+            assert r.status_code == 404
+            assert r.headers["content-type"].startswith("application/problem+json")
+        assert (await api.get(f"/api/v1/routes/{rid}", headers=as_school(ORG_A1, MUN_A))).status_code == 200
