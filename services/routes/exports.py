@@ -221,8 +221,8 @@ def export_rows(raw: Iterable[Mapping[str, Any]]) -> list[ExportRow]:
     return [export_row(r) for r in raw]
 
 
-# Control characters XML 1.0 cannot hold (tab, line feed and carriage return it can).
-ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+# Characters XML 1.0 cannot hold: control characters but tab, line feed and carriage return; U+FFFE, U+FFFF.
+ILLEGAL_CHARACTERS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def clean_text(value: Any) -> Any:
@@ -258,23 +258,25 @@ ROW_COLUMNS = (
     routes.c.mentor_id,
     routes.c.next_control_on,
 )
-ORDER = ("municipality", "grp", "teacher_name", "id")
+ORDER = ("grp", "teacher_name", "id")
 
 
 def overlaps(month: Month) -> Any:
     return and_(routes.c.period_start <= month.last, routes.c.period_end >= month.first)
 
 
-def month_query(month: Month, *conditions: Any) -> Select[Any]:
-    """Routes running in the month, by municipality, then insufficient levels first, then name.
+def month_query(month: Month, municipality: str, *conditions: Any) -> Select[Any]:
+    """A municipality's routes running in the month: insufficient levels first, then by name.
 
     The rows are sorted with the document still a pointer to its stored value, and the document is
     read out only above the sort: sorted along with the rows, the documents (~1 GB for 80,000 routes)
     spill to disk, and nothing reaches the client until all of them are sorted. OFFSET 0 keeps
-    PostgreSQL from merging the two levels; the outer ORDER BY costs nothing (the rows arrive sorted)."""
+    PostgreSQL from merging the two levels; the outer ORDER BY is the inner one, so PostgreSQL sees
+    the rows arrive sorted (with the municipality in it, it would not: the inner one drops a key
+    fixed to one value, and the outer one would sort the documents all over again)."""
     inner = (
         select(*ROW_COLUMNS, routes.c.content)
-        .where(overlaps(month), *conditions)
+        .where(routes.c.municipality == municipality, overlaps(month), *conditions)
         .order_by(*(routes.c[k] for k in ORDER))
         .offset(0)
         .subquery("sorted")
@@ -431,7 +433,7 @@ class JsonWriter:
 # rows arrive, into a part file; the municipal workbook and the region workbook both copy those
 # compressed bytes into their zip, so no sheet is serialised or compressed twice.
 
-# zlib level 6 deflates a sheet about 3x slower than level 1 and makes it ~15% smaller (measured).
+# zlib level 6 deflates a sheet 3x slower than level 1 for a file ~20% smaller (measured; either is small).
 ZIP_LEVEL = 1
 LETTERS = tuple(chr(ord("A") + i) for i in range(len(HEADERS)))
 LAST_COLUMN = LETTERS[-1]
@@ -492,6 +494,7 @@ class _InlineText:
     Most texts repeat (subjects, levels, statuses, schools, mentors), so they are kept, up to a bound."""
 
     LIMIT = 50_000
+    CELL_CHARACTERS = 32_767  # Excel's limit (openpyxl cut texts there too)
 
     def __init__(self) -> None:
         self.known: dict[str, str] = {}
@@ -499,7 +502,7 @@ class _InlineText:
     def __call__(self, value: str) -> str:
         out = self.known.get(value)
         if out is None:
-            text = clean_text(value)
+            text = clean_text(value)[: self.CELL_CHARACTERS]
             if not text:
                 out = ""
             else:
@@ -1086,16 +1089,44 @@ class MonthFiles:
             self.current = None
 
 
-async def write_part(engine: AsyncEngine, plan: Plan, municipalities: list[str], bar: Any) -> Part:
-    """Write the files of these municipalities, streaming their rows."""
+class NextMunicipality:
+    """The municipalities still to write, largest first, handed out one at a time to whichever
+    process asks: a process slowed down (by its start, by other work on the machine) takes fewer."""
+
+    def __init__(self, order: list[str], taken: Any = None) -> None:
+        self.order = order
+        self.taken = taken  # a multiprocessing Value shared by the processes; None in one process
+        self._next = 0
+
+    def __call__(self) -> str | None:
+        if self.taken is None:
+            i, self._next = self._next, self._next + 1
+        else:
+            with self.taken.get_lock():
+                i = self.taken.value
+                self.taken.value = i + 1
+        return self.order[i] if i < len(self.order) else None
+
+
+async def write_part(engine: AsyncEngine, plan: Plan, take: Callable[[], str | None], bar: Any) -> Part:
+    """Write the files of the municipalities `take` hands out, streaming the rows of each."""
     files = MonthFiles(plan, bar)
     try:
         async with engine.connect() as conn:
-            query = month_query(plan.month, routes.c.municipality.in_(municipalities))
-            await pipelined(fetch_chunks(conn, query), files.consume)
+            await pipelined(_chunks(conn, plan.month, take), files.consume)
         return await asyncio.to_thread(files.finish)
     finally:
         await asyncio.to_thread(files.discard)
+
+
+async def _chunks(
+    conn: AsyncConnection, month: Month, take: Callable[[], str | None]
+) -> AsyncGenerator[list[Any], None]:
+    """The rows of one municipality after another, as one stream: the next one's first rows are
+    fetched while the last ones of the previous are written."""
+    while (municipality := take()) is not None:
+        async for chunk in fetch_chunks(conn, month_query(month, municipality)):
+            yield chunk
 
 
 async def _export_locked(
@@ -1140,11 +1171,11 @@ async def _export_locked(
     summary = ExportSummary(month.key, month_dir)
     try:
         await asyncio.to_thread(plan.work_dir.mkdir)
-        groups = _share(plan.counts, workers)
-        if len(groups) > 1:
-            parts = await _in_processes(engine, plan, groups, bar)
+        processes = min(workers, len(plan.counts))
+        if processes > 1:
+            parts = await _in_processes(engine, plan, processes, bar)
         else:
-            parts = [await write_part(engine, plan, groups[0], bar)] if groups else []
+            parts = [await write_part(engine, plan, NextMunicipality(largest_first(plan.counts)), bar)]
         files = [f for p in parts for f in p.files]
         sheets = {m: sheet for p in parts for m, sheet in p.sheets.items()}
         if "xlsx" in formats and sheets:
@@ -1165,13 +1196,8 @@ def _prepare_folder(month_dir: Path) -> None:
     _remove_leftovers(month_dir)
 
 
-def _share(counts: dict[str, int], workers: int) -> list[list[str]]:
-    """Municipalities in at most `workers` groups of about equal rows (largest first into the lightest)."""
-    bins: list[tuple[int, list[str]]] = [(0, []) for _ in range(max(1, min(workers, len(counts))))]
-    for m in sorted(counts, key=lambda k: (-counts[k], k)):
-        i = min(range(len(bins)), key=lambda j: (bins[j][0], j))
-        bins[i] = (bins[i][0] + counts[m], [*bins[i][1], m])
-    return [b for _, b in bins if b]
+def largest_first(counts: dict[str, int]) -> list[str]:
+    return sorted(counts, key=lambda k: (-counts[k], k))
 
 
 class _QueueProgress:
@@ -1184,15 +1210,15 @@ class _QueueProgress:
         self.queue.put(("progress", n, label))
 
 
-def _worker(queue: Any, url: str, plan: Plan, municipalities: list[str]) -> None:
-    """A worker process: write some municipalities' files and report them (or the failure) on the queue."""
+def _worker(queue: Any, url: str, plan: Plan, take: NextMunicipality) -> None:
+    """A worker process: write municipalities' files as long as there are any; report them (or the failure)."""
 
     from kit.db import make_engine
 
     async def run() -> Part:
         engine = make_engine(url, pool_size=1, max_overflow=0, application_name="routes-export")
         try:
-            return await write_part(engine, plan, municipalities, _QueueProgress(queue))
+            return await write_part(engine, plan, take, _QueueProgress(queue))
         finally:
             await engine.dispose()
 
@@ -1202,15 +1228,16 @@ def _worker(queue: Any, url: str, plan: Plan, municipalities: list[str]) -> None
         queue.put(("error", traceback.format_exc()))
 
 
-async def _in_processes(engine: AsyncEngine, plan: Plan, groups: list[list[str]], bar: Progress | None) -> list[Part]:
-    """This process writes the first group; a spawned process writes each other group."""
+async def _in_processes(engine: AsyncEngine, plan: Plan, processes: int, bar: Progress | None) -> list[Part]:
+    """This process and `processes` - 1 spawned ones write the municipalities, each taking the next one free."""
     url = engine.url.render_as_string(hide_password=False)
     ctx = multiprocessing.get_context("spawn")  # no fork of a process holding an event loop and connections
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(queue, url, plan, g), daemon=True) for g in groups[1:]]
+    take = NextMunicipality(largest_first(plan.counts), ctx.Value("i", 0))
+    procs = [ctx.Process(target=_worker, args=(queue, url, plan, take), daemon=True) for _ in range(processes - 1)]
     for p in procs:
         p.start()
-    own = asyncio.ensure_future(write_part(engine, plan, groups[0], bar))
+    own = asyncio.ensure_future(write_part(engine, plan, take, bar))
     parts: list[Part] = []
     try:
         while len(parts) < len(procs):

@@ -40,7 +40,6 @@ from services.routes.exports import (
     sheet_title,
     write_workbook,
 )
-from services.routes.models import routes
 from services.routes.repository import scope_clause
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"], responses=problem_responses(401, 403, 422))
@@ -174,7 +173,7 @@ async def export_monthly(
     if not principal.sees(region=principal.region, municipality=municipality):
         raise NotFound("municipality not found", code="municipality-not-found")
     m = Month.parse(month)
-    query = month_query(m, scope_clause(principal), routes.c.municipality == municipality)
+    query = month_query(m, municipality, scope_clause(principal))
     engine: AsyncEngine = request.app.state.engine
     name = f"iom-{m.key}-{file_stem(municipality, set())}.{format.value}"
     if format == ExportFormat.xlsx:
