@@ -148,15 +148,15 @@ def _explain(c: CompetencyResult) -> str:
     ex = c.explanation or {}
     items = ex.get("items") or []
     weak = [i for i in items if isinstance(i, dict)]
-    parts = [f"дефицит «{c.name}» ({c.code}): {c.percent:.0f}%"]
+    parts = f"дефицит «{c.name}» ({c.code}): {c.percent:.0f}%"
     if "threshold" in ex:
-        parts.append(f"порог {ex['threshold']}")
+        parts += f"; порог {ex['threshold']}"
     if weak:
         got = sum(float(i.get("points", 0)) for i in weak)
         top = sum(float(i.get("max", 0)) for i in weak)
-        names = ", ".join(str(i.get("item") or i.get("code")) for i in weak[:5])
-        parts.append(f"задания {names}: {got:g} из {top:g} баллов")
-    return "; ".join(parts)
+        names = ", ".join([str(i.get("item") or i.get("code")) for i in weak[:5]])
+        parts += f"; задания {names}: {got:g} из {top:g} баллов"
+    return parts
 
 
 def _focus(c: CompetencyResult) -> str:
@@ -165,11 +165,18 @@ def _focus(c: CompetencyResult) -> str:
     return f" ({'; '.join(skills[:2])})" if skills else ""
 
 
+PICK_RULE = (
+    "формы, подходящие к типу задачи, затем по рангу подбора; смешение формального, неформального и информального"
+)
+
+
 def _pick_forms(
     alternatives: list[Alternative], kind: str, start: date, end: date, limit: int
 ) -> tuple[list[Alternative], str]:
     """Choose up to `limit` alternatives for a task window, preferring kinds that fit the task
     and a mix of formal, non-formal and informal learning."""
+    if not alternatives:
+        return [], PICK_RULE
     preferred = LEARNING_KINDS if kind == "learning" else PRACTICE_KINDS
 
     def fits(a: Alternative) -> bool:
@@ -195,10 +202,62 @@ def _pick_forms(
             break
         if a not in chosen:
             chosen.append(a)
-    rule = (
-        "формы, подходящие к типу задачи, затем по рангу подбора; смешение формального, неформального и информального"
-    )
-    return chosen, rule
+    return chosen, PICK_RULE
+
+
+@dataclass(frozen=True)
+class TaskRule:
+    """What a task of one kind looks like in one group: constructor row, verb, fitting result forms."""
+
+    kind: str
+    suffix: str
+    verb: str
+    template: str
+    result_forms: tuple[str, ...]
+    rule: str
+
+
+@dataclass(frozen=True)
+class GroupRules:
+    group: dict[str, Any]
+    months: int
+    tasks: tuple[TaskRule, TaskRule]
+    alternatives: int
+
+
+def _group_rules(rules: dict[str, Any], cons: Constructor, group: int) -> GroupRules:
+    g = rules["groups"][str(group)]
+    tasks = []
+    for kind, verb, row_index in (
+        ("learning", g["learning_verb"], int(g["learning_row"])),
+        ("practice_change", g["practice_verb"], int(g["practice_row"])),
+    ):
+        rows = cons.rows(kind)
+        row = rows[min(row_index, len(rows) - 1)]
+        tasks.append(
+            TaskRule(
+                kind,
+                "L" if kind == "learning" else "P",
+                verb,
+                rules["task_templates"][kind],
+                tuple(f for f in row.result_forms if f != "и др."),
+                f"группа {group}: {kind} — «{verb}», строка {row_index + 1} конструктора задач; формы: {PICK_RULE}",
+            )
+        )
+    return GroupRules(g, int(g["months"]), (tasks[0], tasks[1]), int(g["alternatives"]))
+
+
+_GROUP_RULES: dict[int, GroupRules] = {}
+
+
+def group_rules(group: int, rules: dict[str, Any] | None = None, cons: Constructor | None = None) -> GroupRules:
+    """The rules of one group, worked out once for the seed data (every route of a region uses them)."""
+    if rules is not None or cons is not None:
+        return _group_rules(rules or generation_rules(), cons or constructor(), group)
+    found = _GROUP_RULES.get(group)
+    if found is None:
+        found = _GROUP_RULES[group] = _group_rules(generation_rules(), constructor(), group)
+    return found
 
 
 def generate(
@@ -210,51 +269,43 @@ def generate(
     cons: Constructor | None = None,
 ) -> dict[str, Any]:
     """Build the route content (sections 1-7 of the ИОМ) for one teacher."""
+    gr = group_rules(snap.group, rules, cons)
     rules = rules or generation_rules()
-    cons = cons or constructor()
-    g = rules["groups"][str(snap.group)]
+    g = gr.group
     start = max(today, snap.assessed_on)
-    end = add_months(start, int(g["months"]))
+    end = add_months(start, gr.months)
     subject = subject_label(snap.subject)
     deficits = snap.deficits()
+    strengths = snap.strengths()
     # Learning comes first, trying it in practice second; the goals run side by side, as teachers
     # work on several deficits at once (the self-check weighs the workload).
     learn_end = start + timedelta(days=int((end - start).days * float(rules["learning_share_of_period"])))
+    start_iso, learn_end_iso, end_iso = start.isoformat(), learn_end.isoformat(), end.isoformat()
+    windows = ((start, learn_end, start_iso, learn_end_iso), (learn_end, end, learn_end_iso, end_iso))
+    problems = rules["problem_by_area"]
     goals: list[dict[str, Any]] = []
     for i, c in enumerate(deficits):
-        why = _explain(c)
         area = c.area_key
-        problem_tpl = rules["problem_by_area"].get(area, rules["problem_by_area"]["default"])
+        problem_tpl = problems.get(area, problems["default"])
+        focus = _focus(c)
+        found = matches.get(c.code, [])
         tasks = []
-        for kind, window, verb, row_index in (
-            ("learning", (start, learn_end), g["learning_verb"], int(g["learning_row"])),
-            ("practice_change", (learn_end, end), g["practice_verb"], int(g["practice_row"])),
-        ):
-            rows = cons.rows(kind)
-            row = rows[min(row_index, len(rows) - 1)]
-            forms_ok = [f for f in row.result_forms if f != "и др."]
-            result_form = forms_ok[i % len(forms_ok)]
-            alts, pick_rule = _pick_forms(matches.get(c.code, []), kind, window[0], window[1], int(g["alternatives"]))
+        for t, (w_start, w_end, w_start_iso, w_end_iso) in zip(gr.tasks, windows, strict=True):
+            result_form = t.result_forms[i % len(t.result_forms)]
+            alts, _ = _pick_forms(found, t.kind, w_start, w_end, gr.alternatives)
             tasks.append(
                 {
-                    "id": f"{c.code}-{'L' if kind == 'learning' else 'P'}",
-                    "kind": kind,
-                    "formulation": rules["task_templates"][kind].format(verb=verb, competency=c.name, focus=_focus(c)),
+                    "id": f"{c.code}-{t.suffix}",
+                    "kind": t.kind,
+                    "formulation": t.template.format(verb=t.verb, competency=c.name, focus=focus),
                     "forms": [a.as_form(f"закрывает дефицит {c.code}") for a in alts],
                     "chosen_resource_id": None,
-                    "starts_on": window[0].isoformat(),
-                    "ends_on": window[1].isoformat(),
-                    "control_point": {
-                        "date": window[1].isoformat(),
-                        "what": f"Предъявление результата: {result_form}",
-                    },
+                    "starts_on": w_start_iso,
+                    "ends_on": w_end_iso,
+                    "control_point": {"date": w_end_iso, "what": f"Предъявление результата: {result_form}"},
                     "result_form": result_form,
                     # The item-level explanation sits once on the goal; the task names its deficit and rule.
-                    "reason": {
-                        "deficit": c.code,
-                        "rule": f"группа {snap.group}: {kind} — «{verb}», строка {row_index + 1} конструктора задач; "
-                        f"формы: {pick_rule}",
-                    },
+                    "reason": {"deficit": c.code, "rule": t.rule},
                 }
             )
         goals.append(
@@ -263,22 +314,28 @@ def generate(
                 "competency": c.code,
                 "competency_name": c.name,
                 "problem": problem_tpl.format(subject=subject, competency=c.name),
-                "reason": {"deficit": c.code, "explanation": why, "rule": f"область «{area}» -> формулировка проблемы"},
+                "reason": {
+                    "deficit": c.code,
+                    "explanation": _explain(c),
+                    "rule": f"область «{area}» -> формулировка проблемы",
+                },
                 "tasks": tasks,
             }
         )
     recs: list[dict[str, Any]] = []
+    deficit_rec = rules["recommendations"]["deficit"]
     for c in deficits:
         recs.append(
             {
-                "text": rules["recommendations"]["deficit"].format(competency=c.name),
+                "text": deficit_rec.format(competency=c.name),
                 "reason": {"deficit": c.code, "rule": "альтернативы по каждому дефициту"},
             }
         )
-    for c in snap.strengths():
+    strength_rec = rules["recommendations"]["strength"]
+    for c in strengths:
         recs.append(
             {
-                "text": rules["recommendations"]["strength"].format(competency=c.name),
+                "text": strength_rec.format(competency=c.name),
                 "reason": {"strength": c.code, "rule": "точка опоры -> горизонтальное обучение"},
             }
         )
@@ -307,7 +364,7 @@ def generate(
                 }
             )
     return {
-        "period": {"start": start.isoformat(), "end": end.isoformat(), "months": int(g["months"])},
+        "period": {"start": start_iso, "end": end_iso, "months": gr.months},
         "group": snap.group,
         "sections": {
             "personal_profile": {
@@ -334,7 +391,7 @@ def generate(
                     for c in snap.competencies
                 ],
                 "deficits": [c.code for c in deficits],
-                "strengths": [c.code for c in snap.strengths()],
+                "strengths": [c.code for c in strengths],
             },
             "professional_request": {"text": "", "interests": []},
             "goals": goals,

@@ -3,8 +3,7 @@ generation, then one write per batch. Idempotent: route ids are derived from (te
 
 from __future__ import annotations
 
-import hashlib
-import json
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from services.routes.content import apply_overrides, next_control_on
 from services.routes.generation import Alternative, MentorChoice, Snapshot, add_months, generate, period_key
-from services.routes.repository import RouteRepository
+from services.routes.repository import RouteRepository, route_record
 from services.routes.rules import generation_rules
 from services.routes.workflow import Status
 
@@ -94,10 +93,6 @@ def context_of(s: Snapshot, today: date) -> MatchContext:
     )
 
 
-def _fingerprint(content: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 def latest_per_route(snaps: Sequence[Snapshot]) -> dict[uuid.UUID, Snapshot]:
     """Several results of one teacher in one half-year: the latest (then the weakest group) drives the route."""
     chosen: dict[uuid.UUID, Snapshot] = {}
@@ -113,36 +108,78 @@ def latest_per_route(snaps: Sequence[Snapshot]) -> dict[uuid.UUID, Snapshot]:
     return chosen
 
 
-async def generate_routes(
-    session: AsyncSession,
-    snaps: Sequence[Snapshot],
+RouteKey = tuple[uuid.UUID, str]
+
+
+@dataclass
+class Batch:
+    """The results a batch will generate from: the one driving each route, and the routes they touch."""
+
+    by_route: dict[uuid.UUID, Snapshot]
+    considered: int
+    outdated: int
+
+    @property
+    def keys(self) -> list[RouteKey]:
+        return [(uuid.UUID(s.teacher_id), period_key(s.assessed_on)) for s in self.by_route.values()]
+
+
+def batch_of(snaps: Sequence[Snapshot], today: date, max_age_days: int | None = None) -> Batch:
+    """Choose what drives each route; results older than `max_age_days` (history loaded for dynamics) get none."""
+    fresh = snaps if max_age_days is None else [s for s in snaps if (today - s.assessed_on).days <= max_age_days]
+    return Batch(latest_per_route(fresh), len(snaps), len(snaps) - len(fresh))
+
+
+@dataclass
+class Regeneration:
+    route_id: uuid.UUID
+    values: dict[str, Any]
+    content_version: int
+    content: dict[str, Any]
+    comment: str
+
+
+@dataclass
+class Plan:
+    """What generating a batch writes, worked out from the routes as they were when read.
+
+    `seen` holds the workflow version of every route of the batch that existed then (every change of
+    a route bumps it), so a writer can check under the generation lock that the plan still holds."""
+
+    outcome: Outcome
+    seen: dict[RouteKey, int]
+    inserts: list[bytes] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    regenerations: list[Regeneration] = field(default_factory=list)
+
+
+# Building yields to the event loop this often (about a millisecond of work), so the write of the
+# previous page in flight is not held up: a COPY of a page (~7 MB) goes through a socket buffer of a few
+# hundred kilobytes, which the event loop refills only between two steps of other work.
+YIELD_EVERY = 8
+
+
+async def plan_routes(
+    batch: Batch,
+    existing: dict[RouteKey, dict[str, Any]],
     resource_map: ResourceMap,
     today: date,
     actor: Principal,
-    max_age_days: int | None = None,
-) -> Outcome:
-    """Create routes for new (teacher, period) pairs and regenerate drafts; leave routes under way alone.
+) -> Plan:
+    """Generate the content of new routes and of drafts to regenerate; leave routes under way alone.
 
-    Results older than `max_age_days` (history loaded for dynamics) get no route."""
-    out = Outcome(considered=len(snaps))
-    if max_age_days is not None:
-        fresh = [s for s in snaps if (today - s.assessed_on).days <= max_age_days]
-        out.outdated = len(snaps) - len(fresh)
-        snaps = fresh
-    by_route = latest_per_route(snaps)
-    repo = RouteRepository(session)
-    existing = await repo.existing_for(
-        [(uuid.UUID(s.teacher_id), period_key(s.assessed_on)) for s in by_route.values()]
-    )
+    Asks the resource map for forms and mentors (a stored assignment, replayed for the same mentees)."""
+    out = Outcome(considered=batch.considered, outdated=batch.outdated)
+    plan = Plan(out, {key: int(row["version"]) for key, row in existing.items()})
     pending: dict[uuid.UUID, tuple[Snapshot, dict[str, Any] | None]] = {}
-    for rid, s in by_route.items():
+    for rid, s in batch.by_route.items():
         row = existing.get((uuid.UUID(s.teacher_id), period_key(s.assessed_on)))
         if row is not None and row["status"] != Status.draft:
             out.unchanged += 1  # under review or running: new results wait for the next period
             continue
         pending[rid] = (s, row)
     if not pending:
-        return out
+        return plan
     t0 = time.perf_counter()
     contexts = {rid: context_of(s, today) for rid, (s, _) in pending.items()}
     alternatives = await resource_map.alternatives(sorted(set(contexts.values()), key=repr))
@@ -155,43 +192,46 @@ async def generate_routes(
             mentors[s.teacher_id] = MentorChoice(
                 str(kept["mentor_id"]), kept.get("label"), str(kept.get("reason") or "")
             )
+    groups = generation_rules()["groups"]
     mentees = [
         Mentee(rid, s.teacher_id, s.subject, s.municipality, s.group, contexts[rid].deficits, s.region)
         for rid, (s, _) in pending.items()
-        if generation_rules()["groups"][str(s.group)]["mentor"] == "required" and s.teacher_id not in mentors
+        if groups[str(s.group)]["mentor"] == "required" and s.teacher_id not in mentors
     ]
     t0 = time.perf_counter()
     if mentees:
         mentors.update(await resource_map.mentors(mentees))
     out.timings["mentors_ms"] = round((time.perf_counter() - t0) * 1000)
     t0 = time.perf_counter()
-    inserts: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    for rid, (s, row) in pending.items():
+    for n, (rid, (s, row)) in enumerate(pending.items(), 1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         generated = generate(s, alternatives.get(contexts[rid], {}), mentors.get(s.teacher_id), today)
         source = {"result_id": s.result_id, "campaign_id": s.campaign_id, "version": s.result_version}
         if row is None:
-            inserts.append(
-                {
-                    "id": rid,
-                    "teacher_id": uuid.UUID(s.teacher_id),
-                    "external_id": s.external_id,
-                    "teacher_name": s.full_name,
-                    "region": s.region,
-                    "municipality": s.municipality,
-                    "organisation": s.organisation,
-                    "subject": s.subject,
-                    "grp": s.group,
-                    "period_key": period_key(s.assessed_on),
-                    "period_start": date.fromisoformat(generated["period"]["start"]),
-                    "period_end": date.fromisoformat(generated["period"]["end"]),
-                    "content": generated,
-                    "sources": [source],
-                    "mentor_id": (generated.get("mentoring") or {}).get("mentor_id"),
-                    "next_control_on": next_control_on(generated),
-                }
+            plan.inserts.append(
+                route_record(
+                    {
+                        "id": rid,
+                        "teacher_id": uuid.UUID(s.teacher_id),
+                        "external_id": s.external_id,
+                        "teacher_name": s.full_name,
+                        "region": s.region,
+                        "municipality": s.municipality,
+                        "organisation": s.organisation,
+                        "subject": s.subject,
+                        "grp": s.group,
+                        "period_key": period_key(s.assessed_on),
+                        "period_start": date.fromisoformat(generated["period"]["start"]),
+                        "period_end": date.fromisoformat(generated["period"]["end"]),
+                        "content": generated,
+                        "sources": [source],
+                        "mentor_id": (generated.get("mentoring") or {}).get("mentor_id"),
+                        "next_control_on": next_control_on(generated),
+                    }
+                )
             )
-            events.append(
+            plan.events.append(
                 {
                     "route_id": rid,
                     "actor": actor.sub,
@@ -207,40 +247,67 @@ async def generate_routes(
         sources = list(row["sources"])
         if source not in sources:
             sources.append(source)
-        if _fingerprint(content) == _fingerprint(row["content"]) and sources == row["sources"]:
+        # Plain equality of the JSON values (the stored content comes back as dicts, lists and scalars).
+        if content == row["content"] and sources == row["sources"]:
             out.unchanged += 1
             continue
-        updated = await repo.update_fields(
-            rid,
-            {
-                "content": content,
-                "sources": sources,
-                "grp": s.group,
-                "subject": s.subject,
-                "municipality": s.municipality,
-                "organisation": s.organisation,
-                "period_start": date.fromisoformat(generated["period"]["start"]),
-                "period_end": date.fromisoformat(generated["period"]["end"]),
-                "content_version": row["content_version"] + 1,
-                "mentor_id": (generated.get("mentoring") or {}).get("mentor_id"),
-                "next_control_on": next_control_on(content),
-            },
+        plan.regenerations.append(
+            Regeneration(
+                rid,
+                {
+                    "content": content,
+                    "sources": sources,
+                    "grp": s.group,
+                    "subject": s.subject,
+                    "municipality": s.municipality,
+                    "organisation": s.organisation,
+                    "period_start": date.fromisoformat(generated["period"]["start"]),
+                    "period_end": date.fromisoformat(generated["period"]["end"]),
+                    "content_version": row["content_version"] + 1,
+                    "mentor_id": (generated.get("mentoring") or {}).get("mentor_id"),
+                    "next_control_on": next_control_on(content),
+                },
+                row["content_version"] + 1,
+                content,
+                f"новые результаты: {s.campaign_id}",
+            )
         )
+    out.timings["build_ms"] = round((time.perf_counter() - t0) * 1000)
+    return plan
+
+
+async def write_plan(session: AsyncSession, plan: Plan, actor: Principal) -> Outcome:
+    """Write a plan in the caller's transaction; the caller holds the generation lock and has checked `seen`."""
+    out = plan.outcome
+    repo = RouteRepository(session)
+    t0 = time.perf_counter()
+    for r in plan.regenerations:
+        updated = await repo.update_fields(r.route_id, r.values)
         if updated is not None:
             out.regenerated += 1
             await repo.add_version(
-                rid, row["content_version"] + 1, content, "перегенерирован по новым результатам", actor.sub
+                r.route_id, r.content_version, r.content, "перегенерирован по новым результатам", actor.sub
             )
-            await repo.add_event(
-                rid,
-                actor,
-                "regenerated",
-                comment=f"новые результаты: {s.campaign_id}",
-                content_version=row["content_version"] + 1,
-            )
-    out.timings["build_ms"] = round((time.perf_counter() - t0) * 1000)
-    t0 = time.perf_counter()
-    out.created = len(await repo.insert_many(inserts))
-    await repo.add_events(events)
+            await repo.add_event(r.route_id, actor, "regenerated", comment=r.comment, content_version=r.content_version)
+    out.created = await repo.insert_many(plan.inserts)
+    await repo.add_events(plan.events)
     out.timings["write_ms"] = round((time.perf_counter() - t0) * 1000)
     return out
+
+
+async def generate_routes(
+    session: AsyncSession,
+    snaps: Sequence[Snapshot],
+    resource_map: ResourceMap,
+    today: date,
+    actor: Principal,
+    max_age_days: int | None = None,
+) -> Outcome:
+    """Create routes for new (teacher, period) pairs and regenerate drafts; leave routes under way alone.
+
+    The caller holds the generation lock. Results older than `max_age_days` (history loaded for
+    dynamics) get no route."""
+    batch = batch_of(snaps, today, max_age_days)
+    existing = await RouteRepository(session).existing_for(batch.keys)
+    plan = await plan_routes(batch, existing, resource_map, today, actor)
+    return await write_plan(session, plan, actor)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, insert, select, text, tuple_, update
+from sqlalchemy import String, and_, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,6 +69,50 @@ STAGE_COLUMNS = (
     ("mentor_id", "varchar(64)"),
     ("next_control_on", "date"),
 )
+
+
+STAGE_NAMES = [c for c, _ in STAGE_COLUMNS]
+
+
+_COPY_ESCAPES = {ord("\\"): "\\\\", ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"}
+
+
+def _copy_field(value: Any) -> bytes:
+    """One field in PostgreSQL's COPY text format."""
+    if value is None:
+        return b"\\N"
+    return str(value).translate(_COPY_ESCAPES).encode()
+
+
+def route_record(row: dict[str, Any]) -> bytes:
+    """A new route as a line of COPY text (STAGE_COLUMNS order), ready to send as it is.
+
+    JSON columns go straight from orjson's bytes: its output has no raw tab, newline or carriage
+    return (they are escaped inside strings), so doubling backslashes is all COPY needs."""
+    return (
+        b"\t".join(
+            orjson.dumps(row[c]).replace(b"\\", b"\\\\") if c in ("content", "sources") else _copy_field(row[c])
+            for c in STAGE_NAMES
+        )
+        + b"\n"
+    )
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    # asyncpg would take plain bytes for a file name.
+    yield data
+
+
+def _keys_table(keys: list[tuple[uuid.UUID, str]]) -> Any:
+    """(teacher_id, period_key) pairs as a derived table: two array parameters, whatever the number of keys."""
+    return (
+        func.unnest(
+            bindparam("key_teachers", [t for t, _ in keys], type_=ARRAY(UUID(as_uuid=True))),
+            bindparam("key_periods", [p for _, p in keys], type_=ARRAY(String)),
+        )
+        .table_valued("teacher_id", "period_key")
+        .render_derived(name="wanted")
+    )
 
 
 def scope_clause(principal: Principal) -> Any:
@@ -136,6 +182,7 @@ class RouteRepository:
     async def existing_for(self, keys: list[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], dict[str, Any]]:
         if not keys:
             return {}
+        wanted = _keys_table(keys)
         q = select(
             routes.c.id,
             routes.c.teacher_id,
@@ -146,24 +193,32 @@ class RouteRepository:
             routes.c.content_version,
             routes.c.version,
             routes.c.content,
-        ).where(tuple_(routes.c.teacher_id, routes.c.period_key).in_(keys))
+        ).join(wanted, and_(routes.c.teacher_id == wanted.c.teacher_id, routes.c.period_key == wanted.c.period_key))
         return {(r.teacher_id, r.period_key): dict(r._mapping) for r in await self.s.execute(q)}
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
-        """Insert new routes with COPY straight into the table.
+    async def versions_for(self, keys: list[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], int]:
+        """The workflow version of each existing route among (teacher, period) keys."""
+        if not keys:
+            return {}
+        wanted = _keys_table(keys)
+        q = select(routes.c.teacher_id, routes.c.period_key, routes.c.version).join(
+            wanted, and_(routes.c.teacher_id == wanted.c.teacher_id, routes.c.period_key == wanted.c.period_key)
+        )
+        return {(r.teacher_id, r.period_key): int(r.version) for r in await self.s.execute(q)}
+
+    async def insert_many(self, records: list[bytes]) -> int:
+        """Insert new routes (`route_record` lines) with one COPY straight into the table.
 
         Callers hold the generation lock (`lock_generation`) and have checked which routes exist, so
         no row can conflict. Runs inside the request's transaction (an ORM statement has begun it)."""
-        if not rows:
-            return []
+        if not records:
+            return 0
         conn = await self.s.connection()
         raw: Any = (await conn.get_raw_connection()).driver_connection
-        names = [c for c, _ in STAGE_COLUMNS]
-        records = [
-            tuple(orjson.dumps(r[c]).decode() if c in ("content", "sources") else r[c] for c in names) for r in rows
-        ]
-        await raw.copy_records_to_table("routes", schema_name="routes", records=records, columns=names)
-        return [r["id"] for r in rows]
+        await raw.copy_to_table(
+            "routes", schema_name="routes", source=_once(b"".join(records)), columns=STAGE_NAMES, format="text"
+        )
+        return len(records)
 
     async def lock_generation(self, *, wait: bool) -> bool:
         """Serialise route generation (the feed consumer and requests): one writer of new routes at a time."""
