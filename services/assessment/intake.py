@@ -12,12 +12,13 @@ import codecs
 import csv
 import hashlib
 import math
+import mmap
 import operator
 import os
 import re
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,7 @@ def sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
-def csv_rows(spool: SpooledBody, declared_charset: str | None) -> tuple[list[str], Iterator[list[str]]]:
+def csv_rows(spool: SpooledBody, declared_charset: str | None) -> tuple[list[str], Generator[list[str]]]:
     """The header and an iterator of the data rows of a CSV upload."""
     encoding = csv_encoding(spool, declared_charset)
     f = open(spool.path, encoding=encoding, newline="", errors="strict")
@@ -186,7 +187,7 @@ def csv_rows(spool: SpooledBody, declared_charset: str | None) -> tuple[list[str
         f.close()
         raise UploadRejected(422, "unreadable-file", "the CSV header cannot be read") from e
 
-    def rows() -> Iterator[list[str]]:
+    def rows() -> Generator[list[str]]:
         try:
             for row in reader:
                 if row and any(c.strip() for c in row):
@@ -308,6 +309,53 @@ def json_rows(spool: SpooledBody) -> list[Any]:
     return rows
 
 
+# --- CSV that PostgreSQL can read itself --------------------------------------------------------
+
+PG_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1251": "WIN1251"}
+# Every character Python's str.strip() removes: a cell edged by one of these is left to the Python path.
+PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """A CSV upload that COPY reads into the same cells as `csv_rows`: where each column is, and how to read it."""
+
+    columns: Columns
+    width: int  # cells in the header (and in every data row, or COPY refuses the file)
+    delimiter: str
+    encoding: str  # PostgreSQL's name of the file's encoding
+
+
+def copyable_csv(spool: SpooledBody, declared_charset: str | None, instrument: Instrument) -> CsvLayout | None:
+    """The layout of an item-score CSV that PostgreSQL parses exactly as `csv_rows` does, else None.
+
+    Only plain files qualify: no quote characters (so no quoted delimiters or line breaks, where the two
+    parsers' leniency differs), no NUL, no `\\.` line (COPY's end-of-data marker), no reported level.
+    Anything else (and every broken file) goes through `check_upload`, which also reports its errors.
+    """
+    if spool.size == 0:
+        return None
+    try:
+        header, data = csv_rows(spool, declared_charset)
+        try:
+            has_rows = next(data, None) is not None
+        finally:
+            data.close()
+        columns = map_header(header, instrument)
+    except UploadRejected:
+        return None
+    if not has_rows or columns.items is None or "level" in columns.fields:
+        return None
+    encoding = csv_encoding(spool, declared_charset)
+    refused = [b'"', b"\\.", b"\x00"] + ([b"\x98"] if encoding == "cp1251" else [])  # 0x98: not cp1251
+    with open(spool.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as body:
+        if any(body.find(b) >= 0 for b in refused):
+            return None
+        first = body[: body.find(b"\n")] if body.find(b"\n") >= 0 else body[:]
+    delimiter = sniff_delimiter(first.decode(encoding, errors="replace"))
+    return CsvLayout(columns, len(header), delimiter, PG_ENCODINGS[encoding])
+
+
 # --- checking and scoring rows ---------------------------------------------------------------------
 
 
@@ -399,7 +447,7 @@ def _slow_number(cell: str) -> float | None:
     return round(v, 2)
 
 
-def _fmt(v: float) -> str:
+def fmt_points(v: float) -> str:
     if type(v) is int:
         return str(v)
     return str(int(v)) if float(v).is_integer() else repr(round(v, 2))
@@ -571,7 +619,7 @@ class RowChecker:
             elif p < 0:
                 self._err(errs, loc, row, col, "negative-score", "the score is negative")
             elif p > mx + 1e-9:
-                self._err(errs, loc, row, col, "above-max", f"the score is above the maximum of {_fmt(mx)}")
+                self._err(errs, loc, row, col, "above-max", f"the score is above the maximum of {fmt_points(mx)}")
             else:
                 out.append(round(p, 2))
         return out if len(out) == len(codes) else None
@@ -603,7 +651,7 @@ class RowChecker:
                 ok = False
             elif p > mx + 1e-9:
                 self._err(errs, loc, row, col, "above-max",
-                          f"the score is above the maximum of {_fmt(mx)} for {codes[k]}")
+                          f"the score is above the maximum of {fmt_points(mx)} for {codes[k]}")
                 ok = False
             else:
                 out.append(p)
@@ -663,7 +711,7 @@ class RowChecker:
                 self._err(errs, loc, row, column, "negative-score", "the total is negative")
             elif total > self.ins.max_total + 1e-9:
                 self._err(errs, loc, row, column, "above-max",
-                          f"the total is above the maximum of {_fmt(self.ins.max_total)}")
+                          f"the total is above the maximum of {fmt_points(self.ins.max_total)}")
         elif item_points is None and comp_points is None and not errs:
             loc, column = col_loc("total")
             self._err(errs, loc, row, column, "missing-score", "the total is missing")
@@ -687,7 +735,7 @@ class RowChecker:
             self._finish(errs)
             return
         if item_points is not None:
-            items_text = "{" + ",".join(raw_items if raw_items is not None else map(_fmt, item_points)) + "}"
+            items_text = "{" + ",".join(raw_items if raw_items is not None else map(fmt_points, item_points)) + "}"
         else:
             items_text = None
         self.writer.writerow((
@@ -696,9 +744,9 @@ class RowChecker:
             normalize_name(full_name) if registrable else None,
             region or None, mun or None, org or None, position,
             items_text,
-            "{" + ",".join(map(_fmt, score.competency_points)) + "}",
-            _fmt(score.total), _fmt(score.max_total), _fmt(score.percent), score.level.value, score.group,
-            score.level_source,
+            "{" + ",".join(map(fmt_points, score.competency_points)) + "}",
+            fmt_points(score.total), fmt_points(score.max_total), fmt_points(score.percent), score.level.value,
+            score.group, score.level_source,
             "{" + ",".join(score.deficits) + "}",
             "{" + ",".join(score.growth) + "}",
             "{" + ",".join(score.strengths) + "}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -9,11 +10,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Select, and_, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal, Role
-from services.assessment.intake import STAGE_COLUMNS, Organisation
+from services.assessment.intake import (
+    DEFAULT_POSITION,
+    PY_WHITESPACE,
+    STAGE_COLUMNS,
+    CsvLayout,
+    Organisation,
+    fmt_points,
+)
 from services.assessment.models import (
     campaigns,
     frameworks,
@@ -25,7 +34,8 @@ from services.assessment.models import (
     teachers,
 )
 from services.assessment.repository import teacher_scope_clause
-from services.assessment.scoring import Framework, framework_from_document
+from services.assessment.scoring import Framework, Instrument, WholePointCuts, framework_from_document
+from services.assessment.vocab import normalize_name
 
 # Framework versions never change once stored, so their scoring view is cached by id.
 _SCORING_CACHE: dict[uuid.UUID, Framework] = {}
@@ -192,8 +202,7 @@ CREATE TEMP TABLE stage_results (
     level_source varchar(16) NOT NULL,
     deficit_codes varchar(32)[] NOT NULL,
     growth_codes varchar(32)[] NOT NULL,
-    strength_codes varchar(32)[] NOT NULL,
-    teacher_id uuid
+    strength_codes varchar(32)[] NOT NULL
 ) ON COMMIT DROP
 """
 
@@ -202,9 +211,9 @@ WITH up AS (
     INSERT INTO assessment.results AS r (
         campaign_id, teacher_id, framework_id, batch_id, item_points, competency_points, total_points,
         max_points, percent, level, grp, level_source, deficit_codes, growth_codes, strength_codes)
-    SELECT $1, s.teacher_id, $2, $3, s.item_points, s.competency_points, s.total_points, s.max_points,
+    SELECT $1, t.id, $2, $3, s.item_points, s.competency_points, s.total_points, s.max_points,
            s.percent, s.level, s.grp, s.level_source, s.deficit_codes, s.growth_codes, s.strength_codes
-    FROM stage_results s
+    FROM stage_results s JOIN assessment.teachers t ON t.external_id = s.external_id
     ON CONFLICT (campaign_id, teacher_id) DO UPDATE SET
         framework_id = EXCLUDED.framework_id, batch_id = EXCLUDED.batch_id,
         item_points = EXCLUDED.item_points, competency_points = EXCLUDED.competency_points,
@@ -228,6 +237,126 @@ SELECT count(*) FILTER (WHERE result_version = 1) AS inserted, count(*) AS chang
 """
 
 
+def _literal(value: str) -> str:
+    """A SQL string literal (standard_conforming_strings is on: only quotes are doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+# Names whose folding (`normalize_name`) is one character each: digits, Latin, Cyrillic, apostrophe, dot, hyphen.
+_NAME_CHARS = "0-9A-Za-zЁА-яё'.-"
+_NAME_RE = f"^[{_NAME_CHARS}]+( [{_NAME_CHARS}]+)*$"
+_FOLD_FROM = "".join(c for c in map(chr, [*range(65, 91), *range(0x410, 0x450), 0x401, 0x451])
+                     if normalize_name(c) != c)
+_FOLD_TO = "".join(normalize_name(c) for c in _FOLD_FROM)
+assert len(_FOLD_FROM) == len(_FOLD_TO)
+
+
+class CsvStageSql:
+    """The SQL that reads a COPied CSV (`stage_raw`, one text column per header cell) like `RowChecker`.
+
+    `check()` counts the rows, the rows the fast checks do not pass and the distinct external ids;
+    `create_view()` defines `stage_results` over the good rows, scored with the tabulated rules
+    (`WholePointCuts`), so the view holds exactly what `RowChecker` would have staged.
+    """
+
+    def __init__(self, layout: CsvLayout, instrument: Instrument, cuts: WholePointCuts, region: str | None) -> None:
+        self.layout, self.ins, self.cuts, self.region = layout, instrument, cuts, region
+        fields = layout.columns.fields
+
+        def cell(name: str) -> str:
+            i = fields.get(name)
+            return "NULL::text" if i is None else f"r.c{i + 1}"
+
+        self.ext, self.name, self.mun, self.org = (cell(f) for f in ("external_id", "full_name", "municipality",
+                                                                      "organisation"))
+        self.position, self.total = cell("position"), cell("total")
+        self.items = [f"r.c{i + 1}" for i in layout.columns.items or []]
+
+    def raw_columns(self) -> list[str]:
+        return [f"c{i + 1}" for i in range(self.layout.width)]
+
+    def create_raw(self) -> str:
+        cols = ", ".join(f"{c} text" for c in self.raw_columns())
+        return f"CREATE TEMP TABLE stage_raw ({cols}, row_no integer GENERATED ALWAYS AS IDENTITY) ON COMMIT DROP"
+
+    def _from(self) -> str:
+        in_region = f"WHERE m.region = {_literal(self.region)}" if self.region else ""
+        return f"""
+            FROM stage_raw r
+            LEFT JOIN (SELECT o.code, o.municipality_code, m.region FROM assessment.organisations o
+                       JOIN assessment.municipalities m ON m.code = o.municipality_code {in_region}) o
+                   ON o.code = {self.org} AND o.municipality_code = {self.mun}"""
+
+    def _good(self) -> str:
+        """A row `RowChecker` accepts with these very cells: nothing to strip, whole points within range."""
+        items = ", ".join(self.items)
+        whole = " AND ".join(f"{c}::int <= {math.floor(it.max_points)}" for c, it in zip(self.items, self.ins.items,
+                                                                                       strict=True))
+        total = f" AND ({self.total} IS NULL OR ({self.total} ~ '^[0-9]{{1,6}}$' AND {self.total}::int = " \
+                f"{' + '.join(f'{c}::int' for c in self.items)}))" if self.total != "NULL::text" else ""
+        return f"""
+            {self.ext} ~ '^[A-Za-z0-9_.:-]{{1,64}}$'
+            AND ({self.name} IS NULL OR (char_length({self.name}) BETWEEN 3 AND 300
+                                         AND {self.name} ~ {_literal(_NAME_RE)}))
+            AND ({self.position} IS NULL OR (char_length({self.position}) <= 300
+                                             AND {self.position} = btrim({self.position}, {_literal(PY_WHITESPACE)})))
+            AND (({self.mun} IS NULL AND {self.org} IS NULL) OR o.code IS NOT NULL)
+            AND CASE WHEN num_nulls({items}) = 0 AND translate(concat({items}), '0123456789', '') = ''
+                          AND greatest({", ".join(f"length({c})" for c in self.items)}) <= 4
+                     THEN {whole}{total}
+                     ELSE false END"""
+
+    def check(self) -> str:
+        return f"""
+            SELECT count(*) AS rows, count(*) FILTER (WHERE NOT coalesce({self._good()}, false)) AS bad,
+                   count(DISTINCT {self.ext}) AS ids
+            {self._from()}"""
+
+    def create_view(self) -> str:
+        ins, cuts = self.ins, self.cuts
+        points = ", ".join(f"{c}::int AS i{k}" for k, c in enumerate(self.items))
+        comp = ", ".join(f"({' + '.join(f'i{k}' for k in idx)}) AS k{j}" for j, idx in enumerate(ins.competency_items))
+        ks = [f"p.k{j}" for j in range(len(ins.competencies))]
+
+        def codes(condition: str) -> str:
+            return "array_remove(ARRAY[" + ", ".join(
+                f"CASE WHEN {condition.format(k=k, d=d, s=st)} THEN {_literal(code)} END"
+                for k, d, st, code in zip(ks, cuts.deficit_until, cuts.strength_from, ins.competencies, strict=True)
+            ) + "], NULL)::varchar(32)[]"
+
+        def by_level(values: list[str]) -> str:
+            whens = " ".join(f"WHEN p.total >= {t} THEN {v}" for t, v in reversed(list(zip(cuts.level_from, values,
+                                                                                               strict=True))))
+            return f"CASE {whens} END"
+
+        percents = "{" + ",".join(fmt_points(p) for p in cuts.percents) + "}"
+        registrable = "o.region IS NOT NULL"
+        return f"""
+            CREATE TEMP VIEW stage_results AS
+            SELECT r.row_no, {self.ext}::varchar(64) AS external_id,
+                   CASE WHEN {registrable} THEN {self.name} END AS full_name,
+                   CASE WHEN {registrable} THEN translate({self.name}, {_literal(_FOLD_FROM)}, {_literal(_FOLD_TO)})
+                   END AS search_name,
+                   o.region::varchar(32) AS region, {self.mun}::varchar(32) AS municipality,
+                   {self.org}::varchar(32) AS organisation, coalesce({self.position}, {_literal(DEFAULT_POSITION)})
+                   AS position,
+                   ARRAY[{", ".join(f"{c}::numeric" for c in self.items)}]::numeric(8,2)[] AS item_points,
+                   ARRAY[{", ".join(ks)}]::numeric(8,2)[] AS competency_points,
+                   p.total::numeric(8,2) AS total_points, {fmt_points(ins.max_total)}::numeric(8,2) AS max_points,
+                   ({_literal(percents)}::numeric[])[p.total + 1]::numeric(5,2) AS percent,
+                   ({by_level([_literal(v) for v in cuts.levels])})::varchar(16) AS level,
+                   ({by_level([str(g) for g in range(1, len(cuts.levels) + 1)])})::smallint AS grp,
+                   'computed'::varchar(16) AS level_source,
+                   {codes("{k} < {d}")} AS deficit_codes,
+                   {codes("{k} >= {d} AND {k} < {s}")} AS growth_codes,
+                   {codes("{k} >= {s}")} AS strength_codes
+            {self._from()}
+            CROSS JOIN LATERAL (
+                SELECT c.*, {" + ".join(f"c.k{j}" for j in range(len(ins.competencies)))} AS total
+                FROM (SELECT {comp} FROM (SELECT {points} OFFSET 0) i) c
+            ) p"""
+
+
 async def driver_connection(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, inside the session's open transaction.
 
@@ -239,26 +368,56 @@ async def driver_connection(session: AsyncSession) -> Any:
 
 
 class IntakeWriter:
-    """COPY staged rows into a temp table, check references, then upsert, all in the request transaction."""
+    """COPY staged rows into a temp table, check references, then upsert, all in the request transaction.
+
+    The staged rows are `stage_results`: a table filled from the checked rows (`stage`), or a view
+    that scores the cells of a CSV COPied as it is (`stage_csv`). Teachers are matched by external id
+    in each statement, so the staged rows are never rewritten.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
         self.timings: dict[str, float] = {}
+        self.stage_table = "stage_results"
 
     async def stage(self, stage_path: Path) -> Any:
         await self.s.execute(text("SELECT 1"))  # make sure the transaction is open on this connection
         conn = await driver_connection(self.s)
         await conn.execute(STAGE_DDL)
         await conn.copy_to_table("stage_results", source=stage_path, columns=list(STAGE_COLUMNS), format="csv")
-        await conn.execute("ANALYZE stage_results")
         return conn
+
+    async def stage_csv(self, path: Path, layout: CsvLayout, instrument: Instrument, cuts: WholePointCuts,
+                        region: str | None) -> tuple[Any, int] | None:
+        """COPY the CSV as it is and check it in SQL; (connection, rows) when every row is good, else None.
+
+        A file COPY cannot read, or with any row the fast checks do not pass (a bad row, a duplicate, a
+        score written as `1,5`), leaves nothing behind: the caller then checks it row by row in Python.
+        """
+        await self.s.execute(text("SELECT 1"))  # make sure the transaction is open on this connection
+        conn = await driver_connection(self.s)
+        sql = CsvStageSql(layout, instrument, cuts, region)
+        await conn.execute("SAVEPOINT stage_csv")
+        try:
+            await conn.execute(sql.create_raw())
+            await conn.copy_to_table("stage_raw", source=path, columns=sql.raw_columns(), format="csv",
+                                     delimiter=layout.delimiter, header=True, encoding=layout.encoding)
+            r = await conn.fetchrow(sql.check())
+            good = r["rows"] > 0 and r["bad"] == 0 and r["ids"] == r["rows"]
+            if good:
+                await conn.execute(sql.create_view())
+        except asyncpg.PostgresError:
+            good = False
+        if not good:
+            await conn.execute("ROLLBACK TO SAVEPOINT stage_csv")
+        await conn.execute("RELEASE SAVEPOINT stage_csv")
+        if not good:
+            return None
+        self.stage_table = "stage_raw"
+        return conn, int(r["rows"])
 
     async def reference_problems(self, conn: Any, principal: Principal) -> list[tuple[int, str]]:
         """Rows whose teacher is unknown (and cannot be registered) or outside the caller's scope."""
-        await conn.execute(
-            "UPDATE stage_results s SET teacher_id = t.id FROM assessment.teachers t "
-            "WHERE t.external_id = s.external_id"
-        )
         region = "coalesce(t.region, s.region)"
         scope: list[str] = []
         args: list[Any] = []
@@ -281,7 +440,7 @@ class IntakeWriter:
                    -- One code for "no such teacher" and "someone else's teacher": an uploader must not
                    -- learn that an external id exists outside their scope.
                    'unknown-teacher' AS code
-            FROM stage_results s LEFT JOIN assessment.teachers t ON t.id = s.teacher_id
+            FROM stage_results s LEFT JOIN assessment.teachers t ON t.external_id = s.external_id
             WHERE (t.id IS NULL AND s.full_name IS NULL) OR (({in_scope}) IS NOT TRUE)
             ORDER BY s.row_no
             """,
@@ -290,10 +449,10 @@ class IntakeWriter:
         return [(r["row_no"], r["code"]) for r in rows]
 
     async def drop_rows(self, conn: Any, row_numbers: Sequence[int]) -> None:
-        await conn.execute("DELETE FROM stage_results WHERE row_no = ANY($1::int[])", list(row_numbers))
+        await conn.execute(f"DELETE FROM {self.stage_table} WHERE row_no = ANY($1::int[])", list(row_numbers))
 
     async def write(self, conn: Any, *, campaign_id: uuid.UUID, framework_id: uuid.UUID, batch_id: uuid.UUID,
-                    subject: str) -> tuple[int, int, int]:
+                    subject: str, staged: int) -> tuple[int, int, int]:
         """Register unknown teachers, upsert results, announce changes; return (inserted, updated, unchanged)."""
         t0 = time.perf_counter()
         await conn.execute(
@@ -303,21 +462,16 @@ class IntakeWriter:
             SELECT s.external_id, s.full_name, s.search_name, s.region, s.municipality, s.organisation,
                    s.position, ARRAY[$1]::varchar[]
             FROM stage_results s
-            WHERE s.teacher_id IS NULL
+            WHERE NOT EXISTS (SELECT FROM assessment.teachers t WHERE t.external_id = s.external_id)
             ON CONFLICT (external_id) DO NOTHING
             """,
             subject,
         )
-        await conn.execute(
-            "UPDATE stage_results s SET teacher_id = t.id FROM assessment.teachers t "
-            "WHERE s.teacher_id IS NULL AND t.external_id = s.external_id"
-        )
-        staged = await conn.fetchval("SELECT count(*) FROM stage_results")
         t1 = time.perf_counter()
         r = await conn.fetchrow(UPSERT_RESULTS, campaign_id, framework_id, batch_id)
         self.timings = {"teachers": round(t1 - t0, 3), "results": round(time.perf_counter() - t1, 3)}
         inserted, changed = int(r["inserted"]), int(r["changed"])
-        return inserted, changed - inserted, int(staged) - changed
+        return inserted, changed - inserted, staged - changed
 
     async def rescore_stage(self, conn: Any) -> None:
         await conn.execute(

@@ -312,6 +312,50 @@ def score_result(
     )
 
 
+@dataclass(frozen=True)
+class WholePointCuts:
+    """`score_result` for whole-point item scores, tabulated so that SQL can apply it row by row.
+
+    Derived from the rules above (same rounding), not a second copy of them: a competency whose
+    points sum to s is a deficit when s < deficit_until[k], a strength when s >= strength_from[k];
+    a total t has percent percents[t] and the level whose group g has level_from[g - 1] <= t.
+    """
+
+    deficit_until: tuple[int, ...]
+    strength_from: tuple[int, ...]
+    level_from: tuple[int, ...]
+    levels: tuple[str, ...]  # low .. high, of groups 1 ..
+    percents: tuple[float, ...]
+
+
+def whole_point_cuts(framework: Framework, instrument: Instrument) -> WholePointCuts | None:
+    """The cuts of `instrument`'s whole-point scores, or None when the rules are not monotonic in them."""
+    deficit_until: list[int] = []
+    strength_from: list[int] = []
+    for k, mx in enumerate(instrument.competency_max):
+        bands = []
+        for s in range(math.floor(mx) + 1):
+            sc = score_result(framework, instrument, competency_points=[mx if j != k else s
+                                                                        for j in range(len(instrument.competencies))])
+            code = instrument.competencies[k]
+            bands.append(0 if code in sc.deficits else 2 if code in sc.strengths else 1)
+        if bands != sorted(bands):
+            return None
+        deficit_until.append(bands.count(0))
+        strength_from.append(len(bands) - bands.count(2))
+    percents: list[float] = []
+    groups: list[int] = []
+    for t in range(math.floor(instrument.max_total) + 1):
+        pct = percent_of(t, instrument.max_total)
+        percents.append(pct)
+        groups.append(framework.level_for(pct).group)
+    if groups != sorted(groups) or [c.group for c in framework.levels] != list(range(1, len(framework.levels) + 1)):
+        return None
+    level_from = tuple(next((t for t, g in enumerate(groups) if g >= c.group), len(groups)) for c in framework.levels)
+    return WholePointCuts(tuple(deficit_until), tuple(strength_from), level_from,
+                          tuple(c.level.value for c in framework.levels), tuple(percents))
+
+
 # --- explanations ----------------------------------------------------------------------------------
 
 

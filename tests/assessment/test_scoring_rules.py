@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from services.assessment.intake import (
     UploadRejected,
     _slow_number,
     check_xlsx_archive,
+    copyable_csv,
     csv_encoding,
     map_header,
     sniff_delimiter,
@@ -31,6 +33,7 @@ from services.assessment.scoring import (
     percent_shares,
     score_result,
     trend,
+    whole_point_cuts,
 )
 from tests.assessment.intake_support import MATH, framework_doc, scores_with
 
@@ -148,6 +151,64 @@ class TestScoreResult:
         ins = f.instruments[MATH]
         s = score_result(f, ins, competency_points=[7, 7, 0, 6, 7, 8, 8, 6])
         assert s.deficits == ("M3",) and s.total == 49
+
+
+class TestWholePointCuts:
+    """The tabulated rules the COPY path scores with must give what `score_result` gives."""
+
+    @staticmethod
+    def tabulated(f: Any, code: str, points: list[int]) -> tuple[Any, ...]:
+        ins = f.instruments[code]
+        cuts = whole_point_cuts(f, ins)
+        assert cuts is not None
+        comp = [sum(points[k] for k in idx) for idx in ins.competency_items]
+        total = sum(comp)
+        group = max(g for g, t in enumerate(cuts.level_from, start=1) if total >= t)
+        bands = [(c, 0 if s < d else 2 if s >= st else 1)
+                 for c, s, d, st in zip(ins.competencies, comp, cuts.deficit_until, cuts.strength_from, strict=True)]
+        return (comp, total, cuts.percents[total], cuts.levels[group - 1], group,
+                [c for c, b in bands if b == 0], [c for c, b in bands if b == 1], [c for c, b in bands if b == 2])
+
+    @staticmethod
+    def scored(f: Any, code: str, points: list[int]) -> tuple[Any, ...]:
+        sc = score_result(f, f.instruments[code], item_points=points)
+        return (list(sc.competency_points), sc.total, sc.percent, sc.level.value, sc.group, list(sc.deficits),
+                list(sc.growth), list(sc.strengths))
+
+    @pytest.mark.parametrize("thresholds", [None, {"deficit_below": 33.33, "strength_from": 66.67},
+                                            {"deficit_below": 50, "strength_from": 50}])
+    def test_every_score_of_every_instrument(self, thresholds: dict[str, float] | None) -> None:
+        doc = framework_doc()
+        if thresholds:
+            doc["thresholds"] = thresholds
+            doc["competencies"][2]["thresholds"] = {"deficit_below": 12.5, "strength_from": 87.5}
+            doc["levels"][1]["min_percent"] = 33.33
+        doc["instruments"][0]["items"][3]["max_points"] = 2.5
+        f = fw(doc)
+        rng = random.Random(7)
+        for code, ins in f.instruments.items():
+            maxes = [int(it.max_points) for it in ins.items]
+            for n in range(400):
+                points = [min(m, int(rng.random() * (m + 1) * (n / 200))) for m in maxes]
+                assert self.tabulated(f, code, points) == self.scored(f, code, points), points
+
+    def test_csv_that_copy_would_read_otherwise_is_left_to_python(self, tmp_path: Path) -> None:
+        ins = fw().instruments[MATH]
+        head = "external_id;" + ";".join(it.code for it in ins.items)
+        row = "t-1;" + ";".join("1" for _ in ins.items)
+
+        def layout(text: str, encoding: str = "utf-8") -> Any:
+            p = tmp_path / "u.csv"
+            p.write_bytes(text.encode(encoding))
+            return copyable_csv(SpooledBody(p, p.stat().st_size, "", encoding == "utf-8"), None, ins)
+
+        plain = layout(f"{head}\n{row}\n")
+        assert plain is not None and (plain.delimiter, plain.encoding, plain.width) == (";", "UTF8", 31)
+        assert layout(f"{head}\r\n{row}\r\n", "cp1251").encoding == "WIN1251"
+        quoted = row.replace("t-1", '"t-1"')
+        for text in (f"{head}\n", f"{head}\n{quoted}\n", f"{head}\n{row}\n\\.\n",
+                     f"{head};level\n{row};high\n", "external_id;total\nt-1;5\n", ""):
+            assert layout(text) is None, text
 
 
 class TestExplanations:

@@ -38,10 +38,13 @@ from kit.versioning import require_if_match as require_version
 from services.assessment.api.frameworks import ensure_regional
 from services.assessment.config import AssessmentSettings
 from services.assessment.intake import (
+    FORMAT_CSV,
     FORMAT_JSON,
     ArchiveLimits,
+    Outcome,
     UploadRejected,
     check_upload,
+    copyable_csv,
     format_of,
     spool_body,
 )
@@ -65,7 +68,7 @@ from services.assessment.results_repository import (
     IntakeWriter,
     driver_connection,
 )
-from services.assessment.scoring import Level, score_result
+from services.assessment.scoring import Level, score_result, whole_point_cuts
 from services.assessment.vocab import Subject
 
 log = logging.getLogger("assessment.intake")
@@ -323,20 +326,32 @@ async def upload_results(
             raise Conflict("the campaign does not accept results (it is not open)", code="campaign-not-open")
         fw = await FrameworkRepository(session).scoring(campaign["framework_id"])
         instrument = fw.instruments[campaign["instrument"]]
-        orgs = await campaigns.organisations(principal.region)
-        try:
-            outcome = await anyio.to_thread.run_sync(partial(
-                check_upload, spool, fmt, charset, fw, instrument, orgs, stage_path,
-                max_errors=settings.results_max_reported_errors,
-                max_json_rows=settings.results_json_max_rows,
-                archive_limits=ArchiveLimits(settings.xlsx_max_uncompressed_bytes, settings.xlsx_max_ratio),
-            ))
-        except UploadRejected as e:
-            raise _problem(e) from None
-        phase("check")
         writer = IntakeWriter(session)
-        conn = await writer.stage(stage_path)
-        phase("copy")
+        staged_by_copy: tuple[Any, int] | None = None
+        cuts = whole_point_cuts(fw, instrument) if fmt == FORMAT_CSV else None
+        if cuts is not None:
+            layout = await anyio.to_thread.run_sync(copyable_csv, spool, charset, instrument)
+            if layout is not None:
+                staged_by_copy = await writer.stage_csv(spool.path, layout, instrument, cuts, principal.region)
+        if staged_by_copy is not None:
+            # PostgreSQL read and checked every row itself (see IntakeWriter.stage_csv).
+            conn, n = staged_by_copy
+            outcome = Outcome(rows=n, staged=n)
+            phase("copy")
+        else:
+            orgs = await campaigns.organisations(principal.region)
+            try:
+                outcome = await anyio.to_thread.run_sync(partial(
+                    check_upload, spool, fmt, charset, fw, instrument, orgs, stage_path,
+                    max_errors=settings.results_max_reported_errors,
+                    max_json_rows=settings.results_json_max_rows,
+                    archive_limits=ArchiveLimits(settings.xlsx_max_uncompressed_bytes, settings.xlsx_max_ratio),
+                ))
+            except UploadRejected as e:
+                raise _problem(e) from None
+            phase("check")
+            conn = await writer.stage(stage_path)
+            phase("copy")
         problems = await writer.reference_problems(conn, principal)
         phase("references")
         errors = list(outcome.errors)
@@ -363,7 +378,7 @@ async def upload_results(
         batch_id = uuid.uuid4()
         inserted, updated, unchanged = await writer.write(
             conn, campaign_id=campaign_id, framework_id=campaign["framework_id"], batch_id=batch_id,
-            subject=campaign["subject"],
+            subject=campaign["subject"], staged=outcome.staged - len(problems),
         )
         phase("upsert")
         phases.update(writer.timings)
