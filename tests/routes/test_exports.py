@@ -453,7 +453,8 @@ def documents() -> list[dict[str, Any]]:
 class TestRules:
     def test_a_row_is_read_from_the_document_as_fetched(self) -> None:
         for doc in documents():
-            row = export_row({**ROW, "content": orjson.dumps(doc)})
+            row = export_row({**ROW, "content": b"\x01" + orjson.dumps(doc)})  # jsonb_send: version 1, text
+            assert row == export_row({**ROW, "content": orjson.dumps(doc)}) == export_row({**ROW, "content": doc})
             assert row.self_check == evaluate(doc)["auto_total"]
             assert row.deficits == tuple(doc["sections"]["competency_profile"]["deficits"])
             assert row.tasks == sum(len(g["tasks"]) for g in doc["sections"]["goals"])
