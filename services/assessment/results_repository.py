@@ -292,25 +292,27 @@ class CsvStageSql:
         items = ", ".join(self.items)
         whole = " AND ".join(f"{c}::int <= {math.floor(it.max_points)}" for c, it in zip(self.items, self.ins.items,
                                                                                        strict=True))
-        total = f" AND ({self.total} IS NULL OR ({self.total} ~ '^[0-9]{{1,6}}$' AND {self.total}::int = " \
-                f"{' + '.join(f'{c}::int' for c in self.items)}))" if self.total != "NULL::text" else ""
+        total = ""
+        if self.total != "NULL::text":
+            total = (f" AND ({self.total} IS NULL OR ({self.total} ~ '^[0-9]+$' AND char_length({self.total}) <= 6"
+                     f" AND {self.total}::int = {' + '.join(f'{c}::int' for c in self.items)}))")
         return f"""
-            {self.ext} ~ '^[A-Za-z0-9_.:-]{{1,64}}$'
+            {self.ext} ~ '^[A-Za-z0-9_.:-]+$' AND char_length({self.ext}) <= 64
             AND ({self.name} IS NULL OR (char_length({self.name}) BETWEEN 3 AND 300
                                          AND {self.name} ~ {_literal(_NAME_RE)}))
             AND ({self.position} IS NULL OR (char_length({self.position}) <= 300
                                              AND {self.position} = btrim({self.position}, {_literal(PY_WHITESPACE)})))
             AND (({self.mun} IS NULL AND {self.org} IS NULL) OR o.code IS NOT NULL)
-            AND CASE WHEN num_nulls({items}) = 0 AND translate(concat({items}), '0123456789', '') = ''
+            AND CASE WHEN num_nulls({items}) = 0 AND concat({items}) ~ '^[0-9]+$'
                           AND greatest({", ".join(f"length({c})" for c in self.items)}) <= 4
                      THEN {whole}{total}
                      ELSE false END"""
 
     def check(self) -> str:
         return f"""
-            SELECT count(*) AS rows, count(*) FILTER (WHERE NOT coalesce({self._good()}, false)) AS bad,
-                   count(DISTINCT {self.ext}) AS ids
-            {self._from()}"""
+            SELECT count(*) AS rows, count(*) FILTER (WHERE NOT good) AS bad, count(DISTINCT external_id) AS ids
+            FROM (SELECT {self.ext} AS external_id, coalesce({self._good()}, false) AS good
+                  {self._from()}) r"""
 
     def create_view(self) -> str:
         ins, cuts = self.ins, self.cuts
@@ -335,12 +337,12 @@ class CsvStageSql:
             CREATE TEMP VIEW stage_results AS
             SELECT r.row_no, {self.ext}::varchar(64) AS external_id,
                    CASE WHEN {registrable} THEN {self.name} END AS full_name,
-                   CASE WHEN {registrable} THEN translate({self.name}, {_literal(_FOLD_FROM)}, {_literal(_FOLD_TO)})
+                   CASE WHEN {registrable} THEN replace(lower({self.name} COLLATE pg_c_utf8), 'ё', 'е')
                    END AS search_name,
                    o.region::varchar(32) AS region, {self.mun}::varchar(32) AS municipality,
                    {self.org}::varchar(32) AS organisation, coalesce({self.position}, {_literal(DEFAULT_POSITION)})
                    AS position,
-                   ARRAY[{", ".join(f"{c}::numeric" for c in self.items)}]::numeric(8,2)[] AS item_points,
+                   ARRAY[{", ".join(f"p.i{k}" for k in range(len(self.items)))}]::numeric(8,2)[] AS item_points,
                    ARRAY[{", ".join(ks)}]::numeric(8,2)[] AS competency_points,
                    p.total::numeric(8,2) AS total_points, {fmt_points(ins.max_total)}::numeric(8,2) AS max_points,
                    ({_literal(percents)}::numeric[])[p.total + 1]::numeric(5,2) AS percent,
@@ -353,7 +355,7 @@ class CsvStageSql:
             {self._from()}
             CROSS JOIN LATERAL (
                 SELECT c.*, {" + ".join(f"c.k{j}" for j in range(len(ins.competencies)))} AS total
-                FROM (SELECT {comp} FROM (SELECT {points} OFFSET 0) i) c
+                FROM (SELECT i.*, {comp} FROM (SELECT {points} OFFSET 0) i) c
             ) p"""
 
 

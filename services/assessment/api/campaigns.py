@@ -396,7 +396,8 @@ async def upload_results(
         body = dumps(result.model_dump(mode="json"))
         await guard.store(body_fp, 200, body)
         phase("store")
-        log.info("results stored", extra={"rows": outcome.rows, "format": fmt, "bytes": spool.size, **phases})
+        log.info("results stored", extra={"rows": outcome.rows, "format": fmt, "bytes": spool.size,
+                                          "checked_by": "python" if "check" in phases else "postgresql", **phases})
         return Response(body, status_code=200, media_type="application/json")
     finally:
         spool.remove()
