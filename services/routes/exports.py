@@ -34,7 +34,8 @@ from queue import Empty
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 
 import orjson
-from sqlalchemy import LargeBinary, Select, and_, delete, func, literal_column, select, text, tuple_
+from sqlalchemy import LargeBinary, Select, and_, column, delete, func, select, text, true, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -188,12 +189,33 @@ def _mentor(content: Mapping[str, Any], mentor_id: str | None) -> str:
     return mentor_id or ""
 
 
+def _json(raw: bytes) -> Any:
+    """A value in jsonb's binary form: a version byte (1), then the JSON text in UTF-8."""
+    if not raw.startswith(JSONB_VERSION):
+        raise ValueError("not jsonb version 1")
+    return orjson.loads(memoryview(raw)[1:])
+
+
+def document(r: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a route document the export reads (KEPT), from the columns `month_query` selects;
+    a part the document does not have is left out, as if read from the whole document."""
+    doc: dict[str, Any] = {}
+    if (raw := r["doc_period"]) is not None:
+        doc["period"] = _json(raw)
+    if (raw := r["doc_mentoring"]) is not None:
+        doc["mentoring"] = _json(raw)
+    sections: dict[str, Any] = {}
+    if (raw := r["doc_deficits"]) is not None:
+        sections["competency_profile"] = {"deficits": _json(raw)}
+    if (raw := r["doc_goals"]) is not None:
+        sections["goals"] = _json(raw)
+    doc["sections"] = sections
+    return doc
+
+
 def export_row(r: Mapping[str, Any]) -> ExportRow:
     """Build the export row of one route (a mapping of the columns `month_query` selects)."""
-    raw = r["content"]
-    if isinstance(raw, bytes) and raw.startswith(JSONB_VERSION):  # JSON text never starts so
-        raw = memoryview(raw)[1:]
-    content: dict[str, Any] = orjson.loads(raw) if isinstance(raw, str | bytes | memoryview) else raw
+    content = document(r)
     sections = content.get("sections") or {}
     goals = sections.get("goals") or []
     return ExportRow(
@@ -237,13 +259,19 @@ def clean_text(value: Any) -> Any:
 
 # --- queries ------------------------------------------------------------------------------------
 
-# The route document whole, in jsonb's binary form (bytea: a version byte, then the JSON text in UTF-8):
-# no text decoding by the driver, no JSON decoding of a chunk at once (each row's document is parsed,
-# read and dropped in turn), and cheaper for PostgreSQL than text (no encoding check). Whole, because
-# PostgreSQL pays for every extraction from a document (each one detoasts it again): the document
-# costs it about half of what period, mentoring, deficits and goals picked out of it do (measured),
-# and parsing the rest costs Python less than that.
-CONTENT_BYTES = "jsonb_send({})"
+# The part of a route document the export reads, by path: period, mentoring, deficits and the goals
+# (whole: the self-check reads tasks and forms); the rest (recommendations, the competency table,
+# profiles) is a quarter of the bytes. tests/routes/test_exports.py checks that the self-check and
+# the row read nothing else. PostgreSQL detoasts the document once (jsonb_to_record); picking the
+# parts out of the stored document instead detoasts it again for each part, and building one
+# document of them costs more than sending it whole (measured). Each part comes in jsonb's binary
+# form (bytea): no text decoding by the driver, no encoding check by PostgreSQL, and no JSON decoding
+# of a chunk at once (each row's parts are parsed, read and dropped in turn).
+KEPT = {
+    "": ("period", "mentoring", "sections"),
+    "sections": ("competency_profile", "goals"),
+    "sections.competency_profile": ("deficits",),
+}
 JSONB_VERSION = b"\x01"
 
 ROW_COLUMNS = (
@@ -285,8 +313,25 @@ def month_query(month: Month, municipality: str, *conditions: Any) -> Select[Any
         .offset(0)
         .subquery("sorted")
     )
-    document = literal_column(CONTENT_BYTES.format("sorted.content"), LargeBinary).label("content")
-    return select(*(inner.c[c.name] for c in ROW_COLUMNS), document).order_by(*(inner.c[k] for k in ORDER))
+    doc = (
+        func.jsonb_to_record(inner.c.content)
+        .table_valued(column("period", JSONB), column("mentoring", JSONB), column("sections", JSONB))
+        .render_derived(name="doc", with_types=True)
+    )
+    parts = {
+        "doc_period": doc.c.period,
+        "doc_mentoring": doc.c.mentoring,
+        "doc_deficits": doc.c.sections[("competency_profile", "deficits")],
+        "doc_goals": doc.c.sections["goals"],
+    }
+    return (
+        select(
+            *(inner.c[c.name] for c in ROW_COLUMNS),
+            *(func.jsonb_send(part, type_=LargeBinary).label(name) for name, part in parts.items()),
+        )
+        .select_from(inner.join(doc, true()))
+        .order_by(*(inner.c[k] for k in ORDER))
+    )
 
 
 async def fetch_chunks(

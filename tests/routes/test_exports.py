@@ -30,6 +30,7 @@ from kit.tabular import XLSX_MEDIA_TYPE
 from services.routes.exports import (
     COLUMN_WIDTHS,
     HEADERS,
+    KEPT,
     LOCK_KEY,
     ExportRow,
     Month,
@@ -432,6 +433,50 @@ class TestRecordedExports:
         assert {"text/csv", XLSX_MEDIA_TYPE, "application/json"} <= set(download)
 
 
+class Tracked(dict):  # type: ignore[type-arg]
+    """A route document that records every field read from it, as (path, key)."""
+
+    def __init__(self, data: dict[str, Any], path: str, seen: set[tuple[str, str]]) -> None:
+        super().__init__(data)
+        self.path, self.seen = path, seen
+
+    def _wrap(self, key: str, value: Any) -> Any:
+        sub = f"{self.path}.{key}" if self.path else key
+        if isinstance(value, dict):
+            return Tracked(value, sub, self.seen)
+        if isinstance(value, list):
+            return [Tracked(v, sub + "[]", self.seen) if isinstance(v, dict) else v for v in value]
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add((self.path, key))
+        return self._wrap(key, super().get(key, default))
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add((self.path, key))
+        return self._wrap(key, super().__getitem__(key))
+
+    def items(self) -> Any:
+        self.seen.update((self.path, k) for k in self)
+        return [(k, self._wrap(k, v)) for k, v in super().items()]
+
+
+def as_fetched(doc: dict[str, Any]) -> dict[str, bytes | None]:
+    """The parts of a document as `month_query` selects them: jsonb_send of each, None where it has none."""
+    sections = doc.get("sections") or {}
+    profile = sections.get("competency_profile") or {}
+
+    def send(holder: dict[str, Any], key: str) -> bytes | None:
+        return b"\x01" + orjson.dumps(holder[key]) if key in holder else None  # jsonb's version 1, then text
+
+    return {
+        "doc_period": send(doc, "period"),
+        "doc_mentoring": send(doc, "mentoring"),
+        "doc_deficits": send(profile, "deficits"),
+        "doc_goals": send(sections, "goals"),
+    }
+
+
 def documents() -> list[dict[str, Any]]:
     """Route documents of every shape the self-check meets: groups, no deficits, people's changes."""
     base = dict(teacher_name="x", municipality=MUN_A, organisation=ORG_A1, region=REGION, subject="physics")
@@ -451,14 +496,26 @@ def documents() -> list[dict[str, Any]]:
 
 @pytest.mark.no_db
 class TestRules:
-    def test_a_row_is_read_from_the_document_as_fetched(self) -> None:
+    def test_the_self_check_reads_only_the_part_of_the_document_fetched(self) -> None:
+        seen: set[tuple[str, str]] = set()
         for doc in documents():
-            row = export_row({**ROW, "content": b"\x01" + orjson.dumps(doc)})  # jsonb_send: version 1, text
-            assert row == export_row({**ROW, "content": orjson.dumps(doc)}) == export_row({**ROW, "content": doc})
+            evaluate(Tracked(doc, "", seen))
+        outside = [(path, key) for path, key in seen if path in KEPT and key not in KEPT[path]]
+        assert outside == [] and ("sections.goals[].tasks[].forms[]", "starts_on") in seen
+
+    def test_a_row_from_the_parts_fetched_is_the_row_of_the_whole_document(self) -> None:
+        for doc in documents():
+            row = export_row({**ROW, **as_fetched(doc)})
             assert row.self_check == evaluate(doc)["auto_total"]
             assert row.deficits == tuple(doc["sections"]["competency_profile"]["deficits"])
             assert row.tasks == sum(len(g["tasks"]) for g in doc["sections"]["goals"])
             assert row.mentor == ("Наставник" if doc.get("mentoring") else "")
+
+    def test_parts_a_document_lacks_are_missing_not_empty(self) -> None:
+        doc = documents()[0]
+        bare = {"sections": {"goals": doc["sections"]["goals"]}}
+        row = export_row({**ROW, **as_fetched(bare)})
+        assert row.deficits == () and row.mentor == "" and row.self_check == evaluate(bare)["auto_total"]
 
     def test_previous_month_is_the_calendar_month_before_today(self) -> None:
         assert Month.parse("previous", today=date(2027, 1, 1)).key == "2026-12"
