@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from kit.client import GatewayClient, UpstreamError
+from kit.jsonutil import dumps
 from services.routes.generation import Alternative, CompetencyResult, MentorChoice, Snapshot
 from services.routes.pipeline import MatchContext, Mentee
 
@@ -18,17 +19,20 @@ log = logging.getLogger("routes.clients")
 FEED_PATH = "/api/v1/assessment/changes"
 TIER_RU = {"same_municipality": "тот же муниципалитет", "neighbouring": "соседний муниципалитет", "online": "онлайн"}
 BAND_TO_STATUS = {"deficit": "deficit", "growth": "growth", "strength": "strength"}
+# Request bodies are serialised with orjson (httpx's json= uses the standard library's encoder).
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 def _competency(c: dict[str, Any]) -> CompetencyResult:
     items = [
-        {"item": i.get("item"), "points": i.get("points"), "max": i.get("max_points")}
+        {"item": i.get("item"), "points": points, "max": top}
         for i in c.get("items", [])
-        if float(i.get("points", 0)) < float(i.get("max_points", 0))
+        if float(points := i.get("points", 0)) < float(top := i.get("max_points", 0))
     ]
-    skills = c.get("skills") or []
-    for i, skill in zip(items, skills, strict=False):
-        i["skill"] = skill
+    skills = c.get("skills")
+    if skills:
+        for i, skill in zip(items, skills, strict=False):
+            i["skill"] = skill
     return CompetencyResult(
         code=str(c["competency"]),
         name=str(c.get("name") or c["competency"]),
@@ -148,7 +152,9 @@ class ResourceMapClient:
                 ]
             }
             try:
-                answer = await self.client.json("POST", "/api/v1/matching/batch", json=body, region=chunk[0].region)
+                answer = await self.client.json(
+                    "POST", "/api/v1/matching/batch", content=dumps(body), headers=JSON_BODY, region=chunk[0].region
+                )
             except UpstreamError as e:
                 # The resource map cannot answer now: generate without forms rather than stall the
                 # feed; these drafts get forms when regenerated (next result or on request).
@@ -196,8 +202,8 @@ class ResourceMapClient:
             answer = await self.client.json(
                 "POST",
                 "/api/v1/mentors/assignments",
-                json=body,
-                headers={"Idempotency-Key": f"routes-{key}"},
+                content=dumps(body),
+                headers={**JSON_BODY, "Idempotency-Key": f"routes-{key}"},
                 region=region,
             )
         except UpstreamError as e:

@@ -4,12 +4,12 @@ The cursor is stored in the same transaction as the routes it produced, so a cra
 two is impossible; re-reading a page after a failure regenerates the same routes (route ids
 derive from teacher and period), so nothing is duplicated or lost.
 
-Pages go through two stages, overlapped: *planning* (read the page, read its routes, ask the
-resource map, generate the content) needs no lock, and while one page is written the next is
-planned. *Writing* happens in order, one page per transaction under the generation lock: it checks
-that the stored cursor is still the one the page was read after and that none of the page's routes
-changed since they were read (else it generates the page again from what is there now), writes, and
-moves the cursor.
+Pages go through three stages, overlapped: *reading* (the page and its snapshots; no side effects)
+runs a page ahead of *planning* (read the page's routes, ask the resource map, generate the content;
+no lock), which runs a page ahead of *writing*. Writing happens in cursor order, one page per
+transaction under the generation lock: it checks that the stored cursor is still the one the page was
+read after and that none of the page's routes changed since they were read (else it generates the page
+again from what is there now), writes, and moves the cursor.
 """
 
 from __future__ import annotations
@@ -42,6 +42,15 @@ from services.routes.repository import RouteRepository
 log = logging.getLogger("routes.feed")
 CONSUMER = "assessment-results"
 FEED_ACTOR = Principal(sub="service:routes-feed", role=Role.service)
+
+
+@dataclass
+class ReadPage:
+    """A feed page as snapshots."""
+
+    next_cursor: str | None
+    has_more: bool
+    snaps: list[Snapshot]
 
 
 @dataclass
@@ -90,22 +99,32 @@ class FeedConsumer:
         self.processed = 0
         self.last_error: str | None = None
         # Pages being read, by the cursor they are read after (reading has no side effects).
-        self._fetches: dict[str | None, asyncio.Task[dict[str, Any]]] = {}
+        self._reads: dict[str | None, asyncio.Task[ReadPage]] = {}
         # The next page being planned while the current one is written.
         self._ahead: tuple[str | None, asyncio.Task[PlannedPage]] | None = None
 
-    def _fetch(self, cursor: str | None) -> asyncio.Task[dict[str, Any]]:
-        task = self._fetches.pop(cursor, None)
+    def _read(self, cursor: str | None) -> asyncio.Task[ReadPage]:
+        task = self._reads.pop(cursor, None)
         if task is None:
-            task = asyncio.create_task(self.feed.page(cursor, self.batch))
+            task = asyncio.create_task(self._read_page(cursor))
         return task
 
+    async def _read_page(self, cursor: str | None) -> ReadPage:
+        """Read the page after `cursor` and turn its items into snapshots (no side effects)."""
+        page = await self.feed.page(cursor, self.batch)
+        items = page.get("items", [])
+        snaps: list[Snapshot] = []
+        for n in range(0, len(items), YIELD_EVERY):
+            snaps += [snapshot_from_change(i) for i in items[n : n + YIELD_EVERY]]
+            await asyncio.sleep(0)  # a page before it may be writing (see YIELD_EVERY)
+        return ReadPage(page.get("next_cursor"), bool(page.get("has_more")), snaps)
+
     def _drop_ahead(self) -> None:
-        tasks: list[asyncio.Task[Any]] = list(self._fetches.values())
+        tasks: list[asyncio.Task[Any]] = list(self._reads.values())
         if self._ahead is not None:
             tasks.append(self._ahead[1])
         self._ahead = None
-        self._fetches.clear()
+        self._reads.clear()
         for task in tasks:
             task.cancel()
             # Nobody awaits it any more: its failure (already reported by the step that failed) stays quiet.
@@ -114,24 +133,19 @@ class FeedConsumer:
     async def _plan(
         self, cursor: str | None, written: asyncio.Event | None = None, before: PlannedPage | None = None
     ) -> PlannedPage:
-        """Read the page after `cursor` and plan it. When it shares routes with `before` (a page not yet
-        written), its routes are read only once `written` is set, so the plan sees what that page wrote."""
+        """Plan the page after `cursor`, and start reading the one after it. When it shares routes with
+        `before` (a page not yet written), its routes are read only once `written` is set, so the plan
+        sees what that page wrote."""
         t0 = time.perf_counter()
-        page = await self._fetch(cursor)
-        fetched = time.perf_counter()
-        next_cursor = page.get("next_cursor")
-        if page.get("has_more") and next_cursor:
-            self._fetches[next_cursor] = self._fetch(next_cursor)  # read one page further ahead
-        items = page.get("items", [])
-        snaps: list[Snapshot] = []
-        for n in range(0, len(items), YIELD_EVERY):
-            snaps += [snapshot_from_change(i) for i in items[n : n + YIELD_EVERY]]
-            await asyncio.sleep(0)  # the page's predecessor may be writing (see YIELD_EVERY)
+        page = await self._read(cursor)
+        read = time.perf_counter()
+        if page.has_more and page.next_cursor:
+            self._reads[page.next_cursor] = self._read(page.next_cursor)  # read one page further ahead
         today = datetime.now(UTC).date()
-        batch = batch_of(snaps, today, self.max_age_days)
-        timings = {"fetch_wait_ms": round((fetched - t0) * 1000)}
+        batch = batch_of(page.snaps, today, self.max_age_days)
+        timings = {"fetch_wait_ms": round((read - t0) * 1000)}
         plan = None
-        if items:
+        if page.snaps:
             keys = batch.keys
             if written is not None and before is not None and not set(keys).isdisjoint(before.batch.keys):
                 t1 = time.perf_counter()
@@ -140,8 +154,8 @@ class FeedConsumer:
             async with self.sessionmaker() as session:
                 existing = await RouteRepository(session).existing_for(keys)
             plan = await plan_routes(batch, existing, self.resource_map, today, FEED_ACTOR)
-            timings["plan_ms"] = round((time.perf_counter() - fetched) * 1000)
-        return PlannedPage(cursor, next_cursor, bool(page.get("has_more")), len(items), snaps, batch, plan, timings)
+            timings["plan_ms"] = round((time.perf_counter() - read) * 1000)
+        return PlannedPage(cursor, page.next_cursor, page.has_more, len(page.snaps), page.snaps, batch, plan, timings)
 
     async def step(self) -> tuple[bool, Outcome | None]:
         """Write one page; return (more pages waiting, outcome). One consumer at a time per database."""

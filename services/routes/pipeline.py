@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from services.routes.repository import RouteRepository, route_record
 from services.routes.rules import generation_rules
 from services.routes.workflow import Status
 
+T = TypeVar("T")
 ROUTE_NAMESPACE = uuid.UUID("6f1d2c1e-8a57-4d7e-9b0e-2f4a9c3d5e71")
 
 
@@ -119,7 +121,7 @@ class Batch:
     considered: int
     outdated: int
 
-    @property
+    @cached_property
     def keys(self) -> list[RouteKey]:
         return [(uuid.UUID(s.teacher_id), period_key(s.assessed_on)) for s in self.by_route.values()]
 
@@ -180,10 +182,7 @@ async def plan_routes(
         pending[rid] = (s, row)
     if not pending:
         return plan
-    t0 = time.perf_counter()
     contexts = {rid: context_of(s, today) for rid, (s, _) in pending.items()}
-    alternatives = await resource_map.alternatives(sorted(set(contexts.values()), key=repr))
-    out.timings["match_ms"] = round((time.perf_counter() - t0) * 1000)
     # A draft being regenerated keeps the mentor it already has; new group-1 routes get one assigned.
     mentors: dict[str, MentorChoice] = {}
     for _rid, (s, row) in pending.items():
@@ -198,10 +197,28 @@ async def plan_routes(
         for rid, (s, _) in pending.items()
         if groups[str(s.group)]["mentor"] == "required" and s.teacher_id not in mentors
     ]
-    t0 = time.perf_counter()
-    if mentees:
-        mentors.update(await resource_map.mentors(mentees))
-    out.timings["mentors_ms"] = round((time.perf_counter() - t0) * 1000)
+
+    async def timed(name: str, call: Awaitable[T]) -> T:
+        t0 = time.perf_counter()
+        try:
+            return await call
+        finally:
+            out.timings[name] = round((time.perf_counter() - t0) * 1000)
+
+    # Matching and mentor assignment do not depend on each other: both are asked at once (the first
+    # failure is raised as it is, and the other call is cancelled).
+    matching = asyncio.ensure_future(
+        timed("match_ms", resource_map.alternatives(sorted(set(contexts.values()), key=repr)))
+    )
+    assigning = asyncio.ensure_future(timed("mentors_ms", resource_map.mentors(mentees))) if mentees else None
+    try:
+        alternatives = await matching
+        if assigning is not None:
+            mentors.update(await assigning)
+    finally:
+        matching.cancel()
+        if assigning is not None:
+            assigning.cancel()
     t0 = time.perf_counter()
     for n, (rid, (s, row)) in enumerate(pending.items(), 1):
         if n % YIELD_EVERY == 0:

@@ -81,7 +81,10 @@ def _copy_field(value: Any) -> bytes:
     """One field in PostgreSQL's COPY text format."""
     if value is None:
         return b"\\N"
-    return str(value).translate(_COPY_ESCAPES).encode()
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.translate(_COPY_ESCAPES)
+    return text.encode()
 
 
 def route_record(row: dict[str, Any]) -> bytes:
