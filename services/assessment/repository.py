@@ -64,9 +64,26 @@ class DirectoryRepository:
         stmt = pg_insert(municipalities).values(list(rows))
         stmt = stmt.on_conflict_do_update(
             index_elements=[municipalities.c.code],
-            set_={"name": stmt.excluded.name, "region": stmt.excluded.region, "updated_at": func.now()},
+            set_={"name": stmt.excluded.name, "updated_at": func.now()},
+            # Never moves a municipality to another region (callers refuse that first; this holds under races).
+            where=municipalities.c.region == stmt.excluded.region,
         )
         await self.s.execute(stmt)
+
+    async def regions_of_municipalities(self, codes: Sequence[str]) -> dict[str, str]:
+        """The region of each existing municipality among `codes`."""
+        q = select(municipalities.c.code, municipalities.c.region).where(municipalities.c.code.in_(list(codes)))
+        return {r.code: r.region for r in await self.s.execute(q)}
+
+    async def regions_of_organisations(self, codes: Sequence[str]) -> dict[str, str]:
+        """The region of each existing organisation among `codes` (locked until the transaction ends)."""
+        q = (
+            select(organisations.c.code, municipalities.c.region)
+            .join(municipalities, municipalities.c.code == organisations.c.municipality_code)
+            .where(organisations.c.code.in_(list(codes)))
+            .with_for_update(of=organisations)
+        )
+        return {r.code: r.region for r in await self.s.execute(q)}
 
     async def list_municipalities(self, region: str | None) -> list[dict[str, Any]]:
         q = select(municipalities.c.code, municipalities.c.name, municipalities.c.region).order_by(
@@ -75,10 +92,6 @@ class DirectoryRepository:
         if region:
             q = q.where(municipalities.c.region == region)
         return [dict(r._mapping) for r in await self.s.execute(q)]
-
-    async def get_municipality(self, code: str) -> dict[str, Any] | None:
-        r = (await self.s.execute(select(municipalities).where(municipalities.c.code == code))).first()
-        return dict(r._mapping) if r else None
 
     async def upsert_organisations(self, rows: Sequence[dict[str, Any]]) -> None:
         stmt = pg_insert(organisations).values(list(rows))
