@@ -122,6 +122,9 @@ async def bench_report_http(gateway: str, regions: list[list[ScoreRow]], in_proc
     async with httpx.AsyncClient(base_url=gateway, timeout=120) as api:
         for i, rows in enumerate(regions):
             h = auth(Role.regional_specialist, region=f"r-{i:02d}")
+            # Scores are accepted for the region's own municipalities only (assessment's directory).
+            directory = [{"code": r.municipality, "name": r.municipality_name, "region": f"r-{i:02d}"} for r in rows]
+            assert (await api.put("/api/v1/municipalities", json=directory, headers=h)).status_code == 200
             r = await api.post("/api/v1/monitoring/campaigns", headers=h,
                                json={"code": "2026", "title": "Мониторинг 2026", "held_on": "2026-04-15"})
             assert r.status_code == 201, r.text

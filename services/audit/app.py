@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from kit.app import create_service_app
 from kit.client import GatewayClient
 from services.audit.api import audits, checklists, effectiveness, kpi, monitoring
-from services.audit.clients import Upstream
+from services.audit.clients import MunicipalityDirectory, Upstream
 from services.audit.config import AuditSettings
 from services.audit.outbox import RouteOutbox
 
@@ -17,6 +17,7 @@ async def start_delivery(app: FastAPI) -> None:
     settings: AuditSettings = app.state.settings
     client = GatewayClient(app.state.common, caller="audit", timeout=settings.upstream_timeout_seconds)
     app.state.upstream = Upstream(client)
+    app.state.municipalities = MunicipalityDirectory(app.state.upstream)
     app.state.outbox = RouteOutbox(app.state.sessionmaker, app.state.upstream, settings)
     app.state.outbox.start()
 

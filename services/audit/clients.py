@@ -8,6 +8,7 @@ the answer does not have the agreed shape.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -378,3 +379,27 @@ async def fetch_municipality_codes(up: Upstream, *, region: str | None) -> list[
         return sorted({str(m["code"]) for m in body if region is None or m.get("region") == region})
     except (KeyError, TypeError) as e:
         raise UpstreamShapeError("municipalities") from e
+
+
+class MunicipalityDirectory:
+    """The region's municipality codes from assessment's directory, kept for a short while.
+
+    A code missing from what was kept is looked up again before it is called unknown, so a
+    municipality the region has just registered is accepted at once."""
+
+    def __init__(self, up: Upstream, ttl_seconds: float = 60.0) -> None:
+        self.up = up
+        self.ttl = ttl_seconds
+        self._known: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def unknown(self, region: str, codes: Iterable[str]) -> set[str]:
+        """The codes among `codes` that are not municipalities of `region` (raises UpstreamError or
+        UpstreamShapeError when the directory cannot be read)."""
+        wanted = set(codes)
+        now = time.monotonic()
+        kept = self._known.get(region)
+        if kept is not None and kept[0] > now and wanted <= kept[1]:
+            return set()
+        known = frozenset(await fetch_municipality_codes(self.up, region=region))
+        self._known[region] = (now + self.ttl, known)
+        return wanted - known

@@ -16,7 +16,7 @@ from services.audit.config import AuditSettings
 from services.audit.scoring import GroupRules, procedure_for
 from tests.assessment.intake_support import csv_text, row, scores_with, setup_intake, upload
 from tests.harness import auth
-from tests.region import REGION, Region, as_methodologist, as_regional, as_school, as_teacher
+from tests.region import MUN_A, MUN_B, REGION, Region, as_methodologist, as_regional, as_school, as_teacher
 
 # Weak competencies (items scored 0) that put a mathematics result in each group of the default
 # framework (57 points: low < 40% <= basic < 60% <= elevated < 80% <= high).
@@ -225,3 +225,15 @@ def to_csv(rows: list[dict[str, Any]], header: list[str] | None = None, sep: str
         w.writerow([str(r.get(k, "")).replace(".", ",") if isinstance(r.get(k), float) else r.get(k, "")
                     for k in keys])
     return out.getvalue()
+
+
+# Municipality codes the audit tests write checklists and monitoring scores for: the audit service
+# accepts only municipalities of the region's directory (assessment's GET /api/v1/municipalities).
+TEST_MUNICIPALITIES = (MUN_A, MUN_B, *(f"mo-{i:02d}" for i in range(101)))
+
+
+async def register_municipalities(api: httpx.AsyncClient, codes: tuple[str, ...] = TEST_MUNICIPALITIES,
+                                  region: str = REGION) -> None:
+    body = [{"code": c, "name": f"Округ {c}", "region": region} for c in codes]
+    r = await api.put("/api/v1/municipalities", json=body, headers=auth(Role.service, region=region))
+    assert r.status_code == 200, r.text

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from services.audit.vocab import Direction
+from tests.audit.support import register_municipalities
 from tests.region import MUN_A, MUN_B, as_methodologist, as_regional, as_school
 
 YES = {"goals_and_tasks": True, "quantitative_indicators": True, "qualitative_indicators": True,
@@ -26,6 +28,11 @@ def body(overrides: dict[str, dict[str, bool]] | None = None, documents: list[di
 
 def path(mun: str) -> str:
     return f"/api/v1/checklists/municipalities/{mun}"
+
+
+@pytest.fixture(autouse=True)
+async def directory(api: httpx.AsyncClient) -> None:
+    await register_municipalities(api)
 
 
 class TestWrite:
@@ -66,6 +73,12 @@ class TestScope:
         h = as_methodologist(MUN_A)
         assert (await api.get(path(MUN_B), headers=h)).status_code == 404
         assert (await api.put(path(MUN_B), json=body(), headers=h)).status_code == 404
+
+    async def test_a_municipality_outside_the_regions_directory_is_404(self, api: httpx.AsyncClient) -> None:
+        r = await api.put(path("mo-elsewhere"), json=body(), headers=as_regional())
+        assert r.status_code == 404 and r.json()["code"] == "unknown-municipality"
+        listed = (await api.get("/api/v1/checklists", headers=as_regional())).json()["items"]
+        assert listed == []
 
     async def test_schools_are_refused(self, api: httpx.AsyncClient) -> None:
         r = await api.put(path(MUN_A), json=body(), headers=as_school("oo-a1", MUN_A))

@@ -9,10 +9,19 @@ from typing import Any
 
 import httpx
 import openpyxl
+import pytest
 
 from kit.auth import Role
 from services.audit.vocab import BAND_COLOURS
-from tests.audit.support import STEPS, create_campaign, row_with_total_percent, score_row, to_csv, upload_scores
+from tests.audit.support import (
+    STEPS,
+    create_campaign,
+    register_municipalities,
+    row_with_total_percent,
+    score_row,
+    to_csv,
+    upload_scores,
+)
 from tests.harness import auth
 from tests.region import MUN_A, MUN_B, REGION, as_methodologist, as_regional, as_school
 
@@ -42,6 +51,11 @@ async def report(api: httpx.AsyncClient, campaign_id: str, headers: dict[str, st
     assert r.status_code == 200, r.text
     out: dict[str, Any] = r.json()
     return out
+
+
+@pytest.fixture(autouse=True)
+async def directory(api: httpx.AsyncClient) -> None:
+    await register_municipalities(api)
 
 
 # Weakest region-wide: decisions (3 of 9 points), then indicators (11 of 30), then effectiveness (4 of 9).
@@ -123,6 +137,16 @@ class TestUpload:
         assert got == {(2, "methods", "above-max"), (3, "total", "total-mismatch"), (4, "goals", "above-max"),
                        (4, "decisions", "negative")}
         assert "3 rows rejected" in problem["detail"]
+        assert await scores(api, c["id"]) == []
+
+    async def test_a_code_outside_the_regions_directory_is_rejected_naming_the_row(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        c = await create_campaign(api, "c1", "2026-04-15")
+        r = await upload_scores(api, c["id"], [score_row("mo-01"), score_row("mo-zz"), score_row("mo-02")])
+        assert r.status_code == 422, r.text
+        [error] = r.json()["errors"]
+        assert (error["row"], error["column"], error["code"]) == (2, "municipality", "unknown-municipality")
         assert await scores(api, c["id"]) == []
 
     async def test_csv_errors_name_the_data_row(self, api: httpx.AsyncClient) -> None:

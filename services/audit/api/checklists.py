@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from kit.auth import CurrentPrincipal, Principal, Role
 from kit.db import DbSession
 from kit.errors import NotFound, PreconditionFailed, problem_responses
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from kit.versioning import etag, parse_if_match
-from services.audit.api.common import ANALYSTS, ensure_role, own_municipality, writer_region
+from services.audit.api.common import ANALYSTS, ensure_role, own_municipality, unknown_municipalities, writer_region
 from services.audit.checklist import completeness, summarise
 from services.audit.repository import ChecklistRepository
 from services.audit.schemas import (
@@ -116,12 +116,15 @@ async def get_checklist(
     "/municipalities/{municipality}",
     response_model=ChecklistRead,
     summary="Write a municipality's checklist (If-Match optional; 412 when stale)",
-    responses=problem_responses(404, 412),
+    description="The municipality must be in the region's directory (`GET /api/v1/municipalities`); "
+    "an unknown code is 404 `unknown-municipality`.",
+    responses=problem_responses(404, 412, 503),
 )
 async def put_checklist(
     body: ChecklistWrite,
     principal: CurrentPrincipal,
     session: DbSession,
+    request: Request,
     response: Response,
     municipality: str = MunicipalityCode,
     if_match: str | None = Header(default=None),
@@ -130,6 +133,8 @@ async def put_checklist(
     if not _visible(principal, municipality):
         raise NotFound("checklist not found", code="checklist-not-found")
     region = writer_region(principal)
+    if await unknown_municipalities(request, region, [municipality]):
+        raise NotFound("the region's directory has no municipality with this code", code="unknown-municipality")
     expected = parse_if_match(if_match)
     repo = ChecklistRepository(session)
     if expected is not None and await repo.get(region, municipality) is None:

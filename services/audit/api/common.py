@@ -6,8 +6,8 @@ from fastapi import Request
 
 from kit.auth import Principal, Role
 from kit.client import UpstreamError
-from kit.errors import AppError, FieldError, Forbidden, ValidationFailed
-from services.audit.clients import Upstream, UpstreamShapeError
+from kit.errors import AppError, FieldError, Forbidden, UpstreamUnavailable, ValidationFailed
+from services.audit.clients import MunicipalityDirectory, Upstream, UpstreamShapeError
 from services.audit.config import AuditSettings
 from services.audit.outbox import RouteOutbox
 
@@ -75,3 +75,15 @@ def upstream_reason(service: str, exc: BaseException) -> str:
             return f"the {service} service is unavailable"
         return f"the {service} service answered {exc.status}"
     return f"the {service} service is unavailable"
+
+
+async def unknown_municipalities(request: Request, region: str, codes: list[str]) -> set[str]:
+    """The codes that are not municipalities of the region in assessment's directory; 503 when the
+    directory cannot be read (a write is refused rather than stored unchecked)."""
+    directory: MunicipalityDirectory = request.app.state.municipalities
+    try:
+        return await directory.unknown(region, codes)
+    except (UpstreamError, UpstreamShapeError) as e:
+        raise UpstreamUnavailable(
+            f"municipality codes cannot be checked: {upstream_reason('assessment', e)}", code="upstream-unavailable"
+        ) from e

@@ -22,6 +22,7 @@ from services.audit.api.common import (
     ensure_role,
     own_municipality,
     settings_of,
+    unknown_municipalities,
     writer_region,
 )
 from services.audit.models import idempotency_keys
@@ -213,7 +214,7 @@ def _upload_records(body: bytes, content_type: str | None, request: Request) -> 
     "/campaigns/{campaign_id}/scores",
     response_model=UploadResult,
     summary="Load municipalities' scores on the nine steps (JSON, CSV or XLSX; all rows or none)",
-    responses=problem_responses(400, 404, 409, 413, 415),
+    responses=problem_responses(400, 404, 409, 413, 415, 503),
     openapi_extra=UPLOAD_OPENAPI,
 )
 async def upload_scores(
@@ -228,7 +229,7 @@ async def upload_scores(
     key = check_key(idempotency_key)
     assert key is not None
     repo = MonitoringRepository(session)
-    await _campaign_or_404(repo, principal, campaign_id)
+    campaign = await _campaign_or_404(repo, principal, campaign_id)
     settings = settings_of(request)
     body = await request.body()
     if len(body) > settings.max_upload_bytes:
@@ -241,7 +242,16 @@ async def upload_scores(
     replayed = await guard.begin(body_fp)
     if replayed is not None:
         return replayed
-    rows, errors = validate_rows(_upload_records(body, content_type, request))
+    raw_rows = _upload_records(body, content_type, request)
+    rows, errors = validate_rows(raw_rows)
+    unknown = await unknown_municipalities(request, campaign["region"], [r.municipality for r in rows])
+    for row_no, raw in raw_rows:
+        if str(raw.get("municipality") or "").strip() in unknown:
+            errors.append(FieldError(
+                loc=["body", row_no, "municipality"], code="unknown-municipality", row=row_no, column="municipality",
+                message=f"row {row_no}: the region's directory has no municipality with this code",
+            ))
+    errors.sort(key=lambda e: e.row or 0)
     if errors:
         raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
     counts = await repo.upsert_scores(campaign_id, rows, replace=replace)
