@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -75,6 +77,17 @@ async def copy_floor(admin_url: str, contents: list[dict[str, Any]], n: int) -> 
         await conn.close()
 
 
+def page_timings(log: Path) -> str:
+    """Median per-page timings the feed consumer logged (stages overlap: a page is planned while the one
+    before it is written)."""
+    pages = [json.loads(line) for line in log.read_text(errors="replace").splitlines() if "feed page processed" in line]
+    if not pages:
+        return "  no feed pages logged"
+    keys = [k for k in pages[0] if k.endswith("_ms")]
+    medians = ", ".join(f"{k[:-3]} {statistics.median(p.get(k, 0) for p in pages):.0f}" for k in keys)
+    return f"  per page of {pages[0].get('items')}, median ms over {len(pages)} pages: {medians}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--teachers", type=int, default=80_000)
@@ -96,23 +109,28 @@ def main() -> None:
             st.stop("routes")
             seconds, answer = asyncio.run(upload(st.gateway, headers, campaign_id, body))
             print(f"setup: {n} results uploaded in {seconds:.1f}s ({answer.get('inserted')} inserted)")
+            load_before = os.getloadavg()
             t0 = time.perf_counter()
             st.start("routes")
             done = 0
             while done < n:
-                time.sleep(0.5)
+                time.sleep(0.2)
                 done = asyncio.run(count_routes(admin_url))
                 if time.perf_counter() - t0 > 1800:
                     raise SystemExit(f"gave up: {done} of {n} routes after 30 minutes")
             elapsed = time.perf_counter() - t0
+            load_after = os.getloadavg()
             rate = n / elapsed
             items = asyncio.run(feed_items(st.gateway, headers, 500))
             pure_rate, contents = pure_generation(items, max(1, 5000 // max(1, len(items))))
             floor = asyncio.run(copy_floor(admin_url, contents, min(n, 20_000)))
             print(f"\nroute generation for {n} teachers: {elapsed:.1f}s = {rate:.0f} routes/s")
             print("  (goal: >= 1300 routes/s, i.e. <= 60 s for 80,000)")
+            before, after = (" ".join(f"{x:.2f}" for x in la) for la in (load_before, load_after))
+            print(f"  load average (1/5/15 min) before {before}, after {after}; {os.cpu_count()} cores, shared")
             print(f"  baseline pure generate() in-process: {pure_rate:.0f} routes/s -> ratio {rate / pure_rate:.2f}")
             print(f"  baseline COPY of route rows:         {floor:.0f} rows/s  -> ratio {rate / floor:.2f}")
+            print(page_timings(log_dir / "routes.log"))
             if not args.skip_export:
                 try:
                     from benchmarks.routes_export import bench_export
