@@ -206,6 +206,21 @@ class TeacherRepository:
         r = (await self.s.execute(stmt)).first()
         return dict(r._mapping) if r else None
 
+    async def placements(self, external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Where each already registered teacher among `external_ids` is (locked until the transaction ends)."""
+        q = (
+            select(
+                teachers.c.external_id,
+                teachers.c.id,
+                teachers.c.region,
+                teachers.c.municipality_code,
+                teachers.c.organisation_code,
+            )
+            .where(teachers.c.external_id.in_(list(external_ids)))
+            .with_for_update()
+        )
+        return {r.external_id: dict(r._mapping) for r in await self.s.execute(q)}
+
     async def bulk_upsert(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
         """Upsert rows by external id; return (inserted, updated). Unchanged rows are left alone."""
         inserted = updated = 0

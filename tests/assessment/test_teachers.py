@@ -232,3 +232,36 @@ class TestBulkUpsert:
         rows = [teacher_row("x-1", "Учитель Чужой Тестович", MUN_B, ORG_B1)]
         r = await api.post("/api/v1/teachers/bulk", json={"teachers": rows}, headers=as_methodologist(MUN_A))
         assert r.status_code == 403
+
+    async def test_a_teacher_of_another_municipality_cannot_be_claimed(self, api: httpx.AsyncClient) -> None:
+        await seed_region(api, [teacher_row("t-b", "Учитель Соседний Тестович", MUN_B, ORG_B1)])
+        claim = [teacher_row("t-b", "Учитель Соседний Тестович", MUN_A, ORG_A1)]
+        r = await api.post("/api/v1/teachers/bulk", json={"teachers": claim}, headers=as_methodologist(MUN_A))
+        assert r.status_code == 422, r.text
+        [error] = r.json()["errors"]
+        assert (error["row"], error["column"], error["code"]) == (1, "external_id", "teacher-out-of-scope")
+        [still] = (await api.get("/api/v1/teachers", headers=as_regional())).json()["items"]
+        assert (still["municipality"], still["organisation"]) == (MUN_B, ORG_B1)
+
+    async def test_another_region_cannot_claim_a_teacher(self, api: httpx.AsyncClient) -> None:
+        await seed_region(api, [teacher_row("t-a", "Учитель Свой Тестович", MUN_A, ORG_A1)])
+        other = auth(Role.service, region="r-other")
+        r = await api.put("/api/v1/municipalities", json=[{"code": "mo-o", "name": "Чужой", "region": "r-other"}],
+                          headers=other)
+        assert r.status_code == 200
+        r = await api.put("/api/v1/organisations", json=[{"code": "oo-o", "name": "Чужая", "municipality": "mo-o"}],
+                          headers=other)
+        assert r.status_code == 200
+        claim = [teacher_row("t-a", "Учитель Свой Тестович", "mo-o", "oo-o")]
+        r = await api.post("/api/v1/teachers/bulk", json={"teachers": claim}, headers=other)
+        assert r.status_code == 422 and r.json()["errors"][0]["code"] == "teacher-out-of-scope", r.text
+        [still] = (await api.get("/api/v1/teachers", headers=as_regional())).json()["items"]
+        assert still["municipality"] == MUN_A
+
+    async def test_the_region_moves_a_teacher_between_municipalities(self, api: httpx.AsyncClient) -> None:
+        await seed_region(api, [teacher_row("t-m", "Учитель Переезжающий Тестович", MUN_A, ORG_A1)])
+        move = [teacher_row("t-m", "Учитель Переезжающий Тестович", MUN_B, ORG_B1)]
+        r = await api.post("/api/v1/teachers/bulk", json={"teachers": move}, headers=as_regional())
+        assert r.status_code == 200 and r.json()["updated"] == 1, r.text
+        [moved] = (await api.get("/api/v1/teachers", headers=as_regional())).json()["items"]
+        assert (moved["municipality"], moved["organisation"]) == (MUN_B, ORG_B1)

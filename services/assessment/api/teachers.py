@@ -214,8 +214,29 @@ async def bulk_upsert_teachers(body: TeacherBulk, principal: CurrentPrincipal, s
         else:
             seen[t.external_id] = i
     orgs = await DirectoryRepository(session).organisations_by_code([t.organisation for t in body.teachers])
+    repo = TeacherRepository(session)
+    # A registered teacher changes only in the hands of someone who sees where the teacher is now: a
+    # school (or another region) cannot claim a teacher, and with them their assessment history.
+    existing = await repo.placements([t.external_id for t in body.teachers])
     rows: list[dict[str, Any]] = []
     for i, t in enumerate(body.teachers, start=1):
+        now = existing.get(t.external_id)
+        if now is not None and not principal.sees(
+            region=now["region"],
+            municipality=now["municipality_code"],
+            organisation=now["organisation_code"],
+            teacher_id=str(now["id"]),
+        ):
+            errors.append(
+                FieldError(
+                    loc=["body", "teachers", i - 1, "external_id"],
+                    code="teacher-out-of-scope",
+                    message="a teacher with this external id is registered outside your scope",
+                    row=i,
+                    column="external_id",
+                )
+            )
+            continue
         try:
             region = check_placement(orgs, principal, t.organisation, t.municipality, row=i)
         except ValidationFailed as e:
@@ -224,7 +245,7 @@ async def bulk_upsert_teachers(body: TeacherBulk, principal: CurrentPrincipal, s
         rows.append(_row_values(t, region))
     if errors:
         raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
-    inserted, updated = await TeacherRepository(session).bulk_upsert(rows)
+    inserted, updated = await repo.bulk_upsert(rows)
     return BulkResult(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
 
 
