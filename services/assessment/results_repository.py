@@ -316,9 +316,10 @@ class CsvStageSql:
 
     def create_view(self) -> str:
         ins, cuts = self.ins, self.cuts
+        n_comp = len(ins.competencies)
         points = ", ".join(f"{c}::int AS i{k}" for k, c in enumerate(self.items))
         comp = ", ".join(f"({' + '.join(f'i{k}' for k in idx)}) AS k{j}" for j, idx in enumerate(ins.competency_items))
-        ks = [f"p.k{j}" for j in range(len(ins.competencies))]
+        ks = [f"x.k{j}" for j in range(n_comp)]
 
         def codes(condition: str) -> str:
             return "array_remove(ARRAY[" + ", ".join(
@@ -327,36 +328,47 @@ class CsvStageSql:
             ) + "], NULL)::varchar(32)[]"
 
         def by_level(values: list[str]) -> str:
-            whens = " ".join(f"WHEN p.total >= {t} THEN {v}" for t, v in reversed(list(zip(cuts.level_from, values,
+            whens = " ".join(f"WHEN x.total >= {t} THEN {v}" for t, v in reversed(list(zip(cuts.level_from, values,
                                                                                                strict=True))))
             return f"CASE {whens} END"
 
         percents = "{" + ",".join(fmt_points(p) for p in cuts.percents) + "}"
-        registrable = "o.region IS NOT NULL"
+        # Each level is computed once per row (OFFSET 0 keeps the planner from inlining the sums into every
+        # use); the planner drops the columns a statement does not read, so registering teachers casts no points.
         return f"""
             CREATE TEMP VIEW stage_results AS
-            SELECT r.row_no, {self.ext}::varchar(64) AS external_id,
-                   CASE WHEN {registrable} THEN {self.name} END AS full_name,
-                   CASE WHEN {registrable} THEN replace(lower({self.name} COLLATE pg_c_utf8), 'ё', 'е')
+            SELECT x.row_no, x.external_id::varchar(64) AS external_id,
+                   CASE WHEN x.region IS NOT NULL THEN x.full_name END AS full_name,
+                   CASE WHEN x.region IS NOT NULL THEN replace(lower(x.full_name COLLATE pg_c_utf8), 'ё', 'е')
                    END AS search_name,
-                   o.region::varchar(32) AS region, {self.mun}::varchar(32) AS municipality,
-                   {self.org}::varchar(32) AS organisation, coalesce({self.position}, {_literal(DEFAULT_POSITION)})
-                   AS position,
-                   ARRAY[{", ".join(f"p.i{k}" for k in range(len(self.items)))}]::numeric(8,2)[] AS item_points,
+                   x.region::varchar(32) AS region, x.municipality::varchar(32) AS municipality,
+                   x.organisation::varchar(32) AS organisation,
+                   coalesce(x.position, {_literal(DEFAULT_POSITION)}) AS position,
+                   ARRAY[{", ".join(f"x.i{k}" for k in range(len(self.items)))}]::numeric(8,2)[] AS item_points,
                    ARRAY[{", ".join(ks)}]::numeric(8,2)[] AS competency_points,
-                   p.total::numeric(8,2) AS total_points, {fmt_points(ins.max_total)}::numeric(8,2) AS max_points,
-                   ({_literal(percents)}::numeric[])[p.total + 1]::numeric(5,2) AS percent,
+                   x.total::numeric(8,2) AS total_points, {fmt_points(ins.max_total)}::numeric(8,2) AS max_points,
+                   ({_literal(percents)}::numeric[])[x.total + 1]::numeric(5,2) AS percent,
                    ({by_level([_literal(v) for v in cuts.levels])})::varchar(16) AS level,
                    ({by_level([str(g) for g in range(1, len(cuts.levels) + 1)])})::smallint AS grp,
                    'computed'::varchar(16) AS level_source,
                    {codes("{k} < {d}")} AS deficit_codes,
                    {codes("{k} >= {d} AND {k} < {s}")} AS growth_codes,
                    {codes("{k} >= {s}")} AS strength_codes
-            {self._from()}
-            CROSS JOIN LATERAL (
-                SELECT c.*, {" + ".join(f"c.k{j}" for j in range(len(ins.competencies)))} AS total
-                FROM (SELECT i.*, {comp} FROM (SELECT {points} OFFSET 0) i) c
-            ) p"""
+            FROM (
+                SELECT c.*, {" + ".join(f"c.k{j}" for j in range(n_comp))} AS total
+                FROM (
+                    SELECT i.*, {comp}
+                    FROM (
+                        SELECT r.row_no, {self.ext} AS external_id, {self.name} AS full_name, o.region,
+                               {self.mun} AS municipality, {self.org} AS organisation, {self.position} AS position,
+                               {points}
+                        {self._from()}
+                        OFFSET 0
+                    ) i
+                    OFFSET 0
+                ) c
+                OFFSET 0
+            ) x"""
 
 
 async def driver_connection(session: AsyncSession) -> Any:
