@@ -4,6 +4,10 @@ No database here. Rows stream from the spooled file (CSV, XLSX or JSON) through 
 which writes each good row, already scored, as one line of a CSV file ready for `COPY`, and keeps
 every bad row's errors (row, column, code, message; never the rejected value). Memory stays flat
 in the number of rows except for the set of external ids (to find duplicates in a batch).
+
+A plain item-score CSV (`copyable_csv`) is first given to PostgreSQL as it is: COPY parses it and
+SQL applies the same checks and the tabulated rules (`results_repository.CsvStageSql`). Only when a
+row does not pass there is the file read again here, row by row, which also reports its errors.
 """
 
 from __future__ import annotations
@@ -313,7 +317,7 @@ def json_rows(spool: SpooledBody) -> list[Any]:
 
 PG_ENCODINGS = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "cp1251": "WIN1251"}
 # Every character Python's str.strip() removes: a cell edged by one of these is left to the Python path.
-PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+PY_WHITESPACE = "".join(chr(c) for c in range(0x10000) if chr(c).isspace())  # none lies beyond the BMP
 
 
 @dataclass(frozen=True)
