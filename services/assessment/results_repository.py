@@ -35,7 +35,6 @@ from services.assessment.models import (
 )
 from services.assessment.repository import teacher_scope_clause
 from services.assessment.scoring import Framework, Instrument, WholePointCuts, framework_from_document
-from services.assessment.vocab import normalize_name
 
 # Framework versions never change once stored, so their scoring view is cached by id.
 _SCORING_CACHE: dict[uuid.UUID, Framework] = {}
@@ -242,13 +241,11 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-# Names whose folding (`normalize_name`) is one character each: digits, Latin, Cyrillic, apostrophe, dot, hyphen.
+# Names folded in SQL exactly as `normalize_name` folds them: digits, Latin and Cyrillic letters (whose
+# casefold is their simple lowercase, what lower() gives under pg_c_utf8), apostrophe, dot, hyphen, and
+# single spaces between words (nothing for split() to collapse).
 _NAME_CHARS = "0-9A-Za-zЁА-яё'.-"
 _NAME_RE = f"^[{_NAME_CHARS}]+( [{_NAME_CHARS}]+)*$"
-_FOLD_FROM = "".join(c for c in map(chr, [*range(65, 91), *range(0x410, 0x450), 0x401, 0x451])
-                     if normalize_name(c) != c)
-_FOLD_TO = "".join(normalize_name(c) for c in _FOLD_FROM)
-assert len(_FOLD_FROM) == len(_FOLD_TO)
 
 
 class CsvStageSql:
