@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -131,24 +132,31 @@ class ResourceMapClient:
         return out
 
     async def _match(self, contexts: Sequence[MatchContext]) -> dict[MatchContext, dict[str, list[Alternative]]]:
-        """One batch call per 1,000 contexts (the resource map matches them against one catalogue snapshot)."""
+        """One batch call per 1,000 queries (the resource map matches them against one catalogue snapshot).
+
+        A deficit's alternatives depend on the teacher's other deficits as a set, not on their order, so
+        teachers with the same deficits listed in another order (weakest first) share one query."""
         out: dict[MatchContext, dict[str, list[Alternative]]] = {c: {} for c in contexts if not c.deficits}
-        # The resource map is per region: ask in each teacher's region, 1,000 contexts a call.
+        sharing: dict[MatchContext, list[MatchContext]] = {}
+        for c in contexts:
+            if c.deficits:
+                sharing.setdefault(replace(c, deficits=tuple(sorted(c.deficits))), []).append(c)
+        # The resource map is per region: ask in each teacher's region, 1,000 queries a call.
         chunks: list[list[MatchContext]] = []
-        for region in sorted({c.region for c in contexts if c.deficits}):
-            mine = [c for c in contexts if c.deficits and c.region == region]
+        for region in sorted({q.region for q in sharing}):
+            mine = [q for q in sharing if q.region == region]
             chunks += [mine[i : i + 1000] for i in range(0, len(mine), 1000)]
         for chunk in chunks:
             body = {
                 "queries": [
                     {
-                        "deficits": list(c.deficits),
-                        "subject": c.subject,
-                        "group": c.group,
-                        "municipality": c.municipality,
-                        "period": {"start": c.period_start.isoformat(), "end": c.period_end.isoformat()},
+                        "deficits": list(q.deficits),
+                        "subject": q.subject,
+                        "group": q.group,
+                        "municipality": q.municipality,
+                        "period": {"start": q.period_start.isoformat(), "end": q.period_end.isoformat()},
                     }
-                    for c in chunk
+                    for q in chunk
                 ]
             }
             try:
@@ -159,13 +167,14 @@ class ResourceMapClient:
                 # The resource map cannot answer now: generate without forms rather than stall the
                 # feed; these drafts get forms when regenerated (next result or on request).
                 log.warning("matching refused", extra={"status": e.status})
-                out.update({c: {} for c in chunk})
+                out.update({c: {} for q in chunk for c in sharing[q]})
                 continue
-            for ctx, result in zip(chunk, answer.get("results", []), strict=False):
-                out[ctx] = {
+            for q, result in zip(chunk, answer.get("results", []), strict=False):
+                found = {
                     str(d["competency"]): [_alternative(x) for x in d.get("alternatives", [])]
                     for d in result.get("deficits", [])
                 }
+                out.update({c: found for c in sharing[q]})
         return out
 
     async def mentors(self, mentees: Sequence[Mentee]) -> dict[str, MentorChoice]:
