@@ -90,3 +90,40 @@ class TestMentors:
     async def test_regional_list_shows_the_routes(self, api: httpx.AsyncClient) -> None:
         await route_for(api, {"M2"})
         assert len((await api.get("/api/v1/routes", headers=as_regional())).json()["items"]) == 1
+
+
+class TestMatchingContract:
+    async def test_a_deficits_alternatives_do_not_depend_on_the_order_of_the_deficits(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        # Route generation asks once for teachers whose deficits differ only in order (weakest first).
+        await add_resource(api, title="Курс: оценивание", competencies=["M3"], learning_type="formal")
+        await add_resource(api, title="Курс: технологии", competencies=["M2"], learning_type="formal")
+        await add_resource(
+            api,
+            kind="community",
+            title="Клуб: оценивание и технологии",
+            competencies=["M2", "M3"],
+            learning_type="informal",
+            municipalities=[MUN_A],
+        )
+        await add_mentor(api, municipality=MUN_A, subjects=["mathematics"], competencies=["M2", "M3"])
+        query = {
+            "subject": "mathematics",
+            "group": 1,
+            "municipality": MUN_A,
+            "period": {"start": "2026-12-01", "end": "2027-05-31"},
+        }
+        r = await api.post(
+            "/api/v1/matching/batch",
+            json={"queries": [{**query, "deficits": ["M2", "M3"]}, {**query, "deficits": ["M3", "M2"]}]},
+            headers=as_regional(),
+        )
+        assert r.status_code == 200, r.text
+        first, second = ({d["competency"]: d for d in res["deficits"]} for res in r.json()["results"])
+        assert set(first) == set(second) == {"M2", "M3"}
+        for code in ("M2", "M3"):
+            assert first[code]["alternatives"], code
+            for key in ("alternatives", "mentors"):
+                mine = [(a["id"], a["score"], a["reasons"]) for a in first[code][key]]
+                assert mine == [(a["id"], a["score"], a["reasons"]) for a in second[code][key]], (code, key)
