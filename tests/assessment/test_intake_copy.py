@@ -12,7 +12,8 @@ from tests.assessment.intake_support import create_campaign, item_codes, item_ma
 from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, ORG_B1, as_methodologist
 
 NAMES = ["Ёлкина Алёна Петровна", "Иванов-Петров Иван", "Д'Арк Жанна", "Учитель 17", "Smith John", "Щукин Э. Ю.",
-         "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ ABCDEFGHIJKLMNOPQRSTUVWXYZ абвгдеёжзийклмнопрстуфхцчшщъыьэюя", "Ёжиков Пётр"]
+         "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ ABCDEFGHIJKLMNOPQRSTUVWXYZ абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+         "Ёжиков Пётр"]
 PLACES = [(MUN_A, ORG_A1), (MUN_A, ORG_A2), (MUN_B, ORG_B1), ("", "")]
 
 RESULT_COLUMNS = ("item_points, competency_points, total_points, max_points, percent, level, grp, level_source, "
