@@ -19,7 +19,7 @@ from gateway.apikeys import ApiKeyResolver
 from gateway.config import GatewaySettings
 from gateway.openapi import merge_specs
 from gateway.proxy import API_PREFIX, Proxy
-from kit.app import service_database_url
+from kit.app import service_database_url, tune_gc
 from kit.auth import TokenCodec
 from kit.db import make_engine, ping
 from kit.errors import install_error_handlers, problem_response
@@ -67,6 +67,7 @@ class Gateway:
         self.engine = make_engine(db_url, pool_size=5, max_overflow=5, application_name="gateway")
         self.proxy.resolver = ApiKeyResolver(self.engine, self.settings.api_key_cache_seconds)
         await self.proxy.start()
+        tune_gc()
 
     async def shutdown(self) -> None:
         await self.proxy.stop()

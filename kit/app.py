@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +25,20 @@ from kit.settings import CommonSettings, ServiceSettings
 log = logging.getLogger("kit.app")
 
 Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+# CPython collects cycles every 700 container allocations, and each older-generation pass walks every
+# object alive: in a server that is the imported modules and, in the routes feed, megabytes of pages in
+# flight (about half of its CPU went to the collector). Reference counting frees almost everything here;
+# cycles are collected after 200,000 allocations, and what start-up made is frozen out of every pass.
+GC_THRESHOLDS = (200_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Call once start-up is done (a process-wide setting: every service and the gateway use it)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -96,6 +111,7 @@ def create_service_app(
         app.state.sessionmaker = make_sessionmaker(engine)
         for hook in on_startup:
             await hook(app)
+        tune_gc()
         try:
             yield
         finally:

@@ -15,7 +15,6 @@ again from what is there now), writes, and moves the cursor.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -65,14 +64,6 @@ class PlannedPage:
     batch: Batch
     plan: Plan | None
     timings: dict[str, int]
-
-
-# Each page allocates a few hundred thousand short-lived containers (a 4 MB JSON page, its snapshots and
-# routes), and three pages are alive at a time (read, planned, written). With CPython's default thresholds
-# (700, 10, 10) the cycle collector ran every few hundred allocations and its older generations walked
-# every page still alive: about half of the feed's CPU; at 50,000 it still took ~30 ms a page. Reference
-# counting frees the pages anyway; cycles (rare here) are collected after 200,000 allocations instead.
-GC_THRESHOLDS = (200_000, 20, 20)
 
 
 def _quiet(task: asyncio.Task[Any]) -> None:
@@ -219,8 +210,6 @@ class FeedConsumer:
 
     async def run(self) -> None:
         """Poll forever; back off on errors (the assessment service or the gateway may be down)."""
-        if gc.get_threshold()[0] < GC_THRESHOLDS[0]:
-            gc.set_threshold(*GC_THRESHOLDS)
         delay = self.poll
         while True:
             try:
