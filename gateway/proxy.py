@@ -103,7 +103,8 @@ class Proxy:
         self._minted: dict[str, tuple[float, str]] = {}
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=30, ttl_dns_cache=300)
+        # Idle upstream connections are dropped well before the services close them (kit.cli KEEP_ALIVE_SECONDS).
+        connector = aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=15, ttl_dns_cache=300)
         self.session = aiohttp.ClientSession(
             connector=connector,
             timeout=self.timeout,

@@ -9,6 +9,12 @@ from typing import Any
 
 from kit.settings import CommonSettings, ServiceSettings
 
+# An idle keep-alive connection stays open this long. It must outlast the gateway's pool of idle
+# upstream connections (gateway.proxy, 15 s): when the server closed first, a request the gateway
+# sent on a connection just being closed failed as 503 "upstream unavailable" (seen under load after
+# a few seconds' pause, once aiohttp's single retry also took a stale pooled connection).
+KEEP_ALIVE_SECONDS = 65
+
 
 def serve(factory: str, host: str, port: int, *, workers: int = 1) -> None:
     import uvicorn
@@ -25,6 +31,7 @@ def serve(factory: str, host: str, port: int, *, workers: int = 1) -> None:
         log_config=None,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
