@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = ROOT / "openapi.json"
 # The gateway's order (GatewaySettings.upstreams): it decides which clashing schema keeps its name.
@@ -26,8 +28,9 @@ SERVICES = ("assessment", "resources", "routes", "audit")
 def service_spec(name: str) -> dict[str, Any]:
     """The OpenAPI document a service serves at /openapi.json (its app is built, not started)."""
     module = importlib.import_module(f"services.{name}.app")
-    asgi = module.create_app()
-    app = getattr(asgi, "app", asgi)
+    app = module.create_app()
+    while not isinstance(app, FastAPI):  # inside the request context middleware (and a fast lane)
+        app = app.app
     # Round-trip through JSON: the served document is JSON, so compare like with like.
     spec: dict[str, Any] = json.loads(json.dumps(app.openapi()))
     return spec

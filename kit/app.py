@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp
 
 from kit.auth import TokenCodec
 from kit.db import make_engine, make_sessionmaker, ping, role_url
@@ -94,8 +95,13 @@ def create_service_app(
     on_shutdown: Sequence[Hook] = (),
     body_limits: dict[str, int] | None = None,
     version: str = "1.0.0",
+    fast_lane: Callable[[FastAPI], ASGIApp] | None = None,
 ) -> Any:
-    """Return the service as an ASGI app (middleware-wrapped); the FastAPI app is `.app`."""
+    """Return the service as an ASGI app (middleware-wrapped); the FastAPI app is `.app` (`.app.app`
+    behind a fast lane).
+
+    `fast_lane` wraps the FastAPI app inside the request context (request id, metrics, access log):
+    an ASGI app that answers a hot request's success itself and hands everything else to FastAPI."""
     common = common or CommonSettings()
     configure_logging(settings.name, common.log_level, common.log_format)
 
@@ -146,7 +152,7 @@ def create_service_app(
         app.include_router(r)
     add_problem_schema(app)
     return RequestContextMiddleware(
-        app,
+        fast_lane(app) if fast_lane is not None else app,
         metrics=app.state.metrics,
         limit_for=prefix_limits(settings.max_body_bytes or common.max_body_bytes, body_limits),
     )

@@ -77,9 +77,28 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     return None
 
 
+async def _json_as_bytes(conn: asyncpg.Connection) -> None:
+    """JSON(B) values as their UTF-8 bytes, in the binary protocol: no decoding to str and encoding back
+    on the way to a response (jsonb's binary form is a version byte, then the text)."""
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        format="binary",
+        encoder=lambda v: b"\x01" + (v if isinstance(v, bytes) else dumps(v)),
+        decoder=lambda data: data[1:],
+    )
+    await conn.set_type_codec(
+        "json",
+        schema="pg_catalog",
+        format="binary",
+        encoder=lambda v: v if isinstance(v, bytes) else dumps(v),
+        decoder=bytes,
+    )
+
+
 async def make_read_pool(url: str, *, size: int, application_name: str) -> asyncpg.Pool:
     """A small asyncpg pool for hot single-statement reads: no ORM session and no BEGIN/COMMIT around
-    one SELECT. JSON(B) columns come back as their text, ready to be embedded in a response as is.
+    one SELECT. JSON(B) columns come back as their UTF-8 bytes, ready to be embedded in a response as is.
     Connections are opened lazily, so a service starts while PostgreSQL is down and recovers after.
     Only for statements that leave no session state behind: the reset asyncpg runs on every release
     (a round trip of UNLISTEN, RESET ALL, ...) is skipped."""
@@ -89,6 +108,7 @@ async def make_read_pool(url: str, *, size: int, application_name: str) -> async
         max_size=size,
         max_inactive_connection_lifetime=300,
         reset=_keep_session,
+        init=_json_as_bytes,
         server_settings={"application_name": application_name},
     )
     return await pool

@@ -16,7 +16,7 @@ from services.routes.api import routes as routes_api
 from services.routes.clients import AssessmentFeed, ResourceMapClient
 from services.routes.config import RoutesSettings
 from services.routes.feed import FeedConsumer
-from services.routes.reader import RouteReader
+from services.routes.reader import ReadLane, RouteReader
 
 
 def create_app(settings: RoutesSettings | None = None) -> Any:
@@ -56,4 +56,5 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
         routers=[routes_api.router, exports_api.router],
         on_startup=[start],
         on_shutdown=[stop],
+        fast_lane=lambda app: ReadLane(app, routes_api.get_route_operation()),
     )

@@ -3,8 +3,12 @@ conditional reads with If-None-Match, and scope."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
+from kit.auth import Role
+from tests.harness import Stack, auth
 from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, as_methodologist, as_regional, as_school, as_teacher
 from tests.routes.test_lifecycle import a_route, act
 
@@ -70,3 +74,34 @@ class TestConditionalReads:
             assert r.status_code == 404
             assert r.headers["content-type"].startswith("application/problem+json")
         assert (await api.get(f"/api/v1/routes/{rid}", headers=as_school(ORG_A1, MUN_A))).status_code == 200
+
+
+class TestWhatTheFastLaneHandsOn:
+    """The read lane answers successes only; every other answer is the documented endpoint's."""
+
+    async def test_bad_credentials_malformed_ids_and_unknown_routes_answer_as_documented(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        _, summary = await a_route(api)
+        rid = summary["id"]
+        no_token = await api.get(f"/api/v1/routes/{rid}")
+        forged = await api.get(f"/api/v1/routes/{rid}", headers={"Authorization": "Bearer not.a.token"})
+        malformed = await api.get("/api/v1/routes/not-a-uuid-but-thirty-six-characters", headers=as_regional())
+        unknown = await api.get(f"/api/v1/routes/{uuid.uuid4()}", headers=as_regional())
+        for r, status in ((no_token, 401), (forged, 401), (malformed, 422), (unknown, 404)):
+            assert r.status_code == status, (status, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+        # A read-only key reads like any other credential.
+        read_only = auth(Role.regional_specialist, region=summary["region"], read_only=True)
+        assert (await api.get(f"/api/v1/routes/{rid}", headers=read_only)).status_code == 200
+
+    async def test_metrics_and_request_ids_name_the_documented_operation(
+        self, api: httpx.AsyncClient, live: Stack
+    ) -> None:
+        _, summary = await a_route(api)
+        r = await api.get(f"/api/v1/routes/{summary['id']}", headers={**as_regional(), "X-Request-ID": "portal-42"})
+        assert r.status_code == 200 and r.headers["x-request-id"] == "portal-42"
+        async with httpx.AsyncClient(base_url=live.url("routes")) as c:
+            text = (await c.get("/metrics")).text
+        assert 'route="/api/v1/routes/{route_id}"' in text
+        assert summary["id"] not in text
