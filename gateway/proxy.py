@@ -42,6 +42,9 @@ RESPONSE_DROP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"x-request-id", b"server", b"date"}
 )
 API_PREFIX = "/api/v1/"
+# Idle upstream connections are dropped well before the services close them (kit.cli.KEEP_ALIVE_SECONDS):
+# a request sent on a connection the server is closing fails, and the client would get a 503.
+IDLE_UPSTREAM_SECONDS = 15
 SMALL_BODY = 256 * 1024
 
 
@@ -103,8 +106,9 @@ class Proxy:
         self._minted: dict[str, tuple[float, str]] = {}
 
     async def start(self) -> None:
-        # Idle upstream connections are dropped well before the services close them (kit.cli KEEP_ALIVE_SECONDS).
-        connector = aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=15, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            limit=self.connections, keepalive_timeout=IDLE_UPSTREAM_SECONDS, ttl_dns_cache=300
+        )
         self.session = aiohttp.ClientSession(
             connector=connector,
             timeout=self.timeout,

@@ -13,7 +13,9 @@ import jwt
 import pytest
 
 from deploy import stack
+from gateway.proxy import IDLE_UPSTREAM_SECONDS
 from kit.auth import Role
+from kit.cli import KEEP_ALIVE_SECONDS
 from tests.harness import TEST_ENV, Stack, auth, free_port, token
 from tests.region import MUN_A, REGION, as_methodologist, as_regional, seed_region
 
@@ -245,3 +247,8 @@ class TestLogs:
 
 def test_forged_tokens_helper_is_sane() -> None:
     assert auth(Role.admin)["Authorization"].startswith("Bearer ")
+
+
+def test_upstream_connections_are_dropped_by_the_gateway_before_the_services_close_them() -> None:
+    # Otherwise a request sent just as a service closes an idle connection fails: a spurious 503.
+    assert IDLE_UPSTREAM_SECONDS < KEEP_ALIVE_SECONDS
