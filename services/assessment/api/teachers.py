@@ -19,7 +19,7 @@ from kit.errors import (
     problem_responses,
 )
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from kit.versioning import etag, parse_if_match
+from kit.versioning import ensure_current, etag, parse_if_match
 from services.assessment.repository import DirectoryRepository, TeacherRepository
 from services.assessment.schemas import BulkResult, TeacherBulk, TeacherCreate, TeacherPage, TeacherRead, TeacherUpdate
 from services.assessment.vocab import Subject, normalize_name
@@ -180,8 +180,7 @@ async def update_teacher(
     if "subjects" in changes:
         values["subjects"] = [str(s) for s in changes["subjects"]]
     if not values:
-        if expected is not None and expected != current["version"]:
-            raise PreconditionFailed("the teacher changed since you read it", code="stale-version")
+        ensure_current(expected, current["version"], "the teacher")
         response.headers["ETag"] = etag(current["version"])
         return current
     row = await repo.update(teacher_id, values, expected)

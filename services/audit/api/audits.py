@@ -13,7 +13,7 @@ from kit.client import UpstreamError
 from kit.db import DbSession
 from kit.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed, problem_responses
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from kit.versioning import etag, parse_if_match, require_if_match
+from kit.versioning import ensure_current, etag, parse_if_match, require_if_match
 from services.audit.api.common import (
     AUDITORS,
     BadUpstreamAnswer,
@@ -326,8 +326,7 @@ async def put_my_review(
             code="second-check-not-allowed",
         )
     expected = parse_if_match(if_match)
-    if expected is not None and expected != row["version"]:
-        raise PreconditionFailed("the audit changed since you read it", code="stale-version")
+    ensure_current(expected, row["version"], "the audit")
     await repo.upsert_review(
         {
             "audit_id": audit_id,
@@ -367,8 +366,7 @@ async def complete_audit(
     row = await _audit_or_404(repo, principal, audit_id, lock=True)
     if row["status"] != "open":
         raise Conflict("the audit is already completed", code="audit-completed")
-    if row["version"] != expected:
-        raise PreconditionFailed("the audit changed since you read it", code="stale-version")
+    ensure_current(expected, row["version"], "the audit")
     rules = rules_of(request)
     reviews = _reviews(await repo.reviews(audit_id))
     req = requirement(Procedure(row["procedure"]), reviews, row["self_check_scores"], rules)

@@ -7,11 +7,9 @@ from typing import Any
 
 from kit.auth import Principal
 from kit.errors import FieldError, ValidationFailed
-from kit.versioning import etag, parse_if_match, require_if_match
 from services.resources import matching
 
-__all__ = ["etag", "mentor_offer_of", "offer_of", "parse_if_match", "require_if_match", "uuid_or_none", "with_free",
-           "write_region"]
+__all__ = ["mentor_offer_of", "offer_of", "uuid_or_none", "with_free", "write_region"]
 
 
 def write_region(principal: Principal) -> str:

@@ -15,7 +15,8 @@ from kit.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Valida
 from kit.idempotency import IdempotencyGuard, check_key, fingerprint
 from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from services.resources.api.common import etag, parse_if_match, require_if_match, write_region
+from kit.versioning import ensure_current, etag, parse_if_match, require_if_match
+from services.resources.api.common import write_region
 from services.resources.api.resources import IMPORT_MEDIA
 from services.resources.config import ResourcesSettings
 from services.resources.imports import (
@@ -164,8 +165,7 @@ async def update_mentor(
         changes["subjects"] = [str(s) for s in changes["subjects"]]
     expected = parse_if_match(if_match)
     if not changes:
-        if expected is not None and expected != current["version"]:
-            raise PreconditionFailed("the mentor changed since you read it", code="stale-version")
+        ensure_current(expected, current["version"], "the mentor")
         response.headers["ETag"] = etag(current["version"])
         return current
     row = await repo.update(mentor_id, changes, expected)
@@ -188,8 +188,7 @@ async def _set_status(
     ensure_mentor_editor(principal, current["municipality"])
     expected = require_if_match(if_match)
     if current["status"] == to:
-        if expected != current["version"]:
-            raise PreconditionFailed("the mentor changed since you read it", code="stale-version")
+        ensure_current(expected, current["version"], "the mentor")
         response.headers["ETag"] = etag(current["version"])
         return current
     row = await repo.update(mentor_id, {"status": to.value}, expected)

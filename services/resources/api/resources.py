@@ -23,7 +23,8 @@ from kit.errors import (
 from kit.idempotency import IdempotencyGuard, check_key, fingerprint
 from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from services.resources.api.common import etag, parse_if_match, require_if_match, with_free, write_region
+from kit.versioning import ensure_current, etag, parse_if_match, require_if_match
+from services.resources.api.common import with_free, write_region
 from services.resources.config import ResourcesSettings
 from services.resources.imports import (
     RESOURCE_ALIASES,
@@ -229,8 +230,7 @@ async def update_resource(
     except ValueError as e:
         raise ValidationFailed(str(e), errors=[FieldError(loc=["body"], code="inconsistent", message=str(e))]) from e
     if not changes:
-        if expected is not None and expected != current["version"]:
-            raise PreconditionFailed("the resource changed since you read it", code="stale-version")
+        ensure_current(expected, current["version"], "the resource")
         response.headers["ETag"] = etag(current["version"])
         return with_free(current)
     row = await repo.update(resource_id, changes, expected)
@@ -254,8 +254,7 @@ async def _transition(
         raise Forbidden("you may not change this resource", code="not-owner")
     expected = require_if_match(if_match)
     if current["status"] == to:
-        if expected != current["version"]:
-            raise PreconditionFailed("the resource changed since you read it", code="stale-version")
+        ensure_current(expected, current["version"], "the resource")
         response.headers["ETag"] = etag(current["version"])
         return with_free(current)
     row = await repo.update(resource_id, {"status": to.value}, expected)

@@ -26,7 +26,7 @@ from kit.errors import (
 )
 from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from kit.versioning import etag, require_if_match
+from kit.versioning import ensure_current, etag, require_if_match
 from services.routes.clients import AssessmentResults, snapshot_from_change
 from services.routes.content import (
     TASK_FIELDS_GENERATED,
@@ -66,8 +66,7 @@ async def load(
     row = await repo.get(principal, route_id, for_update=expected is not None)
     if row is None:
         raise NotFound("route not found", code="route-not-found")
-    if expected is not None and row["version"] != expected:
-        raise PreconditionFailed("the route changed since you read it", code="stale-version")
+    ensure_current(expected, row["version"], "the route")
     return row
 
 
