@@ -6,19 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import asyncpg
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from kit.auth import CurrentPrincipal, Principal, Role
 from kit.db import DbSession
-from kit.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, problem_responses
-from kit.idempotency import IdempotencyGuard, check_key, fingerprint
-from kit.jsonutil import dumps
+from kit.errors import Conflict, Forbidden, NotFound, PreconditionFailed, problem_responses
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from kit.versioning import ensure_current, etag, parse_if_match, require_if_match
 from services.resources.api.common import write_region
-from services.resources.api.resources import IMPORT_MEDIA
-from services.resources.config import ResourcesSettings
+from services.resources.api.importing import IMPORT_MEDIA, begin_import, finish_import
 from services.resources.imports import (
     MENTOR_ALIASES,
     MENTOR_COLUMNS,
@@ -27,11 +23,9 @@ from services.resources.imports import (
     row_error,
     validate_rows,
 )
-from services.resources.models import idempotency_keys
 from services.resources.repository import MentorRepository, copy_rows
 from services.resources.schemas import (
     ImportResult,
-    ImportRowError,
     MembershipCreate,
     MembershipRead,
     MentorCreate,
@@ -39,7 +33,6 @@ from services.resources.schemas import (
     MentorRead,
     MentorUpdate,
 )
-from services.resources.uploads import Limits, read_upload
 from services.resources.vocab import MembershipAction, MentorRole, MentorStatus, Mode, Subject
 
 router = APIRouter(prefix="/api/v1/mentors", tags=["mentors"], responses=problem_responses(401, 403, 422))
@@ -291,23 +284,13 @@ async def import_mentors(
     mode: Literal["all", "partial"] = Query(default="all"),
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> Response:
-    if not (principal.is_regional or principal.role == Role.municipal_methodologist):
-        raise Forbidden("your role may not import mentors", code="role-forbidden")
-    region = write_region(principal)
-    key = check_key(idempotency_key)
-    assert key is not None
-    body = await request.body()
-    settings: ResourcesSettings = request.app.state.settings
-    content_type = request.headers.get("content-type")
-    fp = fingerprint(content_type or "", mode, body)
-    guard = IdempotencyGuard(idempotency_keys, session, key=key, principal=principal.sub, operation="mentors-import")
-    replayed = await guard.begin(fp)
-    if replayed is not None:
-        return replayed
-    table = read_upload(
-        body, content_type, allowed=MENTOR_COLUMNS, required=MENTOR_REQUIRED, aliases=MENTOR_ALIASES,
-        limits=Limits(settings.import_max_rows, settings.import_max_unpacked_bytes, settings.import_max_zip_ratio),
+    run = await begin_import(
+        request, principal, session, what="mentors", mode=mode, idempotency_key=idempotency_key,
+        allowed=MENTOR_COLUMNS, required=MENTOR_REQUIRED, aliases=MENTOR_ALIASES,
     )
+    if isinstance(run, Response):
+        return run
+    region, table = run.region, run.table
     good, errors = validate_rows(table, MentorImportRow)
     repo = MentorRepository(session)
     existing = await repo.by_teacher_ids(region, [r.teacher_id for _n, r in good])
@@ -332,25 +315,9 @@ async def import_mentors(
         records.append((region, r.teacher_id, r.municipality, r.role.value, [str(s) for s in r.subjects],
                         list(r.competencies), r.level, r.mode.value, r.capacity, r.joined_year,
                         r.joined_assessment))
-    errors.sort(key=lambda e: (e.row or 0, e.column or ""))
-    if errors and mode == "all":
-        raise ValidationFailed(f"{len(bad_rows)} rows rejected; nothing was stored", errors=errors)
-    inserted = updated = 0
-    if records:
-        try:
-            inserted, updated = await _upsert_mentors(session, records, principal.sub)
-        except asyncpg.DataError as e:  # a value PostgreSQL refuses (validation should have caught it)
-            raise ValidationFailed("a value cannot be stored", code="invalid-value") from e
-        except asyncpg.IntegrityConstraintViolationError as e:
-            raise Conflict("the active changed during the import; retry", code="import-conflict") from e
-    result = ImportResult(
-        mode=mode, format=table.format, rows=len(table.rows), inserted=inserted, updated=updated,
-        unchanged=len(records) - inserted - updated, rejected=len(bad_rows),
-        errors=[ImportRowError(row=e.row, column=e.column, code=e.code, message=e.message) for e in errors],
+    return await finish_import(
+        run, records, errors, bad_rows, lambda recs: _upsert_mentors(session, recs, principal.sub), changed="the active"
     )
-    payload = dumps(result.model_dump(mode="json"))
-    await guard.store(fp, 200, payload)
-    return Response(payload, status_code=200, media_type="application/json")
 
 
 async def _upsert_mentors(session: Any, records: list[tuple[Any, ...]], recorded_by: str) -> tuple[int, int]:

@@ -6,7 +6,6 @@ import uuid
 from datetime import date
 from typing import Any, Literal
 
-import asyncpg
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from kit.auth import CurrentPrincipal, Principal, Role
@@ -20,12 +19,10 @@ from kit.errors import (
     ValidationFailed,
     problem_responses,
 )
-from kit.idempotency import IdempotencyGuard, check_key, fingerprint
-from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from kit.versioning import ensure_current, etag, parse_if_match, require_if_match
 from services.resources.api.common import with_free, write_region
-from services.resources.config import ResourcesSettings
+from services.resources.api.importing import IMPORT_MEDIA, begin_import, finish_import
 from services.resources.imports import (
     RESOURCE_ALIASES,
     RESOURCE_COLUMNS,
@@ -34,29 +31,19 @@ from services.resources.imports import (
     row_error,
     validate_rows,
 )
-from services.resources.models import idempotency_keys
 from services.resources.repository import ResourceRepository, copy_rows
 from services.resources.schemas import (
     ImportResult,
-    ImportRowError,
     ResourceCreate,
     ResourcePage,
     ResourceRead,
     ResourceUpdate,
     check_resource,
 )
-from services.resources.uploads import Limits, read_upload
 from services.resources.vocab import LearningType, Mode, OwnerScope, ResourceKind, ResourceStatus, Subject
 
 router = APIRouter(prefix="/api/v1/resources", tags=["resources"], responses=problem_responses(401, 403, 422))
 
-IMPORT_MEDIA = {
-    "text/csv": {"schema": {"type": "string"}},
-    "application/json": {"schema": {"type": "object"}},
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-        "schema": {"type": "string", "format": "binary"}
-    },
-}
 NULLABLE_FIELDS = frozenset({"event_format", "provider", "hours", "starts_on", "ends_on", "capacity", "url"})
 
 
@@ -313,24 +300,13 @@ async def import_resources(
     mode: Literal["all", "partial"] = Query(default="all"),
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> Response:
-    if not (principal.is_regional or principal.role == Role.municipal_methodologist):
-        raise Forbidden("your role may not import resources", code="role-forbidden")
-    region = write_region(principal)
-    key = check_key(idempotency_key)
-    assert key is not None
-    body = await request.body()
-    settings: ResourcesSettings = request.app.state.settings
-    content_type = request.headers.get("content-type")
-    fp = fingerprint(content_type or "", mode, body)
-    guard = IdempotencyGuard(idempotency_keys, session, key=key, principal=principal.sub,
-                             operation="resources-import")
-    replayed = await guard.begin(fp)
-    if replayed is not None:
-        return replayed
-    table = read_upload(
-        body, content_type, allowed=RESOURCE_COLUMNS, required=RESOURCE_REQUIRED, aliases=RESOURCE_ALIASES,
-        limits=Limits(settings.import_max_rows, settings.import_max_unpacked_bytes, settings.import_max_zip_ratio),
+    run = await begin_import(
+        request, principal, session, what="resources", mode=mode, idempotency_key=idempotency_key,
+        allowed=RESOURCE_COLUMNS, required=RESOURCE_REQUIRED, aliases=RESOURCE_ALIASES,
     )
+    if isinstance(run, Response):
+        return run
+    region, table = run.region, run.table
     good, errors = validate_rows(table, ResourceImportRow)
     repo = ResourceRepository(session)
     existing = await repo.by_external_ids(region, [r.external_id for _n, r in good])
@@ -368,25 +344,9 @@ async def import_resources(
             r.url, OwnerScope.municipality.value if owner_mun else OwnerScope.region.value, owner_mun,
             principal.sub,
         ))
-    errors.sort(key=lambda e: (e.row or 0, e.column or ""))
-    if errors and mode == "all":
-        raise ValidationFailed(f"{len(bad_rows)} rows rejected; nothing was stored", errors=errors)
-    inserted = updated = 0
-    if records:
-        try:
-            inserted, updated = await _upsert_resources(session, records)
-        except asyncpg.DataError as e:  # a value PostgreSQL refuses (validation should have caught it)
-            raise ValidationFailed("a value cannot be stored", code="invalid-value") from e
-        except asyncpg.IntegrityConstraintViolationError as e:
-            raise Conflict("the catalogue changed during the import; retry", code="import-conflict") from e
-    result = ImportResult(
-        mode=mode, format=table.format, rows=len(table.rows), inserted=inserted, updated=updated,
-        unchanged=len(records) - inserted - updated, rejected=len(bad_rows),
-        errors=[ImportRowError(row=e.row, column=e.column, code=e.code, message=e.message) for e in errors],
+    return await finish_import(
+        run, records, errors, bad_rows, lambda recs: _upsert_resources(session, recs), changed="the catalogue"
     )
-    payload = dumps(result.model_dump(mode="json"))
-    await guard.store(fp, 200, payload)
-    return Response(payload, status_code=200, media_type="application/json")
 
 
 IMPORT_COLUMNS_SQL = """
