@@ -52,9 +52,14 @@ def next_control_on(content: dict[str, Any]) -> date | None:
     return min(dates) if dates else None
 
 
+# Columns a route's reader never gets: kept for the service itself (or, the manual scores, shown as the
+# self-check).
+HIDDEN_COLUMNS = frozenset({"self_check_manual", "period_key", "sources"})
+
+
 def route_view(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
     manual = {int(k): v for k, v in (row.get("self_check_manual") or {}).items()}
-    view = {k: v for k, v in row.items() if k not in ("self_check_manual", "period_key", "sources")}
+    view = {k: v for k, v in row.items() if k not in HIDDEN_COLUMNS}
     view["self_check"] = evaluate(row["content"], manual)
     view["allowed_actions"] = allowed_actions(Status(row["status"]), principal)
     return view

@@ -18,32 +18,31 @@ from typing import Any
 import asyncpg
 import orjson
 from fastapi import FastAPI
+from sqlalchemy.dialects.postgresql import JSONB
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from kit.auth import Principal
 from kit.jsonutil import dumps
 from kit.versioning import etag, not_modified
+from services.routes.content import HIDDEN_COLUMNS
 from services.routes.models import routes
 from services.routes.repository import FULL_COLUMNS
 from services.routes.selfcheck import evaluate
 from services.routes.workflow import Status, allowed_actions
 
-# What the caller gets: every column except the ones kept for the service itself.
-HIDDEN = ("self_check_manual", "period_key", "sources")
-JSON_COLUMNS = frozenset(c.name for c in routes.c if c.type.__class__.__name__ == "JSONB")
+# The answer to a read: status, headers, body (what both the lane and the FastAPI endpoint send).
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+JSON_COLUMNS = frozenset(c.name for c in routes.c if isinstance(c.type, JSONB))
 
 
 def _select_list() -> tuple[str, tuple[str, ...]]:
-    names: list[str] = []
-    exprs: list[str] = []
+    """The columns of the ORM's full read (a label like grp AS "group" kept), and those the caller sees."""
+    exprs = []
     for col in FULL_COLUMNS:
-        source = getattr(col, "element", col).name  # a label (grp AS "group") or the column itself
+        source = getattr(col, "element", col).name
         exprs.append(f'"{source}" AS "{col.name}"' if source != col.name else f'"{source}"')
-        names.append(col.name)
-    if "self_check_manual" not in names:
-        exprs.append('"self_check_manual"')
-    return ", ".join(exprs), tuple(n for n in names if n not in HIDDEN)
+    return ", ".join(exprs), tuple(c.name for c in FULL_COLUMNS if c.name not in HIDDEN_COLUMNS)
 
 
 _COLUMNS, VIEW_KEYS = _select_list()
@@ -75,11 +74,9 @@ class RouteReader:
         self.pool = pool
         self.self_checks = SelfCheckCache(cache_size)
 
-    async def read(
-        self, principal: Principal, route_id: uuid.UUID, if_none_match: str | None = None
-    ) -> tuple[bytes | None, int] | None:
-        """The route as the JSON the API answers and its version; no body when the caller's If-None-Match
-        names the current version; None when the route is absent or out of scope."""
+    async def read(self, principal: Principal, route_id: uuid.UUID, if_none_match: str | None = None) -> Answer | None:
+        """The answer to GET /routes/{id}: 200 with the route as JSON, or 304 without a body when the
+        caller's If-None-Match names the current version; None when the route is absent or out of scope."""
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(READ_SQL, route_id)
         if row is None or not principal.sees(
@@ -90,8 +87,9 @@ class RouteReader:
         ):
             return None
         version = int(row["version"])
+        headers = [(b"etag", etag(version).encode()), (b"cache-control", b"private, no-cache")]
         if not_modified(if_none_match, version):
-            return None, version
+            return 304, headers, b""
         view: dict[str, Any] = {}
         for key in VIEW_KEYS:
             value = row[key]
@@ -100,7 +98,12 @@ class RouteReader:
             self.self_checks.get((row["id"], row["row_version"]), row["content"], row["self_check_manual"])
         )
         view["allowed_actions"] = allowed_actions(Status(row["status"]), principal)
-        return dumps(view), version
+        body = dumps(view)
+        return (
+            200,
+            [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+            body,
+        )
 
 
 class ReadLane:
@@ -130,7 +133,7 @@ class ReadLane:
                 return
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope: Scope, rest: str) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    async def _answer(self, scope: Scope, rest: str) -> Answer | None:
         if len(rest) != 36:
             return None
         try:
@@ -148,14 +151,7 @@ class ReadLane:
         state = self.app.state
         try:
             principal = state.token_codec.decode(auth[7:].decode("latin-1").strip())
-            found = await state.route_reader.read(principal, route_id, if_none_match)
+            answer: Answer | None = await state.route_reader.read(principal, route_id, if_none_match)
         except Exception:  # the documented endpoint answers it (401, 503, ...) and logs what it must
             return None
-        if found is None:
-            return None
-        body, version = found
-        headers = [(b"etag", etag(version).encode()), (b"cache-control", b"private, no-cache")]
-        if body is None:
-            return 304, headers, b""
-        length = str(len(body)).encode()
-        return 200, [(b"content-type", b"application/json"), (b"content-length", length), *headers], body
+        return answer
