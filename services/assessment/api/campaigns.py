@@ -397,7 +397,7 @@ async def upload_results(
         await guard.store(body_fp, 200, body)
         phase("store")
         log.info("results stored", extra={"rows": outcome.rows, "format": fmt, "bytes": spool.size,
-                                          "checked_by": "python" if "check" in phases else "postgresql", **phases})
+                                          "checked_by": "python" if staged_by_copy is None else "postgresql", **phases})
         return Response(body, status_code=200, media_type="application/json")
     finally:
         spool.remove()
