@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, text
+from sqlalchemy import ColumnElement, MetaData, and_, false, text, true
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from kit.auth import Principal, Role
 from kit.jsonutil import dumps, loads
 
 NAMING_CONVENTION = {
@@ -20,6 +22,31 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def scope_condition(
+    principal: Principal, *, region: Any, municipality: Any = None, organisation: Any = None, teacher: Any = None
+) -> ColumnElement[bool]:
+    """`Principal.sees` as SQL over an object's scope columns. An object without a column (None) is not
+    visible to the role scoped by it: exports have no school, so a school admin sees none."""
+    conds: list[Any] = []
+    if principal.region:
+        conds.append(region == principal.region)
+    if principal.is_regional:
+        pass
+    elif principal.role == Role.municipal_methodologist:
+        conds.append(false() if municipality is None else municipality == (principal.municipality or ""))
+    elif principal.role == Role.school_admin:
+        conds.append(false() if organisation is None else organisation == (principal.organisation or ""))
+    elif principal.role == Role.teacher:
+        try:
+            own = uuid.UUID(principal.teacher_id or "")
+        except ValueError:
+            own = None
+        conds.append(false() if teacher is None or own is None else teacher == own)
+    else:
+        conds.append(false())
+    return and_(true(), *conds)
 
 
 def schema_metadata(schema: str) -> MetaData:

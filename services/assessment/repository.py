@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.auth import Principal, Role
+from kit.auth import Principal
+from kit.db import scope_condition
 from services.assessment.models import municipalities, organisations, teachers
 from services.assessment.vocab import normalize_name
 
@@ -33,27 +34,13 @@ TEACHER_COLUMNS = (
 
 def teacher_scope_clause(principal: Principal) -> Any:
     """SQL condition limiting teachers to what the principal may see."""
-    conds: list[Any] = []
-    if principal.region:
-        conds.append(teachers.c.region == principal.region)
-    if principal.is_regional:
-        pass
-    elif principal.role == Role.municipal_methodologist:
-        conds.append(teachers.c.municipality_code == (principal.municipality or ""))
-    elif principal.role == Role.school_admin:
-        conds.append(teachers.c.organisation_code == (principal.organisation or ""))
-    elif principal.role == Role.teacher:
-        conds.append(teachers.c.id == _uuid_or_nil(principal.teacher_id))
-    else:
-        conds.append(False)
-    return and_(True, *conds)
-
-
-def _uuid_or_nil(value: str | None) -> uuid.UUID:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return uuid.UUID(int=0)
+    return scope_condition(
+        principal,
+        region=teachers.c.region,
+        municipality=teachers.c.municipality_code,
+        organisation=teachers.c.organisation_code,
+        teacher=teachers.c.id,
+    )
 
 
 class DirectoryRepository:

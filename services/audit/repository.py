@@ -12,7 +12,8 @@ from sqlalchemy import Select, and_, delete, func, literal, or_, select, text, t
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.auth import Principal, Role
+from kit.auth import Principal
+from kit.db import scope_condition
 from services.audit.models import (
     audit_reviews,
     audits,
@@ -27,29 +28,15 @@ from services.audit.vocab import CRITERIA_COUNT, Step
 STEP_COLUMNS = [s.value for s in Step]
 
 
-def _uuid_or_nil(value: str | None) -> uuid.UUID:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return uuid.UUID(int=0)
-
-
 def audit_scope_clause(principal: Principal) -> Any:
     """SQL condition limiting audits to what the principal may see (matches Principal.sees)."""
-    conds: list[Any] = []
-    if principal.region:
-        conds.append(audits.c.region == principal.region)
-    if principal.is_regional:
-        pass
-    elif principal.role == Role.municipal_methodologist:
-        conds.append(audits.c.municipality == (principal.municipality or ""))
-    elif principal.role == Role.school_admin:
-        conds.append(audits.c.organisation == (principal.organisation or ""))
-    elif principal.role == Role.teacher:
-        conds.append(audits.c.teacher_id == _uuid_or_nil(principal.teacher_id))
-    else:
-        conds.append(literal(False))
-    return and_(literal(True), *conds)
+    return scope_condition(
+        principal,
+        region=audits.c.region,
+        municipality=audits.c.municipality,
+        organisation=audits.c.organisation,
+        teacher=audits.c.teacher_id,
+    )
 
 
 def _date_bounds(col: Any, date_from: date | None, date_to: date | None) -> list[Any]:

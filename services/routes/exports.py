@@ -34,7 +34,7 @@ from queue import Empty
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 
 import orjson
-from sqlalchemy import LargeBinary, Select, and_, column, delete, func, select, text, true, tuple_
+from sqlalchemy import LargeBinary, Select, and_, column, delete, func, select, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -347,19 +347,11 @@ async def fetch_chunks(
 
 
 def export_scope(principal: Principal) -> Any:
-    """SQL condition limiting export records to the caller's scope (Principal.sees)."""
-    from kit.auth import Role  # here: the export job's worker processes need no web stack
+    """SQL condition limiting export records to the caller's scope (Principal.sees): no school or teacher
+    has exports."""
+    from kit.db import scope_condition  # here: the export job's worker processes need no web stack
 
-    conds: list[Any] = []
-    if principal.region:
-        conds.append(exports.c.region == principal.region)
-    if principal.is_regional:
-        pass
-    elif principal.role == Role.municipal_methodologist:
-        conds.append(exports.c.municipality == (principal.municipality or ""))
-    else:
-        conds.append(text("false"))
-    return and_(text("true"), *conds)
+    return scope_condition(principal, region=exports.c.region, municipality=exports.c.municipality)
 
 
 class ExportRecords:

@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.auth import Principal, Role
+from kit.auth import Principal
+from kit.db import scope_condition
 from services.routes.models import feed_state, route_events, route_versions, routes
 
 SUMMARY_COLUMNS = (
@@ -120,23 +121,13 @@ def _keys_table(keys: list[tuple[uuid.UUID, str]]) -> Any:
 
 def scope_clause(principal: Principal) -> Any:
     """SQL condition limiting routes to what the principal may see (matches Principal.sees)."""
-    conds: list[Any] = []
-    if principal.region:
-        conds.append(routes.c.region == principal.region)
-    if principal.is_regional:
-        pass
-    elif principal.role == Role.municipal_methodologist:
-        conds.append(routes.c.municipality == (principal.municipality or ""))
-    elif principal.role == Role.school_admin:
-        conds.append(routes.c.organisation == (principal.organisation or ""))
-    elif principal.role == Role.teacher:
-        try:
-            conds.append(routes.c.teacher_id == uuid.UUID(principal.teacher_id or ""))
-        except ValueError:
-            conds.append(text("false"))
-    else:
-        conds.append(text("false"))
-    return and_(text("true"), *conds)
+    return scope_condition(
+        principal,
+        region=routes.c.region,
+        municipality=routes.c.municipality,
+        organisation=routes.c.organisation,
+        teacher=routes.c.teacher_id,
+    )
 
 
 class RouteRepository:

@@ -12,13 +12,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import and_, literal
+from sqlalchemy import and_
 
 from kit.auth import CurrentPrincipal, Principal, Role
-from kit.db import DbSession
+from kit.db import DbSession, scope_condition
 from kit.errors import Conflict, Forbidden, NotFound, problem_responses
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from services.resources.api.common import uuid_or_none
 from services.resources.models import reservations
 from services.resources.repository import MentorRepository, ReservationRepository, ResourceRepository
 from services.resources.schemas import ReservationCreate, ReservationPage, ReservationRead, ReservationRelease
@@ -29,16 +28,9 @@ V = reservations.c
 
 def reservation_scope(principal: Principal) -> Any:
     """SQL condition matching `Principal.sees` for reservations."""
-    if principal.is_regional:
-        return literal(True)
-    if principal.role == Role.municipal_methodologist:
-        return V.municipality == (principal.municipality or "")
-    if principal.role == Role.school_admin:
-        return V.organisation == (principal.organisation or "")
-    if principal.role == Role.teacher:
-        tid = uuid_or_none(principal.teacher_id)
-        return V.teacher_id == tid if tid else literal(False)
-    return literal(False)
+    return scope_condition(
+        principal, region=V.region, municipality=V.municipality, organisation=V.organisation, teacher=V.teacher_id
+    )
 
 
 def sees(principal: Principal, row: dict[str, Any]) -> bool:
