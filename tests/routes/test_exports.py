@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ import httpx
 import openpyxl
 import orjson
 import pytest
+from openpyxl.utils.escape import unescape as ooxml_unescape
 
 from deploy.stack import ROOT
 from kit.auth import Role
@@ -625,6 +627,16 @@ class TestWorkbookWriter:
         assert [[c.value for c in r] for r in empty.iter_rows()] == [list(HEADERS)]
         assert empty.auto_filter.ref == "A1:K1"
         assert wb.properties.created == wb.properties.modified == datetime(2026, 11, 1)
+
+    def test_a_text_that_looks_like_an_ooxml_escape_stays_literal(self, tmp_path: Path) -> None:
+        # Excel shows `_x0041_` in a cell as "A" unless its "_" is written `_x005F_` (ECMA-376 ST_Xstring).
+        names = ["Школа_x0041_", "a_x00e9_b__x1234_", "_x12_ не escape"]
+        base = export_rows_for_writer()[: len(names)]
+        rows = [dataclasses.replace(r, teacher_name=n) for r, n in zip(base, names, strict=True)]
+        ws = openpyxl.load_workbook(write_book(tmp_path, [("A", rows)]))["A"]
+        written = [ws.cell(row=i + 2, column=NAME + 1).value for i in range(len(names))]
+        assert written[0] == "Школа_x005F_x0041_" and written[2] == "_x12_ не escape"
+        assert [ooxml_unescape(w) for w in written] == names  # what Excel displays
 
     def test_the_same_rows_give_the_same_bytes(self, tmp_path: Path) -> None:
         rows = export_rows_for_writer()
