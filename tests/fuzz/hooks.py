@@ -6,8 +6,11 @@ tell which accepted entries were used.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import sys
+import threading
 from typing import Any
 
 import schemathesis
@@ -15,6 +18,19 @@ import schemathesis
 from tests.fuzz.accepted import accepted
 
 PROBLEM = "application/problem+json"
+
+# CPython before 3.12 keeps the AST constructor's recursion depth in shared state: two threads in
+# `ast.parse` at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). Schemathesis' two workers both reach it through Hypothesis describing
+# filter lambdas, and CI saw it as a coverage-phase error on an import operation; one at a time here.
+if sys.version_info < (3, 12):
+    _parse, _parse_lock = ast.parse, threading.Lock()
+
+    def _serialised_parse(*args: Any, **kwargs: Any) -> Any:
+        with _parse_lock:
+            return _parse(*args, **kwargs)
+
+    ast.parse = _serialised_parse
 
 
 @schemathesis.check
