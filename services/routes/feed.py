@@ -149,16 +149,23 @@ class FeedConsumer:
             timings["plan_ms"] = round((time.perf_counter() - read) * 1000)
         return PlannedPage(cursor, page.next_cursor, page.has_more, len(page.snaps), page.snaps, batch, plan, timings)
 
-    async def step(self) -> tuple[bool, Outcome | None]:
-        """Write one page; return (more pages waiting, outcome). One consumer at a time per database."""
+    async def plan_ahead(self) -> asyncio.Task[PlannedPage] | None:
+        """Start planning the page after the stored cursor unless one is planned already; None (nothing
+        read) while another consumer (another replica) holds the generation lock."""
         if self._ahead is None:
-            # No page planned ahead: read nothing while another consumer (another replica) is at work.
             async with self.sessionmaker() as session, session.begin():
                 repo = RouteRepository(session)
                 if not await repo.lock_generation(wait=False):
-                    return False, None
+                    return None
                 cursor = await repo.get_cursor(CONSUMER)
             self._ahead = (cursor, asyncio.create_task(self._plan(cursor)))
+        return self._ahead[1]
+
+    async def step(self) -> tuple[bool, Outcome | None]:
+        """Write one page; return (more pages waiting, outcome). One consumer at a time per database."""
+        if await self.plan_ahead() is None:
+            return False, None
+        assert self._ahead is not None
         t0 = time.perf_counter()
         page = await self._ahead[1]
         self._ahead = None

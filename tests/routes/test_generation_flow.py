@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
+from kit.app import service_database_url
+from kit.client import GatewayClient
+from kit.db import make_engine, make_sessionmaker
+from kit.settings import CommonSettings
+from services.routes.clients import AssessmentFeed, ResourceMapClient
+from services.routes.config import RoutesSettings
+from services.routes.feed import FeedConsumer
 from tests.harness import Stack
 from tests.region import MUN_A, as_methodologist, as_regional, as_teacher
 from tests.routes.flow import results_for, route_of, wait_for_routes
@@ -182,3 +193,58 @@ class TestRegeneration:
         route = (await api.get(f"/api/v1/routes/{summary['id']}", headers=as_regional())).json()
         assert {g["competency"] for g in route["content"]["sections"]["goals"]} == {"M2"}
         assert route["content_version"] == 1
+
+
+@contextlib.asynccontextmanager
+async def feed_consumer(live: Stack, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FeedConsumer]:
+    """A feed consumer in the test process, on the stack's database and gateway, as the service builds it."""
+    for key, value in live.env.items():
+        monkeypatch.setenv(key, value)
+    common, settings = CommonSettings(), RoutesSettings()
+    engine = make_engine(service_database_url(common, settings), pool_size=2)
+    client = GatewayClient(common, caller="routes", timeout=60)
+    try:
+        yield FeedConsumer(make_sessionmaker(engine), AssessmentFeed(client), ResourceMapClient(client),
+                           batch=settings.feed_batch, poll_seconds=settings.feed_poll_seconds)
+    finally:
+        await client.aclose()
+        await engine.dispose()
+
+
+class TestReplan:
+    async def test_a_draft_edited_while_its_page_was_planned_is_generated_again_from_the_edit(
+        self, api: httpx.AsyncClient, live: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        intake = await results_for(api, {"t-a1-1": {"M2"}})
+        [summary] = await wait_for_routes(api, 1)
+        url = f"/api/v1/routes/{summary['id']}"
+        # The routes service answers the API but consumes no feed: the consumer below is the only one.
+        live.stop("routes")
+        monkeypatch.setitem(live.env, "ROUTES_FEED_ENABLED", "false")
+        live.start("routes")
+        try:
+            await results_for(api, {"t-a1-1": {"M2", "M3"}}, intake)  # corrected results: one more deficit
+            async with feed_consumer(live, monkeypatch) as consumer:
+                planned = await consumer.plan_ahead()
+                assert planned is not None
+                page = await planned
+                assert page.plan is not None and page.plan.regenerations  # the draft, as it was read
+                # A methodologist edits the draft after the page was planned, before it is written.
+                etag = (await route_of(api, summary["id"])).headers["etag"]
+                edit = {"formulation": "Изучить приемы проблемного обучения на уроках", "reason": "по запросу педагога"}
+                r = await api.patch(f"{url}/tasks/M2-L", json=edit, headers={**as_regional(), "If-Match": etag})
+                assert r.status_code == 200, r.text
+                with caplog.at_level(logging.INFO, logger="routes.feed"):
+                    _more, outcome = await consumer.step()
+        finally:
+            live.stop("routes")
+            monkeypatch.setitem(live.env, "ROUTES_FEED_ENABLED", "true")
+            live.start("routes")
+        assert outcome is not None and outcome.regenerated == 1
+        assert [getattr(rec, "replanned", None) for rec in caplog.records if rec.msg == "feed page processed"] == [True]
+        route = (await route_of(api, summary["id"])).json()
+        goals = {g["competency"]: g for g in route["content"]["sections"]["goals"]}
+        assert {"M2", "M3"} <= set(goals)  # the new results are in
+        assert next(t for t in goals["M2"]["tasks"] if t["id"] == "M2-L")["formulation"] == edit["formulation"]
+        routes = (await api.get("/api/v1/routes", headers=as_regional())).json()["items"]
+        assert [r["id"] for r in routes] == [summary["id"]]
