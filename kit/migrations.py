@@ -38,16 +38,19 @@ def run_env(context: Any, target_metadata: MetaData) -> None:
     url = str(config.get_main_option("sqlalchemy.url"))
 
     def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-        # search_path starts with the service's schema, so autogenerate reflects it as the default
-        # schema (None): accept it, never the other services' schemas, never the version table.
+        # Only the service's own schema (never the others', never the default one), never the version table.
         if type_ == "schema":
-            return name in (None, schema)
+            return name == schema
         if type_ == "table":
             return name != "alembic_version"
         return True
 
     def do_run(connection: Connection) -> None:
-        connection.execute(text(f'SET search_path TO "{schema}", extensions'))
+        # Every migration names its schema, so the service's schema stays off the search path here: had
+        # it been the default schema, autogenerate would reflect its tables as schema-less, with
+        # schema-less foreign keys that never equal the models' (`alembic check` saw every one as changed).
+        connection.execute(text("SET search_path TO extensions"))
+        connection.dialect.default_schema_name = connection.execute(text("SELECT current_schema()")).scalar()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
