@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -174,3 +175,19 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+# ECMA-376 ST_Xstring: `_xHHHH_` in a cell's text is read as the character U+HHHH (Excel shows `_x0041_`
+# as "A"); a literal one has its underscore written `_x005F_`.
+_OOXML_ESCAPE_RE = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def ooxml_literal(text: str) -> str:
+    """Text for an XLSX cell that Excel shows as written."""
+    return _OOXML_ESCAPE_RE.sub("_x005F_", text) if "_x" in text else text
+
+
+def xlsx_cell(value: Any) -> Any:
+    """A value for an XLSX cell: formula-escaped (`safe_cell`), and its text shown as written."""
+    value = safe_cell(value)
+    return ooxml_literal(value) if isinstance(value, str) else value

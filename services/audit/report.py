@@ -17,7 +17,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from kit.tabular import safe_cell
+from kit.tabular import xlsx_cell
 from services.audit.monitoring import Analysis, MunicipalityResult, round_half_up, self_audit_reasons
 from services.audit.vocab import BAND_COLOURS, BAND_LABELS_RU, STEP_LABELS_RU, STEP_MAX, TOTAL_MAX, Band, Step
 
@@ -58,7 +58,7 @@ class _Styles:
         align: Alignment | None = None,
         border: Border | None = None,
     ) -> WriteOnlyCell:
-        c = WriteOnlyCell(ws, value=safe_cell(value))
+        c = WriteOnlyCell(ws, value=xlsx_cell(value))
         key = (id(fill), id(font), fmt, id(align), id(border))
         cached = self._arrays.get(key)
         if cached is not None:

@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kit.tabular import XLSX_MEDIA_TYPE, safe_cell
+from kit.tabular import XLSX_MEDIA_TYPE, ooxml_literal, safe_cell
 from services.routes.generation import LEVEL_LABELS, subject_label
 from services.routes.models import exports, routes
 from services.routes.printing import STATUS_RU
@@ -247,8 +247,6 @@ def export_rows(raw: Iterable[Mapping[str, Any]]) -> list[ExportRow]:
 
 # Characters XML 1.0 cannot hold: control characters but tab, line feed and carriage return; U+FFFE, U+FFFF.
 ILLEGAL_CHARACTERS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-# ECMA-376 ST_Xstring: `_xHHHH_` in a text is the character U+HHHH; a literal one has its `_` written `_x005F_`.
-OOXML_ESCAPE_RE = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def clean_text(value: Any) -> Any:
@@ -550,9 +548,7 @@ class _InlineText:
                 out = ""
             else:
                 space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
-                if "_x" in text:  # Excel reads `_xHHHH_` as an escaped character; keep such text literal
-                    text = OOXML_ESCAPE_RE.sub("_x005F_", text)
-                out = f"<is><t{space}>{xml_escape(text)}</t></is>"
+                out = f"<is><t{space}>{xml_escape(ooxml_literal(text))}</t></is>"
             if len(self.known) >= self.LIMIT:
                 self.known.clear()
             self.known[value] = out

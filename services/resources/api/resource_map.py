@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from kit.auth import REGIONAL_ROLES, CurrentPrincipal, Principal, Role
 from kit.db import DbSession
 from kit.errors import Forbidden, problem_responses
-from kit.tabular import safe_cell
+from kit.tabular import xlsx_cell
 from services.resources.assignment import neighbour_map
 from services.resources.clients import AssessmentClient, Unavailable
 from services.resources.coverage import MentorSupply, ResourceSupply, coverage
@@ -82,23 +82,23 @@ def _respond(result: dict[str, Any], fmt: str) -> Any:
                "Методистов в соседних", "Онлайн-методистов в регионе", "Ресурсов по предмету",
                "Межпредметных ресурсов", "Нехватка", "Статус"])
     for c in result["cells"]:
-        ws.append([safe_cell(c["municipality"]), safe_cell(c["subject"]), c["demand"], c["methodists"],
+        ws.append([xlsx_cell(c["municipality"]), xlsx_cell(c["subject"]), c["demand"], c["methodists"],
                    c["free_slots"], c["neighbour_methodists"], c["online_methodists"], c["resources"],
                    c["cross_subject_resources"], c["shortfall"], STATUS_RU.get(c["status"], c["status"])])
     ws2 = wb.create_sheet("Без методистов")
     ws2.append(["Муниципалитет"])
     for m in result["municipalities_without_methodists"]:
-        ws2.append([safe_cell(m)])
+        ws2.append([xlsx_cell(m)])
     ws3 = wb.create_sheet("Дефицит методистов")
     ws3.append(["Предмет", "Потребность", "Методистов", "Свободных мест", "Нехватка", "Муниципалитетов без методистов"])
     for s in result["subjects_short_of_methodists"]:
-        ws3.append([safe_cell(s["subject"]), s["demand"], s["methodists"], s["free_slots"], s["shortfall"],
+        ws3.append([xlsx_cell(s["subject"]), s["demand"], s["methodists"], s["free_slots"], s["shortfall"],
                     s["municipalities_without_methodists"]])
     ws4 = wb.create_sheet("Источник")
-    ws4.append(["Регион", safe_cell(result["region"] or "")])
+    ws4.append(["Регион", xlsx_cell(result["region"] or "")])
     ws4.append(["Источник потребности", result["demand_source"]])
     if result.get("demand_note"):
-        ws4.append(["Примечание", safe_cell(result["demand_note"])])
+        ws4.append(["Примечание", xlsx_cell(result["demand_note"])])
     buf = io.BytesIO()
     wb.save(buf)
     return Response(buf.getvalue(), media_type=XLSX,
