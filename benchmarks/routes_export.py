@@ -329,7 +329,7 @@ def bench_export(
             size = sum(f.stat().st_size for f in files) / 2**20
             print(
                 f"  export --formats xlsx --workers {n}: {seconds:.1f}s wall, {cpu:.1f}s CPU, "
-                f"peak RSS {peak:.0f} MB; {summary['municipalities']} municipal workbooks + region.xlsx "
+                f"peak RSS {peak:.0f} MB; {summary['municipalities']} municipal workbooks + the region workbook "
                 f"({len(files)} files, {size:.1f} MB, {summary['routes']} rows)  (goal <= 30 s); "
                 f"ratio to baseline: time {seconds / base_s:.2f}, CPU {cpu / base_cpu:.2f}, "
                 f"memory {peak / base_peak:.2f}  ({load()})"

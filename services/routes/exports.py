@@ -52,7 +52,8 @@ FORMATS = ("csv", "xlsx", "json")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MEDIA_TYPE, "json": "application/json"}
 # Months a file can be made for: XLSX is a zip, whose timestamps run from 1980 to 2107.
 MONTH_PATTERN = r"^(19[89][0-9]|20[0-9]{2}|210[0-7])-(0[1-9]|1[0-2])$"
-# The region workbook's record has no municipality (it holds them all); municipal roles never see it.
+# A region workbook's record has no municipality (it holds them all); municipal roles never see it.
+# Its file is `region-<region code>.xlsx`, one per region with routes in the month.
 REGION_FILE = "region"
 # Rows per fetch: route documents are ~13 kB of JSON each, parsed ~4x that in memory.
 CHUNK_ROWS = 500
@@ -367,7 +368,7 @@ class ExportRecords:
         month: str | None,
         municipality: str | None,
         fmt: str | None,
-        after: tuple[str, str, str] | None,
+        after: tuple[str, str, str, str] | None,
         limit: int,
     ) -> list[dict[str, Any]]:
         q = select(exports).where(export_scope(principal))
@@ -378,12 +379,11 @@ class ExportRecords:
         if fmt:
             q = q.where(exports.c.format == fmt)
         if after is not None:
-            m, mun, f = after
-            q = q.where(
-                (exports.c.month < m)
-                | and_(exports.c.month == m, tuple_(exports.c.municipality, exports.c.format) > tuple_(mun, f))
-            )
-        q = q.order_by(exports.c.month.desc(), exports.c.municipality, exports.c.format).limit(limit)
+            m, mun, reg, f = after
+            key = tuple_(exports.c.municipality, exports.c.region, exports.c.format)
+            q = q.where((exports.c.month < m) | and_(exports.c.month == m, key > tuple_(mun, reg, f)))
+        q = q.order_by(exports.c.month.desc(), exports.c.municipality, exports.c.region, exports.c.format)
+        q = q.limit(limit)
         return [dict(r._mapping) for r in await self.c.execute(q)]
 
     async def get(self, principal: Principal, export_id: uuid.UUID) -> dict[str, Any] | None:
@@ -398,9 +398,9 @@ class ExportRecords:
         for row in rows:
             stmt = pg_insert(exports).values(**row)
             stmt = stmt.on_conflict_do_update(
-                index_elements=[exports.c.month, exports.c.municipality, exports.c.format],
+                index_elements=[exports.c.month, exports.c.region, exports.c.municipality, exports.c.format],
                 set_={
-                    **{k: stmt.excluded[k] for k in row if k not in ("month", "municipality", "format")},
+                    **{k: stmt.excluded[k] for k in row if k not in ("month", "region", "municipality", "format")},
                     "created_at": func.now(),
                 },
             )
@@ -876,9 +876,9 @@ class AtomicFile:
 
 
 def file_stem(code: str, taken: set[str]) -> str:
-    """A safe, unique file name for a municipality code (never the region workbook's name)."""
+    """A safe file name for a code, unique among `taken` (the region workbooks' names are taken first)."""
     stem = re.sub(r"[^0-9A-Za-z._-]", "_", code).lstrip(".") or "mo"
-    if stem.lower() in taken or stem.lower() == REGION_FILE:
+    if stem.lower() in taken:
         stem = f"{stem}-{hashlib.sha256(code.encode()).hexdigest()[:8]}"
     taken.add(stem.lower())
     return stem
@@ -1071,8 +1071,9 @@ class Plan:
     month_dir: Path
     work_dir: Path
     formats: tuple[str, ...]
-    region: str
+    regions: dict[str, str]  # region -> its workbook's file stem
     names: dict[str, tuple[str, str]]  # municipality -> (file stem, sheet title), in sheet order
+    region_of: dict[str, str]  # municipality -> region
     counts: dict[str, int]
 
 
@@ -1193,21 +1194,18 @@ async def _export_locked(
             )
         ).all()
         await conn.commit()
-    regions = {str(r) for r, _, _ in counts}
-    if len(regions) > 1:
-        raise ExportRefused(
-            "routes of several regions run in this month; the export folder and its records hold one region"
-        )
     await asyncio.to_thread(_prepare_folder, month_dir)
     stems: set[str] = set()
-    titles: set[str] = set()
+    regions = {r: file_stem(f"{REGION_FILE}-{r}", stems) for r in sorted({str(r) for r, _, _ in counts})}
+    titles: dict[str, set[str]] = {r: set() for r in regions}  # sheet titles are unique within a workbook
     plan = Plan(
         month,
         month_dir,
         month_dir / f".work-{os.getpid()}",
         tuple(formats),
-        regions.pop() if regions else "",
-        {str(m): (file_stem(str(m), stems), sheet_title(str(m), titles)) for _, m, _ in counts},
+        regions,
+        {str(m): (file_stem(str(m), stems), sheet_title(str(m), titles[str(r)])) for r, m, _ in counts},
+        {str(m): str(r) for r, m, _ in counts},
         {str(m): int(n) for _, m, n in counts},
     )
     if bar is not None:
@@ -1222,9 +1220,12 @@ async def _export_locked(
             parts = [await write_part(engine, plan, NextMunicipality(largest_first(plan.counts)), bar)]
         files = [f for p in parts for f in p.files]
         sheets = {m: sheet for p in parts for m, sheet in p.sheets.items()}
-        if "xlsx" in formats and sheets:
-            ordered = [(plan.names[m][1], sheets[m]) for m in plan.names if m in sheets]
-            files.append(await asyncio.to_thread(_region_workbook, month, month_dir, plan.region, ordered))
+        if "xlsx" in formats:
+            for region, stem in plan.regions.items():
+                ordered = [(plan.names[m][1], sheets[m]) for m in plan.names
+                           if m in sheets and plan.region_of[m] == region]
+                if ordered:
+                    files.append(await asyncio.to_thread(_region_workbook, month, month_dir, region, stem, ordered))
     finally:
         await asyncio.to_thread(shutil.rmtree, plan.work_dir, True)
     summary.files = files
@@ -1313,9 +1314,12 @@ async def _in_processes(engine: AsyncEngine, plan: Plan, processes: int, bar: Pr
     return parts
 
 
-def _region_workbook(month: Month, month_dir: Path, region: str, sheets: list[tuple[str, SheetPart]]) -> WrittenFile:
-    """One sheet per municipality: the very sheets of the municipal files, copied as they were deflated."""
-    f = AtomicFile(month_dir / f"{REGION_FILE}.xlsx")
+def _region_workbook(
+    month: Month, month_dir: Path, region: str, stem: str, sheets: list[tuple[str, SheetPart]]
+) -> WrittenFile:
+    """One sheet per municipality of the region: the very sheets of the municipal files, copied as they were
+    deflated."""
+    f = AtomicFile(month_dir / f"{stem}.xlsx")
     try:
         with f.open() as sink:
             write_workbook(sink, month, sheets)
@@ -1338,7 +1342,7 @@ async def _record(
     engine: AsyncEngine, month: Month, month_dir: Path, formats: Sequence[str], files: list[WrittenFile]
 ) -> int:
     """Upsert a record per file; drop records (and files) of this month's formats not produced now."""
-    produced = {(f.municipality, f.fmt) for f in files}
+    produced = {(f.region, f.municipality, f.fmt) for f in files}
     async with engine.begin() as conn:
         repo = ExportRecords(conn)
         await repo.upsert(
@@ -1360,7 +1364,7 @@ async def _record(
         stale = [
             r
             for r in await repo.of_month(month.key)
-            if r["format"] in formats and (r["municipality"], r["format"]) not in produced
+            if r["format"] in formats and (r["region"], r["municipality"], r["format"]) not in produced
         ]
         await repo.delete([r["id"] for r in stale])
     _unlink_inside(month_dir, [Path(r["path"]) for r in stale])

@@ -115,7 +115,7 @@ exports = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("rows", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("month", "municipality", "format"),
+    UniqueConstraint("month", "region", "municipality", "format"),
 )
 
 idempotency_keys = idempotency_table(metadata)

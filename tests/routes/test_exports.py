@@ -90,6 +90,15 @@ async def seed(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:
     return made
 
 
+REGION_BOOK = f"region-{REGION}.xlsx"
+
+
+async def seed_other_region(db: asyncpg.Connection) -> None:
+    """One route of the month in another region (a deployment serving several regions)."""
+    await insert_route(db, teacher_name="Соседова Алла Петровна", group=1, region="r-other", municipality="mo-other",
+                       organisation="oo-other")
+
+
 A_ORDER = ["Васильев Денис Петрович", "Яковлева Нина Павловна", "Борисов Олег Ильич", "Абрамова Ольга Юрьевна"]
 
 
@@ -273,14 +282,14 @@ class TestExportJob:
         assert code == 0, stderr
         assert json.loads(stdout)["routes"] == 5 and "100%" in stderr and "routes" in stderr
         assert sorted(listing(tmp_path)) == sorted(
-            [f"{m}.{f}" for m in (MUN_A, MUN_B) for f in ("csv", "xlsx", "json")] + ["region.xlsx"]
+            [f"{m}.{f}" for m in (MUN_A, MUN_B) for f in ("csv", "xlsx", "json")] + [REGION_BOOK]
         )
         a = csv_rows((tmp_path / MONTH / f"{MUN_A}.csv").read_bytes())
         assert [r[NAME] for r in a[1:]] == A_ORDER
         assert [i["teacher_name"] for i in json.loads((tmp_path / MONTH / f"{MUN_B}.json").read_bytes())] == [
             "Кузнецов Иван Андреевич"
         ]
-        region = openpyxl.load_workbook(tmp_path / MONTH / "region.xlsx")
+        region = openpyxl.load_workbook(tmp_path / MONTH / REGION_BOOK)
         assert region.sheetnames == [MUN_A, MUN_B]
         assert [c.value for c in next(region[MUN_B].iter_rows(min_row=2))][NAME] == "Кузнецов Иван Андреевич"
         own = openpyxl.load_workbook(tmp_path / MONTH / f"{MUN_A}.xlsx")
@@ -316,7 +325,7 @@ class TestExportJob:
         assert listing(tmp_path) == first
         after = {(r["municipality"], r["format"]): r["id"] for r in await db.fetch("SELECT * FROM routes.exports")}
         assert after == before
-        with zipfile.ZipFile(tmp_path / MONTH / "region.xlsx") as z:
+        with zipfile.ZipFile(tmp_path / MONTH / REGION_BOOK) as z:
             assert {i.date_time for i in z.infolist()} == {(2026, 11, 1, 0, 0, 0)}
             core = z.read("docProps/core.xml").decode()
         assert core.count("2026-11-01T00:00:00Z") == 2
@@ -336,7 +345,7 @@ class TestExportJob:
         await db.execute("UPDATE routes.routes SET status = 'completed' WHERE id = $1", made["b"]["id"])
         await export_month(live, tmp_path)
         changed = {name for name, digest in listing(tmp_path).items() if first[name] != digest}
-        assert changed == {f"{MUN_B}.csv", f"{MUN_B}.xlsx", f"{MUN_B}.json", "region.xlsx"}
+        assert changed == {f"{MUN_B}.csv", f"{MUN_B}.xlsx", f"{MUN_B}.json", REGION_BOOK}
 
     async def test_a_municipality_without_routes_now_loses_its_files(
         self, live: Stack, db: Any, tmp_path: Path
@@ -348,6 +357,21 @@ class TestExportJob:
         assert summary["removed_stale"] == 3
         assert not any(name.startswith(MUN_B) for name in listing(tmp_path))
         assert await db.fetchval("SELECT count(*) FROM routes.exports WHERE municipality = $1", MUN_B) == 0
+
+    async def test_each_region_gets_its_own_workbook_and_records(self, live: Stack, db: Any, tmp_path: Path) -> None:
+        await seed(db)
+        await seed_other_region(db)
+        summary = await export_month(live, tmp_path)
+        assert summary["routes"] == 6
+        assert {REGION_BOOK, "region-r-other.xlsx", "mo-other.csv"} <= set(listing(tmp_path))
+        assert openpyxl.load_workbook(tmp_path / MONTH / REGION_BOOK).sheetnames == [MUN_A, MUN_B]
+        other = openpyxl.load_workbook(tmp_path / MONTH / "region-r-other.xlsx")
+        assert other.sheetnames == ["mo-other"]
+        assert [c.value for c in next(other["mo-other"].iter_rows(min_row=2))][NAME] == "Соседова Алла Петровна"
+        books = await db.fetch("SELECT region, rows FROM routes.exports WHERE municipality = ''")
+        assert {(r["region"], r["rows"]) for r in books} == {(REGION, 5), ("r-other", 1)}
+        await export_month(live, tmp_path)  # a re-run keeps one record per file
+        assert await db.fetchval("SELECT count(*) FROM routes.exports") == 11
 
     async def test_a_concurrent_run_is_refused(self, live: Stack, db: Any, tmp_path: Path) -> None:
         await seed(db)
@@ -393,8 +417,21 @@ class TestRecordedExports:
         items = page["items"] + r2.json()["items"]
         assert r2.json()["next_cursor"] is None and len(items) == 7
         region = next(i for i in items if i["scope"] == "region")
-        assert region["municipality"] is None and region["filename"] == "region.xlsx" and region["rows"] == 5
+        assert region["municipality"] is None and region["filename"] == REGION_BOOK and region["rows"] == 5
         assert len({i["id"] for i in items}) == 7
+
+    async def test_each_region_lists_only_its_own_files_in_a_shared_month(
+        self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        await seed_other_region(db)
+        await export_month(live, tmp_path)
+        other = auth(Role.regional_specialist, region="r-other")
+        items = (await api.get("/api/v1/exports", params={"month": MONTH}, headers=other)).json()["items"]
+        assert sorted(i["filename"] for i in items) == ["mo-other.csv", "mo-other.json", "mo-other.xlsx",
+                                                         "region-r-other.xlsx"]
+        ours = (await api.get("/api/v1/exports", params={"month": MONTH}, headers=as_regional())).json()["items"]
+        assert len(ours) == 7 and "region-r-other.xlsx" not in {i["filename"] for i in ours}
 
     async def test_download_streams_the_recorded_file(
         self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path

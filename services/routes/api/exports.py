@@ -130,20 +130,20 @@ async def list_exports(
     limit: int = Query(default=100, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     _may_export(principal)
-    after = decode_cursor(cursor, 3)
+    after = decode_cursor(cursor, 4)
     rows = await ExportRecords(session).search(
         principal,
         month=month,
         municipality=municipality,
         fmt=format.value if format else None,
-        after=(str(after[0]), str(after[1]), str(after[2])) if after else None,
+        after=(str(after[0]), str(after[1]), str(after[2]), str(after[3])) if after else None,
         limit=limit + 1,
     )
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor([last["month"], last["municipality"], last["format"]])
+        next_cursor = encode_cursor([last["month"], last["municipality"], last["region"], last["format"]])
     return {"items": [_read(r) for r in rows], "next_cursor": next_cursor}
 
 
