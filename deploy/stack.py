@@ -174,6 +174,10 @@ def cmd_run(args: argparse.Namespace) -> None:
         print(f"\nIOM platform is up in {time.monotonic() - t0:.1f}s (logs in .run/logs/)")
         print(f"  gateway:  {gateway_url}/api/v1/")
         print(f"  docs:     {gateway_url}/docs   (OpenAPI: {gateway_url}/openapi.json)")
+        print(f"  database: {admin_url}")
+        month = time.strftime("%Y-%m")
+        print(f"  monthly export (what the CronJob runs): DATABASE_URL='{admin_url}' "
+              f"{os.path.relpath(sys.executable, ROOT)} -m services.routes export --month {month}")
         print("  development tokens (8 h), use as 'Authorization: Bearer <token>':")
         for role, token in tokens.items():
             print(f"    {role}:\n      {token}")
