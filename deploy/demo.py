@@ -134,11 +134,17 @@ CAMPAIGNS = [
 ]
 
 
+def skills(teachers: list[dict[str, Any]], rng: random.Random | None = None) -> dict[str, float]:
+    """Each demo teacher's skill (0..1) behind their scores in `intake_data` (its first draws)."""
+    rng = rng or random.Random(2027)
+    return {t["external_id"]: rng.random() for t in teachers}
+
+
 def intake_data(teachers: list[dict[str, Any]], framework: dict[str, Any]) -> list[dict[str, Any]]:
     """Campaigns with deterministic item scores for every demo teacher (by their first subject)."""
     rng = random.Random(2027)
     instruments = {i["code"]: i for i in framework["instruments"]}
-    skill = {t["external_id"]: rng.random() for t in teachers}
+    skill = skills(teachers, rng)
     out = []
     for name, source, subject, day, instrument in CAMPAIGNS:
         subjects = (
@@ -269,12 +275,22 @@ def catalogue(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
                 "capacity": 40,
             }
         )
-    mentors: list[dict[str, Any]] = []
-    for t in data["teachers"]:
-        if t["qualification_category"] == "highest" and t["experience_years"] >= 15 and len(mentors) < 8:
-            mentors.append(
-                {"external_id": t["external_id"], "municipality": t["municipality"], "subjects": t["subjects"][:1]}
-            )
+    # The regional methodological active: for every subject taught in the demo, a strong teacher of it (by the
+    # results the demo loads; the highest or first category preferred), working in person and online, so every
+    # group-1 route can get a mentor of its subject; one teacher may serve two subjects.
+    skill = skills(data["teachers"])
+    mentors_by_teacher: dict[str, dict[str, Any]] = {}
+    for subject in sorted({s for t in data["teachers"] for s in t["subjects"]}):
+        pool = [t for t in data["teachers"] if subject in t["subjects"] and skill[t["external_id"]] >= 0.5]
+        if not pool:
+            continue
+        best = max(pool, key=lambda t: (t["qualification_category"] in ("highest", "first"), skill[t["external_id"]]))
+        entry = mentors_by_teacher.setdefault(
+            best["external_id"],
+            {"external_id": best["external_id"], "municipality": best["municipality"], "subjects": []},
+        )
+        entry["subjects"].append(subject)
+    mentors = list(mentors_by_teacher.values())
     return resources, mentors
 
 
@@ -295,12 +311,12 @@ def load_catalogue(gateway: str, token: str, data: dict[str, Any]) -> None:
             {
                 "teacher_id": teacher["id"],
                 "municipality": m["municipality"],
-                "role": "mentor",
+                "role": "methodist",
                 "subjects": m["subjects"],
                 "competencies": ["M1", "M2", "M3", "M4"],
                 "level": 4,
-                "mode": "in_person",
-                "capacity": 3,
+                "mode": "mixed",
+                "capacity": 4,
                 "joined_year": 2025,
                 "joined_assessment": "fioko-2025",
             },
