@@ -110,10 +110,12 @@ class ResourceMapClient:
     subject with the same deficits share them, and the catalogue changes far more slowly than a
     generation run."""
 
-    def __init__(self, client: GatewayClient, ttl: float = 60.0) -> None:
+    def __init__(self, client: GatewayClient, ttl: float = 60.0, concurrency: int = 8) -> None:
         self.client = client
         self.ttl = ttl
         self._cache: dict[MatchContext, tuple[float, dict[str, list[Alternative]]]] = {}
+        self._names: dict[str, tuple[float, str | None]] = {}  # mentor's teacher id -> (until, full name)
+        self._limit = asyncio.Semaphore(concurrency)
 
     async def alternatives(self, contexts: Sequence[MatchContext]) -> dict[MatchContext, dict[str, list[Alternative]]]:
         now = asyncio.get_running_loop().time()
@@ -221,14 +223,35 @@ class ResourceMapClient:
                 **out,
                 **{m.teacher_id: MentorChoice(None, None, "подбор наставника недоступен") for m in with_subject},
             }
-        for a in answer.get("assignments", []):
+        assignments = answer.get("assignments", [])
+        names = await self._mentor_names(region, {str(a["mentor_teacher_id"]) for a in assignments})
+        for a in assignments:
             tier = TIER_RU.get(str(a.get("tier")), str(a.get("tier")))
-            out[str(a["teacher_id"])] = MentorChoice(
-                str(a["mentor_id"]), f"наставник ({tier})", f"подбор по региону: {tier}"
-            )
+            label = names.get(str(a["mentor_teacher_id"])) or f"наставник ({tier})"
+            out[str(a["teacher_id"])] = MentorChoice(str(a["mentor_id"]), label, f"подбор по региону: {tier}")
         for u in answer.get("unserved", []):
             out[str(u["teacher_id"])] = MentorChoice(None, None, str(u.get("message") or u.get("reason")))
         return out
+
+    async def _mentor_names(self, region: str, teacher_ids: set[str]) -> dict[str, str | None]:
+        """Mentors' full names from the teacher registry (kept for `ttl`), so the mentee, the school and the
+        municipal export know whom to contact; None for a mentor the registry does not hold."""
+        now = asyncio.get_running_loop().time()
+        if len(self._names) > 100_000:
+            self._names.clear()
+        missing = [t for t in sorted(teacher_ids) if (hit := self._names.get(t)) is None or hit[0] <= now]
+
+        async def one(teacher_id: str) -> None:
+            async with self._limit:
+                try:
+                    teacher = await self.client.json("GET", f"/api/v1/teachers/{teacher_id}", region=region)
+                    name = str(teacher.get("full_name") or "") or None
+                except UpstreamError:
+                    name = None
+            self._names[teacher_id] = (now + self.ttl, name)
+
+        await asyncio.gather(*(one(t) for t in missing))
+        return {t: hit[1] for t in teacher_ids if (hit := self._names.get(t)) is not None}
 
 
 def change_from_result(result: dict[str, Any], teacher: dict[str, Any]) -> dict[str, Any]:
