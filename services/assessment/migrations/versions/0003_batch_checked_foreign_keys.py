@@ -37,7 +37,8 @@ BATCHED = (
 )
 
 FUNCTIONS = (
-    # Arguments: (child column, parent table, parent column) triples; the statement's rows are `new_rows`.
+    # Arguments: (child column, schema-qualified parent table, parent column) triples, so a table of the same
+    # shape elsewhere can use them too; the statement's rows are `new_rows`.
     r"""
     CREATE FUNCTION assessment.fk_check_batch() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
@@ -48,9 +49,9 @@ FUNCTIONS = (
       FOR i IN 0 .. TG_NARGS - 1 BY 3 LOOP
         EXECUTE format(
           'WITH k AS (SELECT DISTINCT %1$I AS key FROM new_rows WHERE %1$I IS NOT NULL), '
-          'p AS (SELECT FROM %2$I.%3$I p WHERE p.%4$I IN (SELECT key FROM k) FOR KEY SHARE OF p) '
+          'p AS (SELECT FROM %2$s p WHERE p.%3$I IN (SELECT key FROM k) FOR KEY SHARE OF p) '
           'SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM p)',
-          TG_ARGV[i], TG_TABLE_SCHEMA, TG_ARGV[i + 1], TG_ARGV[i + 2])
+          TG_ARGV[i], TG_ARGV[i + 1]::regclass, TG_ARGV[i + 2])
         INTO wanted, locked;
         IF locked < wanted THEN
           RAISE EXCEPTION 'insert on table "%" violates foreign key (%) -> %(%)',
@@ -73,8 +74,8 @@ FUNCTIONS = (
         EXECUTE format('SELECT ($1).%1$I IS NOT NULL AND ($1).%1$I IS DISTINCT FROM ($2).%1$I', TG_ARGV[i])
           USING NEW, OLD INTO changed;
         CONTINUE WHEN NOT changed;
-        EXECUTE format('SELECT FROM %I.%I p WHERE p.%I = ($1).%I FOR KEY SHARE OF p',
-                       TG_TABLE_SCHEMA, TG_ARGV[i + 1], TG_ARGV[i + 2], TG_ARGV[i])
+        EXECUTE format('SELECT FROM %s p WHERE p.%I = ($1).%I FOR KEY SHARE OF p',
+                       TG_ARGV[i + 1]::regclass, TG_ARGV[i + 2], TG_ARGV[i])
           USING NEW;
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n = 0 THEN
@@ -86,7 +87,7 @@ FUNCTIONS = (
       RETURN NULL;
     END $$
     """,
-    # Arguments: (child table, child column, parent column) triples. Row level for DELETE and UPDATE of
+    # Arguments: (schema-qualified child table, child column, parent column) triples. Row level for DELETE and UPDATE of
     # the key; statement level for TRUNCATE (the AFTER trigger runs once every table of the statement
     # is empty, so truncating parent and child together passes).
     r"""
@@ -98,15 +99,15 @@ FUNCTIONS = (
     BEGIN
       FOR i IN 0 .. TG_NARGS - 1 BY 3 LOOP
         IF TG_OP = 'TRUNCATE' THEN
-          EXECUTE format('SELECT EXISTS (SELECT FROM %I.%I)', TG_TABLE_SCHEMA, TG_ARGV[i]) INTO referenced;
+          EXECUTE format('SELECT EXISTS (SELECT FROM %s)', TG_ARGV[i]::regclass) INTO referenced;
         ELSE
           IF TG_OP = 'UPDATE' THEN
             EXECUTE format('SELECT ($1).%1$I IS NOT DISTINCT FROM ($2).%1$I', TG_ARGV[i + 2])
               USING NEW, OLD INTO unchanged;
             CONTINUE WHEN unchanged;
           END IF;
-          EXECUTE format('SELECT EXISTS (SELECT FROM %I.%I c WHERE c.%I = ($1).%I)',
-                         TG_TABLE_SCHEMA, TG_ARGV[i], TG_ARGV[i + 1], TG_ARGV[i + 2])
+          EXECUTE format('SELECT EXISTS (SELECT FROM %s c WHERE c.%I = ($1).%I)',
+                         TG_ARGV[i]::regclass, TG_ARGV[i + 1], TG_ARGV[i + 2])
             USING OLD INTO referenced;
         END IF;
         IF referenced THEN
@@ -128,7 +129,7 @@ def _args(*values: str) -> str:
 def _triggers() -> list[str]:
     out: list[str] = []
     for child in dict.fromkeys(c for c, *_ in BATCHED):
-        keys = [(col, parent, pcol) for c, _, col, parent, pcol in BATCHED if c == child]
+        keys = [(col, f"assessment.{parent}", pcol) for c, _, col, parent, pcol in BATCHED if c == child]
         args = _args(*(v for k in keys for v in k))
         changed = " OR ".join(f"OLD.{col} IS DISTINCT FROM NEW.{col}" for col, _, _ in keys)
         out += [
@@ -138,7 +139,7 @@ def _triggers() -> list[str]:
             f"EXECUTE FUNCTION assessment.fk_check_row({args})",
         ]
     for child, _, col, parent, pcol in BATCHED:
-        args = _args(child, col, pcol)
+        args = _args(f"assessment.{child}", col, pcol)
         out += [
             f"CREATE TRIGGER {parent}_{child}_fk AFTER DELETE OR UPDATE OF {pcol} ON assessment.{parent} "
             f"FOR EACH ROW EXECUTE FUNCTION assessment.fk_guard_parent({args})",
