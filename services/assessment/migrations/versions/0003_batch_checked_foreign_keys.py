@@ -62,9 +62,9 @@ FUNCTIONS = (
       RETURN NULL;
     END $$
     """,
-    # Arguments: (schema-qualified child table, child column, parent column) triples. Row level for DELETE and UPDATE of
-    # the key; statement level for TRUNCATE (the AFTER trigger runs once every table of the statement
-    # is empty, so truncating parent and child together passes).
+    # Arguments: (schema-qualified child table, child column, parent column) triples. Row level for DELETE
+    # and UPDATE of the key; statement level for TRUNCATE (the AFTER trigger runs once every table of the
+    # statement is empty, so truncating parent and child together passes).
     r"""
     CREATE FUNCTION assessment.fk_guard_parent() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
