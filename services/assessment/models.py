@@ -54,10 +54,8 @@ teachers = Table(
     Column("full_name", Text, nullable=False),
     Column("search_name", Text, nullable=False),
     Column("region", String(32), nullable=False),
-    # References municipalities.code and organisations.code, checked once per statement by triggers
-    # (migration 0003: a batch of new teachers names a few thousand schools, not one per row).
-    Column("municipality_code", String(32), nullable=False),
-    Column("organisation_code", String(32), nullable=False),
+    Column("municipality_code", String(32), ForeignKey("municipalities.code"), nullable=False),
+    Column("organisation_code", String(32), ForeignKey("organisations.code"), nullable=False),
     Column("position", Text, nullable=False),
     Column("subjects", ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
     Column("qualification_category", String(16), nullable=False, server_default="none"),
@@ -114,11 +112,9 @@ results = Table(
     "results",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
-    # References campaigns.id and frameworks.id, checked once per statement by triggers (migration 0003:
-    # every row of a batch names the same campaign and framework).
-    Column("campaign_id", UUID(as_uuid=True), nullable=False),
+    Column("campaign_id", UUID(as_uuid=True), ForeignKey("campaigns.id"), nullable=False),
     Column("teacher_id", UUID(as_uuid=True), ForeignKey("teachers.id"), nullable=False, index=True),
-    Column("framework_id", UUID(as_uuid=True), nullable=False),
+    Column("framework_id", UUID(as_uuid=True), ForeignKey("frameworks.id"), nullable=False),
     Column("batch_id", UUID(as_uuid=True), nullable=True),
     # Points in the order of the instrument's items / competencies in the result's framework version.
     Column("item_points", ARRAY(Numeric(8, 2)), nullable=True),
