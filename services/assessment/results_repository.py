@@ -205,6 +205,9 @@ CREATE TEMP TABLE stage_results (
 ) ON COMMIT DROP
 """
 
+# A batch registering at least this many teachers refreshes the table's statistics before storing results.
+ANALYZE_AFTER_NEW_TEACHERS = 10_000
+
 UPSERT_RESULTS = """
 WITH up AS (
     INSERT INTO assessment.results AS r (
@@ -466,7 +469,7 @@ class IntakeWriter:
                     subject: str, staged: int) -> tuple[int, int, int]:
         """Register unknown teachers, upsert results, announce changes; return (inserted, updated, unchanged)."""
         t0 = time.perf_counter()
-        await conn.execute(
+        status = await conn.execute(
             """
             INSERT INTO assessment.teachers (external_id, full_name, search_name, region, municipality_code,
                                              organisation_code, position, subjects)
@@ -478,6 +481,13 @@ class IntakeWriter:
             """,
             subject,
         )
+        registered = int(status.split()[-1])
+        if registered >= ANALYZE_AFTER_NEW_TEACHERS:
+            # The statistics do not know the teachers this transaction just added (autovacuum cannot see
+            # them; one that ran meanwhile even records the table as empty), and the result upsert and its
+            # key check on teachers are planned from them: a plan for an empty table scans all of it per row.
+            # ANALYZE in the transaction counts its own new rows.
+            await conn.execute("ANALYZE assessment.teachers")
         t1 = time.perf_counter()
         r = await conn.fetchrow(UPSERT_RESULTS, campaign_id, framework_id, batch_id)
         self.timings = {"teachers": round(t1 - t0, 3), "results": round(time.perf_counter() - t1, 3)}
