@@ -486,8 +486,9 @@ class IntakeWriter:
             # The statistics do not know the teachers this transaction just added (autovacuum cannot see
             # them; one that ran meanwhile even records the table as empty), and the result upsert and its
             # key check on teachers are planned from them: a plan for an empty table scans all of it per row.
-            # ANALYZE in the transaction counts its own new rows.
-            await conn.execute("ANALYZE assessment.teachers")
+            # ANALYZE in the transaction counts its own new rows. Its lock is held to the end of the
+            # transaction, so one concurrent upload doing the same skips it rather than waits.
+            await conn.execute("ANALYZE (SKIP_LOCKED) assessment.teachers")
         t1 = time.perf_counter()
         r = await conn.fetchrow(UPSERT_RESULTS, campaign_id, framework_id, batch_id)
         self.timings = {"teachers": round(t1 - t0, 3), "results": round(time.perf_counter() - t1, 3)}
