@@ -1341,10 +1341,13 @@ def _remove_leftovers(month_dir: Path) -> None:
 async def _record(
     engine: AsyncEngine, month: Month, month_dir: Path, formats: Sequence[str], files: list[WrittenFile]
 ) -> int:
-    """Upsert a record per file; drop records (and files) of this month's formats not produced now."""
+    """Upsert a record per file; drop records (and files) of this month's formats not produced now, and the
+    files a record no longer names (a region workbook written as `region.xlsx` before it had its code)."""
     produced = {(f.region, f.municipality, f.fmt) for f in files}
+    paths = {(f.region, f.municipality, f.fmt): f.path for f in files}
     async with engine.begin() as conn:
         repo = ExportRecords(conn)
+        before = await repo.of_month(month.key)
         await repo.upsert(
             [
                 {
@@ -1363,11 +1366,13 @@ async def _record(
         )
         stale = [
             r
-            for r in await repo.of_month(month.key)
+            for r in before
             if r["format"] in formats and (r["region"], r["municipality"], r["format"]) not in produced
         ]
         await repo.delete([r["id"] for r in stale])
-    _unlink_inside(month_dir, [Path(r["path"]) for r in stale])
+    renamed = [Path(r["path"]) for r in before
+               if (key := (r["region"], r["municipality"], r["format"])) in paths and Path(r["path"]) != paths[key]]
+    _unlink_inside(month_dir, [Path(r["path"]) for r in stale] + renamed)
     return len(stale)
 
 

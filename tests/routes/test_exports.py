@@ -373,6 +373,19 @@ class TestExportJob:
         await export_month(live, tmp_path)  # a re-run keeps one record per file
         assert await db.fetchval("SELECT count(*) FROM routes.exports") == 11
 
+    async def test_a_region_workbook_of_an_earlier_version_is_replaced(
+        self, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db)
+        await export_month(live, tmp_path)
+        old = (tmp_path / MONTH / "region.xlsx").resolve()  # as versions before region-<code>.xlsx wrote it
+        (tmp_path / MONTH / REGION_BOOK).rename(old)
+        await db.execute("UPDATE routes.exports SET filename = 'region.xlsx', path = $1 WHERE municipality = ''",
+                         str(old))
+        await export_month(live, tmp_path)
+        assert not old.exists() and (tmp_path / MONTH / REGION_BOOK).exists()
+        assert await db.fetchval("SELECT filename FROM routes.exports WHERE municipality = ''") == REGION_BOOK
+
     async def test_a_concurrent_run_is_refused(self, live: Stack, db: Any, tmp_path: Path) -> None:
         await seed(db)
         assert await db.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY)  # as a running export holds it
