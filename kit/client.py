@@ -9,7 +9,7 @@ import httpx
 
 from kit.auth import Principal, Role, TokenCodec
 from kit.errors import UpstreamUnavailable
-from kit.jsonutil import loads
+from kit.jsonutil import dumps, loads
 from kit.requestid import REQUEST_ID_HEADER, current_request_id
 from kit.settings import CommonSettings
 
@@ -71,7 +71,11 @@ class GatewayClient:
         **kw: Any,
     ) -> httpx.Response:
         """Send a request (acting in `region` when given); retry connection failures and 502/503/504
-        (use Idempotency-Key on writes)."""
+        (use Idempotency-Key on writes). A `json=` body is serialised with orjson (httpx would use the
+        standard library's encoder, several times slower on the large matching batches)."""
+        if "json" in kw:
+            kw["content"] = dumps(kw.pop("json"))
+            headers = {"Content-Type": "application/json", **(headers or {})}
         delay = 0.2
         for attempt in range(retries + 1):
             try:

@@ -12,7 +12,6 @@ from datetime import date
 from typing import Any
 
 from kit.client import GatewayClient, UpstreamError
-from kit.jsonutil import dumps
 from services.routes.generation import Alternative, CompetencyResult, MentorChoice, Snapshot
 from services.routes.pipeline import MatchContext, Mentee
 
@@ -20,8 +19,6 @@ log = logging.getLogger("routes.clients")
 FEED_PATH = "/api/v1/assessment/changes"
 TIER_RU = {"same_municipality": "тот же муниципалитет", "neighbouring": "соседний муниципалитет", "online": "онлайн"}
 BAND_TO_STATUS = {"deficit": "deficit", "growth": "growth", "strength": "strength"}
-# Request bodies are serialised with orjson (httpx's json= uses the standard library's encoder).
-JSON_BODY = {"Content-Type": "application/json"}
 
 
 def _competency(c: dict[str, Any]) -> CompetencyResult:
@@ -162,9 +159,7 @@ class ResourceMapClient:
                 ]
             }
             try:
-                answer = await self.client.json(
-                    "POST", "/api/v1/matching/batch", content=dumps(body), headers=JSON_BODY, region=chunk[0].region
-                )
+                answer = await self.client.json("POST", "/api/v1/matching/batch", json=body, region=chunk[0].region)
             except UpstreamError as e:
                 # The resource map cannot answer now: generate without forms rather than stall the
                 # feed; these drafts get forms when regenerated (next result or on request).
@@ -213,8 +208,8 @@ class ResourceMapClient:
             answer = await self.client.json(
                 "POST",
                 "/api/v1/mentors/assignments",
-                content=dumps(body),
-                headers={**JSON_BODY, "Idempotency-Key": f"routes-{key}"},
+                json=body,
+                headers={"Idempotency-Key": f"routes-{key}"},
                 region=region,
             )
         except UpstreamError as e:
