@@ -1343,8 +1343,7 @@ async def _record(
 ) -> int:
     """Upsert a record per file; drop records (and files) of this month's formats not produced now, and the
     files a record no longer names (a region workbook written as `region.xlsx` before it had its code)."""
-    produced = {(f.region, f.municipality, f.fmt) for f in files}
-    paths = {(f.region, f.municipality, f.fmt): f.path for f in files}
+    produced = {(f.region, f.municipality, f.fmt): f.path for f in files}
     async with engine.begin() as conn:
         repo = ExportRecords(conn)
         before = await repo.of_month(month.key)
@@ -1371,7 +1370,8 @@ async def _record(
         ]
         await repo.delete([r["id"] for r in stale])
     renamed = [Path(r["path"]) for r in before
-               if (key := (r["region"], r["municipality"], r["format"])) in paths and Path(r["path"]) != paths[key]]
+               if (key := (r["region"], r["municipality"], r["format"])) in produced
+               and Path(r["path"]) != produced[key]]
     _unlink_inside(month_dir, [Path(r["path"]) for r in stale] + renamed)
     return len(stale)
 
