@@ -237,16 +237,24 @@ class ResourceMapClient:
         missing = [t for t in sorted(teacher_ids) if (hit := self._names.get(t)) is None or hit[0] <= now]
 
         async def one(teacher_id: str) -> None:
-            async with self._limit:
-                try:
-                    teacher = await self.client.json("GET", f"/api/v1/teachers/{teacher_id}", region=region)
-                    name = str(teacher.get("full_name") or "") or None
-                except UpstreamError:
-                    name = None
+            try:
+                teacher = await read_teacher(self.client, self._limit, teacher_id, region=region)
+                name = str(teacher.get("full_name") or "") or None
+            except UpstreamError:
+                name = None
             self._names[teacher_id] = (now + self.ttl, name)
 
         await asyncio.gather(*(one(t) for t in missing))
         return {t: hit[1] for t in teacher_ids if (hit := self._names.get(t)) is not None}
+
+
+async def read_teacher(
+    client: GatewayClient, limit: asyncio.Semaphore, teacher_id: str, *, region: str | None = None
+) -> dict[str, Any]:
+    """A teacher of the registry (GET /teachers/{id}), at most `limit` such reads at a time."""
+    async with limit:
+        teacher: dict[str, Any] = await client.json("GET", f"/api/v1/teachers/{teacher_id}", region=region)
+        return teacher
 
 
 def change_from_result(result: dict[str, Any], teacher: dict[str, Any]) -> dict[str, Any]:
@@ -283,11 +291,6 @@ class AssessmentResults:
         self.client = client
         self.limit = asyncio.Semaphore(concurrency)
 
-    async def _teacher(self, teacher_id: str) -> dict[str, Any]:
-        async with self.limit:
-            teacher: dict[str, Any] = await self.client.json("GET", f"/api/v1/teachers/{teacher_id}")
-            return teacher
-
     async def changes(self, **filters: str) -> list[dict[str, Any]]:
         """Every result matching the filters (teacher_id or campaign_id), as feed-shaped items."""
         items: list[dict[str, Any]] = []
@@ -298,7 +301,9 @@ class AssessmentResults:
                 params["cursor"] = cursor
             page = await self.client.json("GET", "/api/v1/results", params=params)
             results = page.get("items", [])
-            teachers = await asyncio.gather(*(self._teacher(str(t)) for t in {r["teacher_id"] for r in results}))
+            teachers = await asyncio.gather(
+                *(read_teacher(self.client, self.limit, str(t)) for t in {r["teacher_id"] for r in results})
+            )
             by_id = {str(t["id"]): t for t in teachers}
             items.extend(change_from_result(r, by_id[str(r["teacher_id"])]) for r in results)
             cursor = page.get("next_cursor")
