@@ -13,7 +13,7 @@ from kit.client import GatewayClient
 from kit.db import make_read_pool
 from services.routes.api import exports as exports_api
 from services.routes.api import routes as routes_api
-from services.routes.clients import AssessmentFeed, ResourceMapClient
+from services.routes.clients import ResourceMapClient
 from services.routes.config import RoutesSettings
 from services.routes.feed import FeedConsumer
 from services.routes.reader import ReadLane, RouteReader
@@ -26,14 +26,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
         client = GatewayClient(app.state.common, caller="routes", timeout=60)
         app.state.gateway_client = client
         app.state.resource_map = ResourceMapClient(client, ttl=settings.match_cache_seconds)
-        app.state.feed = FeedConsumer(
-            app.state.sessionmaker,
-            AssessmentFeed(client),
-            app.state.resource_map,
-            batch=settings.feed_batch,
-            poll_seconds=settings.feed_poll_seconds,
-            max_age_days=settings.max_result_age_days,
-        )
+        app.state.feed = FeedConsumer.of_service(app.state.sessionmaker, client, app.state.resource_map, settings)
         pool = await make_read_pool(
             service_database_url(app.state.common, settings), size=settings.db_pool_size, application_name=settings.name
         )

@@ -24,7 +24,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kit.auth import Principal, Role
+from kit.client import GatewayClient
 from services.routes.clients import AssessmentFeed, ResourceMapClient, snapshot_from_change
+from services.routes.config import RoutesSettings
 from services.routes.generation import Snapshot
 from services.routes.pipeline import (
     YIELD_EVERY,
@@ -94,6 +96,24 @@ class FeedConsumer:
         self._reads: dict[str | None, asyncio.Task[ReadPage]] = {}
         # The next page being planned while the current one is written.
         self._ahead: tuple[str | None, asyncio.Task[PlannedPage]] | None = None
+
+    @classmethod
+    def of_service(
+        cls,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        client: GatewayClient,
+        resource_map: ResourceMapClient,
+        settings: RoutesSettings,
+    ) -> FeedConsumer:
+        """The consumer as the routes service runs it, from its settings."""
+        return cls(
+            sessionmaker,
+            AssessmentFeed(client),
+            resource_map,
+            batch=settings.feed_batch,
+            poll_seconds=settings.feed_poll_seconds,
+            max_age_days=settings.max_result_age_days,
+        )
 
     def _read(self, cursor: str | None) -> asyncio.Task[ReadPage]:
         task = self._reads.pop(cursor, None)

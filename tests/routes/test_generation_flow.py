@@ -14,7 +14,7 @@ from kit.app import service_database_url
 from kit.client import GatewayClient
 from kit.db import make_engine, make_sessionmaker
 from kit.settings import CommonSettings
-from services.routes.clients import AssessmentFeed, ResourceMapClient
+from services.routes.clients import ResourceMapClient
 from services.routes.config import RoutesSettings
 from services.routes.feed import FeedConsumer
 from tests.harness import Stack
@@ -204,8 +204,7 @@ async def feed_consumer(live: Stack, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     engine = make_engine(service_database_url(common, settings), pool_size=2)
     client = GatewayClient(common, caller="routes", timeout=60)
     try:
-        yield FeedConsumer(make_sessionmaker(engine), AssessmentFeed(client), ResourceMapClient(client),
-                           batch=settings.feed_batch, poll_seconds=settings.feed_poll_seconds)
+        yield FeedConsumer.of_service(make_sessionmaker(engine), client, ResourceMapClient(client), settings)
     finally:
         await client.aclose()
         await engine.dispose()
