@@ -22,6 +22,7 @@ migrate: install  ## roles, schemas and migrations on DATABASE_URL
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy kit services gateway deploy
 	$(BIN)/lint-imports
 

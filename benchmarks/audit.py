@@ -74,6 +74,7 @@ def region_rows(rng: random.Random, region: int, municipalities: int) -> list[Sc
 
 # --- 1. report in process ---------------------------------------------------------------------------
 
+
 def bench_report_in_process(regions: list[list[ScoreRow]], previous: list[list[ScoreRow]]) -> float:
     from openpyxl import Workbook
 
@@ -94,15 +95,23 @@ def bench_report_in_process(regions: list[list[ScoreRow]], previous: list[list[S
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("plain")
         for r in rows:
-            ws.append([r.municipality, r.municipality_name, *[float(r.points[s]) for s in STEPS],
-                       *([0.0] * (cols - 2 - len(STEPS)))])
+            ws.append(
+                [
+                    r.municipality,
+                    r.municipality_name,
+                    *[float(r.points[s]) for s in STEPS],
+                    *([0.0] * (cols - 2 - len(STEPS))),
+                ]
+            )
         for _ in range(len(STEPS) + len(rows)):
             ws.append(["x"] * 8)
         wb.save(io.BytesIO())
     baseline = time.perf_counter() - t0
     n = len(regions)
-    print(f"\n1. Regional report in process: {n} regions x {len(regions[0])} municipalities "
-          f"(workbook ~{statistics.mean(sizes) / 1024:.0f} KiB)")
+    print(
+        f"\n1. Regional report in process: {n} regions x {len(regions[0])} municipalities "
+        f"(workbook ~{statistics.mean(sizes) / 1024:.0f} KiB)"
+    )
     line(f"analysis + XLSX + SVG, all {n} regions", report, baseline, "plain openpyxl, same cells")
     line("per region", report / n, baseline / n, "per region")
     return report / n
@@ -110,9 +119,18 @@ def bench_report_in_process(regions: list[list[ScoreRow]], previous: list[list[S
 
 # --- 2. report through the gateway ------------------------------------------------------------------
 
+
 def rows_json(rows: list[ScoreRow]) -> dict[str, Any]:
-    return {"rows": [{"municipality": r.municipality, "municipality_name": r.municipality_name,
-                      **{s.value: float(r.points[s]) for s in STEPS}} for r in rows]}
+    return {
+        "rows": [
+            {
+                "municipality": r.municipality,
+                "municipality_name": r.municipality_name,
+                **{s.value: float(r.points[s]) for s in STEPS},
+            }
+            for r in rows
+        ]
+    }
 
 
 async def bench_report_http(gateway: str, regions: list[list[ScoreRow]], in_process_per_region: float) -> None:
@@ -125,13 +143,19 @@ async def bench_report_http(gateway: str, regions: list[list[ScoreRow]], in_proc
             # Scores are accepted for the region's own municipalities only (assessment's directory).
             directory = [{"code": r.municipality, "name": r.municipality_name, "region": f"r-{i:02d}"} for r in rows]
             assert (await api.put("/api/v1/municipalities", json=directory, headers=h)).status_code == 200
-            r = await api.post("/api/v1/monitoring/campaigns", headers=h,
-                               json={"code": "2026", "title": "Мониторинг 2026", "held_on": "2026-04-15"})
+            r = await api.post(
+                "/api/v1/monitoring/campaigns",
+                headers=h,
+                json={"code": "2026", "title": "Мониторинг 2026", "held_on": "2026-04-15"},
+            )
             assert r.status_code == 201, r.text
             cid = r.json()["id"]
             t0 = time.perf_counter()
-            r = await api.post(f"/api/v1/monitoring/campaigns/{cid}/scores", content=json.dumps(rows_json(rows)),
-                               headers={**h, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex})
+            r = await api.post(
+                f"/api/v1/monitoring/campaigns/{cid}/scores",
+                content=json.dumps(rows_json(rows)),
+                headers={**h, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+            )
             upload_t.append(time.perf_counter() - t0)
             assert r.status_code == 200, r.text
             t0 = time.perf_counter()
@@ -144,8 +168,12 @@ async def bench_report_http(gateway: str, regions: list[list[ScoreRow]], in_proc
             assert r.status_code == 200, r.text
     n = len(regions)
     print(f"\n3. Regional report through the gateway: {n} regions, one campaign each (median of {n})")
-    line("upload 60 rows (JSON, COPY + upsert)", statistics.median(upload_t), in_process_per_region,
-         "in-process report, per region")
+    line(
+        "upload 60 rows (JSON, COPY + upsert)",
+        statistics.median(upload_t),
+        in_process_per_region,
+        "in-process report, per region",
+    )
     line("GET report.xlsx", statistics.median(xlsx_t), in_process_per_region, "in-process report, per region")
     line("GET report (JSON)", statistics.median(json_t), in_process_per_region, "in-process report, per region")
     total = sum(upload_t) + sum(xlsx_t) + sum(json_t)
@@ -153,6 +181,7 @@ async def bench_report_http(gateway: str, regions: list[list[ScoreRow]], in_proc
 
 
 # --- 3. effectiveness in process --------------------------------------------------------------------
+
 
 def synthetic_cohort(rng: random.Random, teachers: int) -> tuple[list[RouteOutcome], list[ResultPoint]]:
     outcomes, points = [], []
@@ -166,15 +195,30 @@ def synthetic_cohort(rng: random.Random, teachers: int) -> tuple[list[RouteOutco
         after = frozenset(c for c in before if rng.random() < 0.5)
         points.append(ResultPoint(tid, mun, "mathematics", AssessmentPoint(t_before, lv, before)))
         if rng.random() < 0.8:
-            points.append(ResultPoint(tid, mun, "mathematics",
-                                      AssessmentPoint(t_after, max(1, min(4, lv + rng.choice((-1, 0, 1, 1)))),
-                                                      after)))
+            points.append(
+                ResultPoint(
+                    tid,
+                    mun,
+                    "mathematics",
+                    AssessmentPoint(t_after, max(1, min(4, lv + rng.choice((-1, 0, 1, 1)))), after),
+                )
+            )
         if rng.random() < 0.6:
             done = t_before + timedelta(days=rng.randint(30, 300))
-            outcomes.append(RouteOutcome(f"r{i}", tid, mun, lv, "mathematics",
-                                         "completed" if rng.random() < 0.7 else "in_progress", done,
-                                         tuple(sorted(rng.sample(KINDS, 2))),
-                                         f"m{rng.randint(0, 300)}" if rng.random() < 0.3 else None, before))
+            outcomes.append(
+                RouteOutcome(
+                    f"r{i}",
+                    tid,
+                    mun,
+                    lv,
+                    "mathematics",
+                    "completed" if rng.random() < 0.7 else "in_progress",
+                    done,
+                    tuple(sorted(rng.sample(KINDS, 2))),
+                    f"m{rng.randint(0, 300)}" if rng.random() < 0.3 else None,
+                    before,
+                )
+            )
     return outcomes, points
 
 
@@ -199,12 +243,15 @@ def bench_effectiveness(teachers: int) -> None:
     closed = sum(len(first[t].point.deficits - p.point.deficits) for t, p in last.items() if t in done)
     baseline = time.perf_counter() - t0
     assert result["with_route"]["teachers"] > 0 and closed >= 0
-    print(f"\n2. Effectiveness in process: {teachers:,} teachers, {len(points):,} results, "
-          f"{len(outcomes):,} routes, {len(pairs):,} re-assessed")
+    print(
+        f"\n2. Effectiveness in process: {teachers:,} teachers, {len(points):,} results, "
+        f"{len(outcomes):,} routes, {len(pairs):,} re-assessed"
+    )
     line("pair results + cohorts + 4 breakdowns", ours, baseline, "one plain counting pass")
 
 
 # --- 4. KPIs through the gateway --------------------------------------------------------------------
+
 
 async def load_teachers(api: httpx.AsyncClient, teachers: int, municipalities: int) -> float:
     from tests.assessment.intake_support import framework_doc, item_codes, scores_with
@@ -214,25 +261,43 @@ async def load_teachers(api: httpx.AsyncClient, teachers: int, municipalities: i
     muns = [{"code": f"mk-{m:02d}", "name": f"Округ {m}", "region": "r-kpi"} for m in range(municipalities)]
     assert (await api.put("/api/v1/municipalities", json=muns, headers=h)).status_code == 200
     schools_per = max(1, 2000 // municipalities)
-    orgs = [{"code": f"ok-{m:02d}-{s:02d}", "name": f"Школа {m}-{s}", "municipality": f"mk-{m:02d}"}
-            for m in range(municipalities) for s in range(schools_per)]
+    orgs = [
+        {"code": f"ok-{m:02d}-{s:02d}", "name": f"Школа {m}-{s}", "municipality": f"mk-{m:02d}"}
+        for m in range(municipalities)
+        for s in range(schools_per)
+    ]
     assert (await api.put("/api/v1/organisations", json=orgs, headers=h)).status_code == 200
     batch: list[dict[str, Any]] = []
     for i in range(teachers):
         m = i % municipalities
-        batch.append({"external_id": f"bt-{i:06d}", "full_name": f"Педагог {i:06d}", "municipality": f"mk-{m:02d}",
-                      "organisation": f"ok-{m:02d}-{(i // municipalities) % schools_per:02d}",
-                      "position": "учитель", "subjects": ["mathematics"]})
+        batch.append(
+            {
+                "external_id": f"bt-{i:06d}",
+                "full_name": f"Педагог {i:06d}",
+                "municipality": f"mk-{m:02d}",
+                "organisation": f"ok-{m:02d}-{(i // municipalities) % schools_per:02d}",
+                "position": "учитель",
+                "subjects": ["mathematics"],
+            }
+        )
         if len(batch) == 5000 or i == teachers - 1:
             r = await api.post("/api/v1/teachers/bulk", json={"teachers": batch}, headers=h)
             assert r.status_code == 200, r.text
             batch = []
     r = await api.post("/api/v1/frameworks", json=framework_doc(), headers=h)
     assert r.status_code == 201, r.text
-    r = await api.post("/api/v1/campaigns", headers=auth(Role.regional_specialist, region="r-kpi"),
-                       json={"name": "ФИОКО 2026", "source": "fioko_subject", "subject": "mathematics",
-                             "assessed_on": "2026-04-15", "framework_code": "default",
-                             "instrument": "oku-omk-mathematics"})
+    r = await api.post(
+        "/api/v1/campaigns",
+        headers=auth(Role.regional_specialist, region="r-kpi"),
+        json={
+            "name": "ФИОКО 2026",
+            "source": "fioko_subject",
+            "subject": "mathematics",
+            "assessed_on": "2026-04-15",
+            "framework_code": "default",
+            "instrument": "oku-omk-mathematics",
+        },
+    )
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     rng = random.Random(3)
@@ -240,16 +305,25 @@ async def load_teachers(api: httpx.AsyncClient, teachers: int, municipalities: i
     score_lines = {i: ";".join(str(int(v)) for v in scores_with(w)) for i, w in enumerate(weak_sets)}
     lines = [";".join(["external_id", *item_codes()])]
     lines += [f"bt-{i:06d};{score_lines[rng.randrange(len(weak_sets))]}" for i in range(teachers)]
-    r = await api.post(f"/api/v1/campaigns/{cid}/results", content=("\n".join(lines) + "\n").encode(),
-                       headers={**h, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex})
+    r = await api.post(
+        f"/api/v1/campaigns/{cid}/results",
+        content=("\n".join(lines) + "\n").encode(),
+        headers={**h, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert r.status_code in (200, 201), r.text[:500]
-    mc = await api.post("/api/v1/monitoring/campaigns", headers=h,
-                        json={"code": "m-2026", "title": "Мониторинг", "held_on": "2026-03-01"})
+    mc = await api.post(
+        "/api/v1/monitoring/campaigns",
+        headers=h,
+        json={"code": "m-2026", "title": "Мониторинг", "held_on": "2026-03-01"},
+    )
     rows = region_rows(random.Random(5), 0, municipalities)
     for k, r0 in enumerate(rows):
         rows[k] = ScoreRow(f"mk-{k:02d}", r0.municipality_name, r0.points)
-    r = await api.post(f"/api/v1/monitoring/campaigns/{mc.json()['id']}/scores", content=json.dumps(rows_json(rows)),
-                       headers={**h, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex})
+    r = await api.post(
+        f"/api/v1/monitoring/campaigns/{mc.json()['id']}/scores",
+        content=json.dumps(rows_json(rows)),
+        headers={**h, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert r.status_code == 200, r.text
     return time.perf_counter() - t0
 
@@ -275,12 +349,20 @@ async def bench_kpi_http(gateway: str, teachers: int, municipalities: int, reque
         ours = await timed(requests, lambda: api.get("/api/v1/kpi", headers=regional))
         base = await timed(requests, lambda: api.get("/api/v1/assessment/analytics/kpi", headers=regional))
         ours_m = await timed(requests, lambda: api.get("/api/v1/kpi", headers=methodologist))
-        base_m = await timed(requests, lambda: api.get("/api/v1/assessment/analytics/kpi",
-                                                       params={"municipality": "mk-07"}, headers=methodologist))
-    print(f"\n4. KPIs through the gateway: {teachers:,} teachers in {municipalities} municipalities, "
-          f"median of {requests} (loading took {load:.1f} s)")
-    print(f"  assessed {k['teachers_assessed']['value']}%, basic or higher {k['basic_or_higher']['value']}%, "
-          f"engaged municipalities {k['municipalities_engaged']['value']}%")
+        base_m = await timed(
+            requests,
+            lambda: api.get(
+                "/api/v1/assessment/analytics/kpi", params={"municipality": "mk-07"}, headers=methodologist
+            ),
+        )
+    print(
+        f"\n4. KPIs through the gateway: {teachers:,} teachers in {municipalities} municipalities, "
+        f"median of {requests} (loading took {load:.1f} s)"
+    )
+    print(
+        f"  assessed {k['teachers_assessed']['value']}%, basic or higher {k['basic_or_higher']['value']}%, "
+        f"engaged municipalities {k['municipalities_engaged']['value']}%"
+    )
     line("GET /api/v1/kpi (region, 6 KPIs)", ours, base, "assessment analytics/kpi alone")
     line("GET /api/v1/kpi (one municipality)", ours_m, base_m, "assessment analytics/kpi alone")
 

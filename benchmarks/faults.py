@@ -187,7 +187,9 @@ class FaultStack:
         try:
             rows = await conn.fetch(
                 "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY($1::text[]) "
-                "AND tablename <> 'alembic_version'", list(SCHEMAS))
+                "AND tablename <> 'alembic_version'",
+                list(SCHEMAS),
+            )
             names = ", ".join(f'"{r[0]}"."{r[1]}"' for r in rows)
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
         finally:
@@ -224,8 +226,10 @@ async def setup_region(api: httpx.AsyncClient, teachers: int) -> Region:
     region = synthetic_region(teachers)
     inst = next(i for i in framework_doc()["instruments"] if i["code"] == INSTRUMENT)
     h = service_headers()
-    for path, body in (("/api/v1/municipalities", region["municipalities"]),
-                       ("/api/v1/organisations", region["organisations"])):
+    for path, body in (
+        ("/api/v1/municipalities", region["municipalities"]),
+        ("/api/v1/organisations", region["organisations"]),
+    ):
         r = await api.put(path, json=body, headers=h)
         assert r.status_code == 200, r.text
     r = await api.post("/api/v1/frameworks", json=framework_doc(), headers=h)
@@ -234,16 +238,25 @@ async def setup_region(api: httpx.AsyncClient, teachers: int) -> Region:
 
 
 async def new_campaign(api: httpx.AsyncClient, name: str) -> str:
-    body = {"name": name, "source": "fioko_subject", "subject": "mathematics", "assessed_on": time.strftime("%Y-%m-%d"),
-            "framework_code": "default", "instrument": INSTRUMENT}
+    body = {
+        "name": name,
+        "source": "fioko_subject",
+        "subject": "mathematics",
+        "assessed_on": time.strftime("%Y-%m-%d"),
+        "framework_code": "default",
+        "instrument": INSTRUMENT,
+    }
     r = await api.post("/api/v1/campaigns", json=body, headers=regional_headers())
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
 
 async def upload(api: httpx.AsyncClient, campaign_id: str, body: bytes, key: str) -> httpx.Response:
-    return await api.post(f"/api/v1/campaigns/{campaign_id}/results", content=body,
-                          headers={**service_headers(), "Content-Type": "text/csv", "Idempotency-Key": key})
+    return await api.post(
+        f"/api/v1/campaigns/{campaign_id}/results",
+        content=body,
+        headers={**service_headers(), "Content-Type": "text/csv", "Idempotency-Key": key},
+    )
 
 
 # --- 1. intake crash -----------------------------------------------------------------------------
@@ -268,9 +281,14 @@ class IntakeCrash:
     def holds(self) -> bool:
         n = self.rows
         return (
-            bool(self.killed_during) and self.committed_after_crash == n and self.visible_of_killed == 0
-            and self.announced_of_killed == 0 and self.retry_status == 200 and self.after_retry == n
-            and self.announced_after_retry == n and self.replay_status == 200
+            bool(self.killed_during)
+            and self.committed_after_crash == n
+            and self.visible_of_killed == 0
+            and self.announced_of_killed == 0
+            and self.retry_status == 200
+            and self.after_retry == n
+            and self.announced_after_retry == n
+            and self.replay_status == 200
         )
 
 
@@ -282,7 +300,8 @@ async def _watch_upsert(fs: FaultStack, within: float) -> str:
         while time.monotonic() < deadline:
             rows = await conn.fetch(
                 "SELECT query FROM pg_stat_activity WHERE application_name = 'assessment' AND state = 'active' "
-                r"AND query ~* '^\s*(with\s.*)?(insert\s+into|update)\s+assessment\.'")
+                r"AND query ~* '^\s*(with\s.*)?(insert\s+into|update)\s+assessment\.'"
+            )
             if rows:
                 return " ".join(str(rows[0]["query"]).split())[:80]
             await asyncio.sleep(0.01)
@@ -323,12 +342,18 @@ async def intake_crash(fs: FaultStack, rows: int) -> IntakeCrash:
             retry = await upload(api, second, body2, key)
             replay = await upload(api, second, body2, key)  # the same key again: the first answer, stored once
             return IntakeCrash(
-                rows=rows, first_upload_seconds=round(first_seconds, 2), killed_during=statement,
-                answer_to_killed_upload=killed_answer, committed_after_crash=committed, visible_of_killed=visible,
+                rows=rows,
+                first_upload_seconds=round(first_seconds, 2),
+                killed_during=statement,
+                answer_to_killed_upload=killed_answer,
+                committed_after_crash=committed,
+                visible_of_killed=visible,
                 announced_of_killed=announced_now,
-                retry_status=retry.status_code, after_retry=await fs.scalar(results_of, second),
+                retry_status=retry.status_code,
+                after_retry=await fs.scalar(results_of, second),
                 announced_after_retry=await fs.scalar(feed_of, second),
-                replay_status=replay.status_code, restart_seconds=round(restart, 2),
+                replay_status=replay.status_code,
+                restart_seconds=round(restart, 2),
             )
     finally:
         fs.ensure_all_running()
@@ -350,8 +375,13 @@ class GenerationCrash:
     @property
     def holds(self) -> bool:
         n = self.teachers
-        return (0 < self.routes_when_killed < n and self.routes == n and self.teachers_with_routes == n
-                and self.generated_events == n and self.most_routes_of_one_teacher == 1)
+        return (
+            0 < self.routes_when_killed < n
+            and self.routes == n
+            and self.teachers_with_routes == n
+            and self.generated_events == n
+            and self.most_routes_of_one_teacher == 1
+        )
 
 
 async def generation_crash(fs: FaultStack, teachers: int, finish_within: float = 180.0) -> GenerationCrash:
@@ -383,13 +413,19 @@ async def generation_crash(fs: FaultStack, teachers: int, finish_within: float =
         finished = time.monotonic() - t0
         await asyncio.sleep(1.0)  # anything generated twice would show up now
         return GenerationCrash(
-            teachers=teachers, routes_when_killed=at_kill, seconds_to_finish_after_restart=round(finished, 1),
+            teachers=teachers,
+            routes_when_killed=at_kill,
+            seconds_to_finish_after_restart=round(finished, 1),
             routes=int(await fs.scalar(count)),
             teachers_with_routes=int(await fs.scalar("SELECT count(DISTINCT teacher_id) FROM routes.routes")),
-            generated_events=int(await fs.scalar(
-                "SELECT count(*) FROM routes.route_events WHERE action = 'generated'")),
-            most_routes_of_one_teacher=int(await fs.scalar(
-                "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM routes.routes GROUP BY teacher_id) c")),
+            generated_events=int(
+                await fs.scalar("SELECT count(*) FROM routes.route_events WHERE action = 'generated'")
+            ),
+            most_routes_of_one_teacher=int(
+                await fs.scalar(
+                    "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM routes.routes GROUP BY teacher_id) c"
+                )
+            ),
         )
     finally:
         fs.ensure_all_running()
@@ -427,9 +463,12 @@ class DatabaseOutage:
     @property
     def holds(self) -> bool:
         return (
-            set(self.answers_while_down.values()) == {503} and self.problem_json_while_down
+            set(self.answers_while_down.values()) == {503}
+            and self.problem_json_while_down
             and set(self.readyz_while_down.values()) == {503}
-            and all_up(self.answers_after) and self.same_processes and self.route_generated_after
+            and all_up(self.answers_after)
+            and self.same_processes
+            and self.route_generated_after
         )
 
 
@@ -511,10 +550,13 @@ class HungUpstream:
     @property
     def holds(self) -> bool:
         return (
-            self.status == 504 and self.code == "upstream-timeout"
+            self.status == 504
+            and self.code == "upstream-timeout"
             and self.deadline_seconds <= self.answered_in < self.deadline_seconds + 3
-            and self.readyz_status == 503 and self.readyz_in < 5
-            and self.other_service_status == 200 and self.other_service_in < 2
+            and self.readyz_status == 503
+            and self.readyz_in < 5
+            and self.other_service_status == 200
+            and self.other_service_in < 2
             and self.status_after_thaw == 200
         )
 

@@ -54,18 +54,34 @@ from tests.harness import auth, postgres_server, start_stack
 
 REGION = "r-bench"
 INSTRUMENT = "oku-omk-mathematics"
-TOWNS = ["Северный", "Южный", "Заречный", "Лесной", "Озёрный", "Каменский", "Берёзовский", "Солнечный",
-         "Садовый", "Речной", "Полевой", "Горный"]
+TOWNS = [
+    "Северный",
+    "Южный",
+    "Заречный",
+    "Лесной",
+    "Озёрный",
+    "Каменский",
+    "Берёзовский",
+    "Солнечный",
+    "Садовый",
+    "Речной",
+    "Полевой",
+    "Горный",
+]
 
 
 def synthetic_region(teachers: int, seed: int = 80) -> dict[str, Any]:
     rng = random.Random(seed)
     n_mun = max(2, min(62, teachers // 1200 or 2))
     n_org = max(n_mun, teachers // 40)
-    muns = [{"code": f"mo-{m:02d}", "name": f"Городской округ {TOWNS[m % len(TOWNS)]}-{m}", "region": REGION}
-            for m in range(1, n_mun + 1)]
-    orgs = [{"code": f"oo-{o:04d}", "name": f"МБОУ СОШ № {o}", "municipality": muns[o % n_mun]["code"]}
-            for o in range(1, n_org + 1)]
+    muns = [
+        {"code": f"mo-{m:02d}", "name": f"Городской округ {TOWNS[m % len(TOWNS)]}-{m}", "region": REGION}
+        for m in range(1, n_mun + 1)
+    ]
+    orgs = [
+        {"code": f"oo-{o:04d}", "name": f"МБОУ СОШ № {o}", "municipality": muns[o % n_mun]["code"]}
+        for o in range(1, n_org + 1)
+    ]
     return {"municipalities": muns, "organisations": orgs, "rng": rng}
 
 
@@ -76,8 +92,9 @@ def person(rng: random.Random) -> str:
     return f"{surname} {rng.choice(MALE)} {root}ич"
 
 
-def results_csv(region: dict[str, Any], teachers: int, maxes: list[int], codes: list[str],
-                shift: int = 0) -> tuple[bytes, list[tuple[Any, ...]]]:
+def results_csv(
+    region: dict[str, Any], teachers: int, maxes: list[int], codes: list[str], shift: int = 0
+) -> tuple[bytes, list[tuple[Any, ...]]]:
     """The upload (UTF-8, `;`) and the same rows as records for the raw COPY."""
     rng = random.Random(1000 + shift)
     orgs = region["organisations"]
@@ -104,18 +121,27 @@ async def raw_copy(admin_url: str, records: list[tuple[Any, ...]], csv_body: byt
         out: dict[str, float] = {}
         for how in ("records", "csv"):
             await conn.execute("DROP TABLE IF EXISTS bench.raw_results")
-            await conn.execute(f"CREATE TABLE bench.raw_results (external_id varchar(64), full_name text, "
-                               f"municipality varchar(32), organisation varchar(32), position text, {cols})")
+            await conn.execute(
+                f"CREATE TABLE bench.raw_results (external_id varchar(64), full_name text, "
+                f"municipality varchar(32), organisation varchar(32), position text, {cols})"
+            )
             t0 = time.perf_counter()
             if how == "records":
                 await conn.copy_records_to_table("raw_results", schema_name="bench", records=records)
             else:
-                await conn.copy_to_table("raw_results", schema_name="bench", source=io.BytesIO(csv_body),
-                                         format="csv", delimiter=";", header=True)
+                await conn.copy_to_table(
+                    "raw_results",
+                    schema_name="bench",
+                    source=io.BytesIO(csv_body),
+                    format="csv",
+                    delimiter=";",
+                    header=True,
+                )
             out[how] = len(records) / (time.perf_counter() - t0)
         # The same scores as item-score rows (teacher, item, points): the unit the issue sizes intake in.
-        await conn.execute("CREATE TABLE bench.raw_item_scores (external_id varchar(64), item varchar(32), "
-                           "points smallint)")
+        await conn.execute(
+            "CREATE TABLE bench.raw_item_scores (external_id varchar(64), item varchar(32), points smallint)"
+        )
         long_rows = [(r[0], str(k), p) for r in records for k, p in enumerate(r[5:], start=1)]
         t0 = time.perf_counter()
         await conn.copy_records_to_table("raw_item_scores", schema_name="bench", records=long_rows)
@@ -127,11 +153,34 @@ async def raw_copy(admin_url: str, records: list[tuple[Any, ...]], csv_body: byt
 
 
 # What upload 1 stores for each teacher, and what every upload stores for each result (the rest are defaults).
-TEACHER_COPY_COLUMNS = ["id", "external_id", "full_name", "search_name", "region", "municipality_code",
-                        "organisation_code", "position", "subjects"]
-RESULT_COPY_COLUMNS = ["campaign_id", "teacher_id", "framework_id", "batch_id", "item_points", "competency_points",
-                       "total_points", "max_points", "percent", "level", "grp", "level_source", "deficit_codes",
-                       "growth_codes", "strength_codes"]
+TEACHER_COPY_COLUMNS = [
+    "id",
+    "external_id",
+    "full_name",
+    "search_name",
+    "region",
+    "municipality_code",
+    "organisation_code",
+    "position",
+    "subjects",
+]
+RESULT_COPY_COLUMNS = [
+    "campaign_id",
+    "teacher_id",
+    "framework_id",
+    "batch_id",
+    "item_points",
+    "competency_points",
+    "total_points",
+    "max_points",
+    "percent",
+    "level",
+    "grp",
+    "level_source",
+    "deficit_codes",
+    "growth_codes",
+    "strength_codes",
+]
 
 
 async def similar_tables(conn: asyncpg.Connection) -> None:
@@ -143,13 +192,17 @@ async def similar_tables(conn: asyncpg.Connection) -> None:
         await conn.execute(f"CREATE TABLE bench.{table} (LIKE assessment.{table} INCLUDING ALL)")
     for table in ("teachers", "results"):
         # Declared keys, with results pointing at the copied teachers.
-        for r in await conn.fetch("SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint "
-                                  "WHERE contype = 'f' AND conrelid = $1::regclass", f"assessment.{table}"):
+        for r in await conn.fetch(
+            "SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::regclass",
+            f"assessment.{table}",
+        ):
             definition = r["d"].replace("REFERENCES assessment.teachers(", "REFERENCES bench.teachers(")
             await conn.execute(f"ALTER TABLE bench.{table} ADD {definition}")
         # Keys the schema checks by trigger (the trigger functions name their parents fully).
-        for r in await conn.fetch("SELECT pg_get_triggerdef(oid) AS d FROM pg_trigger "
-                                  "WHERE NOT tgisinternal AND tgrelid = $1::regclass", f"assessment.{table}"):
+        for r in await conn.fetch(
+            "SELECT pg_get_triggerdef(oid) AS d FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = $1::regclass",
+            f"assessment.{table}",
+        ):
             await conn.execute(r["d"].replace(f" ON assessment.{table} ", f" ON bench.{table} "))
 
 
@@ -158,20 +211,26 @@ async def similar_copy(admin_url: str, campaign_id: str) -> dict[str, float]:
     conn = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         teacher_rows, result_rows = io.BytesIO(), io.BytesIO()
-        await conn.copy_from_query(f"SELECT {', '.join(TEACHER_COPY_COLUMNS)} FROM assessment.teachers",
-                                   output=teacher_rows, format="binary")
-        await conn.copy_from_query(f"SELECT {', '.join(RESULT_COPY_COLUMNS)} FROM assessment.results "
-                                   "WHERE campaign_id = $1", uuid.UUID(campaign_id), output=result_rows,
-                                   format="binary")
+        await conn.copy_from_query(
+            f"SELECT {', '.join(TEACHER_COPY_COLUMNS)} FROM assessment.teachers", output=teacher_rows, format="binary"
+        )
+        await conn.copy_from_query(
+            f"SELECT {', '.join(RESULT_COPY_COLUMNS)} FROM assessment.results WHERE campaign_id = $1",
+            uuid.UUID(campaign_id),
+            output=result_rows,
+            format="binary",
+        )
         await similar_tables(conn)
         teacher_rows.seek(0)
         result_rows.seek(0)
         t0 = time.perf_counter()
-        n_teachers = await conn.copy_to_table("teachers", schema_name="bench", source=teacher_rows,
-                                              columns=TEACHER_COPY_COLUMNS, format="binary")
+        n_teachers = await conn.copy_to_table(
+            "teachers", schema_name="bench", source=teacher_rows, columns=TEACHER_COPY_COLUMNS, format="binary"
+        )
         t1 = time.perf_counter()
-        n_results = await conn.copy_to_table("results", schema_name="bench", source=result_rows,
-                                             columns=RESULT_COPY_COLUMNS, format="binary")
+        n_results = await conn.copy_to_table(
+            "results", schema_name="bench", source=result_rows, columns=RESULT_COPY_COLUMNS, format="binary"
+        )
         t2 = time.perf_counter()
         rows = int(n_results.split()[-1])
         assert int(n_teachers.split()[-1]) == rows, (n_teachers, n_results)
@@ -210,15 +269,26 @@ class PeakRss:
 async def setup(gateway: str, region: dict[str, Any]) -> tuple[dict[str, str], str]:
     h = auth(Role.service, region=REGION, sub="bench-loader")
     async with httpx.AsyncClient(base_url=gateway, timeout=120) as api:
-        for path, body in (("/api/v1/municipalities", region["municipalities"]),
-                           ("/api/v1/organisations", region["organisations"])):
+        for path, body in (
+            ("/api/v1/municipalities", region["municipalities"]),
+            ("/api/v1/organisations", region["organisations"]),
+        ):
             r = await api.put(path, json=body, headers=h)
             r.raise_for_status()
         r = await api.post("/api/v1/frameworks", json=framework_doc(), headers=h)
         r.raise_for_status()
-        r = await api.post("/api/v1/campaigns", headers=h, json={
-            "name": "Бенчмарк: математика", "source": "fioko_subject", "subject": "mathematics",
-            "assessed_on": "2026-04-15", "framework_code": "default", "instrument": INSTRUMENT})
+        r = await api.post(
+            "/api/v1/campaigns",
+            headers=h,
+            json={
+                "name": "Бенчмарк: математика",
+                "source": "fioko_subject",
+                "subject": "mathematics",
+                "assessed_on": "2026-04-15",
+                "framework_code": "default",
+                "instrument": INSTRUMENT,
+            },
+        )
         r.raise_for_status()
         return h, str(r.json()["id"])
 
@@ -226,8 +296,11 @@ async def setup(gateway: str, region: dict[str, Any]) -> tuple[dict[str, str], s
 async def upload(gateway: str, headers: dict[str, str], campaign_id: str, body: bytes) -> tuple[float, dict[str, Any]]:
     async with httpx.AsyncClient(base_url=gateway, timeout=httpx.Timeout(600)) as api:
         t0 = time.perf_counter()
-        r = await api.post(f"/api/v1/campaigns/{campaign_id}/results", content=body, headers={
-            **headers, "Content-Type": "text/csv; charset=utf-8", "Idempotency-Key": uuid.uuid4().hex})
+        r = await api.post(
+            f"/api/v1/campaigns/{campaign_id}/results",
+            content=body,
+            headers={**headers, "Content-Type": "text/csv; charset=utf-8", "Idempotency-Key": uuid.uuid4().hex},
+        )
         elapsed = time.perf_counter() - t0
     if r.status_code != 200:
         raise SystemExit(f"upload failed: {r.status_code} {r.text[:2000]}")
@@ -249,8 +322,10 @@ def main() -> None:
     region = synthetic_region(args.teachers)
     body1, records = results_csv(region, args.teachers, maxes, codes)
     body2, _ = results_csv(region, args.teachers, maxes, codes, shift=1)
-    print(f"{args.teachers} teachers x {len(codes)} items; {len(region['municipalities'])} municipalities, "
-          f"{len(region['organisations'])} schools; CSV {len(body1) / 1e6:.1f} MB")
+    print(
+        f"{args.teachers} teachers x {len(codes)} items; {len(region['municipalities'])} municipalities, "
+        f"{len(region['organisations'])} schools; CSV {len(body1) / 1e6:.1f} MB"
+    )
     with postgres_server() as admin_url:
         stack.prepare_database(admin_url)
         st = start_stack(admin_url, Path(tempfile.mkdtemp(prefix="iom-bench-logs-")))
@@ -258,8 +333,10 @@ def main() -> None:
             headers, campaign_id = asyncio.run(setup(st.gateway, region))
             raw = asyncio.run(raw_copy(admin_url, records, body1, len(codes)))
             bare = max(raw["records"], raw["csv"])
-            print(f"bare-heap COPY (asyncpg, one row per teacher, 35 columns, no index or key): records "
-                  f"{raw['records']:,.0f} rows/s, CSV {raw['csv']:,.0f} rows/s; bare baseline {bare:,.0f} rows/s")
+            print(
+                f"bare-heap COPY (asyncpg, one row per teacher, 35 columns, no index or key): records "
+                f"{raw['records']:,.0f} rows/s, CSV {raw['csv']:,.0f} rows/s; bare baseline {bare:,.0f} rows/s"
+            )
             print(f"bare-heap COPY, one row per item score: {raw['item_scores']:,.0f} rows/s")
             pid = st.procs["assessment"].pid
             idle = psutil.Process(pid).memory_info().rss
@@ -269,21 +346,28 @@ def main() -> None:
                     elapsed, answer = asyncio.run(upload(st.gateway, headers, campaign_id, body))
                 uploads.append((label, elapsed, answer, rss.peak))
             similar = asyncio.run(similar_copy(admin_url, campaign_id))
-            print(f"similar-table COPY (asyncpg, the stored rows into LIKE assessment.* INCLUDING ALL, same foreign "
-                  f"keys): teachers {similar['teachers']:,.0f} rows/s, results {similar['results']:,.0f} rows/s, "
-                  f"teachers + results {similar['both']:,.0f} rows/s")
+            print(
+                f"similar-table COPY (asyncpg, the stored rows into LIKE assessment.* INCLUDING ALL, same foreign "
+                f"keys): teachers {similar['teachers']:,.0f} rows/s, results {similar['results']:,.0f} rows/s, "
+                f"teachers + results {similar['both']:,.0f} rows/s"
+            )
             for (label, elapsed, answer, peak), (what, base) in zip(
-                    uploads, (("teachers + results", similar["both"]), ("results", similar["results"])), strict=True):
+                uploads, (("teachers + results", similar["both"]), ("results", similar["results"])), strict=True
+            ):
                 rate = args.teachers / elapsed
-                print(f"{label}: {elapsed:.2f} s, {rate:,.0f} rows/s; inserted {answer['inserted']}, "
-                      f"updated {answer['updated']}, unchanged {answer['unchanged']}, rejected {answer['rejected']}; "
-                      f"service RSS peak {peak / 2**20:.0f} MB (idle {idle / 2**20:.0f} MB)")
-                print(f"  ratio to the bare-heap COPY {rate / bare:.3f}; to the similar-table COPY ({what}) "
-                      f"{rate / base:.3f}; {rate * len(codes):,.0f} item scores/s, ratio "
-                      f"{rate * len(codes) / raw['item_scores']:.2f} to the item-score COPY")
+                print(
+                    f"{label}: {elapsed:.2f} s, {rate:,.0f} rows/s; inserted {answer['inserted']}, "
+                    f"updated {answer['updated']}, unchanged {answer['unchanged']}, rejected {answer['rejected']}; "
+                    f"service RSS peak {peak / 2**20:.0f} MB (idle {idle / 2**20:.0f} MB)"
+                )
+                print(
+                    f"  ratio to the bare-heap COPY {rate / bare:.3f}; to the similar-table COPY ({what}) "
+                    f"{rate / base:.3f}; {rate * len(codes):,.0f} item scores/s, ratio "
+                    f"{rate * len(codes) / raw['item_scores']:.2f} to the item-score COPY"
+                )
             for line in (st.log_dir / "assessment.log").read_text(errors="replace").splitlines():
                 if '"results stored"' in line:
-                    print("  service phases (s):", line[line.find('"rows"'):].rstrip("}"))
+                    print("  service phases (s):", line[line.find('"rows"') :].rstrip("}"))
         finally:
             st.stop_all()
 

@@ -105,8 +105,19 @@ def _wrk(base: str, targets: list[Target], seconds: float, connections: int) -> 
         f.write(_wrk_script(targets))
         script = f.name
     try:
-        args = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--latency", "-s", script,
-                base]
+        args = [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            script,
+            base,
+        ]
         out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     finally:
         os.unlink(script)
@@ -193,8 +204,10 @@ class Uploads:
     def summary(self) -> str:
         per = self.seconds / self.done if self.done else 0.0
         rate = self.done / self.seconds if self.seconds else 0.0
-        return (f"{rate:9.1f} req/s  ({self.done} uploads of {self.rows} rows, {per * 1000:.0f} ms each)  "
-                f"errors {self.errors}")
+        return (
+            f"{rate:9.1f} req/s  ({self.done} uploads of {self.rows} rows, {per * 1000:.0f} ms each)  "
+            f"errors {self.errors}"
+        )
 
 
 def upload_loop(base: str, campaign: str, bodies: list[bytes], seconds: float, rows: int) -> Uploads:
@@ -205,8 +218,11 @@ def upload_loop(base: str, campaign: str, bodies: list[bytes], seconds: float, r
     with httpx.Client(base_url=base, timeout=120) as c:
         i = 0
         while time.monotonic() - t0 < seconds:
-            r = c.post(f"/api/v1/campaigns/{campaign}/results", content=bodies[i % len(bodies)],
-                       headers={**h, "Idempotency-Key": uuid.uuid4().hex})
+            r = c.post(
+                f"/api/v1/campaigns/{campaign}/results",
+                content=bodies[i % len(bodies)],
+                headers={**h, "Idempotency-Key": uuid.uuid4().hex},
+            )
             out.done += 1
             out.errors += r.status_code != 200
             i += 1
@@ -232,18 +248,32 @@ async def load_region(gateway: str, teachers: int, admin_url: str) -> Region:
     maxes, codes = [int(it["max_points"]) for it in inst["items"]], [it["code"] for it in inst["items"]]
     svc = auth(Role.service, region=REGION)
     async with httpx.AsyncClient(base_url=gateway, timeout=600) as api:
-        for path, body in (("/api/v1/municipalities", region["municipalities"]),
-                           ("/api/v1/organisations", region["organisations"])):
+        for path, body in (
+            ("/api/v1/municipalities", region["municipalities"]),
+            ("/api/v1/organisations", region["organisations"]),
+        ):
             assert (await api.put(path, json=body, headers=svc)).status_code == 200
         assert (await api.post("/api/v1/frameworks", json=framework_doc(), headers=svc)).status_code == 201
-        r = await api.post("/api/v1/campaigns", headers=auth(Role.regional_specialist, region=REGION), json={
-            "name": "ФИОКО: математика", "source": "fioko_subject", "subject": "mathematics",
-            "assessed_on": time.strftime("%Y-%m-%d"), "framework_code": "default", "instrument": INSTRUMENT})
+        r = await api.post(
+            "/api/v1/campaigns",
+            headers=auth(Role.regional_specialist, region=REGION),
+            json={
+                "name": "ФИОКО: математика",
+                "source": "fioko_subject",
+                "subject": "mathematics",
+                "assessed_on": time.strftime("%Y-%m-%d"),
+                "framework_code": "default",
+                "instrument": INSTRUMENT,
+            },
+        )
         assert r.status_code == 201, r.text
         campaign = r.json()["id"]
         csv, _ = results_csv(region, teachers, maxes, codes)
-        r = await api.post(f"/api/v1/campaigns/{campaign}/results", content=csv,
-                           headers={**svc, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex})
+        r = await api.post(
+            f"/api/v1/campaigns/{campaign}/results",
+            content=csv,
+            headers={**svc, "Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex},
+        )
         assert r.status_code == 200, r.text
         deadline = time.monotonic() + 600
         routes: list[dict[str, Any]] = []
@@ -272,8 +302,9 @@ async def load_region(gateway: str, teachers: int, admin_url: str) -> Region:
         raise SystemExit(f"only {len(routes)} of {teachers} routes were generated in 10 minutes; see the routes log")
     # Uploads in the mix re-score 50 teachers at a time (other scores each time: results change).
     bodies = [results_csv(region, 50, maxes, codes, shift=k + 1)[0] for k in range(8)]
-    return Region([str(r["id"]) for r in routes], teachers_page, [m["code"] for m in region["municipalities"]],
-                  campaign, bodies)
+    return Region(
+        [str(r["id"]) for r in routes], teachers_page, [m["code"] for m in region["municipalities"]], campaign, bodies
+    )
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -283,9 +314,27 @@ def start_hello(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     (tmp / "hello_app.py").write_text(HELLO_APP, encoding="utf-8")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "hello_app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-        cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "hello_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -307,8 +356,14 @@ def route_targets(region: Region, n: int = 500) -> list[Target]:
 def mine_targets(region: Region, n: int = 300) -> list[Target]:
     out = []
     for t in region.teachers[:n]:
-        tok = token(Role.teacher, ttl=3600, region=REGION, municipality=t["municipality"],
-                    organisation=t["organisation"], teacher_id=str(t["id"]))
+        tok = token(
+            Role.teacher,
+            ttl=3600,
+            region=REGION,
+            municipality=t["municipality"],
+            organisation=t["organisation"],
+            teacher_id=str(t["id"]),
+        )
         out.append(Target("GET", "/api/v1/routes/mine", {"Authorization": f"Bearer {tok}"}))
     return out
 
@@ -317,12 +372,19 @@ def analytics_targets(region: Region) -> list[Target]:
     out = []
     for mun in region.municipalities:
         h = auth(Role.municipal_methodologist, region=REGION, municipality=mun)
-        for path in ("levels?subject=mathematics", "levels?group_by=campaign", "deficits?subject=mathematics",
-                     "dynamics?subject=mathematics", "kpi"):
+        for path in (
+            "levels?subject=mathematics",
+            "levels?group_by=campaign",
+            "deficits?subject=mathematics",
+            "dynamics?subject=mathematics",
+            "kpi",
+        ):
             out.append(Target("GET", f"/api/v1/assessment/analytics/{path}", h))
     reg = auth(Role.regional_specialist, region=REGION)
-    out += [Target("GET", f"/api/v1/assessment/analytics/{p}", reg)
-            for p in ("levels?group_by=municipality", "deficits?subject=mathematics", "kpi")]
+    out += [
+        Target("GET", f"/api/v1/assessment/analytics/{p}", reg)
+        for p in ("levels?group_by=municipality", "deficits?subject=mathematics", "kpi")
+    ]
     return out
 
 
@@ -341,8 +403,10 @@ def main() -> None:
             try:
                 t0 = time.monotonic()
                 region = asyncio.run(load_region(st.gateway, args.teachers, admin_url))
-                print(f"region: {len(region.teachers)} teachers, {len(region.route_ids)} routes, "
-                      f"{len(region.municipalities)} municipalities (loaded in {time.monotonic() - t0:.0f}s)")
+                print(
+                    f"region: {len(region.teachers)} teachers, {len(region.route_ids)} routes, "
+                    f"{len(region.municipalities)} municipalities (loaded in {time.monotonic() - t0:.0f}s)"
+                )
                 gen = "wrk" if shutil.which("wrk") and os.environ.get("LOADGEN", "wrk") == "wrk" else "python"
                 print(f"load generator: {gen}, {args.connections} connections, {args.seconds:g}s runs, loopback only\n")
                 routes = route_targets(region)
@@ -363,10 +427,22 @@ def main() -> None:
                     "GET /routes/mine (teachers)": (mine_targets(region), share),
                     "GET analytics (dashboards)": (analytics_targets(region), max(2, share // 2)),
                 }
-                threads = [threading.Thread(target=lambda k=k, v=v: mixes.__setitem__(
-                    k, drive(st.gateway, v[0], seconds=args.seconds, connections=v[1]))) for k, v in plan.items()]
-                threads.append(threading.Thread(target=lambda: mixes.__setitem__("POST results (uploads)", upload_loop(
-                    st.gateway, region.campaign, region.upload_bodies, args.seconds, 50))))
+                threads = [
+                    threading.Thread(
+                        target=lambda k=k, v=v: mixes.__setitem__(
+                            k, drive(st.gateway, v[0], seconds=args.seconds, connections=v[1])
+                        )
+                    )
+                    for k, v in plan.items()
+                ]
+                threads.append(
+                    threading.Thread(
+                        target=lambda: mixes.__setitem__(
+                            "POST results (uploads)",
+                            upload_loop(st.gateway, region.campaign, region.upload_bodies, args.seconds, 50),
+                        )
+                    )
+                )
                 for th in threads:
                     th.start()
                 for th in threads:
@@ -379,8 +455,12 @@ def main() -> None:
                 print(f"\nmix total {total:.0f} req/s of reads + {mixes['POST results (uploads)'].done} uploads")
                 print(f"ratio GET route via gateway / hello-world baseline = {ratio:.2f}  (goal >= 0.25)")
                 print(f"errors: {errors}  (goal 0)")
-                summary = {"baseline_rps": round(base.rps), "route_rps": round(alone.rps), "ratio": round(ratio, 3),
-                           "errors": errors}
+                summary = {
+                    "baseline_rps": round(base.rps),
+                    "route_rps": round(alone.rps),
+                    "ratio": round(ratio, 3),
+                    "errors": errors,
+                }
                 print(json.dumps(summary))
                 if ratio < 0.25 or errors:
                     sys.exit(1)

@@ -176,8 +176,10 @@ def cmd_run(args: argparse.Namespace) -> None:
         print(f"  docs:     {gateway_url}/docs   (OpenAPI: {gateway_url}/openapi.json)")
         print(f"  database: {admin_url}")
         month = time.strftime("%Y-%m")
-        print(f"  monthly export (what the CronJob runs): DATABASE_URL='{admin_url}' "
-              f"{os.path.relpath(sys.executable, ROOT)} -m services.routes export --month {month}")
+        print(
+            f"  monthly export (what the CronJob runs): DATABASE_URL='{admin_url}' "
+            f"{os.path.relpath(sys.executable, ROOT)} -m services.routes export --month {month}"
+        )
         print("  development tokens (8 h), use as 'Authorization: Bearer <token>':")
         for role, token in tokens.items():
             print(f"    {role}:\n      {token}")

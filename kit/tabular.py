@@ -148,16 +148,16 @@ def records(
     for h in table.headers:
         f = column_of(h) if h else None
         if f is not None and f in seen:
-            errors.append(FieldError(loc=["header", f], code="duplicate-column", message="a column repeats",
-                                     column=f))
+            errors.append(FieldError(loc=["header", f], code="duplicate-column", message="a column repeats", column=f))
             f = None
         if f is not None:
             seen.add(f)
         fields.append(f)
     for f in required:
         if f not in seen:
-            errors.append(FieldError(loc=["header", f], code="missing-column", message="a required column is missing",
-                                     column=f))
+            errors.append(
+                FieldError(loc=["header", f], code="missing-column", message="a required column is missing", column=f)
+            )
     if errors:
         raise ValidationFailed("the header row is not usable; nothing was stored", errors=errors)
     out: list[tuple[int, dict[str, Any]]] = []

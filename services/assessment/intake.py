@@ -133,7 +133,8 @@ def format_of(content_type: str | None) -> tuple[str, str | None]:
     fmt = MEDIA_TYPES.get(media.strip().lower())
     if fmt is None:
         raise UploadRejected(
-            415, "unsupported-media-type",
+            415,
+            "unsupported-media-type",
             "send text/csv, application/json or an XLSX workbook "
             "(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)",
         )
@@ -226,8 +227,9 @@ def check_xlsx_archive(path: Path, limits: ArchiveLimits) -> None:
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos) or 1
     if total > limits.max_uncompressed:
-        raise UploadRejected(413, "archive-too-large",
-                             f"the workbook unpacks to more than {limits.max_uncompressed} bytes")
+        raise UploadRejected(
+            413, "archive-too-large", f"the workbook unpacks to more than {limits.max_uncompressed} bytes"
+        )
     if total / packed > limits.max_ratio:
         raise UploadRejected(413, "archive-too-large", "the workbook's compression ratio is suspicious (zip bomb)")
     for i in infos:
@@ -304,7 +306,9 @@ def json_rows(spool: SpooledBody) -> list[Any]:
         raise UploadRejected(422, "unreadable-file", "the body is not valid JSON") from e
     if not isinstance(doc, dict) or set(doc) != {"rows"} or not isinstance(doc["rows"], list):
         raise UploadRejected(
-            422, "invalid-batch", 'a JSON batch is an object with one key, "rows", holding an array',
+            422,
+            "invalid-batch",
+            'a JSON batch is an object with one key, "rows", holding an array',
             [FieldError(loc=["body"], code="invalid-batch", message='expected {"rows": [...]}')],
         )
     if not doc["rows"]:
@@ -401,32 +405,73 @@ def map_header(header: list[str], instrument: Instrument) -> Columns:
         elif key in comps:
             slot, target = comps[key], comp_idx
         else:
-            errors.append(FieldError(loc=["header", col + 1], code="unknown-column", column=name,
-                                     message="the column is not a registry field, item or competency of the "
-                                             "campaign's instrument"))
+            errors.append(
+                FieldError(
+                    loc=["header", col + 1],
+                    code="unknown-column",
+                    column=name,
+                    message="the column is not a registry field, item or competency of the campaign's instrument",
+                )
+            )
             continue
         if slot in target:
-            errors.append(FieldError(loc=["header", col + 1], code="duplicate-column", column=name,
-                                     message="the column appears more than once"))
+            errors.append(
+                FieldError(
+                    loc=["header", col + 1],
+                    code="duplicate-column",
+                    column=name,
+                    message="the column appears more than once",
+                )
+            )
             continue
         target[slot] = col
     if "external_id" not in fields:
-        errors.append(FieldError(loc=["header"], code="missing-column", column="external_id",
-                                 message="the external_id column is required"))
+        errors.append(
+            FieldError(
+                loc=["header"],
+                code="missing-column",
+                column="external_id",
+                message="the external_id column is required",
+            )
+        )
     if item_idx and comp_idx:
-        errors.append(FieldError(loc=["header"], code="mixed-scores", column=None,
-                                 message="send item scores or competency scores, not both"))
+        errors.append(
+            FieldError(
+                loc=["header"],
+                code="mixed-scores",
+                column=None,
+                message="send item scores or competency scores, not both",
+            )
+        )
     if item_idx and len(item_idx) != len(instrument.items):
         missing = [it.code for k, it in enumerate(instrument.items) if k not in item_idx]
-        errors.append(FieldError(loc=["header"], code="missing-column", column=missing[0],
-                                 message=f"item columns missing: {', '.join(missing)}"))
+        errors.append(
+            FieldError(
+                loc=["header"],
+                code="missing-column",
+                column=missing[0],
+                message=f"item columns missing: {', '.join(missing)}",
+            )
+        )
     if comp_idx and len(comp_idx) != len(instrument.competencies):
         missing = [c for k, c in enumerate(instrument.competencies) if k not in comp_idx]
-        errors.append(FieldError(loc=["header"], code="missing-column", column=missing[0],
-                                 message=f"competency columns missing: {', '.join(missing)}"))
+        errors.append(
+            FieldError(
+                loc=["header"],
+                code="missing-column",
+                column=missing[0],
+                message=f"competency columns missing: {', '.join(missing)}",
+            )
+        )
     if not item_idx and not comp_idx and "total" not in fields:
-        errors.append(FieldError(loc=["header"], code="missing-column", column="total",
-                                 message="send item scores, competency scores or at least a total"))
+        errors.append(
+            FieldError(
+                loc=["header"],
+                code="missing-column",
+                column="total",
+                message="send item scores, competency scores or at least a total",
+            )
+        )
     if errors:
         raise UploadRejected(422, "invalid-header", "the header has errors; nothing was stored", errors)
     return Columns(
@@ -458,9 +503,25 @@ def fmt_points(v: float) -> str:
 
 
 STAGE_COLUMNS = (
-    "row_no", "external_id", "full_name", "search_name", "region", "municipality", "organisation", "position",
-    "item_points", "competency_points", "total_points", "max_points", "percent", "level", "grp",
-    "level_source", "deficit_codes", "growth_codes", "strength_codes",
+    "row_no",
+    "external_id",
+    "full_name",
+    "search_name",
+    "region",
+    "municipality",
+    "organisation",
+    "position",
+    "item_points",
+    "competency_points",
+    "total_points",
+    "max_points",
+    "percent",
+    "level",
+    "grp",
+    "level_source",
+    "deficit_codes",
+    "growth_codes",
+    "strength_codes",
 )
 
 
@@ -491,9 +552,7 @@ class RowChecker:
         self.outcome = Outcome()
         self.seen: dict[str, int] = {}
         self.item_max = [it.max_points for it in instrument.items]
-        self.item_fast = [
-            {k: v for k, v in _FAST_INT.items() if v <= it.max_points} for it in instrument.items
-        ]
+        self.item_fast = [{k: v for k, v in _FAST_INT.items() if v <= it.max_points} for it in instrument.items]
         self.comp_max = list(instrument.competency_max)
         self._cols: Columns | None = None
         self._field_index: list[int | None] = []
@@ -502,8 +561,9 @@ class RowChecker:
         self._items_of: Any = None
 
     # A row's errors are collected here, then counted once.
-    def _err(self, errs: list[FieldError], loc: list[str | int], row: int, column: str, code: str,
-             message: str) -> None:
+    def _err(
+        self, errs: list[FieldError], loc: list[str | int], row: int, column: str, code: str, message: str
+    ) -> None:
         errs.append(FieldError(loc=loc, row=row, column=column, code=code, message=message))
 
     def _finish(self, errs: list[FieldError]) -> None:
@@ -536,11 +596,21 @@ class RowChecker:
             if None not in fast:
                 item_points, raw_items = fast, raw
             else:
-                item_points, raw_items = self._scores(row, cells, cols.items, None, self.item_max,
-                                                      [it.code for it in self.ins.items], cols, loc_prefix, errs)
+                item_points, raw_items = self._scores(
+                    row,
+                    cells,
+                    cols.items,
+                    None,
+                    self.item_max,
+                    [it.code for it in self.ins.items],
+                    cols,
+                    loc_prefix,
+                    errs,
+                )
         elif cols.competencies is not None:
-            comp_points, _ = self._scores(row, cells, cols.competencies, None, self.comp_max,
-                                          list(self.ins.competencies), cols, loc_prefix, errs)
+            comp_points, _ = self._scores(
+                row, cells, cols.competencies, None, self.comp_max, list(self.ins.competencies), cols, loc_prefix, errs
+            )
         self._common(row, errs, loc_prefix, cols.names, self._field_pos, cell, item_points, raw_items, comp_points)
 
     def _bind(self, cols: Columns) -> None:
@@ -576,14 +646,15 @@ class RowChecker:
         item_points: list[float] | None = None
         comp_points: list[float] | None = None
         if obj.get("items") is not None:
-            item_points = self._json_scores(row, obj["items"], [it.code for it in self.ins.items],
-                                            self.item_max, "items", prefix, errs)
+            item_points = self._json_scores(
+                row, obj["items"], [it.code for it in self.ins.items], self.item_max, "items", prefix, errs
+            )
         elif obj.get("competencies") is not None:
-            comp_points = self._json_scores(row, obj["competencies"], list(self.ins.competencies),
-                                            self.comp_max, "competencies", prefix, errs)
+            comp_points = self._json_scores(
+                row, obj["competencies"], list(self.ins.competencies), self.comp_max, "competencies", prefix, errs
+            )
         elif obj.get("total") is None:
-            self._err(errs, prefix, row, "items", "missing-scores",
-                      "send items, competencies or at least a total")
+            self._err(errs, prefix, row, "items", "missing-scores", "send items, competencies or at least a total")
         names = list(FIELD_ALIASES)
         fields = {name: i for i, name in enumerate(names)}
         values = [obj.get(name) for name in names]
@@ -596,16 +667,30 @@ class RowChecker:
 
         self._common(row, errs, prefix, names, fields, cell, item_points, None, comp_points)
 
-    def _json_scores(self, row: int, given: Any, codes: list[str], maxes: list[float], key: str,
-                     prefix: list[str | int], errs: list[FieldError]) -> list[float] | None:
+    def _json_scores(
+        self,
+        row: int,
+        given: Any,
+        codes: list[str],
+        maxes: list[float],
+        key: str,
+        prefix: list[str | int],
+        errs: list[FieldError],
+    ) -> list[float] | None:
         if not isinstance(given, dict):
             self._err(errs, [*prefix, key], row, key, "invalid-scores", f"{key} must be an object of code: points")
             return None
         known = set(codes)
         for k in given:
             if k not in known:
-                self._err(errs, [*prefix, key, str(k)], row, f"{key}.{k}", "unknown-column",
-                          "not an item or competency of the campaign's instrument")
+                self._err(
+                    errs,
+                    [*prefix, key, str(k)],
+                    row,
+                    f"{key}.{k}",
+                    "unknown-column",
+                    "not an item or competency of the campaign's instrument",
+                )
         out: list[float] = []
         for code, mx in zip(codes, maxes, strict=True):
             v = given.get(code)
@@ -628,9 +713,18 @@ class RowChecker:
                 out.append(round(p, 2))
         return out if len(out) == len(codes) else None
 
-    def _scores(self, row: int, cells: list[str], idx: list[int], fast: list[dict[str, int]] | None,
-                maxes: list[float], codes: list[str], cols: Columns, prefix: list[str | int],
-                errs: list[FieldError]) -> tuple[list[float] | None, list[str] | None]:
+    def _scores(
+        self,
+        row: int,
+        cells: list[str],
+        idx: list[int],
+        fast: list[dict[str, int]] | None,
+        maxes: list[float],
+        codes: list[str],
+        cols: Columns,
+        prefix: list[str | int],
+        errs: list[FieldError],
+    ) -> tuple[list[float] | None, list[str] | None]:
         n = len(cells)
         raw = [cells[i] if i < n else "" for i in idx]
         if fast is not None:
@@ -654,16 +748,31 @@ class RowChecker:
                 self._err(errs, loc, row, col, "negative-score", "the score is negative")
                 ok = False
             elif p > mx + 1e-9:
-                self._err(errs, loc, row, col, "above-max",
-                          f"the score is above the maximum of {fmt_points(mx)} for {codes[k]}")
+                self._err(
+                    errs,
+                    loc,
+                    row,
+                    col,
+                    "above-max",
+                    f"the score is above the maximum of {fmt_points(mx)} for {codes[k]}",
+                )
                 ok = False
             else:
                 out.append(p)
         return (out, None) if ok else (None, None)
 
-    def _common(self, row: int, errs: list[FieldError], prefix: list[str | int], names: list[str],
-                f: dict[str, int], cell: Any, item_points: list[Any] | None, raw_items: Sequence[str] | None,
-                comp_points: list[float] | None) -> None:
+    def _common(
+        self,
+        row: int,
+        errs: list[FieldError],
+        prefix: list[str | int],
+        names: list[str],
+        f: dict[str, int],
+        cell: Any,
+        item_points: list[Any] | None,
+        raw_items: Sequence[str] | None,
+        comp_points: list[float] | None,
+    ) -> None:
         def col_loc(name: str) -> tuple[list[str | int], str]:
             column = self._column_name(name, names)
             return ([*prefix, column] if prefix[:1] == ["body"] else [*prefix, row, column]), column
@@ -674,8 +783,7 @@ class RowChecker:
             self._err(errs, loc, row, column, "missing", "the external id is missing")
         elif not EXTERNAL_ID.match(ext):
             loc, column = col_loc("external_id")
-            self._err(errs, loc, row, column, "invalid-external-id",
-                      "1..64 characters: latin letters, digits, _ . : -")
+            self._err(errs, loc, row, column, "invalid-external-id", "1..64 characters: latin letters, digits, _ . : -")
         else:
             first = self.seen.get(ext)
             if first is not None:
@@ -699,8 +807,14 @@ class RowChecker:
             o = self.orgs.get(org)
             if o is None or o.municipality != mun:
                 loc, column = col_loc("organisation")
-                self._err(errs, loc, row, column, "unknown-organisation",
-                          "organisation is unknown or belongs to another municipality")
+                self._err(
+                    errs,
+                    loc,
+                    row,
+                    column,
+                    "unknown-organisation",
+                    "organisation is unknown or belongs to another municipality",
+                )
             else:
                 region = o.region
         registrable = bool(full_name and region)
@@ -714,8 +828,14 @@ class RowChecker:
             elif total < 0:
                 self._err(errs, loc, row, column, "negative-score", "the total is negative")
             elif total > self.ins.max_total + 1e-9:
-                self._err(errs, loc, row, column, "above-max",
-                          f"the total is above the maximum of {fmt_points(self.ins.max_total)}")
+                self._err(
+                    errs,
+                    loc,
+                    row,
+                    column,
+                    "above-max",
+                    f"the total is above the maximum of {fmt_points(self.ins.max_total)}",
+                )
         elif item_points is None and comp_points is None and not errs:
             loc, column = col_loc("total")
             self._err(errs, loc, row, column, "missing-score", "the total is missing")
@@ -725,15 +845,30 @@ class RowChecker:
             reported = LEVEL_ALIASES.get(level_cell.casefold())
             if reported is None:
                 loc, column = col_loc("level")
-                self._err(errs, loc, row, column, "invalid-level",
-                          "level must be low/basic/elevated/high, низкий/базовый/повышенный/высокий or 1..4")
+                self._err(
+                    errs,
+                    loc,
+                    row,
+                    column,
+                    "invalid-level",
+                    "level must be low/basic/elevated/high, низкий/базовый/повышенный/высокий or 1..4",
+                )
         if errs:
             self._finish(errs)
             return
-        score = score_result(self.fw, self.ins, item_points=item_points, competency_points=comp_points,
-                             total=total, reported_level=reported)
-        if total is not None and (item_points is not None or comp_points is not None) \
-                and abs(total - score.total) > 0.005:
+        score = score_result(
+            self.fw,
+            self.ins,
+            item_points=item_points,
+            competency_points=comp_points,
+            total=total,
+            reported_level=reported,
+        )
+        if (
+            total is not None
+            and (item_points is not None or comp_points is not None)
+            and abs(total - score.total) > 0.005
+        ):
             loc, column = col_loc("total")
             self._err(errs, loc, row, column, "total-mismatch", "the total differs from the sum of the scores")
             self._finish(errs)
@@ -742,19 +877,29 @@ class RowChecker:
             items_text = "{" + ",".join(raw_items if raw_items is not None else map(fmt_points, item_points)) + "}"
         else:
             items_text = None
-        self.writer.writerow((
-            row, ext,
-            full_name if registrable else None,
-            normalize_name(full_name) if registrable else None,
-            region or None, mun or None, org or None, position,
-            items_text,
-            "{" + ",".join(map(fmt_points, score.competency_points)) + "}",
-            fmt_points(score.total), fmt_points(score.max_total), fmt_points(score.percent), score.level.value,
-            score.group, score.level_source,
-            "{" + ",".join(score.deficits) + "}",
-            "{" + ",".join(score.growth) + "}",
-            "{" + ",".join(score.strengths) + "}",
-        ))
+        self.writer.writerow(
+            (
+                row,
+                ext,
+                full_name if registrable else None,
+                normalize_name(full_name) if registrable else None,
+                region or None,
+                mun or None,
+                org or None,
+                position,
+                items_text,
+                "{" + ",".join(map(fmt_points, score.competency_points)) + "}",
+                fmt_points(score.total),
+                fmt_points(score.max_total),
+                fmt_points(score.percent),
+                score.level.value,
+                score.group,
+                score.level_source,
+                "{" + ",".join(score.deficits) + "}",
+                "{" + ",".join(score.growth) + "}",
+                "{" + ",".join(score.strengths) + "}",
+            )
+        )
         self.outcome.staged += 1
 
 
@@ -777,8 +922,9 @@ def check_upload(
         if fmt == FORMAT_JSON:
             rows = json_rows(spool)
             if len(rows) > max_json_rows:
-                raise UploadRejected(413, "too-many-rows",
-                                     f"a JSON batch holds at most {max_json_rows} rows; send CSV or XLSX")
+                raise UploadRejected(
+                    413, "too-many-rows", f"a JSON batch holds at most {max_json_rows} rows; send CSV or XLSX"
+                )
             for i, obj in enumerate(rows, start=1):
                 checker.check_json(i, obj)
         else:

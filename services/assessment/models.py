@@ -68,8 +68,12 @@ teachers = Table(
     Index("ix_teachers_search_name_id", "search_name", "id"),
     Index("ix_teachers_subjects", "subjects", postgresql_using="gin"),
     # Name search (`q`): trigrams of the folded name (pg_trgm lives in the `extensions` schema).
-    Index("ix_teachers_search_trgm", "search_name", postgresql_using="gin",
-          postgresql_ops={"search_name": "extensions.gin_trgm_ops"}),
+    Index(
+        "ix_teachers_search_trgm",
+        "search_name",
+        postgresql_using="gin",
+        postgresql_ops={"search_name": "extensions.gin_trgm_ops"},
+    ),
 )
 
 idempotency_keys = idempotency_table(metadata)

@@ -110,9 +110,21 @@ class FrameworkRead(FrameworkSummary):
 
 
 class AssessmentCampaignCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "name": "ФИОКО 2026: учителя математики", "source": "fioko_subject", "subject": "mathematics",
-        "assessed_on": "2026-04-15", "framework_code": "default", "instrument": "oku-omk-mathematics"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "ФИОКО 2026: учителя математики",
+                    "source": "fioko_subject",
+                    "subject": "mathematics",
+                    "assessed_on": "2026-04-15",
+                    "framework_code": "default",
+                    "instrument": "oku-omk-mathematics",
+                }
+            ]
+        },
+    )
     name: Text300
     source: CampaignSource
     subject: Subject

@@ -57,8 +57,10 @@ class FrameworkRepository:
         await self.s.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"framework|{region}|{code}"}
         )
-        same = and_(frameworks.c.code == code,
-                    frameworks.c.region.is_(None) if region is None else frameworks.c.region == region)
+        same = and_(
+            frameworks.c.code == code,
+            frameworks.c.region.is_(None) if region is None else frameworks.c.region == region,
+        )
         current = (await self.s.execute(select(func.max(frameworks.c.version)).where(same))).scalar_one()
         stmt = (
             frameworks.insert()
@@ -68,8 +70,15 @@ class FrameworkRepository:
         return dict((await self.s.execute(stmt)).one()._mapping)
 
     async def search(self, principal: Principal, code: str | None) -> list[dict[str, Any]]:
-        q = select(frameworks.c.id, frameworks.c.region, frameworks.c.code, frameworks.c.version, frameworks.c.name,
-                   frameworks.c.created_at, frameworks.c.document).where(visible_region(frameworks.c.region, principal))
+        q = select(
+            frameworks.c.id,
+            frameworks.c.region,
+            frameworks.c.code,
+            frameworks.c.version,
+            frameworks.c.name,
+            frameworks.c.created_at,
+            frameworks.c.document,
+        ).where(visible_region(frameworks.c.region, principal))
         if code:
             q = q.where(frameworks.c.code == code)
         q = q.order_by(frameworks.c.code, frameworks.c.version)
@@ -88,9 +97,11 @@ class FrameworkRepository:
         """The scoring view of a stored framework version (cached: versions are immutable)."""
         fw = _SCORING_CACHE.get(framework_id)
         if fw is None:
-            row = (await self.s.execute(
-                select(frameworks.c.document, frameworks.c.version).where(frameworks.c.id == framework_id)
-            )).one()
+            row = (
+                await self.s.execute(
+                    select(frameworks.c.document, frameworks.c.version).where(frameworks.c.id == framework_id)
+                )
+            ).one()
             fw = framework_from_document(row.document, row.version)
             if len(_SCORING_CACHE) >= _SCORING_CACHE_MAX:
                 _SCORING_CACHE.clear()
@@ -99,10 +110,20 @@ class FrameworkRepository:
 
 
 CAMPAIGN_COLUMNS = (
-    campaigns.c.id, campaigns.c.region, campaigns.c.name, campaigns.c.source, campaigns.c.subject,
-    campaigns.c.assessed_on, campaigns.c.framework_id, frameworks.c.code.label("framework_code"),
-    frameworks.c.version.label("framework_version"), campaigns.c.instrument, campaigns.c.status,
-    campaigns.c.version, campaigns.c.created_at, campaigns.c.updated_at,
+    campaigns.c.id,
+    campaigns.c.region,
+    campaigns.c.name,
+    campaigns.c.source,
+    campaigns.c.subject,
+    campaigns.c.assessed_on,
+    campaigns.c.framework_id,
+    frameworks.c.code.label("framework_code"),
+    frameworks.c.version.label("framework_version"),
+    campaigns.c.instrument,
+    campaigns.c.status,
+    campaigns.c.version,
+    campaigns.c.created_at,
+    campaigns.c.updated_at,
 )
 
 
@@ -119,10 +140,13 @@ class CampaignRepository:
 
     async def create(self, values: dict[str, Any]) -> dict[str, Any]:
         cid = (await self.s.execute(campaigns.insert().values(**values).returning(campaigns.c.id))).scalar_one()
-        row = (await self.s.execute(
-            select(*CAMPAIGN_COLUMNS).join(frameworks, frameworks.c.id == campaigns.c.framework_id)
-            .where(campaigns.c.id == cid)
-        )).one()
+        row = (
+            await self.s.execute(
+                select(*CAMPAIGN_COLUMNS)
+                .join(frameworks, frameworks.c.id == campaigns.c.framework_id)
+                .where(campaigns.c.id == cid)
+            )
+        ).one()
         return dict(row._mapping)
 
     async def get(self, principal: Principal, campaign_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any] | None:
@@ -133,8 +157,15 @@ class CampaignRepository:
         return dict(r._mapping) if r else None
 
     async def search(
-        self, principal: Principal, *, subject: str | None, source: str | None, status: str | None,
-        year: int | None, after: tuple[str, str] | None, limit: int,
+        self,
+        principal: Principal,
+        *,
+        subject: str | None,
+        source: str | None,
+        status: str | None,
+        year: int | None,
+        after: tuple[str, str] | None,
+        limit: int,
     ) -> list[dict[str, Any]]:
         q = self._base(principal)
         if subject:
@@ -147,8 +178,10 @@ class CampaignRepository:
             q = q.where(campaigns.c.assessed_on >= date(year, 1, 1), campaigns.c.assessed_on <= date(year, 12, 31))
         if after is not None:
             # Newest first: (assessed_on, id) descending.
-            q = q.where(tuple_(campaigns.c.assessed_on, campaigns.c.id)
-                        < tuple_(date.fromisoformat(after[0]), uuid.UUID(after[1])))
+            q = q.where(
+                tuple_(campaigns.c.assessed_on, campaigns.c.id)
+                < tuple_(date.fromisoformat(after[0]), uuid.UUID(after[1]))
+            )
         q = q.order_by(campaigns.c.assessed_on.desc(), campaigns.c.id.desc()).limit(limit)
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
@@ -173,8 +206,10 @@ class CampaignRepository:
         await self.s.execute(intake_batches.insert().values(**values))
 
     async def batches(self, campaign_id: uuid.UUID) -> list[dict[str, Any]]:
-        q = select(*intake_batches.c).where(intake_batches.c.campaign_id == campaign_id).order_by(
-            intake_batches.c.created_at.desc(), intake_batches.c.id
+        q = (
+            select(*intake_batches.c)
+            .where(intake_batches.c.campaign_id == campaign_id)
+            .order_by(intake_batches.c.created_at.desc(), intake_batches.c.id)
         )
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
@@ -267,8 +302,9 @@ class CsvStageSql:
             i = fields.get(name)
             return "NULL::text" if i is None else f"r.c{i + 1}"
 
-        self.ext, self.name, self.mun, self.org = (cell(f) for f in ("external_id", "full_name", "municipality",
-                                                                      "organisation"))
+        self.ext, self.name, self.mun, self.org = (
+            cell(f) for f in ("external_id", "full_name", "municipality", "organisation")
+        )
         self.position, self.total = cell("position"), cell("total")
         self.items = [f"r.c{i + 1}" for i in layout.columns.items or []]
 
@@ -290,12 +326,15 @@ class CsvStageSql:
     def _good(self) -> str:
         """A row `RowChecker` accepts with these very cells: nothing to strip, whole points within range."""
         items = ", ".join(self.items)
-        whole = " AND ".join(f"{c}::int <= {math.floor(it.max_points)}" for c, it in zip(self.items, self.ins.items,
-                                                                                       strict=True))
+        whole = " AND ".join(
+            f"{c}::int <= {math.floor(it.max_points)}" for c, it in zip(self.items, self.ins.items, strict=True)
+        )
         total = ""
         if self.total != "NULL::text":
-            total = (f" AND ({self.total} IS NULL OR ({self.total} ~ '^[0-9]+$' AND char_length({self.total}) <= 6"
-                     f" AND {self.total}::int = {' + '.join(f'{c}::int' for c in self.items)}))")
+            total = (
+                f" AND ({self.total} IS NULL OR ({self.total} ~ '^[0-9]+$' AND char_length({self.total}) <= 6"
+                f" AND {self.total}::int = {' + '.join(f'{c}::int' for c in self.items)}))"
+            )
         return f"""
             {self.ext} ~ '^[A-Za-z0-9_.:-]+$' AND char_length({self.ext}) <= 64
             AND ({self.name} IS NULL OR (char_length({self.name}) BETWEEN 3 AND 300
@@ -322,14 +361,19 @@ class CsvStageSql:
         ks = [f"x.k{j}" for j in range(n_comp)]
 
         def codes(condition: str) -> str:
-            return "array_remove(ARRAY[" + ", ".join(
-                f"CASE WHEN {condition.format(k=k, d=d, s=st)} THEN {_literal(code)} END"
-                for k, d, st, code in zip(ks, cuts.deficit_until, cuts.strength_from, ins.competencies, strict=True)
-            ) + "], NULL)::varchar(32)[]"
+            return (
+                "array_remove(ARRAY["
+                + ", ".join(
+                    f"CASE WHEN {condition.format(k=k, d=d, s=st)} THEN {_literal(code)} END"
+                    for k, d, st, code in zip(ks, cuts.deficit_until, cuts.strength_from, ins.competencies, strict=True)
+                )
+                + "], NULL)::varchar(32)[]"
+            )
 
         def by_level(values: list[str]) -> str:
-            whens = " ".join(f"WHEN x.total >= {t} THEN {v}" for t, v in reversed(list(zip(cuts.level_from, values,
-                                                                                               strict=True))))
+            whens = " ".join(
+                f"WHEN x.total >= {t} THEN {v}" for t, v in reversed(list(zip(cuts.level_from, values, strict=True)))
+            )
             return f"CASE {whens} END"
 
         percents = "{" + ",".join(fmt_points(p) for p in cuts.percents) + "}"
@@ -401,8 +445,9 @@ class IntakeWriter:
         await conn.copy_to_table("stage_results", source=stage_path, columns=list(STAGE_COLUMNS), format="csv")
         return conn
 
-    async def stage_csv(self, path: Path, layout: CsvLayout, instrument: Instrument, cuts: WholePointCuts,
-                        region: str | None) -> tuple[Any, int] | None:
+    async def stage_csv(
+        self, path: Path, layout: CsvLayout, instrument: Instrument, cuts: WholePointCuts, region: str | None
+    ) -> tuple[Any, int] | None:
         """COPY the CSV as it is and check it in SQL; (connection, rows) when every row is good, else None.
 
         A file COPY cannot read, or with any row the fast checks do not pass (a bad row, a duplicate, a
@@ -414,8 +459,15 @@ class IntakeWriter:
         await conn.execute("SAVEPOINT stage_csv")
         try:
             await conn.execute(sql.create_raw())
-            await conn.copy_to_table("stage_raw", source=path, columns=sql.raw_columns(), format="csv",
-                                     delimiter=layout.delimiter, header=True, encoding=layout.encoding)
+            await conn.copy_to_table(
+                "stage_raw",
+                source=path,
+                columns=sql.raw_columns(),
+                format="csv",
+                delimiter=layout.delimiter,
+                header=True,
+                encoding=layout.encoding,
+            )
             r = await conn.fetchrow(sql.check())
             good = r["rows"] > 0 and r["bad"] == 0 and r["ids"] == r["rows"]
             if good:
@@ -465,8 +517,16 @@ class IntakeWriter:
     async def drop_rows(self, conn: Any, row_numbers: Sequence[int]) -> None:
         await conn.execute(f"DELETE FROM {self.stage_table} WHERE row_no = ANY($1::int[])", list(row_numbers))
 
-    async def write(self, conn: Any, *, campaign_id: uuid.UUID, framework_id: uuid.UUID, batch_id: uuid.UUID,
-                    subject: str, staged: int) -> tuple[int, int, int]:
+    async def write(
+        self,
+        conn: Any,
+        *,
+        campaign_id: uuid.UUID,
+        framework_id: uuid.UUID,
+        batch_id: uuid.UUID,
+        subject: str,
+        staged: int,
+    ) -> tuple[int, int, int]:
         """Register unknown teachers, upsert results, announce changes; return (inserted, updated, unchanged)."""
         t0 = time.perf_counter()
         status = await conn.execute(
@@ -507,13 +567,15 @@ class IntakeWriter:
             """
         )
 
-    async def apply_rescore(self, conn: Any, records: list[tuple[Any, ...]], *, campaign_id: uuid.UUID,
-                            framework_id: uuid.UUID) -> int:
+    async def apply_rescore(
+        self, conn: Any, records: list[tuple[Any, ...]], *, campaign_id: uuid.UUID, framework_id: uuid.UUID
+    ) -> int:
         """Write recomputed scores of one campaign's results; announce those that changed."""
         await conn.execute("TRUNCATE stage_rescore")
         await conn.copy_records_to_table("stage_rescore", records=records)
-        return int(await conn.fetchval(
-            """
+        return int(
+            await conn.fetchval(
+                """
             WITH up AS (
                 UPDATE assessment.results r SET framework_id = $2, competency_points = s.competency_points,
                     total_points = s.total_points, max_points = s.max_points, percent = s.percent,
@@ -534,13 +596,22 @@ class IntakeWriter:
             )
             SELECT count(*) FROM announced
             """,
-            campaign_id, framework_id,
-        ))
+                campaign_id,
+                framework_id,
+            )
+        )
 
-    async def results_for_rescore(self, campaign_id: uuid.UUID, after: uuid.UUID | None,
-                                  limit: int) -> list[dict[str, Any]]:
-        q = select(results.c.id, results.c.item_points, results.c.competency_points, results.c.total_points,
-                   results.c.level, results.c.level_source).where(results.c.campaign_id == campaign_id)
+    async def results_for_rescore(
+        self, campaign_id: uuid.UUID, after: uuid.UUID | None, limit: int
+    ) -> list[dict[str, Any]]:
+        q = select(
+            results.c.id,
+            results.c.item_points,
+            results.c.competency_points,
+            results.c.total_points,
+            results.c.level,
+            results.c.level_source,
+        ).where(results.c.campaign_id == campaign_id)
         if after is not None:
             q = q.where(results.c.id > after)
         q = q.order_by(results.c.id).limit(limit)
@@ -550,14 +621,31 @@ class IntakeWriter:
 # --- reading results -------------------------------------------------------------------------------
 
 RESULT_COLUMNS = (
-    results.c.id, results.c.campaign_id, results.c.teacher_id, results.c.framework_id, results.c.item_points,
-    results.c.competency_points, results.c.total_points, results.c.max_points, results.c.percent,
-    results.c.level, results.c.grp, results.c.level_source, results.c.version, results.c.created_at,
+    results.c.id,
+    results.c.campaign_id,
+    results.c.teacher_id,
+    results.c.framework_id,
+    results.c.item_points,
+    results.c.competency_points,
+    results.c.total_points,
+    results.c.max_points,
+    results.c.percent,
+    results.c.level,
+    results.c.grp,
+    results.c.level_source,
+    results.c.version,
+    results.c.created_at,
     results.c.updated_at,
-    campaigns.c.name.label("campaign_name"), campaigns.c.source.label("campaign_source"),
-    campaigns.c.subject, campaigns.c.assessed_on, campaigns.c.instrument,
-    frameworks.c.code.label("framework_code"), frameworks.c.version.label("framework_version"),
-    teachers.c.external_id, teachers.c.region, teachers.c.municipality_code.label("municipality"),
+    campaigns.c.name.label("campaign_name"),
+    campaigns.c.source.label("campaign_source"),
+    campaigns.c.subject,
+    campaigns.c.assessed_on,
+    campaigns.c.instrument,
+    frameworks.c.code.label("framework_code"),
+    frameworks.c.version.label("framework_version"),
+    teachers.c.external_id,
+    teachers.c.region,
+    teachers.c.municipality_code.label("municipality"),
     teachers.c.organisation_code.label("organisation"),
 )
 
@@ -582,9 +670,17 @@ class ResultRepository:
         return dict(r._mapping) if r else None
 
     async def search(
-        self, principal: Principal, *, campaign_id: uuid.UUID | None, subject: str | None,
-        municipality: str | None, organisation: str | None, level: str | None, teacher_id: uuid.UUID | None,
-        after: uuid.UUID | None, limit: int,
+        self,
+        principal: Principal,
+        *,
+        campaign_id: uuid.UUID | None,
+        subject: str | None,
+        municipality: str | None,
+        organisation: str | None,
+        level: str | None,
+        teacher_id: uuid.UUID | None,
+        after: uuid.UUID | None,
+        limit: int,
     ) -> list[dict[str, Any]]:
         q = _result_select(principal)
         if campaign_id:
@@ -605,8 +701,10 @@ class ResultRepository:
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
     async def of_teacher(self, principal: Principal, teacher_id: uuid.UUID) -> list[dict[str, Any]]:
-        q = _result_select(principal).where(results.c.teacher_id == teacher_id).order_by(
-            campaigns.c.assessed_on, campaigns.c.created_at, results.c.id
+        q = (
+            _result_select(principal)
+            .where(results.c.teacher_id == teacher_id)
+            .order_by(campaigns.c.assessed_on, campaigns.c.created_at, results.c.id)
         )
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
@@ -618,9 +716,17 @@ class ResultRepository:
         """
         horizon = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
         q = (
-            select(result_changes.c.seq, result_changes.c.txid, result_changes.c.changed_at, *RESULT_COLUMNS,
-                   teachers.c.full_name, teachers.c.position, teachers.c.subjects.label("teacher_subjects"),
-                   teachers.c.qualification_category, teachers.c.experience_years)
+            select(
+                result_changes.c.seq,
+                result_changes.c.txid,
+                result_changes.c.changed_at,
+                *RESULT_COLUMNS,
+                teachers.c.full_name,
+                teachers.c.position,
+                teachers.c.subjects.label("teacher_subjects"),
+                teachers.c.qualification_category,
+                teachers.c.experience_years,
+            )
             .select_from(result_changes)
             .join(results, results.c.id == result_changes.c.result_id)
             .join(campaigns, campaigns.c.id == results.c.campaign_id)
@@ -637,14 +743,14 @@ class ResultRepository:
             q = q.where(teachers.c.region == principal.region)
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
-    async def previous_in_subject(
-        self, principal: Principal, teacher_ids: Sequence[uuid.UUID]
-    ) -> list[dict[str, Any]]:
+    async def previous_in_subject(self, principal: Principal, teacher_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
         """All results of these teachers (for the change since the previous campaign)."""
         if not teacher_ids:
             return []
-        q = _result_select(principal).where(results.c.teacher_id.in_(list(set(teacher_ids)))).order_by(
-            campaigns.c.assessed_on, campaigns.c.created_at, results.c.id
+        q = (
+            _result_select(principal)
+            .where(results.c.teacher_id.in_(list(set(teacher_ids))))
+            .order_by(campaigns.c.assessed_on, campaigns.c.created_at, results.c.id)
         )
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
@@ -656,14 +762,32 @@ class AnalyticsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
-    def _scoped(self, principal: Principal, *, campaign_id: uuid.UUID | None, subject: str | None,
-                year: int | None, municipality: str | None, organisation: str | None) -> Select[Any]:
+    def _scoped(
+        self,
+        principal: Principal,
+        *,
+        campaign_id: uuid.UUID | None,
+        subject: str | None,
+        year: int | None,
+        municipality: str | None,
+        organisation: str | None,
+    ) -> Select[Any]:
         year_col = func.extract("year", campaigns.c.assessed_on).cast(type_=results.c.grp.type).label("year")
         q = (
-            select(results.c.teacher_id, results.c.campaign_id, results.c.level, results.c.grp,
-                   results.c.deficit_codes, results.c.competency_points, results.c.framework_id,
-                   campaigns.c.subject, campaigns.c.assessed_on, campaigns.c.name.label("campaign_name"),
-                   year_col, teachers.c.municipality_code.label("municipality"))
+            select(
+                results.c.teacher_id,
+                results.c.campaign_id,
+                results.c.level,
+                results.c.grp,
+                results.c.deficit_codes,
+                results.c.competency_points,
+                results.c.framework_id,
+                campaigns.c.subject,
+                campaigns.c.assessed_on,
+                campaigns.c.name.label("campaign_name"),
+                year_col,
+                teachers.c.municipality_code.label("municipality"),
+            )
             .select_from(results)
             .join(campaigns, campaigns.c.id == results.c.campaign_id)
             .join(teachers, teachers.c.id == results.c.teacher_id)
@@ -707,10 +831,15 @@ class AnalyticsRepository:
         )
         rows = [dict(r._mapping) for r in await self.s.execute(q)]
         if group_by == "municipality" and rows:
-            names = dict((await self.s.execute(
-                select(municipalities.c.code, municipalities.c.name).where(
-                    municipalities.c.code.in_({r["key"] for r in rows}))
-            )).all())
+            names = dict(
+                (
+                    await self.s.execute(
+                        select(municipalities.c.code, municipalities.c.name).where(
+                            municipalities.c.code.in_({r["key"] for r in rows})
+                        )
+                    )
+                ).all()
+            )
             for r in rows:
                 r["label"] = names.get(r["key"], r["key"])
         return rows
@@ -722,14 +851,14 @@ class AnalyticsRepository:
         )
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
-    async def deficit_counts(self, principal: Principal, **filters: Any) -> tuple[list[dict[str, Any]],
-                                                                                   dict[str, int],
-                                                                                   set[uuid.UUID]]:
+    async def deficit_counts(
+        self, principal: Principal, **filters: Any
+    ) -> tuple[list[dict[str, Any]], dict[str, int], set[uuid.UUID]]:
         sub = self._latest(self._scoped(principal, **filters), "teacher_id", "subject")
         measured = sub.c.competency_points != text("'{}'::numeric[]")
-        assessed: dict[Any, Any] = dict((await self.s.execute(
-            select(sub.c.subject, func.count()).where(measured).group_by(sub.c.subject)
-        )).all())
+        assessed: dict[Any, Any] = dict(
+            (await self.s.execute(select(sub.c.subject, func.count()).where(measured).group_by(sub.c.subject))).all()
+        )
         code = func.unnest(sub.c.deficit_codes).label("code")
         inner = select(sub.c.subject, code).subquery()
         q = select(inner.c.subject, inner.c.code, func.count().label("n")).group_by(inner.c.subject, inner.c.code)
@@ -755,13 +884,12 @@ class AnalyticsRepository:
 
     async def kpi(self, principal: Principal, **filters: Any) -> tuple[int, int]:
         sub = self._latest(self._scoped(principal, **filters), "teacher_id")
-        r = (await self.s.execute(
-            select(func.count(), func.count().filter(sub.c.grp >= 2))
-        .select_from(sub))).one()
+        r = (await self.s.execute(select(func.count(), func.count().filter(sub.c.grp >= 2)).select_from(sub))).one()
         return int(r[0]), int(r[1])
 
-    async def registered(self, principal: Principal, *, subject: str | None, municipality: str | None,
-                         organisation: str | None) -> int:
+    async def registered(
+        self, principal: Principal, *, subject: str | None, municipality: str | None, organisation: str | None
+    ) -> int:
         q = select(func.count()).select_from(teachers).where(teacher_scope_clause(principal))
         if subject:
             q = q.where(teachers.c.subjects.contains([subject]))

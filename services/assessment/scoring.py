@@ -138,8 +138,7 @@ def percent_of(points: float, max_points: float) -> float:
 # --- framework documents --------------------------------------------------------------------------
 
 RESERVED_COLUMNS = frozenset(
-    {"external_id", "full_name", "municipality", "organisation", "position", "total", "level", "items",
-     "competencies"}
+    {"external_id", "full_name", "municipality", "organisation", "position", "total", "level", "items", "competencies"}
 )
 
 
@@ -155,8 +154,9 @@ def check_framework(doc: dict[str, Any]) -> list[tuple[list[str | int], str, str
             errors.append((["competencies", i, "subject"], "missing", "a subject competency needs its subject"))
         t = c.get("thresholds")
         if t and t["deficit_below"] > t["strength_from"]:
-            errors.append((["competencies", i, "thresholds"], "thresholds-order",
-                           "deficit_below must not exceed strength_from"))
+            errors.append(
+                (["competencies", i, "thresholds"], "thresholds-order", "deficit_below must not exceed strength_from")
+            )
     t = doc.get("thresholds") or {}
     if t and t.get("deficit_below", 0) > t.get("strength_from", 100):
         errors.append((["thresholds"], "thresholds-order", "deficit_below must not exceed strength_from"))
@@ -183,14 +183,24 @@ def check_framework(doc: dict[str, Any]) -> list[tuple[list[str | int], str, str
                 errors.append(([*loc, "code"], "duplicate-code", "item code repeats in the instrument"))
             seen.add(it["code"])
             if it["code"] in comps or it["code"].casefold() in RESERVED_COLUMNS:
-                errors.append(([*loc, "code"], "ambiguous-code",
-                               "item codes must differ from competency codes and reserved column names"))
+                errors.append(
+                    (
+                        [*loc, "code"],
+                        "ambiguous-code",
+                        "item codes must differ from competency codes and reserved column names",
+                    )
+                )
             comp = comps.get(it["competency"])
             if comp is None:
                 errors.append(([*loc, "competency"], "unknown-competency", "item refers to an unknown competency"))
             elif comp.get("area") == Area.subject and ins.get("subject") and comp.get("subject") != ins["subject"]:
-                errors.append(([*loc, "competency"], "subject-mismatch",
-                               "a subject competency of another subject than the instrument's"))
+                errors.append(
+                    (
+                        [*loc, "competency"],
+                        "subject-mismatch",
+                        "a subject competency of another subject than the instrument's",
+                    )
+                )
     for c in comps:
         if c.casefold() in RESERVED_COLUMNS:
             errors.append((["competencies"], "ambiguous-code", "competency codes must differ from reserved names"))
@@ -205,7 +215,10 @@ def framework_from_document(doc: dict[str, Any], version: int) -> Framework:
     for c in doc["competencies"]:
         t = c.get("thresholds")
         comps[c["code"]] = Competency(
-            code=c["code"], name=c["name"], area=c.get("area", Area.methodological), subject=c.get("subject"),
+            code=c["code"],
+            name=c["name"],
+            area=c.get("area", Area.methodological),
+            subject=c.get("subject"),
             thresholds=Thresholds(float(t["deficit_below"]), float(t["strength_from"])) if t else thresholds,
             skills=tuple(c.get("skills") or ()),
         )
@@ -220,8 +233,12 @@ def framework_from_document(doc: dict[str, Any], version: int) -> Framework:
             cmax[index[it.competency]] += it.max_points
         item_comp = tuple(index[it.competency] for it in items)
         instruments[ins["code"]] = Instrument(
-            code=ins["code"], name=ins["name"], subject=ins.get("subject"), items=items,
-            competencies=tuple(used), competency_max=tuple(cmax),
+            code=ins["code"],
+            name=ins["name"],
+            subject=ins.get("subject"),
+            items=items,
+            competencies=tuple(used),
+            competency_max=tuple(cmax),
             item_competency=item_comp,
             max_total=sum(it.max_points for it in items),
             competency_items=tuple(tuple(k for k, ci in enumerate(item_comp) if ci == c) for c in range(len(used))),
@@ -229,8 +246,14 @@ def framework_from_document(doc: dict[str, Any], version: int) -> Framework:
         )
     levels = tuple(LevelCut(Level(lv["level"]), int(lv["group"]), float(lv["min_percent"])) for lv in doc["levels"])
     return Framework(
-        code=doc["code"], version=version, name=doc["name"], thresholds=thresholds, levels=levels,
-        competencies=comps, instruments=instruments, _cuts=tuple(c.min_percent for c in levels),
+        code=doc["code"],
+        version=version,
+        name=doc["name"],
+        thresholds=thresholds,
+        levels=levels,
+        competencies=comps,
+        instruments=instruments,
+        _cuts=tuple(c.min_percent for c in levels),
     )
 
 
@@ -296,8 +319,9 @@ def score_result(
     deficits: list[str] = []
     growth: list[str] = []
     strengths: list[str] = []
-    for code, points, mx, t in zip(instrument.competencies, comp, instrument.competency_max,
-                                   instrument.competency_thresholds, strict=False):
+    for code, points, mx, t in zip(
+        instrument.competencies, comp, instrument.competency_max, instrument.competency_thresholds, strict=False
+    ):
         pct_c = round(points * 100.0 / mx, 2) if mx > 0 else 0.0
         if pct_c < t.deficit_below:
             deficits.append(code)
@@ -306,8 +330,15 @@ def score_result(
         else:
             growth.append(code)
     return Score(
-        competency_points=tuple(comp), total=total_points, max_total=instrument.max_total, percent=pct,
-        level=cut.level, group=cut.group, level_source=source, deficits=tuple(deficits), growth=tuple(growth),
+        competency_points=tuple(comp),
+        total=total_points,
+        max_total=instrument.max_total,
+        percent=pct,
+        level=cut.level,
+        group=cut.group,
+        level_source=source,
+        deficits=tuple(deficits),
+        growth=tuple(growth),
         strengths=tuple(strengths),
     )
 
@@ -335,8 +366,11 @@ def whole_point_cuts(framework: Framework, instrument: Instrument) -> WholePoint
     for k, mx in enumerate(instrument.competency_max):
         bands = []
         for s in range(math.floor(mx) + 1):
-            sc = score_result(framework, instrument, competency_points=[mx if j != k else s
-                                                                        for j in range(len(instrument.competencies))])
+            sc = score_result(
+                framework,
+                instrument,
+                competency_points=[mx if j != k else s for j in range(len(instrument.competencies))],
+            )
             code = instrument.competencies[k]
             bands.append(0 if code in sc.deficits else 2 if code in sc.strengths else 1)
         if bands != sorted(bands):
@@ -352,8 +386,13 @@ def whole_point_cuts(framework: Framework, instrument: Instrument) -> WholePoint
     if groups != sorted(groups) or [c.group for c in framework.levels] != list(range(1, len(framework.levels) + 1)):
         return None
     level_from = tuple(next((t for t, g in enumerate(groups) if g >= c.group), len(groups)) for c in framework.levels)
-    return WholePointCuts(tuple(deficit_until), tuple(strength_from), level_from,
-                          tuple(c.level.value for c in framework.levels), tuple(percents))
+    return WholePointCuts(
+        tuple(deficit_until),
+        tuple(strength_from),
+        level_from,
+        tuple(c.level.value for c in framework.levels),
+        tuple(percents),
+    )
 
 
 # --- explanations ----------------------------------------------------------------------------------
@@ -394,18 +433,33 @@ def explain_competencies(
         else:
             threshold = comp.thresholds.deficit_below
             reason = f"от {_num(comp.thresholds.deficit_below)} % до {_num(comp.thresholds.strength_from)} %"
-        text = (f"{BAND_LABELS_RU[band]}: «{comp.name}» — {_num(float(points))} из {_num(mx)} баллов "
-                f"({_num(pct)} %), {reason}.")
+        text = (
+            f"{BAND_LABELS_RU[band]}: «{comp.name}» — {_num(float(points))} из {_num(mx)} баллов "
+            f"({_num(pct)} %), {reason}."
+        )
         lost = [i for i in items if i["points"] < i["max_points"]]
         if band is not Band.strength and lost:
-            text += " Задания с потерей баллов: " + ", ".join(
-                f"{i['item']} ({_num(i['points'])} из {_num(i['max_points'])})" for i in lost
-            ) + "."
-        out.append({
-            "competency": code, "name": comp.name, "area": comp.area, "subject": comp.subject,
-            "points": float(points), "max_points": mx, "percent": pct, "band": band.value,
-            "threshold": threshold, "items": items, "explanation": text, "skills": list(comp.skills),
-        })
+            text += (
+                " Задания с потерей баллов: "
+                + ", ".join(f"{i['item']} ({_num(i['points'])} из {_num(i['max_points'])})" for i in lost)
+                + "."
+            )
+        out.append(
+            {
+                "competency": code,
+                "name": comp.name,
+                "area": comp.area,
+                "subject": comp.subject,
+                "points": float(points),
+                "max_points": mx,
+                "percent": pct,
+                "band": band.value,
+                "threshold": threshold,
+                "items": items,
+                "explanation": text,
+                "skills": list(comp.skills),
+            }
+        )
     return out
 
 
@@ -428,7 +482,7 @@ def percent_shares(counts: Sequence[int], decimals: int = 1) -> list[float]:
 
 
 def trend(previous: float | None, current: float, tolerance: float = 0.05) -> str | None:
-    """"up", "down" or "same" (within `tolerance`); None without a previous value."""
+    """ "up", "down" or "same" (within `tolerance`); None without a previous value."""
     if previous is None:
         return None
     if current - previous > tolerance:

@@ -58,6 +58,7 @@ def _int(v: Any, what: str) -> int:
 
 # --- routes: one route ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RouteSnapshot:
     id: uuid.UUID
@@ -122,6 +123,7 @@ async def fetch_route(up: Upstream, route_id: uuid.UUID) -> RouteSnapshot | None
 
 # --- routes: mark audited (the outbox delivers through this) --------------------------------------
 
+
 @dataclass(frozen=True)
 class DeliveryOutcome:
     delivered: bool
@@ -163,6 +165,7 @@ async def mark_route_audited(
 
 
 # --- routes: statistics and outcomes --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RouteStats:
@@ -245,6 +248,7 @@ async def iter_route_outcomes(
 
 
 # --- assessment: KPI counts, results for re-assessment, municipalities ----------------------------
+
 
 @dataclass(frozen=True)
 class TeacherLevels:
@@ -342,9 +346,7 @@ async def iter_results(up: Upstream, *, region: str | None, municipality: str | 
             return
 
 
-def pair_results(
-    points: Iterable[ResultPoint], *, date_from: date | None, date_to: date | None
-) -> list[Reassessment]:
+def pair_results(points: Iterable[ResultPoint], *, date_from: date | None, date_to: date | None) -> list[Reassessment]:
     """Per teacher and subject, the latest result (inside the period) against the one before it."""
     by_key: dict[tuple[str, str], list[ResultPoint]] = {}
     for p in points:

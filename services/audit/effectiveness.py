@@ -137,9 +137,7 @@ def compute_effectiveness(
             "closed_share_pp": diff("closed_share"),
             "improved_share_pp": diff("improved_share"),
         },
-        "by_resource_kind": [
-            {"key": k, "with_route": tally_json(t, min_group)} for k, t in sorted(by_kind.items())
-        ],
+        "by_resource_kind": [{"key": k, "with_route": tally_json(t, min_group)} for k, t in sorted(by_kind.items())],
         "by_mentor": [{"key": k, "with_route": tally_json(t, min_group)} for k, t in sorted(by_mentor.items())],
         "by_municipality": [pair(k, v) for k, v in sorted(by_mun.items())],
         "by_group": [pair(k, v) for k, v in sorted(by_group.items())],

@@ -98,8 +98,15 @@ def compute_kpis(
         out.append(Kpi("routes_created", "Создано ИОМ за период", "count", "routes", "unavailable", detail=miss_r))
     else:
         out.append(
-            Kpi("routes_created", "Создано ИОМ за период", "count", "routes", "ok", float(routes.routes_created),
-                numerator=routes.routes_created)
+            Kpi(
+                "routes_created",
+                "Создано ИОМ за период",
+                "count",
+                "routes",
+                "ok",
+                float(routes.routes_created),
+                numerator=routes.routes_created,
+            )
         )
     out.append(
         _share(

@@ -134,8 +134,9 @@ _step_points = [
 monitoring_scores = Table(
     "monitoring_scores",
     metadata,
-    Column("campaign_id", UUID(as_uuid=True), ForeignKey("monitoring_campaigns.id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "campaign_id", UUID(as_uuid=True), ForeignKey("monitoring_campaigns.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("municipality", String(32), primary_key=True),
     Column("municipality_name", Text),
     *_step_points,

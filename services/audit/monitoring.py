@@ -40,6 +40,7 @@ def round_half_up(value: Decimal, places: int = 1) -> float:
 
 # --- intake ------------------------------------------------------------------------------------
 
+
 def _fold(header: str) -> str:
     return " ".join(str(header).casefold().replace("ё", "е").replace("_", " ").split())
 
@@ -145,8 +146,12 @@ def validate_rows(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[list[S
         elif not CODE_RE.match(code):
             err(row_no, "municipality", "invalid-code", f"row {row_no}: the municipality code has invalid characters")
         elif code in seen:
-            err(row_no, "municipality", "duplicate-municipality",
-                f"row {row_no}: the municipality repeats row {seen[code]}")
+            err(
+                row_no,
+                "municipality",
+                "duplicate-municipality",
+                f"row {row_no}: the municipality repeats row {seen[code]}",
+            )
         else:
             seen[code] = row_no
         name_value = raw.get("municipality_name")
@@ -178,14 +183,19 @@ def validate_rows(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[list[S
             else:
                 computed = sum(points.values(), Decimal(0))
                 if declared is not None and declared != computed:
-                    err(row_no, "total", "total-mismatch",
-                        f"row {row_no}: total does not equal the sum of the nine steps ({computed.normalize():f})")
+                    err(
+                        row_no,
+                        "total",
+                        "total-mismatch",
+                        f"row {row_no}: total does not equal the sum of the nine steps ({computed.normalize():f})",
+                    )
         if len(errors) == before:
             good.append(ScoreRow(code, name, points))
     return good, errors
 
 
 # --- analysis ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Change:
@@ -318,6 +328,7 @@ def self_audit_reasons(m: MunicipalityResult) -> list[str]:
 
 
 # --- JSON --------------------------------------------------------------------------------------
+
 
 def _pts(d: Decimal) -> float:
     return round_half_up(d, 2)

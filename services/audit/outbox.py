@@ -103,8 +103,10 @@ class RouteOutbox:
             retry = backoff_seconds(
                 attempts, self.settings.outbox_backoff_base_seconds, self.settings.outbox_backoff_max_seconds
             )
-            log.info("route delivery will be retried",
-                     extra={"audit_id": str(row["audit_id"]), "attempts": attempts, "retry_in": round(retry, 2)})
+            log.info(
+                "route delivery will be retried",
+                extra={"audit_id": str(row["audit_id"]), "attempts": attempts, "retry_in": round(retry, 2)},
+            )
         async with self.sessionmaker() as session, session.begin():
             await OutboxRepository(session).record(
                 row["id"], status=status, http_status=outcome.status, error=outcome.error, retry_in_seconds=retry

@@ -105,13 +105,20 @@ def _main_sheet(wb: Workbook, a: Analysis, info: CampaignInfo, st: _Styles) -> N
     ws.column_dimensions["B"].width = 12
     ws.column_dimensions["C"].width = 34
     ws.freeze_panes = "D6"
-    ws.append([st.cell(ws, "Мониторинг системы обеспечения профессионального развития педагогических работников",
-                     font=st.title)])
+    ws.append(
+        [
+            st.cell(
+                ws, "Мониторинг системы обеспечения профессионального развития педагогических работников", font=st.title
+            )
+        ]
+    )
     prev = f"; сравнение с кампанией {info.previous_code}" if info.previous_code else ""
     ws.append([f"Регион {info.region}. Кампания «{info.title}» ({info.code}), проведена {info.held_on:%d.%m.%Y}{prev}"])
     ws.append([])
-    head1: list[Any] = [st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border)
-                        for h in ("№", "Код", "Муниципалитет")]
+    head1: list[Any] = [
+        st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border)
+        for h in ("№", "Код", "Муниципалитет")
+    ]
     head2: list[Any] = [st.cell(ws, None, fill=st.header_fill, border=st.border) for _ in range(3)]
     for s in Step:
         head1.append(st.cell(ws, STEP_LABELS_RU[s], font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border))
@@ -144,16 +151,32 @@ def _main_sheet(wb: Workbook, a: Analysis, info: CampaignInfo, st: _Styles) -> N
     if a.average_total is not None and a.band is not None:
         fill = st.fills[a.band]
         footer.append(st.cell(ws, _pts(a.average_total), fill=fill, font=st.bold, border=st.border))
-        footer.append(st.cell(ws, round_half_up(a.average_total * 100 / TOTAL_MAX), fill=fill, font=st.bold,
-                            fmt="0.0", border=st.border))
+        footer.append(
+            st.cell(
+                ws,
+                round_half_up(a.average_total * 100 / TOTAL_MAX),
+                fill=fill,
+                font=st.bold,
+                fmt="0.0",
+                border=st.border,
+            )
+        )
         footer.append(st.cell(ws, BAND_LABELS_RU[a.band], fill=fill, font=st.bold, border=st.border))
         if a.previous_average_total is not None:
-            footer.append(st.cell(ws, _pts(a.average_total - a.previous_average_total), fmt="+0.0#;-0.0#;0",
-                                font=st.bold, border=st.border))
+            footer.append(
+                st.cell(
+                    ws,
+                    _pts(a.average_total - a.previous_average_total),
+                    fmt="+0.0#;-0.0#;0",
+                    font=st.bold,
+                    border=st.border,
+                )
+            )
     ws.append(footer)
     ws.append([])
-    ws.append([st.cell(ws, "Уровни (по итогу)", font=st.bold), None,
-               st.cell(ws, "Число муниципалитетов", font=st.bold)])
+    ws.append(
+        [st.cell(ws, "Уровни (по итогу)", font=st.bold), None, st.cell(ws, "Число муниципалитетов", font=st.bold)]
+    )
     for b in Band:
         ws.append([None, st.cell(ws, BAND_LABELS_RU[b], fill=st.fills[b]), a.band_counts.get(b, 0)])
 
@@ -163,26 +186,32 @@ def _deficits_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
     ws.column_dimensions["B"].width = 40
     ws.append([st.cell(ws, "Дефициты региона: шаги управленческого цикла от слабого к сильному", font=st.title)])
     ws.append([])
-    ws.append([st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border) for h in
-               ("Ранг", "Шаг", "Макс. баллов", "Средний балл", "%", "Уровень", "МО ниже 30%",
-                "Изменение, п.п.")])
+    ws.append(
+        [
+            st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border)
+            for h in ("Ранг", "Шаг", "Макс. баллов", "Средний балл", "%", "Уровень", "МО ниже 30%", "Изменение, п.п.")
+        ]
+    )
     top = {s.step for s in a.top_deficits}
     for summary in sorted(a.steps, key=lambda x: x.rank):
         fill = st.fills[summary.band]
         font = st.bold if summary.step in top else None
-        ws.append([
-            st.cell(ws, summary.rank, font=font),
-            st.cell(ws, STEP_LABELS_RU[summary.step], font=font),
-            STEP_MAX[summary.step],
-            st.cell(ws, _pts(summary.average_points), fill=fill),
-            st.cell(ws, round_half_up(summary.percent), fill=fill, fmt="0.0"),
-            st.cell(ws, BAND_LABELS_RU[summary.band], fill=fill),
-            summary.below_30,
-            st.cell(ws, round_half_up(summary.delta) if summary.delta is not None else None, fmt="+0.0;-0.0;0"),
-        ])
+        ws.append(
+            [
+                st.cell(ws, summary.rank, font=font),
+                st.cell(ws, STEP_LABELS_RU[summary.step], font=font),
+                STEP_MAX[summary.step],
+                st.cell(ws, _pts(summary.average_points), fill=fill),
+                st.cell(ws, round_half_up(summary.percent), fill=fill, fmt="0.0"),
+                st.cell(ws, BAND_LABELS_RU[summary.band], fill=fill),
+                summary.below_30,
+                st.cell(ws, round_half_up(summary.delta) if summary.delta is not None else None, fmt="+0.0;-0.0;0"),
+            ]
+        )
     ws.append([])
-    ws.append([st.cell(ws, "Главные дефициты: " + "; ".join(STEP_LABELS_RU[s.step] for s in a.top_deficits),
-                     font=st.bold)])
+    ws.append(
+        [st.cell(ws, "Главные дефициты: " + "; ".join(STEP_LABELS_RU[s.step] for s in a.top_deficits), font=st.bold)]
+    )
 
 
 def _brief_rows(ws: WriteOnlyWorksheet, st: _Styles, items: Sequence[MunicipalityResult], reasons: bool) -> None:
@@ -208,8 +237,9 @@ def _self_audit_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
     ws = wb.create_sheet("Самоаудит")
     ws.column_dimensions["B"].width = 34
     ws.column_dimensions["F"].width = 70
-    ws.append([st.cell(ws, "Муниципалитеты, которым необходим самоаудит (итог ниже 60% или шаг ниже 30%)",
-                     font=st.title)])
+    ws.append(
+        [st.cell(ws, "Муниципалитеты, которым необходим самоаудит (итог ниже 60% или шаг ниже 30%)", font=st.title)]
+    )
     _brief_rows(ws, st, a.needing_self_audit, reasons=True)
     ws.append([])
     ws.append([st.cell(ws, "Не вовлечены в мониторинг (итог ниже 30%)", font=st.title)])
@@ -224,8 +254,12 @@ def _chart_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
     ws.column_dimensions["A"].width = 40
     ws.append([st.cell(ws, "Шаг", font=st.bold), st.cell(ws, "% от максимума", font=st.bold)])
     for summary in a.steps:
-        ws.append([STEP_LABELS_RU[summary.step],
-                   st.cell(ws, round_half_up(summary.percent), fill=st.fills[summary.band], fmt="0.0")])
+        ws.append(
+            [
+                STEP_LABELS_RU[summary.step],
+                st.cell(ws, round_half_up(summary.percent), fill=st.fills[summary.band], fmt="0.0"),
+            ]
+        )
     chart = BarChart()
     chart.type = "bar"
     chart.title = "Средний процент по шагам управленческого цикла"
@@ -254,26 +288,32 @@ def build_svg(analysis: Analysis, *, title: str) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="Arial, sans-serif" font-size="13">',
-        f'<title>{escape(title)}</title>',
+        f"<title>{escape(title)}</title>",
         '<rect width="100%" height="100%" fill="#ffffff"/>',
         f'<text x="{width / 2:.0f}" y="24" text-anchor="middle" font-size="15" font-weight="bold">'
-        f'{escape(title)}</text>',
+        f"{escape(title)}</text>",
     ]
     axis_y = top + len(analysis.steps) * (bar_h + gap)
     for tick in (0, 30, 60, 80, 100):
         dash = ' stroke-dasharray="4 3"' if tick in (30, 60, 80) else ""
-        parts.append(f'<line x1="{x(tick):.1f}" y1="{top - 8}" x2="{x(tick):.1f}" y2="{axis_y}" '
-                     f'stroke="#888888" stroke-width="1"{dash}/>')
+        parts.append(
+            f'<line x1="{x(tick):.1f}" y1="{top - 8}" x2="{x(tick):.1f}" y2="{axis_y}" '
+            f'stroke="#888888" stroke-width="1"{dash}/>'
+        )
         parts.append(f'<text x="{x(tick):.1f}" y="{axis_y + 16}" text-anchor="middle" fill="#444444">{tick}%</text>')
     for i, summary in enumerate(analysis.steps):
         y = top + i * (bar_h + gap)
         pct = round_half_up(summary.percent)
         colour = BAND_COLOURS[summary.band]
-        parts.append(f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end">'
-                     f'{escape(STEP_LABELS_RU[summary.step])}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{x(pct) - left:.1f}" height="{bar_h}" fill="#{colour}" '
-                     f'stroke="#555555" stroke-width="0.5"><title>{escape(STEP_LABELS_RU[summary.step])}: '
-                     f'{pct:.1f}%</title></rect>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end">'
+            f"{escape(STEP_LABELS_RU[summary.step])}</text>"
+        )
+        parts.append(
+            f'<rect x="{left}" y="{y}" width="{x(pct) - left:.1f}" height="{bar_h}" fill="#{colour}" '
+            f'stroke="#555555" stroke-width="0.5"><title>{escape(STEP_LABELS_RU[summary.step])}: '
+            f"{pct:.1f}%</title></rect>"
+        )
         parts.append(f'<text x="{x(pct) + 6:.1f}" y="{y + bar_h * 0.7:.1f}">{pct:.1f}%</text>')
     parts.append("</svg>")
     return "\n".join(parts)

@@ -151,9 +151,7 @@ class AuditRepository:
         return dict(r._mapping) if r else None
 
     async def add_outbox(self, audit_id: uuid.UUID, route_id: uuid.UUID, payload: dict[str, Any]) -> None:
-        await self.s.execute(
-            pg_insert(route_outbox).values(audit_id=audit_id, route_id=route_id, payload=payload)
-        )
+        await self.s.execute(pg_insert(route_outbox).values(audit_id=audit_id, route_id=route_id, payload=payload))
 
     async def retry_delivery(self, audit_id: uuid.UUID) -> bool:
         stmt = (
@@ -174,8 +172,11 @@ class AuditRepository:
         date_to: date | None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Per-criterion averages over completed audits (auditors: over their own reviews)."""
-        conds = [audit_scope_clause(principal), audits.c.status == "completed",
-                 *_date_bounds(audits.c.completed_at, date_from, date_to)]
+        conds = [
+            audit_scope_clause(principal),
+            audits.c.status == "completed",
+            *_date_bounds(audits.c.completed_at, date_from, date_to),
+        ]
         if municipality:
             conds.append(audits.c.municipality == municipality)
         source: Any
@@ -232,8 +233,13 @@ class OutboxRepository:
             update(route_outbox)
             .where(route_outbox.c.id.in_(due))
             .values(locked_until=func.now() + text(f"interval '{float(lease_seconds)} seconds'"))
-            .returning(route_outbox.c.id, route_outbox.c.audit_id, route_outbox.c.route_id, route_outbox.c.payload,
-                       route_outbox.c.attempts)
+            .returning(
+                route_outbox.c.id,
+                route_outbox.c.audit_id,
+                route_outbox.c.route_id,
+                route_outbox.c.payload,
+                route_outbox.c.attempts,
+            )
         )
         return [dict(r._mapping) for r in await self.s.execute(stmt)]
 
@@ -423,9 +429,7 @@ class ChecklistRepository:
         r = (await self.s.execute(q.order_by(checklists.c.region).limit(1))).first()
         return dict(r._mapping) if r else None
 
-    async def upsert(
-        self, values: dict[str, Any], expected_version: int | None
-    ) -> dict[str, Any] | None:
+    async def upsert(self, values: dict[str, Any], expected_version: int | None) -> dict[str, Any] | None:
         """Insert or replace; None when `expected_version` no longer matches."""
         ins = pg_insert(checklists).values(**values)
         where = None if expected_version is None else checklists.c.version == expected_version

@@ -21,6 +21,7 @@ _FORBID = ConfigDict(extra="forbid")
 
 # --- route audit ----------------------------------------------------------------------------------
 
+
 class CriterionRead(BaseModel):
     number: int
     label: str
@@ -194,6 +195,7 @@ class AuditStats(BaseModel):
 
 # --- monitoring -----------------------------------------------------------------------------------
 
+
 class StepRead(BaseModel):
     step: Step
     label: str
@@ -359,6 +361,7 @@ class ReportRead(BaseModel):
 
 # --- checklists -----------------------------------------------------------------------------------
 
+
 class DocumentWrite(BaseModel):
     model_config = _FORBID
     type: DocumentType
@@ -460,6 +463,7 @@ class ChecklistSummary(BaseModel):
 
 
 # --- KPIs and effectiveness -----------------------------------------------------------------------
+
 
 class KpiRead(BaseModel):
     code: str

@@ -40,10 +40,14 @@ def coverage(
     """
     mentors = list(mentors)
     resources = list(resources)
-    muns = sorted(set(municipalities) | {m.municipality for m in mentors}
-                  | ({k[0] for k in demand} if demand else set()))
-    subjects = sorted({s for m in mentors for s in m.subjects} | {s for r in resources for s in r.subjects}
-                      | ({k[1] for k in demand} if demand else set()))
+    muns = sorted(
+        set(municipalities) | {m.municipality for m in mentors} | ({k[0] for k in demand} if demand else set())
+    )
+    subjects = sorted(
+        {s for m in mentors for s in m.subjects}
+        | {s for r in resources for s in r.subjects}
+        | ({k[1] for k in demand} if demand else set())
+    )
     local: dict[tuple[str, str], list[MentorSupply]] = defaultdict(list)
     online: dict[str, list[MentorSupply]] = defaultdict(list)
     any_mentor: set[str] = set()
@@ -72,12 +76,21 @@ def coverage(
                 status = "unknown-demand"
             else:
                 status = "short" if shortfall else "covered"
-            cells.append({
-                "municipality": mun, "subject": s, "demand": need, "methodists": len(here), "free_slots": slots,
-                "neighbour_methodists": nb, "online_methodists": elsewhere_online,
-                "resources": sum(1 for r in avail if s in r.subjects), "cross_subject_resources": cross,
-                "shortfall": shortfall, "status": status,
-            })
+            cells.append(
+                {
+                    "municipality": mun,
+                    "subject": s,
+                    "demand": need,
+                    "methodists": len(here),
+                    "free_slots": slots,
+                    "neighbour_methodists": nb,
+                    "online_methodists": elsewhere_online,
+                    "resources": sum(1 for r in avail if s in r.subjects),
+                    "cross_subject_resources": cross,
+                    "shortfall": shortfall,
+                    "status": status,
+                }
+            )
     short: list[dict[str, Any]] = []
     for s in subjects:
         row = [c for c in cells if c["subject"] == s]
@@ -87,8 +100,16 @@ def coverage(
         missing = sum(1 for c in row if c["status"] == "no-methodists")
         shortfall = max(0, need_total - free) if need_total is not None else None
         if methodists == 0 or shortfall or (demand is not None and missing):
-            short.append({"subject": s, "demand": need_total, "methodists": methodists, "free_slots": free,
-                          "shortfall": shortfall, "municipalities_without_methodists": missing})
+            short.append(
+                {
+                    "subject": s,
+                    "demand": need_total,
+                    "methodists": methodists,
+                    "free_slots": free,
+                    "shortfall": shortfall,
+                    "municipalities_without_methodists": missing,
+                }
+            )
     short.sort(key=lambda x: (-(x["shortfall"] or 0), -x["municipalities_without_methodists"], x["subject"]))
     return {
         "municipalities": muns,

@@ -18,30 +18,82 @@ from services.resources.schemas import ExternalId, MentorCreate, ResourceCreate
 from services.resources.uploads import Upload, split_list
 
 RESOURCE_COLUMNS = (
-    "external_id", "kind", "title", "description", "provider", "hours", "federal_registry", "event_format",
-    "competencies", "subjects", "levels", "learning_type", "mode", "municipalities", "starts_on", "ends_on",
-    "capacity", "url",
+    "external_id",
+    "kind",
+    "title",
+    "description",
+    "provider",
+    "hours",
+    "federal_registry",
+    "event_format",
+    "competencies",
+    "subjects",
+    "levels",
+    "learning_type",
+    "mode",
+    "municipalities",
+    "starts_on",
+    "ends_on",
+    "capacity",
+    "url",
 )
 RESOURCE_REQUIRED = ("external_id", "kind", "title", "learning_type", "mode")
 RESOURCE_ALIASES = {
-    "код": "external_id", "идентификатор": "external_id", "вид": "kind", "название": "title",
-    "описание": "description", "организатор": "provider", "провайдер": "provider", "часы": "hours",
-    "объем_часов": "hours", "федеральный_реестр": "federal_registry", "формат_мероприятия": "event_format",
-    "компетенции": "competencies", "предметы": "subjects", "уровни": "levels", "группы": "levels",
-    "тип_обучения": "learning_type", "форма": "mode", "формат": "mode", "муниципалитеты": "municipalities",
-    "дата_начала": "starts_on", "начало": "starts_on", "дата_окончания": "ends_on", "окончание": "ends_on",
-    "места": "capacity", "количество_мест": "capacity", "ссылка": "url",
+    "код": "external_id",
+    "идентификатор": "external_id",
+    "вид": "kind",
+    "название": "title",
+    "описание": "description",
+    "организатор": "provider",
+    "провайдер": "provider",
+    "часы": "hours",
+    "объем_часов": "hours",
+    "федеральный_реестр": "federal_registry",
+    "формат_мероприятия": "event_format",
+    "компетенции": "competencies",
+    "предметы": "subjects",
+    "уровни": "levels",
+    "группы": "levels",
+    "тип_обучения": "learning_type",
+    "форма": "mode",
+    "формат": "mode",
+    "муниципалитеты": "municipalities",
+    "дата_начала": "starts_on",
+    "начало": "starts_on",
+    "дата_окончания": "ends_on",
+    "окончание": "ends_on",
+    "места": "capacity",
+    "количество_мест": "capacity",
+    "ссылка": "url",
 }
 MENTOR_COLUMNS = (
-    "teacher_id", "municipality", "role", "subjects", "competencies", "level", "mode", "capacity", "joined_year",
+    "teacher_id",
+    "municipality",
+    "role",
+    "subjects",
+    "competencies",
+    "level",
+    "mode",
+    "capacity",
+    "joined_year",
     "joined_assessment",
 )
 MENTOR_REQUIRED = ("teacher_id", "municipality", "subjects", "level", "mode", "capacity")
 MENTOR_ALIASES = {
-    "id_педагога": "teacher_id", "педагог": "teacher_id", "муниципалитет": "municipality", "роль": "role",
-    "предметы": "subjects", "компетенции": "competencies", "уровень": "level", "формат": "mode",
-    "форма": "mode", "места": "capacity", "количество_наставляемых": "capacity", "год_вхождения": "joined_year",
-    "основание": "joined_assessment", "оценка": "joined_assessment",
+    "id_педагога": "teacher_id",
+    "педагог": "teacher_id",
+    "муниципалитет": "municipality",
+    "роль": "role",
+    "предметы": "subjects",
+    "компетенции": "competencies",
+    "уровень": "level",
+    "формат": "mode",
+    "форма": "mode",
+    "места": "capacity",
+    "количество_наставляемых": "capacity",
+    "год_вхождения": "joined_year",
+    "основание": "joined_assessment",
+    "оценка": "joined_assessment",
 }
 LIST_COLUMNS = frozenset({"competencies", "subjects", "levels", "municipalities"})
 BOOL_COLUMNS = frozenset({"federal_registry"})
@@ -106,8 +158,9 @@ def validate_rows(table: Upload, model: type[T]) -> tuple[list[tuple[int, T]], l
         try:
             prepared = _prepare(raw)
         except CellError as e:
-            errors.append(FieldError(loc=["row", number, e.column], code=e.code, message=e.message, row=number,
-                                     column=e.column))
+            errors.append(
+                FieldError(loc=["row", number, e.column], code=e.code, message=e.message, row=number, column=e.column)
+            )
             continue
         try:
             good.append((number, model.model_validate(prepared)))
@@ -119,9 +172,13 @@ def validate_rows(table: Upload, model: type[T]) -> tuple[list[tuple[int, T]], l
                         loc.append(part)
                 column = str(loc[0]) if loc else None
                 errors.append(
-                    FieldError(loc=["row", number, *loc], code=str(err.get("type", "invalid")),
-                               message=str(err.get("msg", "invalid")).replace("Value error, ", ""), row=number,
-                               column=column)
+                    FieldError(
+                        loc=["row", number, *loc],
+                        code=str(err.get("type", "invalid")),
+                        message=str(err.get("msg", "invalid")).replace("Value error, ", ""),
+                        row=number,
+                        column=column,
+                    )
                 )
     return good, errors
 

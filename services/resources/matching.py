@@ -116,8 +116,19 @@ class MatchQuery:
 
     def context_key(self) -> tuple[object, ...]:
         """Everything but the deficit list and the teacher that decides a deficit's ranking."""
-        return (self.subject, self.group, self.municipality, self.period_start, self.period_end, self.modes,
-                self.learning_types, self.kinds, self.strict, self.include_mentors, self.neighbours)
+        return (
+            self.subject,
+            self.group,
+            self.municipality,
+            self.period_start,
+            self.period_end,
+            self.modes,
+            self.learning_types,
+            self.kinds,
+            self.strict,
+            self.include_mentors,
+            self.neighbours,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +260,11 @@ def offer_reasons(o: Offer, deficit: str, q: MatchQuery) -> list[Reason]:
     elif not o.subjects:
         r.append(Reason("cross-subject", 0, "Межпредметный ресурс"))
     if o.levels:
-        r.append(Reason("level-fit", LEVEL_EXPLICIT,
-                        f"Рекомендован для группы {q.group} ({GROUP_LABELS_RU.get(q.group, '')})"))
+        r.append(
+            Reason(
+                "level-fit", LEVEL_EXPLICIT, f"Рекомендован для группы {q.group} ({GROUP_LABELS_RU.get(q.group, '')})"
+            )
+        )
     else:
         r.append(Reason("level-any", LEVEL_ANY, "Подходит для любого уровня"))
     if q.municipality in o.municipalities:
@@ -262,13 +276,22 @@ def offer_reasons(o: Offer, deficit: str, q: MatchQuery) -> list[Reason]:
     if o.mode in q.modes:
         r.append(Reason("preferred-mode", PREFERRED_MODE, f"Предпочтительный формат: {MODE_LABELS_RU.get(o.mode)}"))
     if o.learning_type in q.learning_types:
-        r.append(Reason("preferred-learning-type", PREFERRED_LEARNING_TYPE,
-                        f"Предпочтительный тип: {LEARNING_TYPE_LABELS_RU.get(o.learning_type)}"))
+        r.append(
+            Reason(
+                "preferred-learning-type",
+                PREFERRED_LEARNING_TYPE,
+                f"Предпочтительный тип: {LEARNING_TYPE_LABELS_RU.get(o.learning_type)}",
+            )
+        )
     aff = AFFINITY[q.group].get(o.learning_type, 0)
     if aff:
-        r.append(Reason("group-affinity", aff,
-                        f"{LEARNING_TYPE_LABELS_RU.get(o.learning_type, '').capitalize()} рекомендуется "
-                        f"для группы {q.group}"))
+        r.append(
+            Reason(
+                "group-affinity",
+                aff,
+                f"{LEARNING_TYPE_LABELS_RU.get(o.learning_type, '').capitalize()} рекомендуется для группы {q.group}",
+            )
+        )
     if o.kind == "course" and o.federal_registry:
         r.append(Reason("federal-registry", REGISTRY, "Программа из федерального реестра"))
     if o.free is not None:
@@ -311,16 +334,29 @@ def mentor_reasons(m: MentorOffer, deficit: str, q: MatchQuery) -> list[Reason]:
         r.append(Reason("online", ONLINE, "Работает дистанционно"))
     else:
         r.append(Reason("neighbouring", ONLINE, "Из соседнего муниципалитета"))
-    r.append(Reason("level-gap", MENTOR_LEVEL_GAP * (m.level - q.group),
-                    f"Уровень наставника {m.level} выше группы {q.group}"))
+    r.append(
+        Reason(
+            "level-gap", MENTOR_LEVEL_GAP * (m.level - q.group), f"Уровень наставника {m.level} выше группы {q.group}"
+        )
+    )
     if q.group <= 2:
-        r.append(Reason("mentor-for-group", MENTOR_FOR_WEAK_GROUP,
-                        f"Группе {q.group} по регламенту назначается наставник или тьютор"))
+        r.append(
+            Reason(
+                "mentor-for-group",
+                MENTOR_FOR_WEAK_GROUP,
+                f"Группе {q.group} по регламенту назначается наставник или тьютор",
+            )
+        )
     if m.mode in q.modes:
         r.append(Reason("preferred-mode", PREFERRED_MODE, f"Предпочтительный формат: {MODE_LABELS_RU.get(m.mode)}"))
     if MENTOR_LEARNING_TYPE in q.learning_types:
-        r.append(Reason("preferred-learning-type", PREFERRED_LEARNING_TYPE,
-                        f"Предпочтительный тип: {LEARNING_TYPE_LABELS_RU[MENTOR_LEARNING_TYPE]}"))
+        r.append(
+            Reason(
+                "preferred-learning-type",
+                PREFERRED_LEARNING_TYPE,
+                f"Предпочтительный тип: {LEARNING_TYPE_LABELS_RU[MENTOR_LEARNING_TYPE]}",
+            )
+        )
     aff = AFFINITY[q.group].get(MENTOR_LEARNING_TYPE, 0)
     if aff:
         r.append(Reason("group-affinity", aff, f"Информальное обучение рекомендуется для группы {q.group}"))
@@ -369,12 +405,16 @@ def _alternatives(picks: list[tuple[Scored, bool]], deficit: str, q: MatchQuery)
             item_type = "mentor"
         alt = Alternative(item_type, item, -neg, covers, reasons, rank=rank, chosen_for_mix=for_mix)
         if for_mix:
-            alt.reasons.append(Reason("mix", 0, "Добавлен для разнообразия форм: "
-                                      + LEARNING_TYPE_LABELS_RU.get(lt, lt)))
+            alt.reasons.append(
+                Reason("mix", 0, "Добавлен для разнообразия форм: " + LEARNING_TYPE_LABELS_RU.get(lt, lt))
+            )
         if out:
             gap = out[0].score - alt.score
-            alt.rank_note = (f"Место {rank}: на {gap / 100:.2f} балла ниже места 1" if gap > 0
-                             else f"Место {rank}: столько же баллов, как у места 1")
+            alt.rank_note = (
+                f"Место {rank}: на {gap / 100:.2f} балла ниже места 1"
+                if gap > 0
+                else f"Место {rank}: столько же баллов, как у места 1"
+            )
         else:
             alt.rank_note = "Место 1: наибольшая сумма баллов"
         out.append(alt)
@@ -516,8 +556,9 @@ class CatalogueIndex:
                     if lt in q.learning_types:
                         const += PREFERRED_LEARNING_TYPE
                     const += AFFINITY[q.group].get(lt, 0)
-                    if q.strict and ((q.modes and mode not in q.modes)
-                                     or (q.learning_types and lt not in q.learning_types)):
+                    if q.strict and (
+                        (q.modes and mode not in q.modes) or (q.learning_types and lt not in q.learning_types)
+                    ):
                         continue
                     out.append((const, lt, ncomp, entries, accept))
         return out
@@ -619,8 +660,10 @@ def _lazy_pool(sources: list[Source], k: int, n_others: int, extra: Callable[[An
     while heap:
         head = heap[0]
         key = (head[0], head[1])
-        if len(top) >= k and key > top[k - 1] and all(
-            lt in best and key > best[lt] for lt, n in remaining.items() if n
+        if (
+            len(top) >= k
+            and key > top[k - 1]
+            and all(lt in best and key > best[lt] for lt, n in remaining.items() if n)
         ):
             break
         _neg, iid, si, pos = heapq.heappop(heap)

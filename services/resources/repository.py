@@ -24,15 +24,54 @@ M = mentors.c
 V = reservations.c
 
 RESOURCE_COLUMNS = (
-    R.id, R.region, R.external_id, R.kind, R.event_format, R.title, R.description, R.provider, R.hours,
-    R.federal_registry, R.competencies, R.subjects, R.levels, R.learning_type, R.mode, R.municipalities,
-    R.starts_on, R.ends_on, R.capacity, R.reserved, (R.capacity - R.reserved).label("free"), R.url,
-    R.owner_scope, R.owner_municipality, R.owner_teacher_id, R.status, R.version, R.created_at, R.updated_at,
+    R.id,
+    R.region,
+    R.external_id,
+    R.kind,
+    R.event_format,
+    R.title,
+    R.description,
+    R.provider,
+    R.hours,
+    R.federal_registry,
+    R.competencies,
+    R.subjects,
+    R.levels,
+    R.learning_type,
+    R.mode,
+    R.municipalities,
+    R.starts_on,
+    R.ends_on,
+    R.capacity,
+    R.reserved,
+    (R.capacity - R.reserved).label("free"),
+    R.url,
+    R.owner_scope,
+    R.owner_municipality,
+    R.owner_teacher_id,
+    R.status,
+    R.version,
+    R.created_at,
+    R.updated_at,
 )
 # What the matcher reads of a resource (no long texts).
 OFFER_COLUMNS = (
-    R.id, R.kind, R.title, R.competencies, R.subjects, R.levels, R.learning_type, R.mode, R.municipalities,
-    R.starts_on, R.ends_on, R.capacity, R.reserved, R.federal_registry, R.hours, R.owner_teacher_id,
+    R.id,
+    R.kind,
+    R.title,
+    R.competencies,
+    R.subjects,
+    R.levels,
+    R.learning_type,
+    R.mode,
+    R.municipalities,
+    R.starts_on,
+    R.ends_on,
+    R.capacity,
+    R.reserved,
+    R.federal_registry,
+    R.hours,
+    R.owner_teacher_id,
 )
 MATCH_CANDIDATES_SQL = """
 SELECT id, kind, title, competencies, subjects, levels, learning_type, mode, municipalities, starts_on, ends_on,
@@ -55,13 +94,38 @@ WHERE ($1::varchar IS NULL OR region = $1) AND status = 'active' AND load < capa
   AND ($2::varchar IS NULL OR $2 = ANY(subjects))
 """
 MENTOR_COLUMNS = (
-    M.id, M.region, M.teacher_id, M.municipality, M.role, M.subjects, M.competencies, M.level, M.mode,
-    M.capacity, M.load, (M.capacity - M.load).label("free"), M.status, M.joined_year, M.joined_assessment,
-    M.version, M.created_at, M.updated_at,
+    M.id,
+    M.region,
+    M.teacher_id,
+    M.municipality,
+    M.role,
+    M.subjects,
+    M.competencies,
+    M.level,
+    M.mode,
+    M.capacity,
+    M.load,
+    (M.capacity - M.load).label("free"),
+    M.status,
+    M.joined_year,
+    M.joined_assessment,
+    M.version,
+    M.created_at,
+    M.updated_at,
 )
 RESERVATION_COLUMNS = (
-    V.id, V.route_id, V.teacher_id, V.resource_id, V.mentor_id, V.subject, V.municipality, V.organisation,
-    V.origin, V.status, V.created_at, V.released_at,
+    V.id,
+    V.route_id,
+    V.teacher_id,
+    V.resource_id,
+    V.mentor_id,
+    V.subject,
+    V.municipality,
+    V.organisation,
+    V.origin,
+    V.status,
+    V.created_at,
+    V.released_at,
 )
 
 
@@ -119,9 +183,14 @@ class ResourceRepository:
         status = filters.get("status", "active")
         if status != "all":
             stmt = stmt.where(R.status == status)
-        for key, col in (("kind", R.kind), ("learning_type", R.learning_type), ("mode", R.mode),
-                         ("owner_scope", R.owner_scope), ("owner_teacher_id", R.owner_teacher_id),
-                         ("owner_municipality", R.owner_municipality)):
+        for key, col in (
+            ("kind", R.kind),
+            ("learning_type", R.learning_type),
+            ("mode", R.mode),
+            ("owner_scope", R.owner_scope),
+            ("owner_teacher_id", R.owner_teacher_id),
+            ("owner_municipality", R.owner_municipality),
+        ):
             if filters.get(key) is not None:
                 stmt = stmt.where(col == filters[key])
         if filters.get("subject"):
@@ -148,8 +217,10 @@ class ResourceRepository:
             stmt = stmt.order_by(rank.desc(), R.id)
         elif sort == "newest":
             if after:
-                stmt = stmt.where(tuple_(R.created_at, R.id) < tuple_(literal(after[0]).cast(R.created_at.type),
-                                                                    literal(uuid.UUID(after[1]))))
+                stmt = stmt.where(
+                    tuple_(R.created_at, R.id)
+                    < tuple_(literal(after[0]).cast(R.created_at.type), literal(uuid.UUID(after[1])))
+                )
             stmt = stmt.order_by(R.created_at.desc(), R.id.desc())
         else:
             if after:
@@ -193,8 +264,11 @@ class ResourceRepository:
         (records with the columns of OFFER_COLUMNS) rather than through SQLAlchemy's row processing.
         """
         driver = await driver_of(self.s)
-        return list(await driver.fetch(MATCH_CANDIDATES_SQL, region, list(deficits), group, municipality, start, end,
-                                       subject, list(kinds)))
+        return list(
+            await driver.fetch(
+                MATCH_CANDIDATES_SQL, region, list(deficits), group, municipality, start, end, subject, list(kinds)
+            )
+        )
 
     async def snapshot(self, region: str | None) -> list[dict[str, Any]]:
         """Every active resource with free seats (for answering a batch of matches from one snapshot)."""
@@ -292,9 +366,17 @@ class MentorRepository:
         return dict(r._mapping) if r else None
 
     async def add_membership(self, values: dict[str, Any]) -> dict[str, Any]:
-        stmt = pg_insert(mentor_memberships).values(**values).returning(
-            mentor_memberships.c.id, mentor_memberships.c.year, mentor_memberships.c.action,
-            mentor_memberships.c.assessment, mentor_memberships.c.note, mentor_memberships.c.recorded_at,
+        stmt = (
+            pg_insert(mentor_memberships)
+            .values(**values)
+            .returning(
+                mentor_memberships.c.id,
+                mentor_memberships.c.year,
+                mentor_memberships.c.action,
+                mentor_memberships.c.assessment,
+                mentor_memberships.c.note,
+                mentor_memberships.c.recorded_at,
+            )
         )
         return dict((await self.s.execute(stmt)).one()._mapping)
 
@@ -363,8 +445,12 @@ class ReservationRepository:
         return dict(r._mapping) if r else None
 
     async def active_for(
-        self, *, route_id: uuid.UUID | None = None, teacher_id: uuid.UUID | None = None,
-        resource_id: uuid.UUID | None = None, mentor_id: uuid.UUID | None = None,
+        self,
+        *,
+        route_id: uuid.UUID | None = None,
+        teacher_id: uuid.UUID | None = None,
+        resource_id: uuid.UUID | None = None,
+        mentor_id: uuid.UUID | None = None,
     ) -> dict[str, Any] | None:
         q = select(*RESERVATION_COLUMNS, V.region).where(V.status == "active")
         if route_id is not None:
@@ -408,13 +494,21 @@ class ReservationRepository:
         self, region: str | None, *, scope: Any, filters: dict[str, Any], after: list[Any] | None, limit: int
     ) -> list[dict[str, Any]]:
         stmt: Select[Any] = select(*RESERVATION_COLUMNS).where(_region(V.region, region), scope)
-        for key, col in (("route_id", V.route_id), ("teacher_id", V.teacher_id), ("resource_id", V.resource_id),
-                         ("mentor_id", V.mentor_id), ("status", V.status), ("origin", V.origin)):
+        for key, col in (
+            ("route_id", V.route_id),
+            ("teacher_id", V.teacher_id),
+            ("resource_id", V.resource_id),
+            ("mentor_id", V.mentor_id),
+            ("status", V.status),
+            ("origin", V.origin),
+        ):
             if filters.get(key) is not None:
                 stmt = stmt.where(col == filters[key])
         if after:
-            stmt = stmt.where(tuple_(V.created_at, V.id) > tuple_(literal(after[0]).cast(V.created_at.type),
-                                                                 literal(uuid.UUID(after[1]))))
+            stmt = stmt.where(
+                tuple_(V.created_at, V.id)
+                > tuple_(literal(after[0]).cast(V.created_at.type), literal(uuid.UUID(after[1])))
+            )
         stmt = stmt.order_by(V.created_at, V.id).limit(limit)
         return [dict(r._mapping) for r in await self.s.execute(stmt)]
 
@@ -462,8 +556,9 @@ async def driver_of(session: AsyncSession) -> Any:
     return driver
 
 
-async def copy_rows(session: AsyncSession, temp: str, columns_sql: str, columns: Sequence[str],
-                    records: list[tuple[Any, ...]]) -> Any:
+async def copy_rows(
+    session: AsyncSession, temp: str, columns_sql: str, columns: Sequence[str], records: list[tuple[Any, ...]]
+) -> Any:
     """COPY records into a transaction-scoped temp table on the request's own connection; return the driver."""
     driver = await driver_of(session)
     await driver.execute(f"CREATE TEMP TABLE {temp} ({columns_sql}) ON COMMIT DROP")

@@ -479,8 +479,9 @@ class UnservedRead(BaseModel):
     subject: str
     group: int
     municipality: str
-    reason: str = Field(description="no-mentor-for-subject | no-reachable-mentor | capacity-exhausted | "
-                                    "already-mentored")
+    reason: str = Field(
+        description="no-mentor-for-subject | no-reachable-mentor | capacity-exhausted | already-mentored"
+    )
     message: str
 
 
@@ -538,9 +539,10 @@ class CoverageRequest(BaseModel):
     )
     demand: list[DemandRow] = Field(max_length=100_000)
     municipalities: list[Code] | None = Field(
-        default=None, max_length=10_000,
+        default=None,
+        max_length=10_000,
         description="All municipalities of the region (to find ones with no methodists); "
-                    "default: the assessment service's directory",
+        "default: the assessment service's directory",
     )
 
 

@@ -114,17 +114,23 @@ def read_upload(
         return aliases.get(name, name)
 
     unknown = [
-        FieldError(loc=["header", pos], code="unknown-column", message=f"column {pos} is not a known column",
-                   column=normalize_header(h)[:64])
+        FieldError(
+            loc=["header", pos],
+            code="unknown-column",
+            message=f"column {pos} is not a known column",
+            column=normalize_header(h)[:64],
+        )
         for pos, h in enumerate(table.headers, start=1)
         if normalize_header(h) and canonical(h) not in allowed_set
     ]
     try:
-        records = tabular.records(table, lambda h: canonical(h) if canonical(h) in allowed_set else None,
-                                  required=required)
+        records = tabular.records(
+            table, lambda h: canonical(h) if canonical(h) in allowed_set else None, required=required
+        )
     except ValidationFailed as e:
-        raise ValidationFailed("the header row is not valid; nothing was stored",
-                               errors=unknown + list(e.errors or [])) from e
+        raise ValidationFailed(
+            "the header row is not valid; nothing was stored", errors=unknown + list(e.errors or [])
+        ) from e
     if unknown:
         raise ValidationFailed("the header row is not valid; nothing was stored", errors=unknown)
     rows = [(n, {k: plain(v) for k, v in rec.items()}) for n, rec in records]
@@ -150,15 +156,28 @@ def _read_json(body: bytes, allowed: set[str], aliases: Mapping[str, str], max_r
     upload = Upload("json")
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            errors.append(FieldError(loc=[json_key, number - 1], code="not-an-object",
-                                     message="each row must be a JSON object", row=number))
+            errors.append(
+                FieldError(
+                    loc=[json_key, number - 1],
+                    code="not-an-object",
+                    message="each row must be a JSON object",
+                    row=number,
+                )
+            )
             continue
         row: dict[str, Any] = {}
         for key, value in item.items():
             canon = aliases.get(normalize_header(key), normalize_header(key))
             if canon not in allowed:
-                errors.append(FieldError(loc=[json_key, number - 1, str(key)[:64]], code="unknown-column",
-                                         message="not a known column", row=number, column=str(key)[:64]))
+                errors.append(
+                    FieldError(
+                        loc=[json_key, number - 1, str(key)[:64]],
+                        code="unknown-column",
+                        message="not a known column",
+                        row=number,
+                        column=str(key)[:64],
+                    )
+                )
                 continue
             row[canon] = value if isinstance(value, list | dict) else plain(value)
         upload.rows.append((number, row))

@@ -1222,8 +1222,9 @@ async def _export_locked(
         sheets = {m: sheet for p in parts for m, sheet in p.sheets.items()}
         if "xlsx" in formats:
             for region, stem in plan.regions.items():
-                ordered = [(plan.names[m][1], sheets[m]) for m in plan.names
-                           if m in sheets and plan.region_of[m] == region]
+                ordered = [
+                    (plan.names[m][1], sheets[m]) for m in plan.names if m in sheets and plan.region_of[m] == region
+                ]
                 if ordered:
                     files.append(await asyncio.to_thread(_region_workbook, month, month_dir, region, stem, ordered))
     finally:
@@ -1369,9 +1370,11 @@ async def _record(
             if r["format"] in formats and (r["region"], r["municipality"], r["format"]) not in produced
         ]
         await repo.delete([r["id"] for r in stale])
-    renamed = [Path(r["path"]) for r in before
-               if (key := (r["region"], r["municipality"], r["format"])) in produced
-               and Path(r["path"]) != produced[key]]
+    renamed = [
+        Path(r["path"])
+        for r in before
+        if (key := (r["region"], r["municipality"], r["format"])) in produced and Path(r["path"]) != produced[key]
+    ]
     _unlink_inside(month_dir, [Path(r["path"]) for r in stale] + renamed)
     return len(stale)
 

@@ -67,8 +67,15 @@ async def load_framework(api: httpx.AsyncClient, doc: dict[str, Any] | None = No
 
 
 async def create_campaign(api: httpx.AsyncClient, **over: Any) -> dict[str, Any]:
-    body = {"name": "ФИОКО 2026: математика", "source": "fioko_subject", "subject": "mathematics",
-            "assessed_on": "2026-04-15", "framework_code": "default", "instrument": MATH, **over}
+    body = {
+        "name": "ФИОКО 2026: математика",
+        "source": "fioko_subject",
+        "subject": "mathematics",
+        "assessed_on": "2026-04-15",
+        "framework_code": "default",
+        "instrument": MATH,
+        **over,
+    }
     r = await api.post("/api/v1/campaigns", json=body, headers=as_regional())
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()

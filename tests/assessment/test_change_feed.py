@@ -49,7 +49,10 @@ class TestFeedItems:
         assert (item["municipality"], item["organisation"], item["region"]) == ("mo-a", "oo-a1", "r-test")
         assert item["full_name"] == "Иванова Мария Петровна" and item["position"] == "учитель"
         assert (item["campaign_id"], item["subject"], item["campaign_source"]) == (
-            it.campaign_id, "mathematics", "fioko_subject")
+            it.campaign_id,
+            "mathematics",
+            "fioko_subject",
+        )
         assert (item["framework_code"], item["framework_version"], item["result_version"]) == ("default", 1, 1)
         assert (item["level"], item["group"]) == ("elevated", 3)
         assert item["deficits"] == ["M3", "MA2"]
@@ -86,7 +89,10 @@ class TestFeedDelivery:
         keys = [(i["teacher_id"], i["campaign_id"], i["result_version"]) for i in first + second]
         assert len(keys) == len(set(keys)) == 6
         assert [(i["external_id"], i["result_version"]) for i in second] == [
-            ("t-a1-1", 2), ("t-b1-1", 1), ("t-b2-1", 1)]
+            ("t-a1-1", 2),
+            ("t-b1-1", 1),
+            ("t-b2-1", 1),
+        ]
         again, _ = await read_all(api, cursor)
         assert again == []
 
@@ -101,7 +107,12 @@ class TestFeedDelivery:
             # An announcement written by a transaction that is still open (it takes its position now)...
             await db.execute(
                 "INSERT INTO assessment.result_changes (result_id, teacher_id, campaign_id, result_version) "
-                "VALUES ($1, $2, $3, $4)", result["id"], result["teacher_id"], result["campaign_id"], result["version"])
+                "VALUES ($1, $2, $3, $4)",
+                result["id"],
+                result["teacher_id"],
+                result["campaign_id"],
+                result["version"],
+            )
             # ...while a later upload commits first.
             r = await upload(api, it.campaign_id, csv_text([row("t-b1-1", full_marks())]))
             assert r.status_code == 200
@@ -124,7 +135,12 @@ class TestFeedDelivery:
         await tx.start()
         await db.execute(
             "INSERT INTO assessment.result_changes (result_id, teacher_id, campaign_id, result_version) "
-            "VALUES ($1, $2, $3, $4)", result["id"], result["teacher_id"], result["campaign_id"], 99)
+            "VALUES ($1, $2, $3, $4)",
+            result["id"],
+            result["teacher_id"],
+            result["campaign_id"],
+            99,
+        )
         await tx.rollback()
         bad = await upload(api, it.campaign_id, csv_text([row("t-a1-2", full_marks()), row("nobody", full_marks())]))
         assert bad.status_code == 422

@@ -47,12 +47,23 @@ async def result_of(api: httpx.AsyncClient, teacher_id: str) -> dict:  # type: i
 class TestFormats:
     async def test_csv_semicolon_utf8(self, api: httpx.AsyncClient) -> None:
         it = await setup_intake(api)
-        r = await upload(api, it.campaign_id, csv_text([row("t-a1-1", scores_with({"M3"})),
-                                                        row("t-b1-1", full_marks())]))
+        r = await upload(
+            api, it.campaign_id, csv_text([row("t-a1-1", scores_with({"M3"})), row("t-b1-1", full_marks())])
+        )
         assert r.status_code == 200, r.text
         assert r.json() | {"batch_id": None} == {
-            "batch_id": None, "campaign_id": it.campaign_id, "mode": "all", "format": "csv", "rows": 2,
-            "inserted": 2, "updated": 0, "unchanged": 0, "rejected": 0, "errors": [], "errors_truncated": False}
+            "batch_id": None,
+            "campaign_id": it.campaign_id,
+            "mode": "all",
+            "format": "csv",
+            "rows": 2,
+            "inserted": 2,
+            "updated": 0,
+            "unchanged": 0,
+            "rejected": 0,
+            "errors": [],
+            "errors_truncated": False,
+        }
         res = await result_of(api, it.region.id("t-a1-1"))
         assert [d["competency"] for d in res["deficits"]] == ["M3"]
         assert res["level"] == "high" and res["group"] == 4
@@ -64,13 +75,10 @@ class TestFormats:
         assert r.status_code == 200, r.text
         assert r.json()["inserted"] == 1
 
-    async def test_csv_windows_1251_registers_new_teachers_with_cyrillic_names(
-        self, api: httpx.AsyncClient
-    ) -> None:
+    async def test_csv_windows_1251_registers_new_teachers_with_cyrillic_names(self, api: httpx.AsyncClient) -> None:
         it = await setup_intake(api)
         header = ["Идентификатор", "ФИО", "Код МО", "Код ОО", "Должность", *item_codes()]
-        rows = [["new-1", "Щукина Ядвига Эдуардовна", MUN_A, ORG_A1, "учитель математики",
-                 *scores_with({"MA1"})]]
+        rows = [["new-1", "Щукина Ядвига Эдуардовна", MUN_A, ORG_A1, "учитель математики", *scores_with({"MA1"})]]
         body = csv_text(rows, header=header).encode("cp1251")
         r = await upload(api, it.campaign_id, body, "text/csv")
         assert r.status_code == 200, r.text
@@ -108,8 +116,10 @@ class TestFormats:
         it = await setup_intake(api)
         rows = [
             {"external_id": "t-a1-1", "items": items_obj(scores_with({"M4"}))},
-            {"external_id": "t-a1-2", "competencies": {"M1": 7, "M2": 7, "M3": 1, "M4": 6, "MA1": 7, "MA2": 8,
-                                                       "MA3": 8, "MA4": 6}},
+            {
+                "external_id": "t-a1-2",
+                "competencies": {"M1": 7, "M2": 7, "M3": 1, "M4": 6, "MA1": 7, "MA2": 8, "MA3": 8, "MA4": 6},
+            },
             {"external_id": "t-b1-1", "total": 20, "level": "базовый"},
         ]
         r = await upload_json(api, it.campaign_id, rows)
@@ -118,7 +128,10 @@ class TestFormats:
         assert [d["competency"] for d in (await result_of(api, it.region.id("t-a1-2")))["deficits"]] == ["M3"]
         only_total = await result_of(api, it.region.id("t-b1-1"))
         assert (only_total["level"], only_total["level_source"], only_total["competencies"]) == (
-            "basic", "reported", [])
+            "basic",
+            "reported",
+            [],
+        )
 
 
 class TestBadRows:
@@ -143,8 +156,12 @@ class TestBadRows:
         problem = r.json()
         assert problem["code"] == "rows-rejected" and problem["rejected"] == 4 and problem["rows"] == 5
         got = {(e["row"], e["column"], e["code"]) for e in problem["errors"]}
-        assert got == {(2, "4", "not-a-number"), (3, "1", "above-max"), (4, "external_id", "duplicate-in-batch"),
-                       (5, "external_id", "unknown-teacher")}
+        assert got == {
+            (2, "4", "not-a-number"),
+            (3, "1", "above-max"),
+            (4, "external_id", "duplicate-in-batch"),
+            (5, "external_id", "unknown-teacher"),
+        }
         assert "СЕКРЕТ" not in r.text and "ghost-1" not in r.text
         assert (await stored(db))["results"] == 0
 
@@ -166,7 +183,10 @@ class TestBadRows:
         r = await upload(api, it.campaign_id, csv_text(rows, header=header))
         assert r.status_code == 422
         assert {(e["row"], e["code"]) for e in r.json()["errors"]} == {
-            (1, "negative-score"), (2, "missing-score"), (3, "total-mismatch")}
+            (1, "negative-score"),
+            (2, "missing-score"),
+            (3, "total-mismatch"),
+        }
 
     async def test_empty_file(self, api: httpx.AsyncClient) -> None:
         it = await setup_intake(api)
@@ -189,13 +209,16 @@ class TestBadRows:
         r = await upload_json(api, it.campaign_id, rows)
         assert r.status_code == 422
         assert {(e["column"], e["code"]) for e in r.json()["errors"]} == {
-            ("comment", "unknown-column"), ("items.99", "unknown-column")}
+            ("comment", "unknown-column"),
+            ("items.99", "unknown-column"),
+        }
 
     async def test_unknown_organisation_for_new_teacher(self, api: httpx.AsyncClient) -> None:
         it = await setup_intake(api)
         header = ["external_id", "full_name", "municipality", "organisation", *item_codes()]
-        r = await upload(api, it.campaign_id, csv_text([["n-1", "Новый Учитель", MUN_A, ORG_B1, *full_marks()]],
-                                                       header=header))
+        r = await upload(
+            api, it.campaign_id, csv_text([["n-1", "Новый Учитель", MUN_A, ORG_B1, *full_marks()]], header=header)
+        )
         assert r.status_code == 422
         assert r.json()["errors"][0]["code"] == "unknown-organisation"
 
@@ -247,8 +270,11 @@ class TestUpsert:
         it = await setup_intake(api)
         await upload(api, it.campaign_id, csv_text([row("t-a1-1", scores_with({"M3"})), row("t-b1-1", full_marks())]))
         first = await result_of(api, it.region.id("t-a1-1"))
-        r = await upload(api, it.campaign_id, csv_text([row("t-a1-1", full_marks()), row("t-b1-1", full_marks()),
-                                                        row("t-a2-1", full_marks())]))
+        r = await upload(
+            api,
+            it.campaign_id,
+            csv_text([row("t-a1-1", full_marks()), row("t-b1-1", full_marks()), row("t-a2-1", full_marks())]),
+        )
         assert r.status_code == 200, r.text
         assert (r.json()["inserted"], r.json()["updated"], r.json()["unchanged"]) == (1, 1, 1)
         now = await result_of(api, it.region.id("t-a1-1"))
@@ -300,8 +326,10 @@ class TestRollback:
         header = ["external_id", "full_name", "municipality", "organisation", *item_codes()]
         bad: list[object] = list(full_marks())
         bad[0] = 99
-        rows = [["new-1", "Новый Учитель Первый", MUN_A, ORG_A1, *full_marks()],
-                ["new-2", "Новый Учитель Второй", MUN_A, ORG_A1, *bad]]
+        rows = [
+            ["new-1", "Новый Учитель Первый", MUN_A, ORG_A1, *full_marks()],
+            ["new-2", "Новый Учитель Второй", MUN_A, ORG_A1, *bad],
+        ]
         r = await upload(api, it.campaign_id, csv_text(rows, header=header))
         assert r.status_code == 422
         assert await stored(db) == before
@@ -322,8 +350,9 @@ class TestScopeAndState:
 
     async def test_teacher_cannot_upload(self, api: httpx.AsyncClient) -> None:
         it = await setup_intake(api)
-        r = await upload(api, it.campaign_id, csv_text([row("t-a1-1", full_marks())]),
-                         headers=as_teacher(it.region, "t-a1-1"))
+        r = await upload(
+            api, it.campaign_id, csv_text([row("t-a1-1", full_marks())]), headers=as_teacher(it.region, "t-a1-1")
+        )
         assert r.status_code == 403
 
     async def test_unknown_campaign_is_404(self, api: httpx.AsyncClient) -> None:
@@ -339,8 +368,11 @@ class TestScopeAndState:
 
     async def test_closed_campaign_refuses_uploads(self, api: httpx.AsyncClient) -> None:
         it = await setup_intake(api)
-        r = await api.patch(f"/api/v1/campaigns/{it.campaign_id}", json={"status": "closed"},
-                            headers={**as_regional(), "If-Match": '"1"'})
+        r = await api.patch(
+            f"/api/v1/campaigns/{it.campaign_id}",
+            json={"status": "closed"},
+            headers={**as_regional(), "If-Match": '"1"'},
+        )
         assert r.status_code == 200, r.text
         r = await upload(api, it.campaign_id, csv_text([row("t-a1-1", full_marks())]))
         assert r.status_code == 409 and r.json()["code"] == "campaign-not-open"
@@ -351,8 +383,9 @@ class TestCampaigns:
         it = await setup_intake(api)
         path = f"/api/v1/campaigns/{it.campaign_id}"
         assert (await api.patch(path, json={"status": "closed"}, headers=as_regional())).status_code == 428
-        assert (await api.patch(path, json={"status": "closed"},
-                                headers={**as_regional(), "If-Match": '"7"'})).status_code == 412
+        assert (
+            await api.patch(path, json={"status": "closed"}, headers={**as_regional(), "If-Match": '"7"'})
+        ).status_code == 412
         ok = await api.patch(path, json={"status": "closed"}, headers={**as_regional(), "If-Match": '"1"'})
         assert ok.status_code == 200 and ok.headers["etag"] == '"2"'
         bad = await api.patch(path, json={"status": "planned"}, headers={**as_regional(), "If-Match": '"2"'})
@@ -360,8 +393,14 @@ class TestCampaigns:
 
     async def test_instrument_must_exist_and_fit_the_subject(self, api: httpx.AsyncClient) -> None:
         await setup_intake(api)
-        body = {"name": "x", "source": "regional_iku", "subject": "history", "assessed_on": "2026-05-01",
-                "framework_code": "default", "instrument": "oku-omk-mathematics"}
+        body = {
+            "name": "x",
+            "source": "regional_iku",
+            "subject": "history",
+            "assessed_on": "2026-05-01",
+            "framework_code": "default",
+            "instrument": "oku-omk-mathematics",
+        }
         r = await api.post("/api/v1/campaigns", json=body, headers=as_regional())
         assert r.status_code == 422 and r.json()["errors"][0]["code"] == "subject-mismatch"
         r = await api.post("/api/v1/campaigns", json={**body, "instrument": "nope"}, headers=as_regional())
@@ -380,8 +419,14 @@ class TestCampaigns:
 
     async def test_methodologist_cannot_create(self, api: httpx.AsyncClient) -> None:
         await setup_intake(api)
-        body = {"name": "x", "source": "regional_iku", "subject": "mathematics", "assessed_on": "2026-05-01",
-                "framework_code": "default", "instrument": "omk"}
+        body = {
+            "name": "x",
+            "source": "regional_iku",
+            "subject": "mathematics",
+            "assessed_on": "2026-05-01",
+            "framework_code": "default",
+            "instrument": "omk",
+        }
         assert (await api.post("/api/v1/campaigns", json=body, headers=as_methodologist(MUN_B))).status_code == 403
 
 
@@ -439,7 +484,12 @@ class TestRescore:
         res = await result_of(api, it.region.id("t-a1-1"))
         assert [d["competency"] for d in res["deficits"]] == ["M1"] and res["version"] == 2
         assert res["framework"]["version"] == 2
-        more = (await api.get("/api/v1/assessment/changes", params={"after": feed["next_cursor"]},
-                              headers=service_headers())).json()
+        more = (
+            await api.get(
+                "/api/v1/assessment/changes", params={"after": feed["next_cursor"]}, headers=service_headers()
+            )
+        ).json()
         assert {(i["external_id"], i["result_version"], i["framework_version"]) for i in more["items"]} == {
-            ("t-a1-1", 2, 2), ("t-b1-1", 2, 2)}
+            ("t-a1-1", 2, 2),
+            ("t-b1-1", 2, 2),
+        }

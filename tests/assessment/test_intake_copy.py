@@ -12,13 +12,22 @@ from services.assessment.results_repository import ANALYZE_AFTER_NEW_TEACHERS
 from tests.assessment.intake_support import create_campaign, item_codes, item_max, setup_intake, upload
 from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, ORG_B1, as_methodologist
 
-NAMES = ["Ёлкина Алёна Петровна", "Иванов-Петров Иван", "Д'Арк Жанна", "Учитель 17", "Smith John", "Щукин Э. Ю.",
-         "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ ABCDEFGHIJKLMNOPQRSTUVWXYZ абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-         "Ёжиков Пётр"]
+NAMES = [
+    "Ёлкина Алёна Петровна",
+    "Иванов-Петров Иван",
+    "Д'Арк Жанна",
+    "Учитель 17",
+    "Smith John",
+    "Щукин Э. Ю.",
+    "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ ABCDEFGHIJKLMNOPQRSTUVWXYZ абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    "Ёжиков Пётр",
+]
 PLACES = [(MUN_A, ORG_A1), (MUN_A, ORG_A2), (MUN_B, ORG_B1), ("", "")]
 
-RESULT_COLUMNS = ("item_points, competency_points, total_points, max_points, percent, level, grp, level_source, "
-                  "deficit_codes, growth_codes, strength_codes, r.version")
+RESULT_COLUMNS = (
+    "item_points, competency_points, total_points, max_points, percent, level, grp, level_source, "
+    "deficit_codes, growth_codes, strength_codes, r.version"
+)
 TEACHER_COLUMNS = "full_name, search_name, region, municipality_code, organisation_code, position, subjects"
 
 
@@ -45,13 +54,16 @@ def region_csv(prefix: str, n: int, *, quote_header: bool = False) -> str:
 async def stored_results(db: asyncpg.Connection, campaign_id: str, prefix: str) -> dict[str, tuple[Any, ...]]:
     rows = await db.fetch(
         f"SELECT t.external_id, {RESULT_COLUMNS} FROM assessment.results r "
-        "JOIN assessment.teachers t ON t.id = r.teacher_id WHERE r.campaign_id = $1", campaign_id)
+        "JOIN assessment.teachers t ON t.id = r.teacher_id WHERE r.campaign_id = $1",
+        campaign_id,
+    )
     return {r["external_id"].removeprefix(prefix): tuple(r)[1:] for r in rows}
 
 
 async def stored_teachers(db: asyncpg.Connection, prefix: str) -> dict[str, tuple[Any, ...]]:
-    rows = await db.fetch(f"SELECT external_id, {TEACHER_COLUMNS} FROM assessment.teachers "
-                          "WHERE external_id LIKE $1 || '-%'", prefix)
+    rows = await db.fetch(
+        f"SELECT external_id, {TEACHER_COLUMNS} FROM assessment.teachers WHERE external_id LIKE $1 || '-%'", prefix
+    )
     return {r["external_id"].removeprefix(prefix): tuple(r)[1:] for r in rows}
 
 
@@ -82,8 +94,17 @@ class TestCopiedCsv:
         it = await setup_intake(api)
         maxes = [str(int(m)) for m in item_max()]
         over = [*maxes[:-1], str(int(maxes[-1]) + 1)]
-        text = "\n".join([";".join(["external_id", *item_codes()]), ";".join(["t-a1-1", *maxes]),
-                          ";".join(["t-a1-1", *maxes]), ";".join(["t-b1-1", *over])]) + "\n"
+        text = (
+            "\n".join(
+                [
+                    ";".join(["external_id", *item_codes()]),
+                    ";".join(["t-a1-1", *maxes]),
+                    ";".join(["t-a1-1", *maxes]),
+                    ";".join(["t-b1-1", *over]),
+                ]
+            )
+            + "\n"
+        )
         r = await upload(api, it.campaign_id, text)
         assert r.status_code == 422
         assert [(e["row"], e["code"]) for e in r.json()["errors"]] == [(2, "duplicate-in-batch"), (3, "above-max")]
@@ -91,8 +112,12 @@ class TestCopiedCsv:
     async def test_scope_holds_for_copied_rows(self, api: httpx.AsyncClient) -> None:
         it = await setup_intake(api)
         maxes = [str(int(m)) for m in item_max()]
-        text = "\n".join([";".join(["external_id", *item_codes()]), ";".join(["t-a1-1", *maxes]),
-                          ";".join(["t-b1-1", *maxes])]) + "\n"
+        text = (
+            "\n".join(
+                [";".join(["external_id", *item_codes()]), ";".join(["t-a1-1", *maxes]), ";".join(["t-b1-1", *maxes])]
+            )
+            + "\n"
+        )
         r = await upload(api, it.campaign_id, text, headers=as_methodologist(MUN_A))
         assert r.status_code == 422
         assert [(e["row"], e["code"]) for e in r.json()["errors"]] == [(2, "unknown-teacher")]

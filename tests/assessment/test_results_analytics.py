@@ -28,10 +28,14 @@ async def two_years(api: httpx.AsyncClient) -> tuple[Intake, str]:
     """2026 campaign (from setup) and a 2025 one; returns the intake and the 2025 campaign id."""
     it = await setup_intake(api)
     old = await create_campaign(api, name="ФИОКО 2025: математика", assessed_on="2025-04-10")
-    await upload(api, old["id"], csv_text([row("t-a1-1", LOW), row("t-a1-2", LOW), row("t-a2-1", BASIC),
-                                           row("t-b1-1", HIGH)]))
-    await upload(api, it.campaign_id, csv_text([row("t-a1-1", BASIC), row("t-a1-2", LOW), row("t-a2-1", HIGH),
-                                                row("t-b1-1", ELEVATED)]))
+    await upload(
+        api, old["id"], csv_text([row("t-a1-1", LOW), row("t-a1-2", LOW), row("t-a2-1", BASIC), row("t-b1-1", HIGH)])
+    )
+    await upload(
+        api,
+        it.campaign_id,
+        csv_text([row("t-a1-1", BASIC), row("t-a1-2", LOW), row("t-a2-1", HIGH), row("t-b1-1", ELEVATED)]),
+    )
     return it, str(old["id"])
 
 
@@ -71,14 +75,16 @@ class TestResults:
         it, _ = await two_years(api)
         r = await api.get("/api/v1/results", params={"campaign_id": it.campaign_id}, headers=as_methodologist(MUN_A))
         assert {x["external_id"] for x in r.json()["items"]} == {"t-a1-1", "t-a1-2", "t-a2-1"}
-        other = (await api.get("/api/v1/results", params={"municipality": MUN_B},
-                               headers=as_methodologist(MUN_A))).json()
+        other = (
+            await api.get("/api/v1/results", params={"municipality": MUN_B}, headers=as_methodologist(MUN_A))
+        ).json()
         assert other["items"] == []
 
     async def test_result_out_of_scope_is_404(self, api: httpx.AsyncClient) -> None:
         it, _ = await two_years(api)
-        r = await api.get("/api/v1/results", params={"municipality": MUN_B, "campaign_id": it.campaign_id},
-                          headers=as_regional())
+        r = await api.get(
+            "/api/v1/results", params={"municipality": MUN_B, "campaign_id": it.campaign_id}, headers=as_regional()
+        )
         rid = r.json()["items"][0]["id"]
         assert (await api.get(f"/api/v1/results/{rid}", headers=as_methodologist(MUN_A))).status_code == 404
         got = await api.get(f"/api/v1/results/{rid}", headers=as_methodologist(MUN_B))
@@ -101,8 +107,11 @@ class TestResults:
 class TestAnalytics:
     async def test_levels_per_municipality_add_up(self, api: httpx.AsyncClient) -> None:
         it, _ = await two_years(api)
-        r = await api.get("/api/v1/assessment/analytics/levels",
-                          params={"group_by": "municipality", "campaign_id": it.campaign_id}, headers=as_regional())
+        r = await api.get(
+            "/api/v1/assessment/analytics/levels",
+            params={"group_by": "municipality", "campaign_id": it.campaign_id},
+            headers=as_regional(),
+        )
         assert r.status_code == 200, r.text
         rows = {x["key"]: x for x in r.json()["rows"]}
         a = {lv["level"]: (lv["count"], lv["percent"]) for lv in rows[MUN_A]["levels"]}
@@ -118,14 +127,16 @@ class TestAnalytics:
         r = await api.get("/api/v1/assessment/analytics/levels", headers=as_regional())
         [math] = r.json()["rows"]
         assert math["key"] == "mathematics" and math["total"] == 4
-        by_campaign = await api.get("/api/v1/assessment/analytics/levels", params={"group_by": "campaign"},
-                                    headers=as_regional())
+        by_campaign = await api.get(
+            "/api/v1/assessment/analytics/levels", params={"group_by": "campaign"}, headers=as_regional()
+        )
         assert sorted(x["total"] for x in by_campaign.json()["rows"]) == [4, 4]
 
     async def test_methodologist_sees_only_own_municipality(self, api: httpx.AsyncClient) -> None:
         await two_years(api)
-        r = await api.get("/api/v1/assessment/analytics/levels", params={"group_by": "municipality"},
-                          headers=as_methodologist(MUN_B))
+        r = await api.get(
+            "/api/v1/assessment/analytics/levels", params={"group_by": "municipality"}, headers=as_methodologist(MUN_B)
+        )
         assert [x["key"] for x in r.json()["rows"]] == [MUN_B]
         kpi = (await api.get("/api/v1/assessment/analytics/kpi", headers=as_methodologist(MUN_B))).json()
         assert (kpi["assessed"], kpi["registered_teachers"]) == (1, 2)
@@ -143,7 +154,9 @@ class TestAnalytics:
         assert math["assessed_by_year"] == {"2025": 4, "2026": 4}
         low = next(g for g in math["groups"] if g["level"] == "low")["years"]
         assert [(y["year"], y["count"], y["percent"], y["marker"]) for y in low] == [
-            (2025, 2, 50.0, None), (2026, 1, 25.0, "down")]
+            (2025, 2, 50.0, None),
+            (2026, 1, 25.0, "down"),
+        ]
         assert low[1]["delta"] == -25.0
         elevated = next(g for g in math["groups"] if g["level"] == "elevated")["years"]
         assert elevated[1]["marker"] == "up"
@@ -152,8 +165,11 @@ class TestAnalytics:
 
     async def test_top_deficits(self, api: httpx.AsyncClient) -> None:
         it, _ = await two_years(api)
-        r = await api.get("/api/v1/assessment/analytics/deficits", params={"campaign_id": it.campaign_id, "limit": 3},
-                          headers=as_regional())
+        r = await api.get(
+            "/api/v1/assessment/analytics/deficits",
+            params={"campaign_id": it.campaign_id, "limit": 3},
+            headers=as_regional(),
+        )
         [math] = r.json()["subjects"]
         assert math["assessed"] == 4
         top = [(d["competency"], d["count"], d["percent"]) for d in math["top"]]
@@ -164,10 +180,18 @@ class TestAnalytics:
     async def test_kpi_share_basic_or_higher(self, api: httpx.AsyncClient) -> None:
         await two_years(api)
         kpi = (await api.get("/api/v1/assessment/analytics/kpi", headers=as_regional())).json()
-        assert kpi == {"assessed": 4, "basic_or_higher": 3, "share_basic_or_higher": 75.0, "target": 60.0,
-                       "meets_target": True, "registered_teachers": 5, "share_assessed": 80.0}
+        assert kpi == {
+            "assessed": 4,
+            "basic_or_higher": 3,
+            "share_basic_or_higher": 75.0,
+            "target": 60.0,
+            "meets_target": True,
+            "registered_teachers": 5,
+            "share_assessed": 80.0,
+        }
         old = (await api.get("/api/v1/assessment/analytics/kpi", params={"year": 2025}, headers=as_regional())).json()
         assert (old["share_basic_or_higher"], old["meets_target"]) == (50.0, False)
-        school = (await api.get("/api/v1/assessment/analytics/kpi", params={"organisation": ORG_B1},
-                                headers=as_regional())).json()
+        school = (
+            await api.get("/api/v1/assessment/analytics/kpi", params={"organisation": ORG_B1}, headers=as_regional())
+        ).json()
         assert school["assessed"] == 1

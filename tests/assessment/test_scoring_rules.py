@@ -67,7 +67,7 @@ class TestFrameworkChecks:
     def test_item_of_unknown_competency(self) -> None:
         doc = framework_doc()
         doc["instruments"][0]["items"][0]["competency"] = "ZZ"
-        assert ("unknown-competency" in {code for _, code, _ in check_framework(doc)})
+        assert "unknown-competency" in {code for _, code, _ in check_framework(doc)}
 
     def test_duplicate_item_code(self) -> None:
         doc = framework_doc()
@@ -93,8 +93,16 @@ class TestFrameworkChecks:
 class TestLevels:
     @pytest.mark.parametrize(
         ("percent", "level", "group"),
-        [(0, Level.low, 1), (39.99, Level.low, 1), (40, Level.basic, 2), (59.99, Level.basic, 2),
-         (60, Level.elevated, 3), (79.99, Level.elevated, 3), (80, Level.high, 4), (100, Level.high, 4)],
+        [
+            (0, Level.low, 1),
+            (39.99, Level.low, 1),
+            (40, Level.basic, 2),
+            (59.99, Level.basic, 2),
+            (60, Level.elevated, 3),
+            (79.99, Level.elevated, 3),
+            (80, Level.high, 4),
+            (100, Level.high, 4),
+        ],
     )
     def test_cut_scores_are_inclusive_lower_bounds(self, percent: float, level: Level, group: int) -> None:
         cut = fw().level_for(percent)
@@ -107,8 +115,17 @@ class TestLevels:
 
 
 class TestBands:
-    @pytest.mark.parametrize(("percent", "band"), [(0, Band.deficit), (49.99, Band.deficit), (50, Band.growth),
-                                                   (79.99, Band.growth), (80, Band.strength), (100, Band.strength)])
+    @pytest.mark.parametrize(
+        ("percent", "band"),
+        [
+            (0, Band.deficit),
+            (49.99, Band.deficit),
+            (50, Band.growth),
+            (79.99, Band.growth),
+            (80, Band.strength),
+            (100, Band.strength),
+        ],
+    )
     def test_default_thresholds(self, percent: float, band: Band) -> None:
         assert band_for(percent, Thresholds()) == band
 
@@ -164,19 +181,39 @@ class TestWholePointCuts:
         comp = [sum(points[k] for k in idx) for idx in ins.competency_items]
         total = sum(comp)
         group = max(g for g, t in enumerate(cuts.level_from, start=1) if total >= t)
-        bands = [(c, 0 if s < d else 2 if s >= st else 1)
-                 for c, s, d, st in zip(ins.competencies, comp, cuts.deficit_until, cuts.strength_from, strict=True)]
-        return (comp, total, cuts.percents[total], cuts.levels[group - 1], group,
-                [c for c, b in bands if b == 0], [c for c, b in bands if b == 1], [c for c, b in bands if b == 2])
+        bands = [
+            (c, 0 if s < d else 2 if s >= st else 1)
+            for c, s, d, st in zip(ins.competencies, comp, cuts.deficit_until, cuts.strength_from, strict=True)
+        ]
+        return (
+            comp,
+            total,
+            cuts.percents[total],
+            cuts.levels[group - 1],
+            group,
+            [c for c, b in bands if b == 0],
+            [c for c, b in bands if b == 1],
+            [c for c, b in bands if b == 2],
+        )
 
     @staticmethod
     def scored(f: Any, code: str, points: list[int]) -> tuple[Any, ...]:
         sc = score_result(f, f.instruments[code], item_points=points)
-        return (list(sc.competency_points), sc.total, sc.percent, sc.level.value, sc.group, list(sc.deficits),
-                list(sc.growth), list(sc.strengths))
+        return (
+            list(sc.competency_points),
+            sc.total,
+            sc.percent,
+            sc.level.value,
+            sc.group,
+            list(sc.deficits),
+            list(sc.growth),
+            list(sc.strengths),
+        )
 
-    @pytest.mark.parametrize("thresholds", [None, {"deficit_below": 33.33, "strength_from": 66.67},
-                                            {"deficit_below": 50, "strength_from": 50}])
+    @pytest.mark.parametrize(
+        "thresholds",
+        [None, {"deficit_below": 33.33, "strength_from": 66.67}, {"deficit_below": 50, "strength_from": 50}],
+    )
     def test_every_score_of_every_instrument(self, thresholds: dict[str, float] | None) -> None:
         doc = framework_doc()
         if thresholds:
@@ -206,8 +243,14 @@ class TestWholePointCuts:
         assert plain is not None and (plain.delimiter, plain.encoding, plain.width) == (";", "UTF8", 31)
         assert layout(f"{head}\r\n{row}\r\n", "cp1251").encoding == "WIN1251"
         quoted = row.replace("t-1", '"t-1"')
-        for text in (f"{head}\n", f"{head}\n{quoted}\n", f"{head}\n{row}\n\\.\n",
-                     f"{head};level\n{row};high\n", "external_id;total\nt-1;5\n", ""):
+        for text in (
+            f"{head}\n",
+            f"{head}\n{quoted}\n",
+            f"{head}\n{row}\n\\.\n",
+            f"{head};level\n{row};high\n",
+            "external_id;total\nt-1;5\n",
+            "",
+        ):
             assert layout(text) is None, text
 
 
@@ -222,7 +265,10 @@ class TestExplanations:
         assert m3["band"] == "deficit" and m3["threshold"] == 50
         assert m3["points"] == 0 and m3["max_points"] == 8 and m3["percent"] == 0
         assert [(i["item"], i["points"], i["max_points"]) for i in m3["items"]] == [
-            ("25", 0, 2), ("26", 0, 3), ("27", 0, 3)]
+            ("25", 0, 2),
+            ("26", 0, 3),
+            ("27", 0, 3),
+        ]
         assert "ниже порога 50 %" in m3["explanation"]
         assert "25 (0 из 2)" in m3["explanation"]
         assert explained["M1"]["band"] == "strength" and "Точка опоры" in explained["M1"]["explanation"]
@@ -259,9 +305,20 @@ class TestParsing:
         assert sniff_delimiter("external_id,1,2,3\n") == ","
         assert sniff_delimiter('"a;b",c,d\n') == ","
 
-    @pytest.mark.parametrize(("cell", "value"), [("1,5", 1.5), (" 2 ", 2.0), ("2.25", 2.25), ("1 000", 1000.0),
-                                                 ("nan", None), ("inf", None), ("1_0", None), ("два", None),
-                                                 ("", None)])
+    @pytest.mark.parametrize(
+        ("cell", "value"),
+        [
+            ("1,5", 1.5),
+            (" 2 ", 2.0),
+            ("2.25", 2.25),
+            ("1 000", 1000.0),
+            ("nan", None),
+            ("inf", None),
+            ("1_0", None),
+            ("два", None),
+            ("", None),
+        ],
+    )
     def test_score_cells(self, cell: str, value: float | None) -> None:
         assert _slow_number(cell) == value
 

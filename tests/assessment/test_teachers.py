@@ -246,11 +246,13 @@ class TestBulkUpsert:
     async def test_another_region_cannot_claim_a_teacher(self, api: httpx.AsyncClient) -> None:
         await seed_region(api, [teacher_row("t-a", "Учитель Свой Тестович", MUN_A, ORG_A1)])
         other = auth(Role.service, region="r-other")
-        r = await api.put("/api/v1/municipalities", json=[{"code": "mo-o", "name": "Чужой", "region": "r-other"}],
-                          headers=other)
+        r = await api.put(
+            "/api/v1/municipalities", json=[{"code": "mo-o", "name": "Чужой", "region": "r-other"}], headers=other
+        )
         assert r.status_code == 200
-        r = await api.put("/api/v1/organisations", json=[{"code": "oo-o", "name": "Чужая", "municipality": "mo-o"}],
-                          headers=other)
+        r = await api.put(
+            "/api/v1/organisations", json=[{"code": "oo-o", "name": "Чужая", "municipality": "mo-o"}], headers=other
+        )
         assert r.status_code == 200
         claim = [teacher_row("t-a", "Учитель Свой Тестович", "mo-o", "oo-o")]
         r = await api.post("/api/v1/teachers/bulk", json={"teachers": claim}, headers=other)

@@ -26,16 +26,26 @@ WEAK_FOR_GROUP: dict[int, set[str]] = {
     3: {"MA2", "MA3"},
     4: set(),
 }
-STEPS = ("goals", "indicators", "methods", "monitoring", "analysis", "recommendations", "measures", "decisions",
-         "effectiveness")
+STEPS = (
+    "goals",
+    "indicators",
+    "methods",
+    "monitoring",
+    "analysis",
+    "recommendations",
+    "measures",
+    "decisions",
+    "effectiveness",
+)
 STEP_MAX = dict(zip(STEPS, (21, 10, 3, 15, 15, 9, 21, 3, 3), strict=True))
 
 
 def rules() -> GroupRules:
     """The group rule as the audit process under test is configured."""
     s = AuditSettings()
-    return GroupRules(frozenset(s.double_review_groups), s.allow_named_second_check, dict(s.sample_shares),
-                      s.sample_salt)
+    return GroupRules(
+        frozenset(s.double_review_groups), s.allow_named_second_check, dict(s.sample_shares), s.sample_salt
+    )
 
 
 def admin() -> dict[str, str]:
@@ -62,13 +72,15 @@ async def wait_for_routes(api: httpx.AsyncClient, expected: int, within: float =
 async def _move(api: httpx.AsyncClient, route_id: str, body: dict[str, Any], headers: dict[str, str]) -> None:
     got = await api.get(f"/api/v1/routes/{route_id}", headers=as_regional())
     assert got.status_code == 200, got.text
-    r = await api.post(f"/api/v1/routes/{route_id}/transitions", json=body,
-                       headers={**headers, "If-Match": got.headers["etag"]})
+    r = await api.post(
+        f"/api/v1/routes/{route_id}/transitions", json=body, headers={**headers, "If-Match": got.headers["etag"]}
+    )
     assert r.status_code == 200, r.text
 
 
-async def complete_route(api: httpx.AsyncClient, region: Region, route: dict[str, Any],
-                         self_check: dict[int, int] | None = None) -> dict[str, Any]:
+async def complete_route(
+    api: httpx.AsyncClient, region: Region, route: dict[str, Any], self_check: dict[int, int] | None = None
+) -> dict[str, Any]:
     """Drive a generated route through the regulation to `completed`, with the teacher's self-check."""
     rid = str(route["id"])
     ext = next(k for k, t in region.teachers.items() if str(t["id"]) == str(route["teacher_id"]))
@@ -77,17 +89,31 @@ async def complete_route(api: httpx.AsyncClient, region: Region, route: dict[str
     await _move(api, rid, {"action": "recommend"}, as_regional())
     await _move(api, rid, {"action": "send_to_municipality"}, as_regional())
     await _move(api, rid, {"action": "agree_with_school"}, as_methodologist(t["municipality"]))
-    await _move(api, rid, {"action": "approve", "tutor": {"name": "Петрова Н. В.", "position": "заместитель"}},
-                as_school(t["organisation"], t["municipality"]))
+    await _move(
+        api,
+        rid,
+        {"action": "approve", "tutor": {"name": "Петрова Н. В.", "position": "заместитель"}},
+        as_school(t["organisation"], t["municipality"]),
+    )
     await _move(api, rid, {"action": "start"}, teacher)
     if self_check is not None:
         got = await api.get(f"/api/v1/routes/{rid}", headers=as_regional())
-        r = await api.put(f"/api/v1/routes/{rid}/self-check", json={"scores": {str(k): v for k, v in
-                                                                                self_check.items()}},
-                          headers={**teacher, "If-Match": got.headers["etag"]})
+        r = await api.put(
+            f"/api/v1/routes/{rid}/self-check",
+            json={"scores": {str(k): v for k, v in self_check.items()}},
+            headers={**teacher, "If-Match": got.headers["etag"]},
+        )
         assert r.status_code == 200, r.text
-    await _move(api, rid, {"action": "complete", "reflection": "Освоила приёмы формирующего оценивания",
-                           "evidence": [{"title": "Сценарий урока", "url": "https://school.example/1"}]}, teacher)
+    await _move(
+        api,
+        rid,
+        {
+            "action": "complete",
+            "reflection": "Освоила приёмы формирующего оценивания",
+            "evidence": [{"title": "Сценарий урока", "url": "https://school.example/1"}],
+        },
+        teacher,
+    )
     got = await api.get(f"/api/v1/routes/{rid}", headers=as_regional())
     assert got.json()["status"] == "completed", got.text
     out: dict[str, Any] = got.json()
@@ -111,17 +137,20 @@ async def completed_routes(
     return intake.region, by_ext
 
 
-def scores_body(scores: list[int], second_check: dict[str, Any] | None = None,
-                comments: dict[int, str] | None = None) -> dict[str, Any]:
+def scores_body(
+    scores: list[int], second_check: dict[str, Any] | None = None, comments: dict[int, str] | None = None
+) -> dict[str, Any]:
     return {
-        "criteria": [{"number": i + 1, "score": s, "comment": (comments or {}).get(i + 1)}
-                     for i, s in enumerate(scores)],
+        "criteria": [
+            {"number": i + 1, "score": s, "comment": (comments or {}).get(i + 1)} for i, s in enumerate(scores)
+        ],
         "second_check": second_check,
     }
 
 
-async def review(api: httpx.AsyncClient, audit_id: str, scores: list[int], headers: dict[str, str],
-                 **kw: Any) -> httpx.Response:
+async def review(
+    api: httpx.AsyncClient, audit_id: str, scores: list[int], headers: dict[str, str], **kw: Any
+) -> httpx.Response:
     return await api.put(f"/api/v1/audits/{audit_id}/reviews/mine", json=scores_body(scores, **kw), headers=headers)
 
 
@@ -150,8 +179,16 @@ async def insert_audit(
                subject, "group", procedure, sampled, self_check_scores, self_check_meta, self_check_total, created_by)
            VALUES ($1, 1, $2, $3, $4, $5, 'mathematics', $6, $7, $8, $9::smallint[], '[]'::jsonb, $10, 'test')
            RETURNING id""",
-        route_id, teacher_id or uuid.uuid4(), REGION, municipality, organisation, group, procedure.value, sampled,
-        sc, sum(s for s in sc if s is not None) if all(s is not None for s in sc) else None,
+        route_id,
+        teacher_id or uuid.uuid4(),
+        REGION,
+        municipality,
+        organisation,
+        group,
+        procedure.value,
+        sampled,
+        sc,
+        sum(s for s in sc if s is not None) if all(s is not None for s in sc) else None,
     )
     return str(audit_id)
 
@@ -167,8 +204,15 @@ def route_id_for(group: int, *, sampled: bool) -> uuid.UUID:
 
 # --- monitoring -----------------------------------------------------------------------------------
 
-def score_row(mun: str, points: dict[str, float] | None = None, *, name: str | None = None,
-              total: float | None = None, fill: float = 0.5) -> dict[str, Any]:
+
+def score_row(
+    mun: str,
+    points: dict[str, float] | None = None,
+    *,
+    name: str | None = None,
+    total: float | None = None,
+    fill: float = 0.5,
+) -> dict[str, Any]:
     """A monitoring row: the given points, the rest at `fill` of the maximum (rounded to 0.5)."""
     pts = {s: round(STEP_MAX[s] * fill * 2) / 2 for s in STEPS}
     pts.update(points or {})
@@ -189,18 +233,26 @@ def row_with_total_percent(mun: str, percent: float, name: str | None = None) ->
 
 
 async def create_campaign(api: httpx.AsyncClient, code: str, held_on: str, **over: Any) -> dict[str, Any]:
-    r = await api.post("/api/v1/monitoring/campaigns",
-                       json={"code": code, "title": f"Мониторинг {code}", "held_on": held_on, **over},
-                       headers=as_regional())
+    r = await api.post(
+        "/api/v1/monitoring/campaigns",
+        json={"code": code, "title": f"Мониторинг {code}", "held_on": held_on, **over},
+        headers=as_regional(),
+    )
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
     return out
 
 
-async def upload_scores(api: httpx.AsyncClient, campaign_id: str, body: bytes | str | list[dict[str, Any]],
-                        content_type: str = "application/json", *, key: str | None = "auto",
-                        headers: dict[str, str] | None = None, params: dict[str, Any] | None = None
-                        ) -> httpx.Response:
+async def upload_scores(
+    api: httpx.AsyncClient,
+    campaign_id: str,
+    body: bytes | str | list[dict[str, Any]],
+    content_type: str = "application/json",
+    *,
+    key: str | None = "auto",
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+) -> httpx.Response:
     h = dict(headers or as_regional())
     h["Content-Type"] = content_type
     if key == "auto":
@@ -211,8 +263,7 @@ async def upload_scores(api: httpx.AsyncClient, campaign_id: str, body: bytes | 
         data = json.dumps({"rows": body}).encode()
     else:
         data = body.encode() if isinstance(body, str) else body
-    return await api.post(f"/api/v1/monitoring/campaigns/{campaign_id}/scores", content=data, headers=h,
-                          params=params)
+    return await api.post(f"/api/v1/monitoring/campaigns/{campaign_id}/scores", content=data, headers=h, params=params)
 
 
 def to_csv(rows: list[dict[str, Any]], header: list[str] | None = None, sep: str = ";") -> str:
@@ -222,8 +273,7 @@ def to_csv(rows: list[dict[str, Any]], header: list[str] | None = None, sep: str
     w = csv.writer(out, delimiter=sep, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
-        w.writerow([str(r.get(k, "")).replace(".", ",") if isinstance(r.get(k), float) else r.get(k, "")
-                    for k in keys])
+        w.writerow([str(r.get(k, "")).replace(".", ",") if isinstance(r.get(k), float) else r.get(k, "") for k in keys])
     return out.getvalue()
 
 
@@ -232,8 +282,9 @@ def to_csv(rows: list[dict[str, Any]], header: list[str] | None = None, sep: str
 TEST_MUNICIPALITIES = (MUN_A, MUN_B, *(f"mo-{i:02d}" for i in range(101)))
 
 
-async def register_municipalities(api: httpx.AsyncClient, codes: tuple[str, ...] = TEST_MUNICIPALITIES,
-                                  region: str = REGION) -> None:
+async def register_municipalities(
+    api: httpx.AsyncClient, codes: tuple[str, ...] = TEST_MUNICIPALITIES, region: str = REGION
+) -> None:
     body = [{"code": c, "name": f"Округ {c}", "region": region} for c in codes]
     r = await api.put("/api/v1/municipalities", json=body, headers=auth(Role.service, region=region))
     assert r.status_code == 200, r.text

@@ -79,8 +79,9 @@ class TestKpi:
         # No assessment campaign in 2025, no route created then, no monitoring campaign before.
         assert k["teachers_assessed"]["numerator"] == 0 and k["routes_created"]["value"] == 0
         assert k["municipalities_engaged"]["numerator"] == 0
-        bad = await api.get("/api/v1/kpi", params={"date_from": "2026-02-01", "date_to": "2026-01-01"},
-                            headers=as_regional())
+        bad = await api.get(
+            "/api/v1/kpi", params={"date_from": "2026-02-01", "date_to": "2026-01-01"}, headers=as_regional()
+        )
         assert bad.status_code == 422
 
     async def test_routes_down_leaves_other_kpis(self, api: httpx.AsyncClient, live: Stack) -> None:

@@ -41,8 +41,9 @@ async def start(api: httpx.AsyncClient, route_id: str, headers: dict[str, str]) 
     return await api.post("/api/v1/audits", json={"route_id": route_id}, headers=headers)
 
 
-async def wait_for(api: httpx.AsyncClient, path: str, headers: dict[str, str], check: Any,
-                   within: float = 15.0) -> dict[str, Any]:
+async def wait_for(
+    api: httpx.AsyncClient, path: str, headers: dict[str, str], check: Any, within: float = 15.0
+) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + within
     body: dict[str, Any] = {}
     while asyncio.get_running_loop().time() < deadline:
@@ -69,8 +70,12 @@ class TestStartAudit:
         assert {p["number"]: p["self_score"] for p in audit["prefill"]} == expected
         assert audit["self_check_total"] == route["self_check"]["total"]
         assert audit["prefill"][0]["auto"] is True and audit["prefill"][0]["label"].startswith("Соответствие")
-        assert audit["requirement"] == {"met": False, "reviews_required": 1, "reviews_done": 0,
-                                        "detail": "needs a full review of the ten criteria"}
+        assert audit["requirement"] == {
+            "met": False,
+            "reviews_required": 1,
+            "reviews_done": 0,
+            "detail": "needs a full review of the ten criteria",
+        }
         assert audit["delivery"]["status"] == "not_started"
 
     async def test_route_not_completed_is_409(self, api: httpx.AsyncClient) -> None:
@@ -106,8 +111,9 @@ class TestStartAudit:
             assert r.status_code == 403
 
     async def test_extra_fields_are_refused(self, api: httpx.AsyncClient) -> None:
-        r = await api.post("/api/v1/audits", json={"route_id": str(uuid.uuid4()), "status": "completed"},
-                           headers=as_regional())
+        r = await api.post(
+            "/api/v1/audits", json={"route_id": str(uuid.uuid4()), "status": "completed"}, headers=as_regional()
+        )
         assert r.status_code == 422 and r.json()["errors"][0]["code"] == "extra_forbidden"
 
 
@@ -132,8 +138,9 @@ class TestGroupRules:
         _, routes = await completed_routes(api, {"t-a1-1": 1})
         audit = (await start(api, routes["t-a1-1"]["id"], as_methodologist(MUN_A))).json()
         h = auditor(MUN_A, "aud-1")
-        r = await review(api, audit["id"], ALL_TWO, h,
-                         second_check={"name": "Сидорова О. И.", "position": "методист ММС"})
+        r = await review(
+            api, audit["id"], ALL_TWO, h, second_check={"name": "Сидорова О. И.", "position": "методист ММС"}
+        )
         assert r.json()["requirement"]["met"] is True
         assert r.json()["reviews"][0]["second_check"] == {"name": "Сидорова О. И.", "position": "методист ММС"}
         assert (await complete(api, audit["id"], h)).json()["total"] == 20
@@ -188,16 +195,19 @@ class TestGroupRules:
         assert len(r.json()) == 10 and r.json()[9]["score_labels"][2] == "соответствует («+»)"
 
     @staticmethod
-    async def _insert(db: asyncpg.Connection, group: int, *, sampled: bool = False,
-                      self_check: list[int | None] | None = None) -> str:
+    async def _insert(
+        db: asyncpg.Connection, group: int, *, sampled: bool = False, self_check: list[int | None] | None = None
+    ) -> str:
         rid = route_id_for(group, sampled=sampled) if group in (3, 4) else uuid.uuid4()
-        return await insert_audit(db, group=group, municipality=MUN_A, organisation=ORG_A1,
-                                  self_check=self_check, route_id=rid)
+        return await insert_audit(
+            db, group=group, municipality=MUN_A, organisation=ORG_A1, self_check=self_check, route_id=rid
+        )
 
 
 class TestReviewsAndCompletion:
-    async def test_review_must_score_each_criterion_once_within_0_to_2(self, api: httpx.AsyncClient,
-                                                                        db: asyncpg.Connection) -> None:
+    async def test_review_must_score_each_criterion_once_within_0_to_2(
+        self, api: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
         await seed_region(api, [])
         audit_id = await insert_audit(db, group=2, municipality=MUN_A, organisation=ORG_A1)
         h = as_methodologist(MUN_A)
@@ -251,19 +261,18 @@ class TestReviewsAndCompletion:
             done = await complete(api, audit["id"], h)
             assert done.status_code == 200 and done.json()["status"] == "completed"
             assert done.json()["delivery"]["status"] == "pending"
-            got = await wait_for(api, f"/api/v1/audits/{audit['id']}", h,
-                                 lambda b: b["delivery"]["attempts"] >= 2)
+            got = await wait_for(api, f"/api/v1/audits/{audit['id']}", h, lambda b: b["delivery"]["attempts"] >= 2)
             assert got["delivery"]["status"] == "pending" and got["delivery"]["last_status"] == 503
             assert got["status"] == "completed" and got["total"] == 20
         finally:
             live.start("routes")
-        got = await wait_for(api, f"/api/v1/audits/{audit['id']}", h,
-                             lambda b: b["delivery"]["status"] == "delivered")
+        got = await wait_for(api, f"/api/v1/audits/{audit['id']}", h, lambda b: b["delivery"]["status"] == "delivered")
         route = (await api.get(f"/api/v1/routes/{route_id}", headers=as_regional())).json()
         assert route["status"] == "audited"
 
-    async def test_refused_delivery_fails_and_can_be_retried(self, api: httpx.AsyncClient,
-                                                            db: asyncpg.Connection) -> None:
+    async def test_refused_delivery_fails_and_can_be_retried(
+        self, api: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
         await seed_region(api, [])
         audit_id = await insert_audit(db, group=2, municipality=MUN_A, organisation=ORG_A1)
         h = as_methodologist(MUN_A)
@@ -303,20 +312,25 @@ class TestStatistics:
         assert [c["average"] for c in a["criteria"]] == [2, 1, 0, 2, 2, 1, 2, 2, 2, 1.5]
         assert a["weakest"] == [3, 2, 6]
 
-        by_school = (await api.get("/api/v1/audits/stats", params={"by": "organisation"},
-                                   headers=as_methodologist(MUN_A))).json()
+        by_school = (
+            await api.get("/api/v1/audits/stats", params={"by": "organisation"}, headers=as_methodologist(MUN_A))
+        ).json()
         assert [g["key"] for g in by_school["groups"]] == [ORG_A1, ORG_A2]
         assert by_school["overall"]["audits"] == 2
 
-        by_auditor = (await api.get("/api/v1/audits/stats", params={"by": "auditor", "municipality": MUN_A},
-                                    headers=as_regional())).json()
+        by_auditor = (
+            await api.get(
+                "/api/v1/audits/stats", params={"by": "auditor", "municipality": MUN_A}, headers=as_regional()
+            )
+        ).json()
         labels = {g["key"]: (g["label"], g["audits"], g["average_total"]) for g in by_auditor["groups"]}
         assert labels == {"aud-x": ("Икс", 1, 17.0), "aud-y": ("Игрек", 1, 14.0)}
 
 
 class TestScope:
-    async def test_methodologist_sees_only_own_municipality(self, api: httpx.AsyncClient,
-                                                            db: asyncpg.Connection) -> None:
+    async def test_methodologist_sees_only_own_municipality(
+        self, api: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
         await seed_region(api, [])
         a = await insert_audit(db, group=2, municipality=MUN_A, organisation=ORG_A1)
         b = await insert_audit(db, group=2, municipality=MUN_B, organisation=ORG_B1)
@@ -330,10 +344,12 @@ class TestScope:
 
     async def test_teacher_reads_own_audit_only(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         region = await seed_region(api)
-        own = await insert_audit(db, group=2, municipality=MUN_A, organisation=ORG_A1,
-                                 teacher_id=uuid.UUID(region.id("t-a1-1")))
-        other = await insert_audit(db, group=2, municipality=MUN_A, organisation=ORG_A1,
-                                   teacher_id=uuid.UUID(region.id("t-a1-2")))
+        own = await insert_audit(
+            db, group=2, municipality=MUN_A, organisation=ORG_A1, teacher_id=uuid.UUID(region.id("t-a1-1"))
+        )
+        other = await insert_audit(
+            db, group=2, municipality=MUN_A, organisation=ORG_A1, teacher_id=uuid.UUID(region.id("t-a1-2"))
+        )
         h = as_teacher(region, "t-a1-1")
         assert (await api.get(f"/api/v1/audits/{own}", headers=h)).status_code == 200
         assert (await api.get(f"/api/v1/audits/{other}", headers=h)).status_code == 404
@@ -351,8 +367,7 @@ class TestScope:
         ids = [await insert_audit(db, group=g, municipality=MUN_A, organisation=ORG_A1) for g in (1, 2, 2)]
         h = as_regional()
         page1 = (await api.get("/api/v1/audits", params={"limit": 2}, headers=h)).json()
-        page2 = (await api.get("/api/v1/audits", params={"limit": 2, "cursor": page1["next_cursor"]},
-                               headers=h)).json()
+        page2 = (await api.get("/api/v1/audits", params={"limit": 2, "cursor": page1["next_cursor"]}, headers=h)).json()
         assert len(page1["items"]) == 2 and len(page2["items"]) == 1 and page2["next_cursor"] is None
         assert {i["id"] for i in page1["items"] + page2["items"]} == set(ids)
         only_1 = (await api.get("/api/v1/audits", params={"group": 1}, headers=h)).json()["items"]

@@ -11,17 +11,23 @@ from services.audit.vocab import Direction
 from tests.audit.support import register_municipalities
 from tests.region import MUN_A, MUN_B, as_methodologist, as_regional, as_school
 
-YES = {"goals_and_tasks": True, "quantitative_indicators": True, "qualitative_indicators": True,
-       "collection_methods": True}
+YES = {
+    "goals_and_tasks": True,
+    "quantitative_indicators": True,
+    "qualitative_indicators": True,
+    "collection_methods": True,
+}
 NO = dict.fromkeys(YES, False)
 
 
-def body(overrides: dict[str, dict[str, bool]] | None = None, documents: list[dict[str, Any]] | None = None
-         ) -> dict[str, Any]:
+def body(
+    overrides: dict[str, dict[str, bool]] | None = None, documents: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     over = overrides or {}
     return {
-        "documents": documents if documents is not None else [
-            {"type": "concept", "name": "Концепция ММС", "date": "2025-09-01"}],
+        "documents": documents
+        if documents is not None
+        else [{"type": "concept", "name": "Концепция ММС", "date": "2025-09-01"}],
         "directions": [{"direction": d.value, **over.get(d.value, YES)} for d in Direction],
     }
 

@@ -37,16 +37,16 @@ def xlsx_bytes(rows: list[list[Any]]) -> bytes:
     return buf.getvalue()
 
 
-async def scores(api: httpx.AsyncClient, campaign_id: str, headers: dict[str, str] | None = None
-                 ) -> list[dict[str, Any]]:
+async def scores(
+    api: httpx.AsyncClient, campaign_id: str, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     r = await api.get(f"/api/v1/monitoring/campaigns/{campaign_id}/scores", headers=headers or as_regional())
     assert r.status_code == 200, r.text
     items: list[dict[str, Any]] = r.json()["items"]
     return items
 
 
-async def report(api: httpx.AsyncClient, campaign_id: str, headers: dict[str, str] | None = None
-                 ) -> dict[str, Any]:
+async def report(api: httpx.AsyncClient, campaign_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     r = await api.get(f"/api/v1/monitoring/campaigns/{campaign_id}/report", headers=headers or as_regional())
     assert r.status_code == 200, r.text
     out: dict[str, Any] = r.json()
@@ -60,12 +60,51 @@ async def directory(api: httpx.AsyncClient) -> None:
 
 # Weakest region-wide: decisions (3 of 9 points), then indicators (11 of 30), then effectiveness (4 of 9).
 CRAFTED = [
-    score_row("mo-01", {"goals": 21, "indicators": 7, "methods": 3, "monitoring": 15, "analysis": 15,
-                        "recommendations": 9, "measures": 21, "decisions": 2, "effectiveness": 3}, name="Северный"),
-    score_row("mo-02", {"goals": 12, "indicators": 3, "methods": 2, "monitoring": 8, "analysis": 9,
-                        "recommendations": 5, "measures": 12, "decisions": 1, "effectiveness": 1}, name="Южный"),
-    score_row("mo-03", {"goals": 3, "indicators": 1, "methods": 1, "monitoring": 2, "analysis": 2,
-                        "recommendations": 2, "measures": 3, "decisions": 0, "effectiveness": 0}, name="Западный"),
+    score_row(
+        "mo-01",
+        {
+            "goals": 21,
+            "indicators": 7,
+            "methods": 3,
+            "monitoring": 15,
+            "analysis": 15,
+            "recommendations": 9,
+            "measures": 21,
+            "decisions": 2,
+            "effectiveness": 3,
+        },
+        name="Северный",
+    ),
+    score_row(
+        "mo-02",
+        {
+            "goals": 12,
+            "indicators": 3,
+            "methods": 2,
+            "monitoring": 8,
+            "analysis": 9,
+            "recommendations": 5,
+            "measures": 12,
+            "decisions": 1,
+            "effectiveness": 1,
+        },
+        name="Южный",
+    ),
+    score_row(
+        "mo-03",
+        {
+            "goals": 3,
+            "indicators": 1,
+            "methods": 1,
+            "monitoring": 2,
+            "analysis": 2,
+            "recommendations": 2,
+            "measures": 3,
+            "decisions": 0,
+            "effectiveness": 0,
+        },
+        name="Западный",
+    ),
 ]
 
 
@@ -78,8 +117,11 @@ class TestCampaigns:
 
     async def test_code_is_unique_in_region(self, api: httpx.AsyncClient) -> None:
         await create_campaign(api, "c1", "2026-04-15")
-        r = await api.post("/api/v1/monitoring/campaigns",
-                           json={"code": "c1", "title": "x", "held_on": "2026-05-01"}, headers=as_regional())
+        r = await api.post(
+            "/api/v1/monitoring/campaigns",
+            json={"code": "c1", "title": "x", "held_on": "2026-05-01"},
+            headers=as_regional(),
+        )
         assert r.status_code == 409 and r.json()["code"] == "campaign-code-taken"
 
     async def test_only_regional_roles_open_campaigns(self, api: httpx.AsyncClient) -> None:
@@ -107,9 +149,20 @@ class TestUpload:
 
     async def test_csv_with_russian_headers_and_comma_decimals(self, api: httpx.AsyncClient) -> None:
         c = await create_campaign(api, "c1", "2026-04-15")
-        header = ["Код", "Муниципалитет", "Цели", "Показатели", "Методы сбора и обработки информации",
-                  "Мониторинг показателей", "Анализ результатов мониторинга", "Адресные рекомендации",
-                  "Меры и мероприятия", "Управленческие решения", "Анализ эффективности принятых мер", "Итого"]
+        header = [
+            "Код",
+            "Муниципалитет",
+            "Цели",
+            "Показатели",
+            "Методы сбора и обработки информации",
+            "Мониторинг показателей",
+            "Анализ результатов мониторинга",
+            "Адресные рекомендации",
+            "Меры и мероприятия",
+            "Управленческие решения",
+            "Анализ эффективности принятых мер",
+            "Итого",
+        ]
         row = score_row("mo-01", {"analysis": 7.5}, name="Северный")
         r = await upload_scores(api, c["id"], to_csv([row], header).encode("cp1251"), "text/csv; charset=windows-1251")
         assert r.status_code == 200, r.text
@@ -128,14 +181,22 @@ class TestUpload:
 
     async def test_above_max_and_bad_totals_are_rejected_naming_the_row(self, api: httpx.AsyncClient) -> None:
         c = await create_campaign(api, "c1", "2026-04-15")
-        bad = [score_row("mo-01"), score_row("mo-02", {"methods": 4}), score_row("mo-03", total=99),
-               score_row("mo-04", {"goals": 22, "decisions": -1})]
+        bad = [
+            score_row("mo-01"),
+            score_row("mo-02", {"methods": 4}),
+            score_row("mo-03", total=99),
+            score_row("mo-04", {"goals": 22, "decisions": -1}),
+        ]
         r = await upload_scores(api, c["id"], bad)
         assert r.status_code == 422
         problem = r.json()
         got = {(e["row"], e["column"], e["code"]) for e in problem["errors"]}
-        assert got == {(2, "methods", "above-max"), (3, "total", "total-mismatch"), (4, "goals", "above-max"),
-                       (4, "decisions", "negative")}
+        assert got == {
+            (2, "methods", "above-max"),
+            (3, "total", "total-mismatch"),
+            (4, "goals", "above-max"),
+            (4, "decisions", "negative"),
+        }
         assert "3 rows rejected" in problem["detail"]
         assert await scores(api, c["id"]) == []
 
@@ -270,7 +331,10 @@ class TestReport:
         assert footer == "Среднее по региону"
         deficits = wb["Дефициты"]
         assert [deficits.cell(i, 2).value for i in range(4, 7)] == [
-            "Управленческие решения", "Показатели", "Анализ эффективности принятых мер"]
+            "Управленческие решения",
+            "Показатели",
+            "Анализ эффективности принятых мер",
+        ]
         audit_sheet = wb["Самоаудит"]
         listed = [audit_sheet.cell(i, 1).value for i in range(3, 5)]
         assert listed == ["mo-03", "mo-02"]
@@ -288,8 +352,12 @@ class TestReport:
         r = await api.get("/api/v1/monitoring/steps", headers=as_regional())
         body = r.json()
         assert [s["max"] for s in body["steps"]] == [21, 10, 3, 15, 15, 9, 21, 3, 3] and body["total_max"] == 100
-        assert [(b["from_percent"], b["to_percent"]) for b in body["bands"]] == [(0, 29), (30, 59), (60, 79),
-                                                                                  (80, None)]
+        assert [(b["from_percent"], b["to_percent"]) for b in body["bands"]] == [
+            (0, 29),
+            (30, 59),
+            (60, 79),
+            (80, None),
+        ]
 
 
 class TestScope:
@@ -312,10 +380,11 @@ class TestScope:
     async def test_pages(self, api: httpx.AsyncClient) -> None:
         c = await create_campaign(api, "c1", "2026-04-15")
         await upload_scores(api, c["id"], [score_row(f"mo-{i:02d}") for i in range(5)])
-        r1 = await api.get(f"/api/v1/monitoring/campaigns/{c['id']}/scores", params={"limit": 3},
-                           headers=as_regional())
-        r2 = await api.get(f"/api/v1/monitoring/campaigns/{c['id']}/scores",
-                           params={"limit": 3, "cursor": r1.json()["next_cursor"]}, headers=as_regional())
-        assert [x["municipality"] for x in r1.json()["items"] + r2.json()["items"]] == [f"mo-{i:02d}"
-                                                                                      for i in range(5)]
+        r1 = await api.get(f"/api/v1/monitoring/campaigns/{c['id']}/scores", params={"limit": 3}, headers=as_regional())
+        r2 = await api.get(
+            f"/api/v1/monitoring/campaigns/{c['id']}/scores",
+            params={"limit": 3, "cursor": r1.json()["next_cursor"]},
+            headers=as_regional(),
+        )
+        assert [x["municipality"] for x in r1.json()["items"] + r2.json()["items"]] == [f"mo-{i:02d}" for i in range(5)]
         assert json.loads(r2.text)["next_cursor"] is None

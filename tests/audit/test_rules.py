@@ -155,9 +155,18 @@ class TestFinalScores:
 class TestBands:
     @pytest.mark.parametrize(
         ("percent", "band"),
-        [(0, Band.critical), (29, Band.critical), (Decimal("29.99"), Band.critical), (30, Band.low),
-         (59, Band.low), (Decimal("59.9"), Band.low), (60, Band.medium), (79, Band.medium), (80, Band.high),
-         (100, Band.high)],
+        [
+            (0, Band.critical),
+            (29, Band.critical),
+            (Decimal("29.99"), Band.critical),
+            (30, Band.low),
+            (59, Band.low),
+            (Decimal("59.9"), Band.low),
+            (60, Band.medium),
+            (79, Band.medium),
+            (80, Band.high),
+            (100, Band.high),
+        ],
     )
     def test_band_edges(self, percent: Any, band: Band) -> None:
         assert band_of(Decimal(percent)) == band
@@ -193,8 +202,13 @@ class TestValidateRows:
             [(1, raw("mo-1", goals="abc")), (2, raw("mo-1")), (3, raw("", goals=-1)), (4, raw("mo-4", goals=None))]
         )
         got = {(e.row, e.column, e.code) for e in errors}
-        assert got == {(1, "goals", "not-a-number"), (2, "municipality", "duplicate-municipality"),
-                       (3, "municipality", "missing"), (3, "goals", "negative"), (4, "goals", "missing")}
+        assert got == {
+            (1, "goals", "not-a-number"),
+            (2, "municipality", "duplicate-municipality"),
+            (3, "municipality", "missing"),
+            (3, "goals", "negative"),
+            (4, "goals", "missing"),
+        }
 
     def test_comma_decimals_and_too_precise(self) -> None:
         good, errors = validate_rows([(1, raw("mo-1", goals="10,5")), (2, raw("mo-2", goals="1.255"))])
@@ -212,12 +226,51 @@ class TestValidateRows:
 def crafted_region() -> list[ScoreRow]:
     """Three municipalities; region-wide the weakest steps are decisions, then effectiveness, then methods."""
     return [
-        ScoreRow("mo-a", "А", steps(goals=20, indicators=9, methods=1, monitoring=14, analysis=14, recommendations=8,
-                                    measures=20, decisions=0, effectiveness=1)),
-        ScoreRow("mo-b", "Б", steps(goals=10, indicators=5, methods=1, monitoring=7, analysis=7, recommendations=4,
-                                    measures=10, decisions=0, effectiveness=0)),
-        ScoreRow("mo-c", "В", steps(goals=2, indicators=1, methods=1, monitoring=1, analysis=1, recommendations=1,
-                                    measures=2, decisions=1, effectiveness=0)),
+        ScoreRow(
+            "mo-a",
+            "А",
+            steps(
+                goals=20,
+                indicators=9,
+                methods=1,
+                monitoring=14,
+                analysis=14,
+                recommendations=8,
+                measures=20,
+                decisions=0,
+                effectiveness=1,
+            ),
+        ),
+        ScoreRow(
+            "mo-b",
+            "Б",
+            steps(
+                goals=10,
+                indicators=5,
+                methods=1,
+                monitoring=7,
+                analysis=7,
+                recommendations=4,
+                measures=10,
+                decisions=0,
+                effectiveness=0,
+            ),
+        ),
+        ScoreRow(
+            "mo-c",
+            "В",
+            steps(
+                goals=2,
+                indicators=1,
+                methods=1,
+                monitoring=1,
+                analysis=1,
+                recommendations=1,
+                measures=2,
+                decisions=1,
+                effectiveness=0,
+            ),
+        ),
     ]
 
 
@@ -257,8 +310,9 @@ class TestAnalysis:
 
 class TestReport:
     def test_xlsx_has_values_fills_and_a_chart(self) -> None:
-        data = build_xlsx(analyse(crafted_region()),
-                          CampaignInfo("r-1", "c-1", "Весна", date(2026, 4, 1), previous_code=None))
+        data = build_xlsx(
+            analyse(crafted_region()), CampaignInfo("r-1", "c-1", "Весна", date(2026, 4, 1), previous_code=None)
+        )
         wb = openpyxl.load_workbook(io.BytesIO(data))
         assert wb.sheetnames == ["Мониторинг", "Дефициты", "Самоаудит", "Диаграмма"]
         ws = wb["Мониторинг"]
@@ -268,8 +322,10 @@ class TestReport:
         assert len(wb["Диаграмма"]._charts) == 1
 
     def test_formula_like_names_are_escaped(self) -> None:
-        data = build_xlsx(analyse([ScoreRow("mo-x", "=HYPERLINK(\"x\")", steps(goals=1))]),
-                          CampaignInfo("r", "c", "t", date(2026, 1, 1)))
+        data = build_xlsx(
+            analyse([ScoreRow("mo-x", '=HYPERLINK("x")', steps(goals=1))]),
+            CampaignInfo("r", "c", "t", date(2026, 1, 1)),
+        )
         ws = openpyxl.load_workbook(io.BytesIO(data))["Мониторинг"]
         assert ws.cell(6, 3).value.startswith("'=")
 
@@ -281,13 +337,20 @@ class TestReport:
 
 class TestKpis:
     def test_shares_computed_from_counts(self) -> None:
-        kpis = {k.code: k for k in compute_kpis(
-            TeacherLevels(teachers_total=200, teachers_assessed=150, basic_or_higher=99),
-            RouteStats(teachers_with_route=120, routes_created=130, routes_completed=40,
-                       teachers_completed_matching_courses=30),
-            Engagement(municipalities=60, engaged=45, campaign_id=None, campaign_code="c"),
-            basic_target=60.0,
-        )}
+        kpis = {
+            k.code: k
+            for k in compute_kpis(
+                TeacherLevels(teachers_total=200, teachers_assessed=150, basic_or_higher=99),
+                RouteStats(
+                    teachers_with_route=120,
+                    routes_created=130,
+                    routes_completed=40,
+                    teachers_completed_matching_courses=30,
+                ),
+                Engagement(municipalities=60, engaged=45, campaign_id=None, campaign_code="c"),
+                basic_target=60.0,
+            )
+        }
         assert kpis["teachers_assessed"].value == 75.0
         assert kpis["basic_or_higher"].value == 66.0 and kpis["basic_or_higher"].meets_target is True
         assert kpis["teachers_with_route"].value == 60.0
@@ -296,8 +359,12 @@ class TestKpis:
         assert kpis["municipalities_engaged"].value == 75.0
 
     def test_missing_source_makes_only_its_kpis_unavailable(self) -> None:
-        kpis = {k.code: k for k in compute_kpis(
-            TeacherLevels(10, 5, 2), None, None, basic_target=60.0, unavailable={"routes": "down"})}
+        kpis = {
+            k.code: k
+            for k in compute_kpis(
+                TeacherLevels(10, 5, 2), None, None, basic_target=60.0, unavailable={"routes": "down"}
+            )
+        }
         assert kpis["teachers_assessed"].status == "ok"
         assert kpis["basic_or_higher"].meets_target is False
         assert kpis["routes_created"].status == "unavailable" and kpis["routes_created"].detail == "down"
@@ -313,17 +380,37 @@ def at(d: str) -> datetime:
     return datetime.fromisoformat(d).replace(tzinfo=UTC)
 
 
-def pair(teacher: str, before: tuple[int, set[str]], after: tuple[int, set[str]], mun: str = "mo-a"
-         ) -> Reassessment:
-    return Reassessment(teacher, mun, "mathematics",
-                        AssessmentPoint(at("2026-01-10"), before[0], frozenset(before[1])),
-                        AssessmentPoint(at("2026-09-10"), after[0], frozenset(after[1])))
+def pair(teacher: str, before: tuple[int, set[str]], after: tuple[int, set[str]], mun: str = "mo-a") -> Reassessment:
+    return Reassessment(
+        teacher,
+        mun,
+        "mathematics",
+        AssessmentPoint(at("2026-01-10"), before[0], frozenset(before[1])),
+        AssessmentPoint(at("2026-09-10"), after[0], frozenset(after[1])),
+    )
 
 
-def outcome(teacher: str, *, kinds: tuple[str, ...] = ("course",), mentor: str | None = None,
-            completed: str | None = "2026-06-01", group: int = 1, status: str = "completed") -> RouteOutcome:
-    return RouteOutcome(f"r-{teacher}", teacher, "mo-a", group, "mathematics", status,
-                        at(completed) if completed else None, kinds, mentor, frozenset())
+def outcome(
+    teacher: str,
+    *,
+    kinds: tuple[str, ...] = ("course",),
+    mentor: str | None = None,
+    completed: str | None = "2026-06-01",
+    group: int = 1,
+    status: str = "completed",
+) -> RouteOutcome:
+    return RouteOutcome(
+        f"r-{teacher}",
+        teacher,
+        "mo-a",
+        group,
+        "mathematics",
+        status,
+        at(completed) if completed else None,
+        kinds,
+        mentor,
+        frozenset(),
+    )
 
 
 class TestEffectiveness:
@@ -334,8 +421,12 @@ class TestEffectiveness:
             pair("t3", (2, {"M3"}), (2, {"M3"})),  # route completed after the re-assessment: no route
             pair("t4", (2, {"M1", "M4"}), (1, {"M1", "M4"})),  # no route: 0 of 2, down
         ]
-        outs = [outcome("t1", kinds=("course", "mentor"), mentor="m-1"), outcome("t2"),
-                outcome("t3", completed="2026-10-01"), outcome("t9")]
+        outs = [
+            outcome("t1", kinds=("course", "mentor"), mentor="m-1"),
+            outcome("t2"),
+            outcome("t3", completed="2026-10-01"),
+            outcome("t9"),
+        ]
         got = compute_effectiveness(outs, pairs, min_group=2)
         w, wo = got["with_route"], got["without_route"]
         assert (w["teachers"], w["deficits_before"], w["deficits_closed"], w["improved"], w["same"]) == (2, 3, 2, 1, 1)
@@ -361,8 +452,12 @@ class TestEffectiveness:
         def point(t: str, d: str, level: int) -> ResultPoint:
             return ResultPoint(t, "mo-a", "mathematics", AssessmentPoint(at(d), level, frozenset()))
 
-        pts = [point("t1", "2026-01-01", 1), point("t1", "2026-09-01", 3), point("t1", "2025-01-01", 2),
-               point("t2", "2026-01-01", 1)]
+        pts = [
+            point("t1", "2026-01-01", 1),
+            point("t1", "2026-09-01", 3),
+            point("t1", "2025-01-01", 2),
+            point("t2", "2026-01-01", 1),
+        ]
         got = pair_results(pts, date_from=None, date_to=None)
         assert len(got) == 1 and (got[0].before.level, got[0].after.level) == (1, 3)
         assert pair_results(pts, date_from=None, date_to=date(2026, 6, 1))[0].after.level == 1
@@ -371,15 +466,21 @@ class TestEffectiveness:
 
 class TestChecklistSummary:
     def test_weakest_directions_rank_first(self) -> None:
-        yes = {"goals_and_tasks": True, "quantitative_indicators": True, "qualitative_indicators": True,
-               "collection_methods": True}
+        yes = {
+            "goals_and_tasks": True,
+            "quantitative_indicators": True,
+            "qualitative_indicators": True,
+            "collection_methods": True,
+        }
         no = dict.fromkeys(yes, False)
         full = {d.value: yes for d in Direction}
         weak = {**full, "staff_potential": no, "young_teachers": {**no, "goals_and_tasks": True}}
-        got = summarise([
-            {"municipality": "a", "documents": [{"type": "concept"}], "directions": full},
-            {"municipality": "b", "documents": [], "directions": weak},
-        ])
+        got = summarise(
+            [
+                {"municipality": "a", "documents": [{"type": "concept"}], "directions": full},
+                {"municipality": "b", "documents": [], "directions": weak},
+            ]
+        )
         assert got["weakest_directions"][:2] == ["staff_potential", "young_teachers"]
         staff = next(d for d in got["directions"] if d["direction"] == "staff_potential")
         assert staff["completeness"] == 50.0 and staff["counts"]["goals_and_tasks"] == 1
@@ -430,10 +531,21 @@ class TestTabular:
 
 
 ROUTE = {
-    "id": str(uuid.uuid4()), "teacher_id": str(uuid.uuid4()), "region": "r", "municipality": "m",
-    "organisation": "o", "subject": "mathematics", "group": 2, "status": "completed", "version": 7,
-    "self_check": {"criteria": [{"number": n, "score": 1 if n % 2 else None, "auto": bool(n % 2), "reason": None}
-                                for n in range(1, 11)], "total": None},
+    "id": str(uuid.uuid4()),
+    "teacher_id": str(uuid.uuid4()),
+    "region": "r",
+    "municipality": "m",
+    "organisation": "o",
+    "subject": "mathematics",
+    "group": 2,
+    "status": "completed",
+    "version": 7,
+    "self_check": {
+        "criteria": [
+            {"number": n, "score": 1 if n % 2 else None, "auto": bool(n % 2), "reason": None} for n in range(1, 11)
+        ],
+        "total": None,
+    },
 }
 
 
@@ -453,8 +565,15 @@ class TestAdapters:
         def handler(request: httpx.Request) -> httpx.Response:
             seen.append((request.method, request.url.path, dict(request.url.params)))
             if request.url.path == "/api/v1/routes/stats":
-                return httpx.Response(200, json={"teachers_with_route": 3, "routes_created": 4, "routes_completed": 1,
-                                                 "teachers_completed_matching_courses": 1})
+                return httpx.Response(
+                    200,
+                    json={
+                        "teachers_with_route": 3,
+                        "routes_created": 4,
+                        "routes_completed": 1,
+                        "teachers_completed_matching_courses": 1,
+                    },
+                )
             if request.url.path == "/api/v1/assessment/analytics/kpi":
                 return httpx.Response(200, json={"assessed": 8, "basic_or_higher": 5, "registered_teachers": 10})
             if request.url.path.endswith("/audited"):
@@ -465,12 +584,15 @@ class TestAdapters:
         client.http = httpx.AsyncClient(base_url="http://gw", transport=httpx.MockTransport(handler))
         up = Upstream(client)
         try:
-            stats = await clients.fetch_route_stats(up, region="r", municipality="m", date_from=date(2026, 1, 1),
-                                                    date_to=None)
-            levels = await clients.fetch_teacher_levels(up, region="r", municipality=None,
-                                                        date_from=date(2026, 1, 1), date_to=date(2026, 12, 31))
-            refused = await clients.mark_route_audited(up, uuid.uuid4(), audit_id=uuid.uuid4(), total=12,
-                                                       completed_at=datetime.now(UTC))
+            stats = await clients.fetch_route_stats(
+                up, region="r", municipality="m", date_from=date(2026, 1, 1), date_to=None
+            )
+            levels = await clients.fetch_teacher_levels(
+                up, region="r", municipality=None, date_from=date(2026, 1, 1), date_to=date(2026, 12, 31)
+            )
+            refused = await clients.mark_route_audited(
+                up, uuid.uuid4(), audit_id=uuid.uuid4(), total=12, completed_at=datetime.now(UTC)
+            )
             missing = await clients.fetch_route(up, uuid.uuid4())
         finally:
             await up.aclose()

@@ -129,9 +129,7 @@ class TestCompose:
         assert pg["environment"]["POSTGRES_DB"] == "iom"
         assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
 
-    def test_migrate_runs_once_with_the_superuser_url_and_every_password(
-        self, compose: dict[str, Any]
-    ) -> None:
+    def test_migrate_runs_once_with_the_superuser_url_and_every_password(self, compose: dict[str, Any]) -> None:
         m = compose["services"]["migrate"]
         assert m["command"] == MIGRATE
         assert m["restart"] == "no"
@@ -269,9 +267,7 @@ class TestKubernetes:
         assert dep["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
     @pytest.mark.parametrize("process", list(PROCESSES))
-    def test_service_targets_the_container_port(
-        self, objects: dict[tuple[str, str], Any], process: str
-    ) -> None:
+    def test_service_targets_the_container_port(self, objects: dict[tuple[str, str], Any], process: str) -> None:
         svc = objects[("Service", process)]
         dep = objects[("Deployment", process)]
         (c,) = pod_spec(dep)["containers"]

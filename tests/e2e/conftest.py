@@ -33,9 +33,22 @@ def generate_client(spec: dict[str, object], out: Path) -> tuple[Path, str]:
     target = out / PACKAGE
     generator = Path(sys.executable).with_name("openapi-python-client")
     proc = subprocess.run(
-        [str(generator), "generate", "--path", str(spec_file), "--meta", "none", "--output-path", str(target),
-         "--config", str(CLIENT_CONFIG)],
-        cwd=out, capture_output=True, text=True, timeout=300,
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(spec_file),
+            "--meta",
+            "none",
+            "--output-path",
+            str(target),
+            "--config",
+            str(CLIENT_CONFIG),
+        ],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 0, output

@@ -92,15 +92,29 @@ async def walk(gen: Generated, base_url: str, people: tuple[Person, ...] = DEFAU
     regional = gen.client(base_url, Role.regional_specialist, region=REGION)
     who = people[0]
 
-    body = [m.MunicipalityWrite.from_dict({"code": c, "name": n, "region": REGION})
-            for c, n in ((MUN_A, "Округ А"), (MUN_B, "Округ Б"))]
+    body = [
+        m.MunicipalityWrite.from_dict({"code": c, "name": n, "region": REGION})
+        for c, n in ((MUN_A, "Округ А"), (MUN_B, "Округ Б"))
+    ]
     expect(await gen.op("directory-upsert_municipalities").asyncio_detailed(client=service, body=body), 200, "mun")
-    orgs = [m.OrganisationWrite.from_dict({"code": c, "name": f"Школа {c}", "municipality": mun})
-            for c, mun in ((ORG_A1, MUN_A), (ORG_A2, MUN_A), (ORG_B1, MUN_B))]
+    orgs = [
+        m.OrganisationWrite.from_dict({"code": c, "name": f"Школа {c}", "municipality": mun})
+        for c, mun in ((ORG_A1, MUN_A), (ORG_A2, MUN_A), (ORG_B1, MUN_B))
+    ]
     expect(await gen.op("directory-upsert_organisations").asyncio_detailed(client=service, body=orgs), 200, "orgs")
-    rows = [{"external_id": p.external_id, "full_name": p.full_name, "municipality": p.municipality,
-             "organisation": p.organisation, "position": "учитель", "subjects": [p.subject],
-             "qualification_category": "first", "experience_years": 12} for p in people]
+    rows = [
+        {
+            "external_id": p.external_id,
+            "full_name": p.full_name,
+            "municipality": p.municipality,
+            "organisation": p.organisation,
+            "position": "учитель",
+            "subjects": [p.subject],
+            "qualification_category": "first",
+            "experience_years": 12,
+        }
+        for p in people
+    ]
     bulk = m.TeacherBulk.from_dict({"teachers": rows})
     expect(await gen.op("teachers-bulk_upsert_teachers").asyncio_detailed(client=service, body=bulk), 200, "bulk")
     for p in people:
@@ -110,26 +124,40 @@ async def walk(gen: Generated, base_url: str, people: tuple[Person, ...] = DEFAU
 
     fw = m.FrameworkCreate.from_dict(framework_doc())
     expect(await gen.op("frameworks-create_framework").asyncio_detailed(client=service, body=fw), 201, "framework")
-    campaign = m.AssessmentCampaignCreate.from_dict({
-        "name": "ИКУ: математика", "source": "fioko_subject", "subject": "mathematics",
-        "assessed_on": datetime.now(UTC).date().isoformat(), "framework_code": "default",
-        "instrument": "oku-omk-mathematics"})
-    created = expect(await gen.op("campaigns-create_campaign").asyncio_detailed(client=regional, body=campaign),
-                     201, "campaign")
+    campaign = m.AssessmentCampaignCreate.from_dict(
+        {
+            "name": "ИКУ: математика",
+            "source": "fioko_subject",
+            "subject": "mathematics",
+            "assessed_on": datetime.now(UTC).date().isoformat(),
+            "framework_code": "default",
+            "instrument": "oku-omk-mathematics",
+        }
+    )
+    created = expect(
+        await gen.op("campaigns-create_campaign").asyncio_detailed(client=regional, body=campaign), 201, "campaign"
+    )
     out.campaign_id = str(created.id)
     results = m.CampaignsUploadResultsJsonBody.from_dict(
-        {"rows": [{"external_id": p.external_id, "items": items_obj(scores_with(WEAK if p is who else {"M1"}))}
-                  for p in people]})
+        {
+            "rows": [
+                {"external_id": p.external_id, "items": items_obj(scores_with(WEAK if p is who else {"M1"}))}
+                for p in people
+            ]
+        }
+    )
     uploaded = await gen.op("campaigns-upload_results").asyncio_detailed(
-        campaign_id=created.id, client=service, body=results, idempotency_key=uuid.uuid4().hex)
+        campaign_id=created.id, client=service, body=results, idempotency_key=uuid.uuid4().hex
+    )
     assert uploaded.status_code in (HTTPStatus.OK, HTTPStatus.CREATED), uploaded.content[:500]
 
     # Routes are generated from the assessment change feed, in the background.
     route = None
     deadline = asyncio.get_running_loop().time() + 30
     while route is None and asyncio.get_running_loop().time() < deadline:
-        page = await gen.op("routes-list_routes").asyncio(client=regional, teacher_id=uuid.UUID(
-            out.teacher_ids[who.external_id]), limit=10)
+        page = await gen.op("routes-list_routes").asyncio(
+            client=regional, teacher_id=uuid.UUID(out.teacher_ids[who.external_id]), limit=10
+        )
         assert isinstance(page, m.RoutePage), page
         route = page.items[0] if page.items else None
         if route is None:
@@ -140,12 +168,20 @@ async def walk(gen: Generated, base_url: str, people: tuple[Person, ...] = DEFAU
 
     people_clients = {
         "regional": regional,
-        "methodologist": gen.client(base_url, Role.municipal_methodologist, region=REGION,
-                                    municipality=who.municipality),
-        "school": gen.client(base_url, Role.school_admin, region=REGION, municipality=who.municipality,
-                             organisation=who.organisation),
-        "teacher": gen.client(base_url, Role.teacher, region=REGION, municipality=who.municipality,
-                              organisation=who.organisation, teacher_id=out.teacher_ids[who.external_id]),
+        "methodologist": gen.client(
+            base_url, Role.municipal_methodologist, region=REGION, municipality=who.municipality
+        ),
+        "school": gen.client(
+            base_url, Role.school_admin, region=REGION, municipality=who.municipality, organisation=who.organisation
+        ),
+        "teacher": gen.client(
+            base_url,
+            Role.teacher,
+            region=REGION,
+            municipality=who.municipality,
+            organisation=who.organisation,
+            teacher_id=out.teacher_ids[who.external_id],
+        ),
     }
     steps: list[tuple[str, str, dict[str, Any]]] = [
         ("recommend", "regional", {}),
@@ -162,25 +198,39 @@ async def walk(gen: Generated, base_url: str, people: tuple[Person, ...] = DEFAU
         current = await get_route.asyncio_detailed(route_id=rid, client=client)
         expect(current, 200, f"read before {action}")
         missing = await transition.asyncio_detailed(
-            route_id=rid, client=client, body=m.TransitionRequest.from_dict({"action": action, **extra}))
+            route_id=rid, client=client, body=m.TransitionRequest.from_dict({"action": action, **extra})
+        )
         problem = expect(missing, 428, f"{action} without If-Match")
         assert isinstance(problem, m.Problem) and problem.status == 428
         moved = await transition.asyncio_detailed(
-            route_id=rid, client=client, body=m.TransitionRequest.from_dict({"action": action, **extra}),
-            if_match=current.headers["etag"])
+            route_id=rid,
+            client=client,
+            body=m.TransitionRequest.from_dict({"action": action, **extra}),
+            if_match=current.headers["etag"],
+        )
         read = expect(moved, 200, action)
         assert isinstance(read, m.RouteRead)
         out.statuses.append(str(read.status))
 
     auditor = people_clients["methodologist"]
-    started = expect(await gen.op("audits-start_audit").asyncio_detailed(
-        client=auditor, body=m.AuditCreate.from_dict({"route_id": str(rid)})), 201, "start audit")
+    started = expect(
+        await gen.op("audits-start_audit").asyncio_detailed(
+            client=auditor, body=m.AuditCreate.from_dict({"route_id": str(rid)})
+        ),
+        201,
+        "start audit",
+    )
     out.audit_id = str(started.id)
     review = m.ReviewWrite.from_dict({"criteria": [{"number": n, "score": 2 if n % 3 else 1} for n in range(1, 11)]})
     reviewed = await gen.op("audits-put_my_review").asyncio_detailed(audit_id=started.id, client=auditor, body=review)
     expect(reviewed, 200, "review")
-    done = expect(await gen.op("audits-complete_audit").asyncio_detailed(
-        audit_id=started.id, client=auditor, if_match=reviewed.headers["etag"]), 200, "complete audit")
+    done = expect(
+        await gen.op("audits-complete_audit").asyncio_detailed(
+            audit_id=started.id, client=auditor, if_match=reviewed.headers["etag"]
+        ),
+        200,
+        "complete audit",
+    )
     out.audit_total = done.total
     # The audit service tells the routes service through its outbox; the route becomes `audited`.
     deadline = asyncio.get_running_loop().time() + 30
@@ -212,5 +262,8 @@ async def walk(gen: Generated, base_url: str, people: tuple[Person, ...] = DEFAU
 
 
 def describe(outcome: Outcome) -> str:
-    return json.dumps({k: v for k, v in outcome.__dict__.items() if k not in ("export_rows", "problem")},
-                      ensure_ascii=False, default=str)[:2000]
+    return json.dumps(
+        {k: v for k, v in outcome.__dict__.items() if k not in ("export_rows", "problem")},
+        ensure_ascii=False,
+        default=str,
+    )[:2000]

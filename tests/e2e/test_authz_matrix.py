@@ -238,19 +238,32 @@ async def snapshot(api: httpx.AsyncClient, world: World) -> dict[str, Any]:
     """Everything of the world as the regional specialist sees it (bodies and ETags)."""
     ids = world.ids
     paths = [
-        f"/api/v1/routes/{ids['route_id']}", f"/api/v1/routes/{ids['route_id']}/history",
-        f"/api/v1/routes/{ids['route_id']}/versions", "/api/v1/routes?limit=500",
-        f"/api/v1/teachers/{ids['teacher_id']}", "/api/v1/teachers?limit=500",
-        f"/api/v1/campaigns/{ids['campaign_id']}", "/api/v1/campaigns?limit=500",
-        f"/api/v1/campaigns/{ids['campaign_id']}/uploads", f"/api/v1/results?campaign_id={ids['campaign_id']}",
-        f"/api/v1/audits/{ids['audit_id']}", "/api/v1/audits?limit=500",
+        f"/api/v1/routes/{ids['route_id']}",
+        f"/api/v1/routes/{ids['route_id']}/history",
+        f"/api/v1/routes/{ids['route_id']}/versions",
+        "/api/v1/routes?limit=500",
+        f"/api/v1/teachers/{ids['teacher_id']}",
+        "/api/v1/teachers?limit=500",
+        f"/api/v1/campaigns/{ids['campaign_id']}",
+        "/api/v1/campaigns?limit=500",
+        f"/api/v1/campaigns/{ids['campaign_id']}/uploads",
+        f"/api/v1/results?campaign_id={ids['campaign_id']}",
+        f"/api/v1/audits/{ids['audit_id']}",
+        "/api/v1/audits?limit=500",
         f"/api/v1/monitoring/campaigns/{ids['monitoring_campaign_id']}",
-        f"/api/v1/monitoring/campaigns/{ids['monitoring_campaign_id']}/scores", "/api/v1/monitoring/campaigns",
-        f"/api/v1/checklists/municipalities/{MUN_A}", "/api/v1/exports?limit=500", "/api/v1/frameworks",
-        "/api/v1/municipalities", "/api/v1/organisations",
+        f"/api/v1/monitoring/campaigns/{ids['monitoring_campaign_id']}/scores",
+        "/api/v1/monitoring/campaigns",
+        f"/api/v1/checklists/municipalities/{MUN_A}",
+        "/api/v1/exports?limit=500",
+        "/api/v1/frameworks",
+        "/api/v1/municipalities",
+        "/api/v1/organisations",
     ]
-    for key, path in (("resource_id", "/api/v1/resources/{}"), ("mentor_id", "/api/v1/mentors/{}"),
-                      ("reservation_id", "/api/v1/reservations/{}")):
+    for key, path in (
+        ("resource_id", "/api/v1/resources/{}"),
+        ("mentor_id", "/api/v1/mentors/{}"),
+        ("reservation_id", "/api/v1/reservations/{}"),
+    ):
         if ids.get(key):
             paths.append(path.format(ids[key]))
     answers = await asyncio.gather(*(api.get(p, headers=as_regional()) for p in paths))
@@ -302,9 +315,25 @@ async def client(live: Stack) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="module")
 def read_only_key(live: Stack, world: World) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "gateway", "apikey", "issue", "--name", "dashboard (read-only)",
-         "--role", "regional_specialist", "--region", REGION, "--read-only"],
-        env=live.env, capture_output=True, text=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "apikey",
+            "issue",
+            "--name",
+            "dashboard (read-only)",
+            "--role",
+            "regional_specialist",
+            "--region",
+            REGION,
+            "--read-only",
+        ],
+        env=live.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     key: str = json.loads(out.stdout)["key"]
     return key
@@ -374,8 +403,16 @@ async def test_read_only_key_cannot_write(
 
 def forged(*, key: str = TEST_ENV["JWT_SECRET"], alg: str = "HS256", **claims: Any) -> str:
     now = int(time.time())
-    body: dict[str, Any] = {"iss": "iom-platform", "aud": "iom-api", "sub": "intruder", "role": "admin",
-                            "region": REGION, "iat": now, "exp": now + 600, **claims}
+    body: dict[str, Any] = {
+        "iss": "iom-platform",
+        "aud": "iom-api",
+        "sub": "intruder",
+        "role": "admin",
+        "region": REGION,
+        "iat": now,
+        "exp": now + 600,
+        **claims,
+    }
     return jwt.encode(body, None if alg == "none" else key, algorithm=alg)
 
 
@@ -402,8 +439,21 @@ async def test_bad_tokens_are_401_on_every_operation(live: Stack, world: World, 
 def test_matrix_covers_the_api() -> None:
     assert len(ID_OPERATIONS) >= 30 and len(WRITE_OPERATIONS) >= 25
     # Paths outside the world's reach would silently shrink the matrix: every id parameter is known.
-    known = {"teacher_id", "external_id", "code", "version", "campaign_id", "result_id", "route_id", "task_id",
-             "audit_id", "municipality", "export_id", "resource_id", "mentor_id", "reservation_id"}
+    known = {
+        "teacher_id",
+        "external_id",
+        "code",
+        "version",
+        "campaign_id",
+        "result_id",
+        "route_id",
+        "task_id",
+        "audit_id",
+        "municipality",
+        "export_id",
+        "resource_id",
+        "mentor_id",
+        "reservation_id",
+    }
     unknown = {p for o in ID_OPERATIONS for p in o.path_params} - known
     assert not unknown, f"path parameters the matrix does not know: {unknown}"
-

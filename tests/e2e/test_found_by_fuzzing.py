@@ -30,20 +30,30 @@ class TestValuesTheDatabaseCannotHoldAre422:
         assert r.status_code == 422
 
     async def test_framework_version_beyond_integer_in_a_body(self, api: httpx.AsyncClient) -> None:
-        body = {"name": "x", "source": "fioko_subject", "subject": "mathematics", "assessed_on": "2026-04-15",
-                "framework_code": "default", "framework_version": 9223372036854775807,
-                "instrument": "oku-omk-mathematics"}
+        body = {
+            "name": "x",
+            "source": "fioko_subject",
+            "subject": "mathematics",
+            "assessed_on": "2026-04-15",
+            "framework_code": "default",
+            "framework_version": 9223372036854775807,
+            "instrument": "oku-omk-mathematics",
+        }
         r = await api.post("/api/v1/campaigns", json=body, headers=as_regional())
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
         assert "9223372036854775807" not in r.text  # the value is not echoed
 
     async def test_nul_character_in_a_filter(self, api: httpx.AsyncClient) -> None:
-        r = await api.get("/api/v1/assessment/analytics/dynamics", params={"organisation": "a\x00b"},
-                          headers=as_regional())
+        r = await api.get(
+            "/api/v1/assessment/analytics/dynamics", params={"organisation": "a\x00b"}, headers=as_regional()
+        )
         assert r.status_code == 422 and r.json()["code"] == "value-not-storable"
 
     async def test_export_month_a_zip_cannot_stamp(self, api: httpx.AsyncClient) -> None:
         for month in ("9999-11", "1970-01", "0000-01"):
-            r = await api.get("/api/v1/exports/monthly", params={"month": month, "municipality": "mo-a",
-                                                                 "format": "xlsx"}, headers=as_regional())
+            r = await api.get(
+                "/api/v1/exports/monthly",
+                params={"month": month, "municipality": "mo-a", "format": "xlsx"},
+                headers=as_regional(),
+            )
             assert r.status_code == 422, (month, r.text)

@@ -26,8 +26,11 @@ class TestGeneration:
             branches = STATUS_BRANCH.findall(module.read_text(encoding="utf-8"))
             errors = [(code, parse) for code, parse in branches if int(code) >= 400]
             assert errors, f"{module.name} declares no error answer"
-            untyped += [f"{module.name} {code}: {parse}" for code, parse in errors
-                        if parse.strip() != "Problem.from_dict(response.json())"]
+            untyped += [
+                f"{module.name} {code}: {parse}"
+                for code, parse in errors
+                if parse.strip() != "Problem.from_dict(response.json())"
+            ]
         assert not untyped, "error answers not typed as Problem:\n" + "\n".join(untyped)
 
 
@@ -37,7 +40,12 @@ class TestWholeCycle:
     ) -> None:
         out = await walk(generated_client.gen, live.gateway)
         assert out.statuses == [
-            "recommended", "sent_to_municipality", "agreed_with_school", "approved", "in_progress", "completed",
+            "recommended",
+            "sent_to_municipality",
+            "agreed_with_school",
+            "approved",
+            "in_progress",
+            "completed",
             "audited",
         ], describe(out)
         assert out.audit_total is not None and 0 <= out.audit_total <= 20

@@ -19,16 +19,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def dump(out: Path) -> dict[str, object]:
     """The merged spec of the code, built in a process of its own (building apps configures logging)."""
-    subprocess.run([sys.executable, "-m", "deploy.openapi", "dump", "--out", str(out)], cwd=ROOT, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "deploy.openapi", "dump", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     spec: dict[str, object] = json.loads(out.read_text(encoding="utf-8"))
     return spec
 
 
 @pytest.mark.no_db
 def test_committed_openapi_json_is_up_to_date() -> None:
-    proc = subprocess.run([sys.executable, "-m", "deploy.openapi", "check"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deploy.openapi", "check"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, (
         "openapi.json differs from the API the code describes: run `make openapi` and commit openapi.json\n"
         + proc.stderr
@@ -52,7 +58,8 @@ def test_a_renamed_schema_is_titled_by_its_new_name() -> None:
             "components": {"schemas": {"Band": {"title": "Band", "type": "string", "enum": values}}},
         }
 
-    merged = merge_specs({"a": spec(["x"], "/api/v1/a"), "audit": spec(["y"], "/api/v1/b")},
-                         title="t", version="1", description="d")
+    merged = merge_specs(
+        {"a": spec(["x"], "/api/v1/a"), "audit": spec(["y"], "/api/v1/b")}, title="t", version="1", description="d"
+    )
     schemas = merged["components"]["schemas"]
     assert schemas["Band"]["title"] == "Band" and schemas["AuditBand"]["title"] == "AuditBand"

@@ -37,11 +37,31 @@ from tests.region import (
 WEAK_GROUP_2 = {"MA2", "MA3", "M3"}
 TUTOR = {"name": "Тьютор Школы", "position": "заместитель директора"}
 EVIDENCE = [{"title": "Сценарий урока", "url": "https://school.example/f/1"}]
-STEP_MAX = {"goals": 21, "indicators": 10, "methods": 3, "monitoring": 15, "analysis": 15, "recommendations": 9,
-            "measures": 21, "decisions": 3, "effectiveness": 3}
-DIRECTIONS = ("deficits", "subject_competencies", "individual_routes", "retraining", "digital_environment",
-              "methodological_active", "scientific_support", "young_teachers", "association_networks",
-              "association_analysis", "staffing_needs", "staff_potential")
+STEP_MAX = {
+    "goals": 21,
+    "indicators": 10,
+    "methods": 3,
+    "monitoring": 15,
+    "analysis": 15,
+    "recommendations": 9,
+    "measures": 21,
+    "decisions": 3,
+    "effectiveness": 3,
+}
+DIRECTIONS = (
+    "deficits",
+    "subject_competencies",
+    "individual_routes",
+    "retraining",
+    "digital_environment",
+    "methodological_active",
+    "scientific_support",
+    "young_teachers",
+    "association_networks",
+    "association_analysis",
+    "staffing_needs",
+    "staff_potential",
+)
 
 
 @dataclass
@@ -68,8 +88,9 @@ async def wait_for_routes(api: httpx.AsyncClient, expected: int, within: float =
     raise AssertionError(f"expected {expected} routes, found {len(items)}")
 
 
-async def wait_until(api: httpx.AsyncClient, path: str, headers: dict[str, str], check: Any,
-                     within: float = 20.0) -> dict[str, Any]:
+async def wait_until(
+    api: httpx.AsyncClient, path: str, headers: dict[str, str], check: Any, within: float = 20.0
+) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + within
     body: dict[str, Any] = {}
     while asyncio.get_running_loop().time() < deadline:
@@ -85,8 +106,9 @@ async def wait_until(api: httpx.AsyncClient, path: str, headers: dict[str, str],
 async def move(api: httpx.AsyncClient, route_id: str, headers: dict[str, str], **body: Any) -> dict[str, Any]:
     got = await api.get(f"/api/v1/routes/{route_id}", headers=as_regional())
     assert got.status_code == 200, got.text
-    r = await api.post(f"/api/v1/routes/{route_id}/transitions", json=body,
-                       headers={**headers, "If-Match": got.headers["etag"]})
+    r = await api.post(
+        f"/api/v1/routes/{route_id}/transitions", json=body, headers={**headers, "If-Match": got.headers["etag"]}
+    )
     assert r.status_code == 200, (body, r.text)
     out: dict[str, Any] = r.json()
     return out
@@ -101,7 +123,11 @@ def run_export(live: Stack, month: str, out: Path) -> None:
     """Record the month's export files the way the monthly CronJob does."""
     subprocess.run(
         [sys.executable, "-m", "services.routes", "export", "--month", month, "--out", str(out), "--quiet"],
-        env=live.env, capture_output=True, text=True, check=True, timeout=120,
+        env=live.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
 
 
@@ -109,8 +135,14 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
     """Make every kind of object in the test region; `export_dir` also records a monthly export."""
     region = await seed_region(api)
     await load_framework(api)
-    body = {"name": "ФИОКО: математика", "source": "fioko_subject", "subject": "mathematics",
-            "assessed_on": datetime.now(UTC).date().isoformat(), "framework_code": "default", "instrument": MATH}
+    body = {
+        "name": "ФИОКО: математика",
+        "source": "fioko_subject",
+        "subject": "mathematics",
+        "assessed_on": datetime.now(UTC).date().isoformat(),
+        "framework_code": "default",
+        "instrument": MATH,
+    }
     r = await api.post("/api/v1/campaigns", json=body, headers=as_regional())
     assert r.status_code == 201, r.text
     campaign = r.json()
@@ -144,60 +176,101 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
     assert r.status_code == 200, r.text
     await wait_until(api, f"/api/v1/routes/{rid}", as_regional(), lambda b: b["status"] == "audited")
 
-    r = await api.post("/api/v1/monitoring/campaigns", headers=as_regional(),
-                       json={"code": "mon-e2e", "title": "Мониторинг", "held_on": datetime.now(UTC).date().isoformat()})
+    r = await api.post(
+        "/api/v1/monitoring/campaigns",
+        headers=as_regional(),
+        json={"code": "mon-e2e", "title": "Мониторинг", "held_on": datetime.now(UTC).date().isoformat()},
+    )
     assert r.status_code == 201, r.text
     monitoring = r.json()
-    r = await api.post(f"/api/v1/monitoring/campaigns/{monitoring['id']}/scores",
-                       content=json.dumps({"rows": [monitoring_row(MUN_A, 0.7), monitoring_row(MUN_B, 0.2)]}),
-                       headers={**as_regional(), "Content-Type": "application/json", "Idempotency-Key": "world-mon"})
+    r = await api.post(
+        f"/api/v1/monitoring/campaigns/{monitoring['id']}/scores",
+        content=json.dumps({"rows": [monitoring_row(MUN_A, 0.7), monitoring_row(MUN_B, 0.2)]}),
+        headers={**as_regional(), "Content-Type": "application/json", "Idempotency-Key": "world-mon"},
+    )
     assert r.status_code in (200, 201), r.text
-    checklist = {"documents": [{"type": "plan", "name": "План", "date": "2026-01-15"}],
-                 "directions": [{"direction": d, "goals_and_tasks": True, "quantitative_indicators": True,
-                                 "qualitative_indicators": False, "collection_methods": False} for d in DIRECTIONS]}
+    checklist = {
+        "documents": [{"type": "plan", "name": "План", "date": "2026-01-15"}],
+        "directions": [
+            {
+                "direction": d,
+                "goals_and_tasks": True,
+                "quantitative_indicators": True,
+                "qualitative_indicators": False,
+                "collection_methods": False,
+            }
+            for d in DIRECTIONS
+        ],
+    }
     r = await api.put(f"/api/v1/checklists/municipalities/{MUN_A}", json=checklist, headers=as_regional())
     assert r.status_code == 200, r.text
 
-    resource = {"kind": "course", "title": "Формирующее оценивание на уроках математики", "learning_type": "formal",
-                "mode": "online", "subjects": ["mathematics"], "competencies": ["M3"], "levels": [1, 2],
-                "capacity": 30, "hours": 72, "provider": "ЦНППМ", "municipalities": []}
+    resource = {
+        "kind": "course",
+        "title": "Формирующее оценивание на уроках математики",
+        "learning_type": "formal",
+        "mode": "online",
+        "subjects": ["mathematics"],
+        "competencies": ["M3"],
+        "levels": [1, 2],
+        "capacity": 30,
+        "hours": 72,
+        "provider": "ЦНППМ",
+        "municipalities": [],
+    }
     r = await api.post("/api/v1/resources", json=resource, headers=as_regional())
     assert r.status_code == 201, r.text
     resource_id = str(r.json()["id"])
     mentor_teacher = region.teachers["t-a1-2"]
-    mentor = {"teacher_id": str(mentor_teacher["id"]), "municipality": MUN_A, "subjects": ["mathematics"],
-              "level": 4, "mode": "mixed", "capacity": 3, "role": "methodist", "competencies": ["M3"]}
+    mentor = {
+        "teacher_id": str(mentor_teacher["id"]),
+        "municipality": MUN_A,
+        "subjects": ["mathematics"],
+        "level": 4,
+        "mode": "mixed",
+        "capacity": 3,
+        "role": "methodist",
+        "competencies": ["M3"],
+    }
     r = await api.post("/api/v1/mentors", json=mentor, headers=as_regional())
     assert r.status_code == 201, r.text
     mentor_id = str(r.json()["id"])
-    reservation = {"route_id": rid, "teacher_id": str(t["id"]), "resource_id": resource_id,
-                   "municipality": t["municipality"], "organisation": t["organisation"]}
+    reservation = {
+        "route_id": rid,
+        "teacher_id": str(t["id"]),
+        "resource_id": resource_id,
+        "municipality": t["municipality"],
+        "organisation": t["organisation"],
+    }
     r = await api.post("/api/v1/reservations", json=reservation, headers=as_regional())
     assert r.status_code in (200, 201), r.text
     reservation_id = str(r.json()["id"])
 
-    world.ids.update({
-        "resource_id": resource_id,
-        "mentor_id": mentor_id,
-        "mentor_teacher_id": str(mentor_teacher["id"]),
-        "reservation_id": reservation_id,
-        "teacher_id": str(t["id"]),
-        "external_id": world.teacher_ext,
-        "code": "default",
-        "version": "1",
-        "campaign_id": str(campaign["id"]),
-        "result_id": str(next(x for x in results["items"] if str(x["teacher_id"]) == str(t["id"]))["id"]),
-        "route_id": rid,
-        "task_id": str(task_id),
-        "audit_id": str(audit["id"]),
-        "monitoring_campaign_id": str(monitoring["id"]),
-        "municipality": MUN_A,
-    })
+    world.ids.update(
+        {
+            "resource_id": resource_id,
+            "mentor_id": mentor_id,
+            "mentor_teacher_id": str(mentor_teacher["id"]),
+            "reservation_id": reservation_id,
+            "teacher_id": str(t["id"]),
+            "external_id": world.teacher_ext,
+            "code": "default",
+            "version": "1",
+            "campaign_id": str(campaign["id"]),
+            "result_id": str(next(x for x in results["items"] if str(x["teacher_id"]) == str(t["id"]))["id"]),
+            "route_id": rid,
+            "task_id": str(task_id),
+            "audit_id": str(audit["id"]),
+            "monitoring_campaign_id": str(monitoring["id"]),
+            "municipality": MUN_A,
+        }
+    )
     if export_dir is not None:
         month = datetime.now(UTC).strftime("%Y-%m")
         await asyncio.to_thread(run_export, live, month, export_dir)
-        r = await api.get("/api/v1/exports", params={"month": month, "municipality": MUN_A, "format": "csv"},
-                          headers=as_regional())
+        r = await api.get(
+            "/api/v1/exports", params={"month": month, "municipality": MUN_A, "format": "csv"}, headers=as_regional()
+        )
         assert r.status_code == 200 and r.json()["items"], r.text
         world.ids["export_id"] = str(r.json()["items"][0]["id"])
     return world

@@ -65,6 +65,7 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     log = os.environ.get("FUZZ_ACCEPTED_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"operation": operation, "check": code, "status": status,
-                                "reason": hit.reason[:60]}) + "\n")
+            f.write(
+                json.dumps({"operation": operation, "check": code, "status": status, "reason": hit.reason[:60]}) + "\n"
+            )
     return False

@@ -178,20 +178,29 @@ def run_schemathesis(live: Stack, world: World, headers: dict[str, str], out: Pa
         "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
     cmd = [
-        str(Path(sys.executable).with_name("st")), "--config-file", str(config), "--no-color", "run",
+        str(Path(sys.executable).with_name("st")),
+        "--config-file",
+        str(config),
+        "--no-color",
+        "run",
         live.gateway + "/openapi.json",
-        "--checks", ",".join(CHECKS),
-        "--report", "json,ndjson",
-        "--report-json-path", str(out / "report.json"),
-        "--report-ndjson-path", str(out / "events.ndjson"),
+        "--checks",
+        ",".join(CHECKS),
+        "--report",
+        "json,ndjson",
+        "--report-json-path",
+        str(out / "report.json"),
+        "--report-ndjson-path",
+        str(out / "events.ndjson"),
         *shlex.split(os.environ.get("FUZZ_ARGS", "")),  # e.g. "--include-path /api/v1/mentors/import --phases coverage"
     ]
     proc = subprocess.run(cmd, cwd=out, env=env, capture_output=True, text=True, timeout=seconds + 180)
     (out / "stdout.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     report_file = out / "report.json"
     if not report_file.exists():
-        raise AssertionError(f"schemathesis wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"schemathesis wrote no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     summary = json.loads(report_file.read_text(encoding="utf-8"))
     found, errors = read_events(out / "events.ndjson")
     hits = [json.loads(x) for x in accepted_log.read_text().splitlines()] if accepted_log.exists() else []
@@ -228,4 +237,3 @@ class TestFuzzTheGateway:
         seconds = max(10, SECONDS // 3)
         report = await asyncio.to_thread(run_schemathesis, live, world, service_headers(), tmp_path / "st", seconds)
         verdict(report, "service")
-

@@ -56,8 +56,13 @@ def mentor(**over: Any) -> dict[str, Any]:
 def teacher_headers(
     teacher_id: str | None = None, municipality: str = MUN_A, organisation: str = "oo-a1"
 ) -> dict[str, str]:
-    return auth(Role.teacher, region=REGION, municipality=municipality, organisation=organisation,
-                teacher_id=teacher_id or new_id())
+    return auth(
+        Role.teacher,
+        region=REGION,
+        municipality=municipality,
+        organisation=organisation,
+        teacher_id=teacher_id or new_id(),
+    )
 
 
 async def add_resource(api: httpx.AsyncClient, headers: dict[str, str] | None = None, **over: Any) -> dict[str, Any]:

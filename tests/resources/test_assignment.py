@@ -18,8 +18,11 @@ def mentee(mun: str = MUN_A, group: int = 1, subject: str = "mathematics", **ove
 
 
 async def crafted(api: httpx.AsyncClient) -> dict[str, dict[str, object]]:
-    r = await api.put("/api/v1/resource-map/neighbours", json={"pairs": [{"municipality": MUN_B, "neighbour": MUN_A}]},
-                      headers=as_regional())
+    r = await api.put(
+        "/api/v1/resource-map/neighbours",
+        json={"pairs": [{"municipality": MUN_B, "neighbour": MUN_A}]},
+        headers=as_regional(),
+    )
     assert r.status_code == 200 and r.json()["pairs"] == [{"municipality": MUN_A, "neighbour": MUN_B}]
     return {
         "local": await add_mentor(api, municipality=MUN_A, capacity=1),
@@ -40,12 +43,19 @@ class TestAssignmentPlan:
         served = {a["teacher_id"]: a for a in out["assignments"]}
         assert set(served) == {weak1["teacher_id"], weak2["teacher_id"]}
         assert sorted((a["mentor_id"], a["tier"]) for a in served.values()) == sorted(
-            [(m["local"]["id"], "same_municipality"), (m["neighbour"]["id"], "neighbouring")])
+            [(m["local"]["id"], "same_municipality"), (m["neighbour"]["id"], "neighbouring")]
+        )
         reasons = {u["teacher_id"]: u["reason"] for u in out["unserved"]}
-        assert reasons == {basic["teacher_id"]: "capacity-exhausted", history["teacher_id"]: "no-mentor-for-subject",
-                           physics["teacher_id"]: "no-reachable-mentor"}
-        assert out["summary"]["unserved_by_reason"] == {"capacity-exhausted": 1, "no-mentor-for-subject": 1,
-                                                         "no-reachable-mentor": 1}
+        assert reasons == {
+            basic["teacher_id"]: "capacity-exhausted",
+            history["teacher_id"]: "no-mentor-for-subject",
+            physics["teacher_id"]: "no-reachable-mentor",
+        }
+        assert out["summary"]["unserved_by_reason"] == {
+            "capacity-exhausted": 1,
+            "no-mentor-for-subject": 1,
+            "no-reachable-mentor": 1,
+        }
 
     async def test_online_mentors_serve_anywhere(self, api: httpx.AsyncClient) -> None:
         await add_mentor(api, municipality=MUN_C, mode="online", capacity=2)
@@ -63,12 +73,12 @@ class TestAssignmentPlan:
 
 
 class TestAssignmentApply:
-    async def test_apply_stores_slots_once_and_respects_capacity(self, api: httpx.AsyncClient,
-                                                                 db: asyncpg.Connection) -> None:
+    async def test_apply_stores_slots_once_and_respects_capacity(
+        self, api: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
         m = await crafted(api)
         mentees = [mentee(group=1), mentee(group=1), mentee(group=2)]
-        assert (await api.post(URL, json={"mentees": mentees, "apply": True},
-                               headers=as_regional())).status_code == 400
+        assert (await api.post(URL, json={"mentees": mentees, "apply": True}, headers=as_regional())).status_code == 400
         h = {**as_regional(), "Idempotency-Key": new_id()}
         first = await api.post(URL, json={"mentees": mentees, "apply": True}, headers=h)
         assert first.status_code == 200, first.text
@@ -88,8 +98,11 @@ class TestAssignmentApply:
         h = {**as_regional(), "Idempotency-Key": new_id()}
         got = (await api.post(URL, json={"mentees": [one], "apply": True}, headers=h)).json()
         route = new_id()
-        r = await api.post("/api/v1/reservations", json={"route_id": route, "teacher_id": one["teacher_id"],
-                                                          "mentor_id": m["local"]["id"]}, headers=as_regional())
+        r = await api.post(
+            "/api/v1/reservations",
+            json={"route_id": route, "teacher_id": one["teacher_id"], "mentor_id": m["local"]["id"]},
+            headers=as_regional(),
+        )
         assert r.status_code == 200 and r.json()["id"] == got["assignments"][0]["reservation_id"]
         assert r.json()["route_id"] == route
         assert await db.fetchval("SELECT load FROM resources.mentors WHERE id = $1::uuid", m["local"]["id"]) == 1
@@ -111,8 +124,10 @@ class TestFlowAgainstGreedy:
         assert greedy_assign(mentees, mentors, nb).served == 1
         flow = assign(mentees, mentors, nb)
         assert flow.served == 2
-        assert {(a.mentee.teacher_id, a.mentor_id) for a in flow.assignments} == {("t1", "m2-neighbour"),
-                                                                               ("t2", "m1-online")}
+        assert {(a.mentee.teacher_id, a.mentor_id) for a in flow.assignments} == {
+            ("t1", "m2-neighbour"),
+            ("t2", "m1-online"),
+        }
 
     def test_weakest_group_wins_a_contested_slot(self) -> None:
         mentors = [MentorSlots("m", "x", "a", frozenset({"math"}), frozenset(), "in_person", 1)]
@@ -139,11 +154,21 @@ class TestFlowAgainstGreedy:
         muns = [f"m{i}" for i in range(8)]
         nb = neighbour_map((muns[i], muns[i + 1]) for i in range(7))
         for _ in range(20):
-            mentors = [MentorSlots(f"k{i:03d}", f"x{i}", rnd.choice(muns), frozenset(rnd.sample(["s1", "s2"], 1)),
-                                   frozenset(), rnd.choice(["online", "in_person"]), rnd.randint(0, 2))
-                       for i in range(15)]
-            mentees = [Mentee(f"t{i}", rnd.choice(["s1", "s2"]), rnd.choice(muns), rnd.randint(1, 4))
-                       for i in range(40)]
+            mentors = [
+                MentorSlots(
+                    f"k{i:03d}",
+                    f"x{i}",
+                    rnd.choice(muns),
+                    frozenset(rnd.sample(["s1", "s2"], 1)),
+                    frozenset(),
+                    rnd.choice(["online", "in_person"]),
+                    rnd.randint(0, 2),
+                )
+                for i in range(15)
+            ]
+            mentees = [
+                Mentee(f"t{i}", rnd.choice(["s1", "s2"]), rnd.choice(muns), rnd.randint(1, 4)) for i in range(40)
+            ]
             flow, greedy = assign(mentees, mentors, nb), greedy_assign(mentees, mentors, nb)
             assert flow.served >= greedy.served
             used: dict[str, int] = {}

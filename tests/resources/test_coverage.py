@@ -23,8 +23,15 @@ async def crafted(api: httpx.AsyncClient) -> None:
     await add_mentor(api, municipality=MUN_A, subjects=["mathematics"], capacity=2)
     await add_mentor(api, municipality=MUN_A, subjects=["physics"], mode="online", capacity=1)
     await add_resource(api, title="Онлайн-курс по математике", mode="online")
-    await add_resource(api, title="Семинар по русскому в Б", kind="event", learning_type="non_formal",
-                       mode="in_person", subjects=["russian"], municipalities=[MUN_B])
+    await add_resource(
+        api,
+        title="Семинар по русскому в Б",
+        kind="event",
+        learning_type="non_formal",
+        mode="in_person",
+        subjects=["russian"],
+        municipalities=[MUN_B],
+    )
     await add_resource(api, title="Межпредметный клуб", kind="community", learning_type="informal", subjects=[])
 
 
@@ -40,8 +47,13 @@ class TestCoverageWithGivenDemand:
         body = r.json()
         assert body["demand_source"] == "request"
         a_math = cell(body, MUN_A, "mathematics")
-        assert (a_math["demand"], a_math["methodists"], a_math["free_slots"], a_math["shortfall"],
-                a_math["status"]) == (5, 1, 2, 3, "short")
+        assert (
+            a_math["demand"],
+            a_math["methodists"],
+            a_math["free_slots"],
+            a_math["shortfall"],
+            a_math["status"],
+        ) == (5, 1, 2, 3, "short")
         assert a_math["resources"] == 1 and a_math["cross_subject_resources"] == 1
         assert cell(body, MUN_B, "mathematics")["status"] == "no-methodists"
         b_rus = cell(body, MUN_B, "russian")
@@ -56,8 +68,12 @@ class TestCoverageWithGivenDemand:
 
     async def test_xlsx_export(self, api: httpx.AsyncClient) -> None:
         await crafted(api)
-        r = await api.post(URL, params={"format": "xlsx"}, json={"demand": DEMAND, "municipalities": [MUN_A, MUN_B]},
-                           headers=as_regional())
+        r = await api.post(
+            URL,
+            params={"format": "xlsx"},
+            json={"demand": DEMAND, "municipalities": [MUN_A, MUN_B]},
+            headers=as_regional(),
+        )
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
         wb = load_workbook(io.BytesIO(r.content), read_only=True)
@@ -70,8 +86,9 @@ class TestCoverageWithGivenDemand:
 
     async def test_methodologist_sees_own_cells_teacher_none(self, api: httpx.AsyncClient) -> None:
         await crafted(api)
-        r = await api.post(URL, json={"demand": DEMAND, "municipalities": [MUN_A, MUN_B]},
-                           headers=as_methodologist(MUN_B))
+        r = await api.post(
+            URL, json={"demand": DEMAND, "municipalities": [MUN_A, MUN_B]}, headers=as_methodologist(MUN_B)
+        )
         assert {c["municipality"] for c in r.json()["cells"]} == {MUN_B}
         assert (await api.post(URL, json={"demand": DEMAND}, headers=teacher_headers())).status_code == 403
 

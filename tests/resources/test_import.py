@@ -17,11 +17,39 @@ URL = "/api/v1/resources/import"
 MURL = "/api/v1/mentors/import"
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-HEADER = ["external_id", "kind", "title", "competencies", "subjects", "levels", "learning_type", "mode",
-          "municipalities", "hours", "federal_registry", "starts_on", "ends_on", "capacity"]
+HEADER = [
+    "external_id",
+    "kind",
+    "title",
+    "competencies",
+    "subjects",
+    "levels",
+    "learning_type",
+    "mode",
+    "municipalities",
+    "hours",
+    "federal_registry",
+    "starts_on",
+    "ends_on",
+    "capacity",
+]
 ROWS = [
-    ["c-1", "course", "Оценивание без стресса", "M3|MATH.1", "mathematics", "1,2", "formal", "online", "", "72",
-     "да", "01.09.2026", "20.12.2026", "30"],
+    [
+        "c-1",
+        "course",
+        "Оценивание без стресса",
+        "M3|MATH.1",
+        "mathematics",
+        "1,2",
+        "formal",
+        "online",
+        "",
+        "72",
+        "да",
+        "01.09.2026",
+        "20.12.2026",
+        "30",
+    ],
     ["c-2", "community", "Клуб молодых педагогов", "M4", "", "", "informal", "mixed", MUN_A, "", "нет", "", "", ""],
 ]
 
@@ -58,8 +86,16 @@ class TestImportFormats:
     async def test_cp1251_semicolon_csv(self, api: httpx.AsyncClient) -> None:
         r = await api.post(URL, content=csv_bytes(ROWS), headers=hdr(new_id()))
         assert r.status_code == 200, r.text
-        assert r.json() | {"errors": []} == {"mode": "all", "format": "csv", "rows": 2, "inserted": 2, "updated": 0,
-                                             "unchanged": 0, "rejected": 0, "errors": []}
+        assert r.json() | {"errors": []} == {
+            "mode": "all",
+            "format": "csv",
+            "rows": 2,
+            "inserted": 2,
+            "updated": 0,
+            "unchanged": 0,
+            "rejected": 0,
+            "errors": [],
+        }
         got = {x["external_id"]: x for x in (await api.get("/api/v1/resources", headers=as_regional())).json()["items"]}
         assert got["c-1"]["competencies"] == ["M3", "MATH.1"] and got["c-1"]["levels"] == [1, 2]
         assert got["c-1"]["federal_registry"] is True and got["c-1"]["starts_on"] == "2026-09-01"
@@ -67,22 +103,50 @@ class TestImportFormats:
 
     async def test_utf8_bom_comma_csv_with_russian_headers(self, api: httpx.AsyncClient) -> None:
         header = ["Код", "Вид", "Название", "Компетенции", "Тип обучения", "Формат"]
-        body = b"\xef\xbb\xbf" + csv_bytes([["e-1", "event", "Вебинар «Учёный совет»", "M1; M2", "non_formal",
-                                             "online"]], sep=",", encoding="utf-8", header=header)
+        body = b"\xef\xbb\xbf" + csv_bytes(
+            [["e-1", "event", "Вебинар «Учёный совет»", "M1; M2", "non_formal", "online"]],
+            sep=",",
+            encoding="utf-8",
+            header=header,
+        )
         r = await api.post(URL, content=body, headers=hdr(new_id()))
         assert r.status_code == 200, r.text
         assert await titles(api) == ["Вебинар «Учёный совет»"]
 
     async def test_xlsx(self, api: httpx.AsyncClient) -> None:
-        rows: list[list[object]] = [["x-1", "course", "Курс из таблицы", "M2", "physics", 3, "formal", "in_person",
-                                     MUN_B, 36, "нет", None, None, 10]]
+        rows: list[list[object]] = [
+            [
+                "x-1",
+                "course",
+                "Курс из таблицы",
+                "M2",
+                "physics",
+                3,
+                "formal",
+                "in_person",
+                MUN_B,
+                36,
+                "нет",
+                None,
+                None,
+                10,
+            ]
+        ]
         r = await api.post(URL, content=xlsx_bytes(rows), headers=hdr(new_id(), ctype=XLSX))
         assert r.status_code == 200, r.text
         assert r.json()["format"] == "xlsx" and r.json()["inserted"] == 1
 
     async def test_json_rows(self, api: httpx.AsyncClient) -> None:
-        rows = [{"external_id": "j-1", "kind": "project", "title": "Школа профмастерства", "competencies": ["M1"],
-                 "learning_type": "non_formal", "mode": "mixed"}]
+        rows = [
+            {
+                "external_id": "j-1",
+                "kind": "project",
+                "title": "Школа профмастерства",
+                "competencies": ["M1"],
+                "learning_type": "non_formal",
+                "mode": "mixed",
+            }
+        ]
         r = await api.post(URL, content=json.dumps({"rows": rows}), headers=hdr(new_id(), ctype="application/json"))
         assert r.status_code == 200, r.text
         assert await titles(api) == ["Школа профмастерства"]
@@ -107,8 +171,12 @@ class TestImportErrors:
         r = await api.post(URL, content=csv_bytes(bad), headers=hdr(new_id()))
         assert r.status_code == 422, r.text
         found = {(e["row"], e["column"], e["code"]) for e in r.json()["errors"]}
-        assert found == {(2, "kind", "enum"), (3, "hours", "int_parsing"), (4, "external_id", "duplicate-in-batch"),
-                         (5, "starts_on", "invalid-date")}
+        assert found == {
+            (2, "kind", "enum"),
+            (3, "hours", "int_parsing"),
+            (4, "external_id", "duplicate-in-batch"),
+            (5, "starts_on", "invalid-date"),
+        }
         assert "СЕКРЕТ" not in r.text
         assert await titles(api) == []
 
@@ -140,8 +208,9 @@ class TestImportErrors:
         assert r.status_code == 422 and r.json()["code"] == "xlsx-zip-bomb"
 
     async def test_nul_character_is_a_row_error(self, api: httpx.AsyncClient) -> None:
-        rows = [{"external_id": "n-1", "kind": "course", "title": "Курс\u0000", "learning_type": "formal",
-                 "mode": "online"}]
+        rows = [
+            {"external_id": "n-1", "kind": "course", "title": "Курс\u0000", "learning_type": "formal", "mode": "online"}
+        ]
         r = await api.post(URL, content=json.dumps(rows), headers=hdr(new_id(), ctype="application/json"))
         assert r.status_code == 422 and r.json()["errors"][0]["code"] == "invalid-character"
 
@@ -172,8 +241,10 @@ class TestImportGuarantees:
         assert sorted(await titles(api)) == ["Клуб молодых педагогов", "Оценивание без стресса"]
 
     async def test_methodologist_imports_only_local_resources(self, api: httpx.AsyncClient) -> None:
-        rows = [ROWS[1], ["b-1", "event", "Семинар в Б", "M1", "", "", "non_formal", "in_person", MUN_B, "", "", "",
-                          "", ""]]
+        rows = [
+            ROWS[1],
+            ["b-1", "event", "Семинар в Б", "M1", "", "", "non_formal", "in_person", MUN_B, "", "", "", "", ""],
+        ]
         r = await api.post(URL, content=csv_bytes(rows), headers=hdr(new_id(), as_methodologist(MUN_A)))
         assert r.status_code == 422
         assert [(e["row"], e["code"]) for e in r.json()["errors"]] == [(2, "out-of-scope")]
@@ -190,10 +261,22 @@ class TestImportGuarantees:
 class TestMentorImport:
     async def test_mentors_imported_with_membership_history(self, api: httpx.AsyncClient) -> None:
         t1, t2 = new_id(), new_id()
-        header = ["teacher_id", "municipality", "role", "subjects", "competencies", "level", "mode", "capacity",
-                  "joined_year", "joined_assessment"]
-        rows = [[t1, MUN_A, "methodist", "mathematics", "M2|MATH.1", "4", "in_person", "3", "2024", "iku-2024"],
-                [t2, MUN_B, "mentor", "russian;literature", "", "3", "online", "2", "", ""]]
+        header = [
+            "teacher_id",
+            "municipality",
+            "role",
+            "subjects",
+            "competencies",
+            "level",
+            "mode",
+            "capacity",
+            "joined_year",
+            "joined_assessment",
+        ]
+        rows = [
+            [t1, MUN_A, "methodist", "mathematics", "M2|MATH.1", "4", "in_person", "3", "2024", "iku-2024"],
+            [t2, MUN_B, "mentor", "russian;literature", "", "3", "online", "2", "", ""],
+        ]
         r = await api.post(MURL, content=csv_bytes(rows, header=header), headers=hdr(new_id()))
         assert r.status_code == 200, r.text
         assert r.json()["inserted"] == 2
@@ -207,8 +290,10 @@ class TestMentorImport:
 
     async def test_bad_mentor_rows(self, api: httpx.AsyncClient) -> None:
         header = ["teacher_id", "municipality", "subjects", "level", "mode", "capacity"]
-        rows = [["not-a-uuid", MUN_A, "mathematics", "4", "online", "2"],
-                [new_id(), MUN_A, "mathematics", "9", "online", "2"]]
+        rows = [
+            ["not-a-uuid", MUN_A, "mathematics", "4", "online", "2"],
+            [new_id(), MUN_A, "mathematics", "9", "online", "2"],
+        ]
         r = await api.post(MURL, content=csv_bytes(rows, header=header), headers=hdr(new_id()))
         assert r.status_code == 422
         assert {(e["row"], e["column"]) for e in r.json()["errors"]} == {(1, "teacher_id"), (2, "level")}

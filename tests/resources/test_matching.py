@@ -59,8 +59,14 @@ class TestMatchingFilters:
 
     async def test_own_peer_resource_is_not_offered_to_its_author(self, api: httpx.AsyncClient) -> None:
         me = new_id()
-        await add_resource(api, headers=teacher_headers(me), title="Мой мастер-класс", kind="peer_resource",
-                           learning_type="informal", mode="in_person")
+        await add_resource(
+            api,
+            headers=teacher_headers(me),
+            title="Мой мастер-класс",
+            kind="peer_resource",
+            learning_type="informal",
+            mode="in_person",
+        )
         r = await api.post(URL, json=ask(), headers=teacher_headers(me))
         assert r.json()["deficits"][0]["gap"] is True
         other = await api.post(URL, json=ask(), headers=teacher_headers())
@@ -69,8 +75,9 @@ class TestMatchingFilters:
 
 class TestMatchingExplanations:
     async def test_each_item_explains_its_score_and_rank(self, api: httpx.AsyncClient) -> None:
-        await add_resource(api, title="Курс про оценивание и технологии", competencies=["M3", "M2"],
-                           federal_registry=True, levels=[1])
+        await add_resource(
+            api, title="Курс про оценивание и технологии", competencies=["M3", "M2"], federal_registry=True, levels=[1]
+        )
         await add_resource(api, title="Просто курс", competencies=["M3"])
         r = await api.post(URL, json=ask(deficits=["M3", "M2"]), headers=as_regional())
         first = r.json()["deficits"][0]
@@ -102,9 +109,11 @@ class TestMatchingExplanations:
         mentors = r.json()["deficits"][0]["mentors"]
         assert [m["municipalities"] for m in mentors] == [[MUN_A], [MUN_B]]
         assert mentors[1]["id"] == online["id"]
-        await api.put("/api/v1/resource-map/neighbours", json={"pairs": [{"municipality": MUN_A,
-                                                                           "neighbour": MUN_B}]},
-                      headers=as_regional())
+        await api.put(
+            "/api/v1/resource-map/neighbours",
+            json={"pairs": [{"municipality": MUN_A, "neighbour": MUN_B}]},
+            headers=as_regional(),
+        )
         r = await api.post(URL, json=ask(mentor_alternatives=5), headers=as_regional())
         assert len(r.json()["deficits"][0]["mentors"]) == 3
 
@@ -119,8 +128,9 @@ class TestMatchingBatch:
     async def test_batch_answers_like_single_queries(self, api: httpx.AsyncClient) -> None:
         await add_resource(api, title="Курс A", competencies=["M3", "M1"], mode="in_person", municipalities=[MUN_A])
         await add_resource(api, title="Курс B", competencies=["M1"], learning_type="non_formal", kind="event")
-        await add_resource(api, title="Курс C", competencies=["M3"], subjects=[], learning_type="informal",
-                           kind="community")
+        await add_resource(
+            api, title="Курс C", competencies=["M3"], subjects=[], learning_type="informal", kind="community"
+        )
         await add_mentor(api, competencies=["M1"])
         queries = [ask(deficits=["M3", "M1"]), ask(municipality=MUN_B, group=3), ask(subject="physics")]
         batch = await api.post(f"{URL}/batch", json={"queries": queries}, headers=as_regional())
@@ -138,7 +148,9 @@ def random_catalogue(seed: int) -> tuple[list[matching.Offer], list[matching.Men
     muns = ["a", "b", "c", "d"]
     offers = [
         matching.Offer(
-            id=f"r{i:04d}", kind=rnd.choice(["course", "event", "community", "peer_resource"]), title="t",
+            id=f"r{i:04d}",
+            kind=rnd.choice(["course", "event", "community", "peer_resource"]),
+            title="t",
             competencies=frozenset(rnd.sample(comps, rnd.randint(1, 3))),
             subjects=frozenset(rnd.sample(["mathematics", "physics"], rnd.randint(0, 2))),
             levels=frozenset(rnd.sample([1, 2, 3, 4], rnd.randint(0, 3))),
@@ -146,17 +158,24 @@ def random_catalogue(seed: int) -> tuple[list[matching.Offer], list[matching.Men
             mode=rnd.choice(["online", "in_person", "mixed"]),
             municipalities=frozenset(rnd.sample(muns, rnd.randint(0, 2))),
             starts_on=rnd.choice([None, date(2026, 1, 1), date(2026, 10, 1)]),
-            ends_on=rnd.choice([None, date(2027, 6, 1)]), free=rnd.choice([None, 0, 3]),
-            federal_registry=rnd.random() < 0.3, owner_teacher_id=rnd.choice([None, "t1", "t2"]),
+            ends_on=rnd.choice([None, date(2027, 6, 1)]),
+            free=rnd.choice([None, 0, 3]),
+            federal_registry=rnd.random() < 0.3,
+            owner_teacher_id=rnd.choice([None, "t1", "t2"]),
         )
         for i in range(400)
     ]
     mentors = [
         matching.MentorOffer(
-            id=f"m{i:04d}", teacher_id=f"t{i % 7}", role="mentor", municipality=rnd.choice(muns),
+            id=f"m{i:04d}",
+            teacher_id=f"t{i % 7}",
+            role="mentor",
+            municipality=rnd.choice(muns),
             subjects=frozenset(rnd.sample(["mathematics", "physics"], rnd.randint(1, 2))),
-            competencies=frozenset(rnd.sample(comps, rnd.randint(0, 2))), level=rnd.randint(1, 4),
-            mode=rnd.choice(["online", "in_person", "mixed"]), free=rnd.randint(0, 2),
+            competencies=frozenset(rnd.sample(comps, rnd.randint(0, 2))),
+            level=rnd.randint(1, 4),
+            mode=rnd.choice(["online", "in_person", "mixed"]),
+            free=rnd.randint(0, 2),
         )
         for i in range(80)
     ]
@@ -171,13 +190,19 @@ class TestPureMatcher:
         rnd = random.Random(11)
         for _ in range(400):
             q = matching.MatchQuery(
-                deficits=tuple(rnd.sample(comps, rnd.randint(1, 4))), group=rnd.randint(1, 4),
-                municipality=rnd.choice(["a", "b", "c", "d"]), subject=rnd.choice(["mathematics", "physics", None]),
-                period_start=rnd.choice([None, date(2026, 9, 1)]), period_end=rnd.choice([None, date(2027, 5, 1)]),
+                deficits=tuple(rnd.sample(comps, rnd.randint(1, 4))),
+                group=rnd.randint(1, 4),
+                municipality=rnd.choice(["a", "b", "c", "d"]),
+                subject=rnd.choice(["mathematics", "physics", None]),
+                period_start=rnd.choice([None, date(2026, 9, 1)]),
+                period_end=rnd.choice([None, date(2027, 5, 1)]),
                 modes=frozenset(rnd.sample(["online", "in_person"], rnd.randint(0, 1))),
                 learning_types=frozenset(rnd.sample(["formal", "informal"], rnd.randint(0, 1))),
-                strict=rnd.random() < 0.2, alternatives=rnd.randint(1, 5), mentor_alternatives=rnd.randint(0, 3),
-                teacher_id=rnd.choice([None, "t1", "t3"]), neighbours=frozenset(rnd.sample(["a", "b", "c", "d"], 1)),
+                strict=rnd.random() < 0.2,
+                alternatives=rnd.randint(1, 5),
+                mentor_alternatives=rnd.randint(0, 3),
+                teacher_id=rnd.choice([None, "t1", "t3"]),
+                neighbours=frozenset(rnd.sample(["a", "b", "c", "d"], 1)),
             )
             full = matching.match(q, offers, mentors)
             fast = index.match(q)
@@ -185,9 +210,16 @@ class TestPureMatcher:
 
     def test_score_is_the_sum_of_reasons(self) -> None:
         offers, mentors, _comps = random_catalogue(3)
-        q = matching.MatchQuery(deficits=("M1", "M2", "S.1"), group=2, municipality="a", subject="mathematics",
-                                modes=frozenset({"online"}), alternatives=5, mentor_alternatives=5,
-                                neighbours=frozenset({"b"}))
+        q = matching.MatchQuery(
+            deficits=("M1", "M2", "S.1"),
+            group=2,
+            municipality="a",
+            subject="mathematics",
+            modes=frozenset({"online"}),
+            alternatives=5,
+            mentor_alternatives=5,
+            neighbours=frozenset({"b"}),
+        )
         result = matching.match(q, offers, mentors)
         items = [a for d in result.deficits for a in (*d.alternatives, *d.mentors)]
         assert items
@@ -195,10 +227,12 @@ class TestPureMatcher:
             assert sum(r.points for r in a.reasons) == a.score
 
     def test_weak_groups_lean_to_formal_strong_to_informal(self) -> None:
-        formal = matching.Offer("f", "course", "f", frozenset({"M1"}), frozenset(), frozenset(), "formal", "online",
-                                frozenset())
-        informal = matching.Offer("i", "community", "i", frozenset({"M1"}), frozenset(), frozenset(), "informal",
-                                  "online", frozenset())
+        formal = matching.Offer(
+            "f", "course", "f", frozenset({"M1"}), frozenset(), frozenset(), "formal", "online", frozenset()
+        )
+        informal = matching.Offer(
+            "i", "community", "i", frozenset({"M1"}), frozenset(), frozenset(), "informal", "online", frozenset()
+        )
         weak = matching.match(matching.MatchQuery(("M1",), 1, "a", alternatives=1), [formal, informal])
         strong = matching.match(matching.MatchQuery(("M1",), 4, "a", alternatives=1), [formal, informal])
         assert weak.deficits[0].alternatives[0].item.id == "f"
@@ -207,7 +241,10 @@ class TestPureMatcher:
 
 def _shape(r: matching.MatchResult) -> list[Any]:
     return [
-        (d.competency, [(a.item.id, a.score, a.rank, a.chosen_for_mix) for a in d.alternatives],
-         [(a.item.id, a.score, a.rank) for a in d.mentors])
+        (
+            d.competency,
+            [(a.item.id, a.score, a.rank, a.chosen_for_mix) for a in d.alternatives],
+            [(a.item.id, a.score, a.rank) for a in d.mentors],
+        )
         for d in r.deficits
     ]

@@ -38,8 +38,11 @@ class TestChangeMentor:
     async def test_capacity_cannot_fall_below_load(self, api: httpx.AsyncClient) -> None:
         m = await add_mentor(api, capacity=2)
         for _ in range(2):
-            r = await api.post("/api/v1/reservations", json={"route_id": new_id(), "teacher_id": new_id(),
-                                                             "mentor_id": m["id"]}, headers=as_regional())
+            r = await api.post(
+                "/api/v1/reservations",
+                json={"route_id": new_id(), "teacher_id": new_id(), "mentor_id": m["id"]},
+                headers=as_regional(),
+            )
             assert r.status_code == 201
         r = await api.patch(f"{URL}/{m['id']}", json={"capacity": 1}, headers=as_regional())
         assert r.status_code == 409 and r.json()["code"] == "capacity-below-load"
@@ -58,13 +61,19 @@ class TestChangeMentor:
         assert (await api.post(f"{URL}/{m['id']}/deactivate", headers=as_regional())).status_code == 428
         r = await api.post(f"{URL}/{m['id']}/deactivate", headers={**as_regional(), "If-Match": '"1"'})
         assert r.status_code == 200 and r.json()["status"] == "inactive"
-        match = await api.post("/api/v1/matching", json={"deficits": ["M3"], "subject": "mathematics", "group": 1,
-                                                         "municipality": MUN_A}, headers=as_regional())
+        match = await api.post(
+            "/api/v1/matching",
+            json={"deficits": ["M3"], "subject": "mathematics", "group": 1, "municipality": MUN_A},
+            headers=as_regional(),
+        )
         assert match.json()["deficits"][0]["mentors"] == []
         back = await api.post(f"{URL}/{m['id']}/activate", headers={**as_regional(), "If-Match": r.headers["etag"]})
         assert back.json()["status"] == "active"
-        await api.post(f"{URL}/{m['id']}/history", json={"year": 2026, "action": "confirmed",
-                                                         "assessment": "iku-2026"}, headers=as_regional())
+        await api.post(
+            f"{URL}/{m['id']}/history",
+            json={"year": 2026, "action": "confirmed", "assessment": "iku-2026"},
+            headers=as_regional(),
+        )
         history = (await api.get(f"{URL}/{m['id']}/history", headers=as_regional())).json()
         assert [h["action"] for h in history] == ["entered", "left", "returned", "confirmed"]
 
@@ -72,8 +81,9 @@ class TestChangeMentor:
 class TestListMentors:
     async def test_filters_and_pages(self, api: httpx.AsyncClient) -> None:
         for i in range(5):
-            await add_mentor(api, municipality=MUN_A if i % 2 else MUN_B, subjects=["history"] if i == 0 else
-                             ["mathematics"])
+            await add_mentor(
+                api, municipality=MUN_A if i % 2 else MUN_B, subjects=["history"] if i == 0 else ["mathematics"]
+            )
         h = as_regional()
         assert len((await api.get(URL, params={"municipality": MUN_A}, headers=h)).json()["items"]) == 2
         assert len((await api.get(URL, params={"subject": "history"}, headers=h)).json()["items"]) == 1

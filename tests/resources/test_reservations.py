@@ -18,8 +18,9 @@ async def reserved_seats(db: asyncpg.Connection, resource_id: str) -> int:
 
 
 class TestReserveSeat:
-    async def test_reserve_then_repeat_answers_same_reservation(self, api: httpx.AsyncClient,
-                                                               db: asyncpg.Connection) -> None:
+    async def test_reserve_then_repeat_answers_same_reservation(
+        self, api: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
         res = await add_resource(api, capacity=3)
         body = {"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"], "municipality": MUN_A}
         first = await api.post(URL, json=body, headers=as_regional())
@@ -36,12 +37,14 @@ class TestReserveSeat:
         assert codes.count(201) == 5 and codes.count(409) == 20, codes
         assert all(a.json()["code"] == "capacity-exhausted" for a in answers if a.status_code == 409)
         assert await reserved_seats(db, res["id"]) == 5
-        active = await db.fetchval("SELECT count(*) FROM resources.reservations WHERE resource_id = $1::uuid "
-                                   "AND status = 'active'", res["id"])
+        active = await db.fetchval(
+            "SELECT count(*) FROM resources.reservations WHERE resource_id = $1::uuid AND status = 'active'", res["id"]
+        )
         assert active == 5
 
-    async def test_concurrent_duplicates_of_one_route_take_one_seat(self, api: httpx.AsyncClient,
-                                                                   db: asyncpg.Connection) -> None:
+    async def test_concurrent_duplicates_of_one_route_take_one_seat(
+        self, api: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
         res = await add_resource(api, capacity=5)
         body = {"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"]}
         answers = await asyncio.gather(*(api.post(URL, json=body, headers=as_regional()) for _ in range(8)))
@@ -52,13 +55,15 @@ class TestReserveSeat:
     async def test_archived_resource_cannot_be_reserved(self, api: httpx.AsyncClient) -> None:
         res = await add_resource(api)
         await api.post(f"/api/v1/resources/{res['id']}/archive", headers={**as_regional(), "If-Match": '"1"'})
-        r = await api.post(URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"]},
-                           headers=as_regional())
+        r = await api.post(
+            URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"]}, headers=as_regional()
+        )
         assert r.status_code == 409 and r.json()["code"] == "resource-archived"
 
     async def test_unknown_resource_is_404(self, api: httpx.AsyncClient) -> None:
-        r = await api.post(URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": new_id()},
-                           headers=as_regional())
+        r = await api.post(
+            URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": new_id()}, headers=as_regional()
+        )
         assert r.status_code == 404
 
     async def test_exactly_one_target(self, api: httpx.AsyncClient) -> None:
@@ -82,17 +87,18 @@ class TestRelease:
     async def test_release_by_route_and_target(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         res = await add_resource(api, capacity=2)
         route = new_id()
-        await api.post(URL, json={"route_id": route, "teacher_id": new_id(), "resource_id": res["id"]},
-                       headers=as_regional())
+        await api.post(
+            URL, json={"route_id": route, "teacher_id": new_id(), "resource_id": res["id"]}, headers=as_regional()
+        )
         r = await api.post(f"{URL}/release", json={"route_id": route, "resource_id": res["id"]}, headers=as_regional())
         assert r.status_code == 200 and r.json()["status"] == "released"
         assert await reserved_seats(db, res["id"]) == 0
-        missing = await api.post(f"{URL}/release", json={"route_id": new_id(), "resource_id": res["id"]},
-                                 headers=as_regional())
+        missing = await api.post(
+            f"{URL}/release", json={"route_id": new_id(), "resource_id": res["id"]}, headers=as_regional()
+        )
         assert missing.status_code == 404
 
-    async def test_concurrent_releases_give_back_one_seat(self, api: httpx.AsyncClient,
-                                                         db: asyncpg.Connection) -> None:
+    async def test_concurrent_releases_give_back_one_seat(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         res = await add_resource(api, capacity=3)
         made = []
         for _ in range(2):
@@ -105,8 +111,10 @@ class TestRelease:
 class TestMentorSlots:
     async def test_mentor_slots_never_oversold(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         m = await add_mentor(api, capacity=3)
-        bodies = [{"route_id": new_id(), "teacher_id": new_id(), "mentor_id": m["id"], "subject": "mathematics"}
-                  for _ in range(12)]
+        bodies = [
+            {"route_id": new_id(), "teacher_id": new_id(), "mentor_id": m["id"], "subject": "mathematics"}
+            for _ in range(12)
+        ]
         answers = await asyncio.gather(*(api.post(URL, json=b, headers=as_regional()) for b in bodies))
         assert sorted(a.status_code for a in answers).count(201) == 3
         load = await db.fetchval("SELECT load FROM resources.mentors WHERE id = $1::uuid", m["id"])
@@ -116,14 +124,18 @@ class TestMentorSlots:
 
     async def test_teacher_cannot_be_own_mentor(self, api: httpx.AsyncClient) -> None:
         m = await add_mentor(api)
-        r = await api.post(URL, json={"route_id": new_id(), "teacher_id": m["teacher_id"], "mentor_id": m["id"]},
-                           headers=as_regional())
+        r = await api.post(
+            URL, json={"route_id": new_id(), "teacher_id": m["teacher_id"], "mentor_id": m["id"]}, headers=as_regional()
+        )
         assert r.status_code == 409 and r.json()["code"] == "self-mentoring"
 
     async def test_subject_must_match(self, api: httpx.AsyncClient) -> None:
         m = await add_mentor(api)
-        r = await api.post(URL, json={"route_id": new_id(), "teacher_id": new_id(), "mentor_id": m["id"],
-                                      "subject": "history"}, headers=as_regional())
+        r = await api.post(
+            URL,
+            json={"route_id": new_id(), "teacher_id": new_id(), "mentor_id": m["id"], "subject": "history"},
+            headers=as_regional(),
+        )
         assert r.status_code == 409
 
 
@@ -131,19 +143,33 @@ class TestReservationScope:
     async def test_teacher_reserves_only_for_themself(self, api: httpx.AsyncClient) -> None:
         res = await add_resource(api)
         me = new_id()
-        ok = await api.post(URL, json={"route_id": new_id(), "teacher_id": me, "resource_id": res["id"]},
-                            headers=teacher_headers(me))
+        ok = await api.post(
+            URL, json={"route_id": new_id(), "teacher_id": me, "resource_id": res["id"]}, headers=teacher_headers(me)
+        )
         assert ok.status_code == 201 and ok.json()["municipality"] == MUN_A
-        other = await api.post(URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"]},
-                               headers=teacher_headers(me))
+        other = await api.post(
+            URL,
+            json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"]},
+            headers=teacher_headers(me),
+        )
         assert other.status_code == 403
 
     async def test_methodologist_sees_own_municipality_only(self, api: httpx.AsyncClient) -> None:
         res = await add_resource(api)
-        in_a = (await api.post(URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"],
-                                          "municipality": MUN_A}, headers=as_regional())).json()
-        in_b = (await api.post(URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"],
-                                          "municipality": MUN_B}, headers=as_regional())).json()
+        in_a = (
+            await api.post(
+                URL,
+                json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"], "municipality": MUN_A},
+                headers=as_regional(),
+            )
+        ).json()
+        in_b = (
+            await api.post(
+                URL,
+                json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"], "municipality": MUN_B},
+                headers=as_regional(),
+            )
+        ).json()
         listed = (await api.get(URL, headers=as_methodologist(MUN_A))).json()["items"]
         assert [x["id"] for x in listed] == [in_a["id"]]
         assert (await api.get(f"{URL}/{in_b['id']}", headers=as_methodologist(MUN_A))).status_code == 404
@@ -154,11 +180,16 @@ class TestReservationScope:
         route = new_id()
         for _ in range(3):
             other = await add_resource(api)
-            await api.post(URL, json={"route_id": route, "teacher_id": new_id(), "resource_id": other["id"]},
-                           headers=as_regional())
-        await api.post(URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"]},
-                       headers=as_regional())
+            await api.post(
+                URL, json={"route_id": route, "teacher_id": new_id(), "resource_id": other["id"]}, headers=as_regional()
+            )
+        await api.post(
+            URL, json={"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"]}, headers=as_regional()
+        )
         page = (await api.get(URL, params={"route_id": route, "limit": 2}, headers=as_regional())).json()
-        rest = (await api.get(URL, params={"route_id": route, "limit": 2, "cursor": page["next_cursor"]},
-                              headers=as_regional())).json()
+        rest = (
+            await api.get(
+                URL, params={"route_id": route, "limit": 2, "cursor": page["next_cursor"]}, headers=as_regional()
+            )
+        ).json()
         assert len(page["items"]) == 2 and len(rest["items"]) == 1 and rest["next_cursor"] is None

@@ -29,8 +29,11 @@ class TestCreateResource:
         assert r.headers["etag"] == '"1"' and r.headers["location"] == f"{URL}/{got['id']}"
 
     async def test_methodologist_adds_local_resource_of_own_municipality(self, api: httpx.AsyncClient) -> None:
-        r = await api.post(URL, json=resource(kind="methodological_association", learning_type="non_formal",
-                                              mode="in_person"), headers=as_methodologist(MUN_A))
+        r = await api.post(
+            URL,
+            json=resource(kind="methodological_association", learning_type="non_formal", mode="in_person"),
+            headers=as_methodologist(MUN_A),
+        )
         assert r.status_code == 201, r.text
         assert r.json()["owner_scope"] == "municipality"
         assert r.json()["owner_municipality"] == MUN_A and r.json()["municipalities"] == [MUN_A]
@@ -42,8 +45,13 @@ class TestCreateResource:
 
     async def test_teacher_offers_own_peer_resource(self, api: httpx.AsyncClient) -> None:
         me = new_id()
-        body = resource(kind="peer_resource", title="Мой опыт: проектные задачи", learning_type="informal",
-                        mode="in_person", capacity=5)
+        body = resource(
+            kind="peer_resource",
+            title="Мой опыт: проектные задачи",
+            learning_type="informal",
+            mode="in_person",
+            capacity=5,
+        )
         r = await api.post(URL, json=body, headers=teacher_headers(me))
         assert r.status_code == 201, r.text
         assert r.json()["owner_scope"] == "teacher" and r.json()["owner_teacher_id"] == me
@@ -71,8 +79,9 @@ class TestCreateResource:
     async def test_event_format_only_for_events(self, api: httpx.AsyncClient) -> None:
         r = await api.post(URL, json=resource(event_format="webinar"), headers=as_regional())
         assert r.status_code == 422
-        ok = await api.post(URL, json=resource(kind="event", event_format="webinar", learning_type="non_formal"),
-                            headers=as_regional())
+        ok = await api.post(
+            URL, json=resource(kind="event", event_format="webinar", learning_type="non_formal"), headers=as_regional()
+        )
         assert ok.status_code == 201
 
     async def test_dates_must_be_ordered(self, api: httpx.AsyncClient) -> None:
@@ -103,10 +112,12 @@ class TestEditScope:
     async def test_teacher_edits_only_own_peer_resource(self, api: httpx.AsyncClient) -> None:
         me = new_id()
         res = await add_resource(api, headers=teacher_headers(me), kind="peer_resource", learning_type="informal")
-        assert (await api.patch(f"{URL}/{res['id']}", json={"capacity": 3},
-                                headers=teacher_headers(me))).status_code == 200
-        assert (await api.patch(f"{URL}/{res['id']}", json={"capacity": 4},
-                                headers=teacher_headers())).status_code == 403
+        assert (
+            await api.patch(f"{URL}/{res['id']}", json={"capacity": 3}, headers=teacher_headers(me))
+        ).status_code == 200
+        assert (
+            await api.patch(f"{URL}/{res['id']}", json={"capacity": 4}, headers=teacher_headers())
+        ).status_code == 403
 
     async def test_other_region_gets_404(self, api: httpx.AsyncClient) -> None:
         res = await add_resource(api)
@@ -147,8 +158,11 @@ class TestArchive:
         assert (await api.get(URL, headers=as_regional())).json()["items"] == []
         archived = await api.get(URL, params={"status": "archived"}, headers=as_regional())
         assert [x["id"] for x in archived.json()["items"]] == [res["id"]]
-        m = await api.post("/api/v1/matching", json={"deficits": ["M3"], "subject": "mathematics", "group": 2,
-                                                     "municipality": MUN_A}, headers=as_regional())
+        m = await api.post(
+            "/api/v1/matching",
+            json={"deficits": ["M3"], "subject": "mathematics", "group": 2, "municipality": MUN_A},
+            headers=as_regional(),
+        )
         assert m.json()["deficits"][0]["gap"] is True
         back = await api.post(f"{URL}/{res['id']}/restore", headers={**as_regional(), "If-Match": r.headers["etag"]})
         assert back.status_code == 200 and back.json()["status"] == "active"
@@ -163,15 +177,29 @@ class TestArchive:
 class TestListResources:
     async def test_filters_by_kind_subject_and_availability(self, api: httpx.AsyncClient) -> None:
         await add_resource(api, title="Онлайн курс", mode="online", municipalities=[MUN_B])
-        await add_resource(api, title="Очный семинар в Б", kind="event", event_format="seminar",
-                           learning_type="non_formal", mode="in_person", municipalities=[MUN_B])
-        await add_resource(api, title="Региональная стажировка", kind="internship", learning_type="non_formal",
-                           mode="in_person", subjects=["physics"])
+        await add_resource(
+            api,
+            title="Очный семинар в Б",
+            kind="event",
+            event_format="seminar",
+            learning_type="non_formal",
+            mode="in_person",
+            municipalities=[MUN_B],
+        )
+        await add_resource(
+            api,
+            title="Региональная стажировка",
+            kind="internship",
+            learning_type="non_formal",
+            mode="in_person",
+            subjects=["physics"],
+        )
         h = as_regional()
         in_a = await api.get(URL, params={"municipality": MUN_A}, headers=h)
         assert {x["title"] for x in in_a.json()["items"]} == {"Онлайн курс", "Региональная стажировка"}
         assert [x["title"] for x in (await api.get(URL, params={"kind": "event"}, headers=h)).json()["items"]] == [
-            "Очный семинар в Б"]
+            "Очный семинар в Б"
+        ]
         phys = await api.get(URL, params={"subject": "physics"}, headers=h)
         assert [x["title"] for x in phys.json()["items"]] == ["Региональная стажировка"]
 
@@ -193,17 +221,30 @@ class TestListResources:
         for i in range(7):
             await add_resource(api, title=f"Ресурс {i}")
         page1 = (await api.get(URL, params={"limit": 4, "sort": "newest"}, headers=as_regional())).json()
-        page2 = (await api.get(URL, params={"limit": 4, "sort": "newest", "cursor": page1["next_cursor"]},
-                               headers=as_regional())).json()
+        page2 = (
+            await api.get(
+                URL, params={"limit": 4, "sort": "newest", "cursor": page1["next_cursor"]}, headers=as_regional()
+            )
+        ).json()
         titles = [x["title"] for x in page1["items"] + page2["items"]]
         assert titles == [f"Ресурс {i}" for i in reversed(range(7))]
 
     async def test_full_text_search_understands_russian_word_forms(self, api: httpx.AsyncClient) -> None:
         await add_resource(api, title="Формирующее оценивание на уроках математики")
-        await add_resource(api, title="Проектная деятельность в начальной школе", subjects=["primary"],
-                           description="Учебные проекты и исследования")
-        await add_resource(api, title="Сетевое сообщество учителей", kind="community", learning_type="informal",
-                           provider="Объединение «Учёные»", description="Обмен опытом")
+        await add_resource(
+            api,
+            title="Проектная деятельность в начальной школе",
+            subjects=["primary"],
+            description="Учебные проекты и исследования",
+        )
+        await add_resource(
+            api,
+            title="Сетевое сообщество учителей",
+            kind="community",
+            learning_type="informal",
+            provider="Объединение «Учёные»",
+            description="Обмен опытом",
+        )
         h = as_regional()
         found = await api.get(URL, params={"q": "оцениванию"}, headers=h)
         assert [x["title"] for x in found.json()["items"]] == ["Формирующее оценивание на уроках математики"]
@@ -213,22 +254,29 @@ class TestListResources:
         assert [x["title"] for x in found.json()["items"]] == ["Сетевое сообщество учителей"]
 
     async def test_relevance_sort_puts_title_matches_first(self, api: httpx.AsyncClient) -> None:
-        await add_resource(api, title="Вебинар о разном", description="немного про оценивание", kind="event",
-                           learning_type="non_formal")
+        await add_resource(
+            api,
+            title="Вебинар о разном",
+            description="немного про оценивание",
+            kind="event",
+            learning_type="non_formal",
+        )
         await add_resource(api, title="Оценивание результатов: курс", description="подробно")
         r = await api.get(URL, params={"q": "оценивание", "sort": "relevance", "limit": 1}, headers=as_regional())
         page = r.json()
         assert [x["title"] for x in page["items"]] == ["Оценивание результатов: курс"]
-        r2 = await api.get(URL, params={"q": "оценивание", "sort": "relevance", "cursor": page["next_cursor"]},
-                           headers=as_regional())
+        r2 = await api.get(
+            URL, params={"q": "оценивание", "sort": "relevance", "cursor": page["next_cursor"]}, headers=as_regional()
+        )
         assert [x["title"] for x in r2.json()["items"]] == ["Вебинар о разном"]
 
     async def test_cursor_of_another_sort_is_rejected(self, api: httpx.AsyncClient) -> None:
         for i in range(3):
             await add_resource(api, title=f"Курс {i}")
         page = (await api.get(URL, params={"limit": 1}, headers=as_regional())).json()
-        r = await api.get(URL, params={"limit": 1, "sort": "newest", "cursor": page["next_cursor"]},
-                          headers=as_regional())
+        r = await api.get(
+            URL, params={"limit": 1, "sort": "newest", "cursor": page["next_cursor"]}, headers=as_regional()
+        )
         assert r.status_code == 422
 
     async def test_teacher_reads_catalogue(self, api: httpx.AsyncClient) -> None:

@@ -29,7 +29,10 @@ def test_header_problems_are_all_reported() -> None:
     with pytest.raises(ValidationFailed) as e:
         read_upload(b"a,a,zzz\n1,2,3\n", "text/csv", allowed=["a", "b"], required=["b"])
     assert sorted((x.code, x.column) for x in e.value.errors or []) == [
-        ("duplicate-column", "a"), ("missing-column", "b"), ("unknown-column", "zzz")]
+        ("duplicate-column", "a"),
+        ("missing-column", "b"),
+        ("unknown-column", "zzz"),
+    ]
 
 
 def test_xlsx_cells_become_plain_values() -> None:
@@ -40,8 +43,9 @@ def test_xlsx_cells_become_plain_values() -> None:
     ws.append([36.0, "  Курс  ", None])
     buf = io.BytesIO()
     wb.save(buf)
-    up = read_upload(buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                     allowed=["hours", "title"])
+    up = read_upload(
+        buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", allowed=["hours", "title"]
+    )
     assert up.rows == [(1, {"hours": 36, "title": "Курс"})]
 
 

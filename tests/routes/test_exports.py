@@ -95,8 +95,14 @@ REGION_BOOK = f"region-{REGION}.xlsx"
 
 async def seed_other_region(db: asyncpg.Connection) -> None:
     """One route of the month in another region (a deployment serving several regions)."""
-    await insert_route(db, teacher_name="Соседова Алла Петровна", group=1, region="r-other", municipality="mo-other",
-                       organisation="oo-other")
+    await insert_route(
+        db,
+        teacher_name="Соседова Алла Петровна",
+        group=1,
+        region="r-other",
+        municipality="mo-other",
+        organisation="oo-other",
+    )
 
 
 A_ORDER = ["Васильев Денис Петрович", "Яковлева Нина Павловна", "Борисов Олег Ильич", "Абрамова Ольга Юрьевна"]
@@ -380,8 +386,9 @@ class TestExportJob:
         await export_month(live, tmp_path)
         old = (tmp_path / MONTH / "region.xlsx").resolve()  # as versions before region-<code>.xlsx wrote it
         (tmp_path / MONTH / REGION_BOOK).rename(old)
-        await db.execute("UPDATE routes.exports SET filename = 'region.xlsx', path = $1 WHERE municipality = ''",
-                         str(old))
+        await db.execute(
+            "UPDATE routes.exports SET filename = 'region.xlsx', path = $1 WHERE municipality = ''", str(old)
+        )
         await export_month(live, tmp_path)
         assert not old.exists() and (tmp_path / MONTH / REGION_BOOK).exists()
         assert await db.fetchval("SELECT filename FROM routes.exports WHERE municipality = ''") == REGION_BOOK
@@ -441,8 +448,12 @@ class TestRecordedExports:
         await export_month(live, tmp_path)
         other = auth(Role.regional_specialist, region="r-other")
         items = (await api.get("/api/v1/exports", params={"month": MONTH}, headers=other)).json()["items"]
-        assert sorted(i["filename"] for i in items) == ["mo-other.csv", "mo-other.json", "mo-other.xlsx",
-                                                         "region-r-other.xlsx"]
+        assert sorted(i["filename"] for i in items) == [
+            "mo-other.csv",
+            "mo-other.json",
+            "mo-other.xlsx",
+            "region-r-other.xlsx",
+        ]
         ours = (await api.get("/api/v1/exports", params={"month": MONTH}, headers=as_regional())).json()["items"]
         assert len(ours) == 7 and "region-r-other.xlsx" not in {i["filename"] for i in ours}
 

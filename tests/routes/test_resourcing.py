@@ -82,14 +82,23 @@ class TestMentors:
     async def test_the_route_and_the_export_name_the_mentor(self, api: httpx.AsyncClient) -> None:
         region = await seed_region(api)
         teacher = region.teachers["t-a1-2"]  # a colleague of the same municipality is the methodist
-        await add_mentor(api, teacher_id=region.id("t-a1-2"), municipality=MUN_A, subjects=["mathematics"],
-                         competencies=["M2", "M3"], capacity=3)
+        await add_mentor(
+            api,
+            teacher_id=region.id("t-a1-2"),
+            municipality=MUN_A,
+            subjects=["mathematics"],
+            competencies=["M2", "M3"],
+            capacity=3,
+        )
         route = await route_for(api, {"M1", "M2", "M3", "M4", "MA1", "MA2", "MA3", "MA4"})
         mentoring = route["content"]["mentoring"]
         assert mentoring["label"] == teacher["full_name"] and "тот же муниципалитет" in mentoring["reason"]
         month = route["period_start"][:7]
-        r = await api.get("/api/v1/exports/monthly", params={"month": month, "municipality": MUN_A, "format": "json"},
-                          headers=as_regional())
+        r = await api.get(
+            "/api/v1/exports/monthly",
+            params={"month": month, "municipality": MUN_A, "format": "json"},
+            headers=as_regional(),
+        )
         assert [row["mentor"] for row in r.json()] == [teacher["full_name"]]
 
     async def test_without_mentors_the_route_says_why(self, api: httpx.AsyncClient) -> None:

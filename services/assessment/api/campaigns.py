@@ -176,8 +176,13 @@ def require_if_match(value: str | None, current: int) -> int:
     return current
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=AssessmentCampaignRead,
-             summary="Create a campaign", responses=problem_responses(422))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssessmentCampaignRead,
+    summary="Create a campaign",
+    responses=problem_responses(422),
+)
 async def create_campaign(
     body: AssessmentCampaignCreate, principal: CurrentPrincipal, session: DbSession, response: Response
 ) -> dict[str, Any]:
@@ -185,22 +190,50 @@ async def create_campaign(
     fws = FrameworkRepository(session)
     fw_row = await fws.get(principal, body.framework_code, body.framework_version)
     if fw_row is None:
-        raise ValidationFailed("unknown framework or version", errors=[FieldError(
-            loc=["body", "framework_code"], code="unknown-framework", message="no such framework version")])
+        raise ValidationFailed(
+            "unknown framework or version",
+            errors=[
+                FieldError(
+                    loc=["body", "framework_code"], code="unknown-framework", message="no such framework version"
+                )
+            ],
+        )
     fw = await fws.scoring(fw_row["id"])
     instrument = fw.instruments.get(body.instrument)
     if instrument is None:
-        raise ValidationFailed("unknown instrument", errors=[FieldError(
-            loc=["body", "instrument"], code="unknown-instrument", message="the framework has no such instrument")])
+        raise ValidationFailed(
+            "unknown instrument",
+            errors=[
+                FieldError(
+                    loc=["body", "instrument"],
+                    code="unknown-instrument",
+                    message="the framework has no such instrument",
+                )
+            ],
+        )
     if instrument.subject and instrument.subject != body.subject:
-        raise ValidationFailed("instrument of another subject", errors=[FieldError(
-            loc=["body", "instrument"], code="subject-mismatch",
-            message="the instrument is for another subject than the campaign's")])
-    row = await CampaignRepository(session).create({
-        "region": principal.region, "name": body.name, "source": body.source.value, "subject": body.subject.value,
-        "assessed_on": body.assessed_on, "framework_id": fw_row["id"], "instrument": body.instrument,
-        "status": body.status.value,
-    })
+        raise ValidationFailed(
+            "instrument of another subject",
+            errors=[
+                FieldError(
+                    loc=["body", "instrument"],
+                    code="subject-mismatch",
+                    message="the instrument is for another subject than the campaign's",
+                )
+            ],
+        )
+    row = await CampaignRepository(session).create(
+        {
+            "region": principal.region,
+            "name": body.name,
+            "source": body.source.value,
+            "subject": body.subject.value,
+            "assessed_on": body.assessed_on,
+            "framework_id": fw_row["id"],
+            "instrument": body.instrument,
+            "status": body.status.value,
+        }
+    )
     response.headers["ETag"] = etag(row["version"])
     response.headers["Location"] = f"/api/v1/campaigns/{row['id']}"
     return row
@@ -219,9 +252,13 @@ async def list_campaigns(
 ) -> dict[str, Any]:
     after = decode_cursor(cursor, 2)
     rows = await CampaignRepository(session).search(
-        principal, subject=subject.value if subject else None, source=source,
-        status=status_.value if status_ else None, year=year,
-        after=(str(after[0]), str(after[1])) if after else None, limit=limit + 1,
+        principal,
+        subject=subject.value if subject else None,
+        source=source,
+        status=status_.value if status_ else None,
+        year=year,
+        after=(str(after[0]), str(after[1])) if after else None,
+        limit=limit + 1,
     )
     next_cursor = None
     if len(rows) > limit:
@@ -230,8 +267,9 @@ async def list_campaigns(
     return {"items": rows, "next_cursor": next_cursor}
 
 
-@router.get("/{campaign_id}", response_model=AssessmentCampaignRead, summary="Read a campaign",
-            responses=problem_responses(404))
+@router.get(
+    "/{campaign_id}", response_model=AssessmentCampaignRead, summary="Read a campaign", responses=problem_responses(404)
+)
 async def get_campaign(
     campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response
 ) -> dict[str, Any]:
@@ -242,14 +280,21 @@ async def get_campaign(
     return row
 
 
-@router.patch("/{campaign_id}", response_model=AssessmentCampaignRead,
-              summary="Rename a campaign or change its status (If-Match required)",
-              description="Status moves planned → open → closed; a closed campaign may be reopened for "
-                          "corrections. Only an open campaign accepts uploads.",
-              responses=problem_responses(404, 409, 412, 428))
+@router.patch(
+    "/{campaign_id}",
+    response_model=AssessmentCampaignRead,
+    summary="Rename a campaign or change its status (If-Match required)",
+    description="Status moves planned → open → closed; a closed campaign may be reopened for "
+    "corrections. Only an open campaign accepts uploads.",
+    responses=problem_responses(404, 409, 412, 428),
+)
 async def update_campaign(
-    campaign_id: uuid.UUID, body: AssessmentCampaignUpdate, principal: CurrentPrincipal, session: DbSession,
-    response: Response, if_match: str | None = Header(default=None),
+    campaign_id: uuid.UUID,
+    body: AssessmentCampaignUpdate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    response: Response,
+    if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
     repo = CampaignRepository(session)
     current = await repo.get(principal, campaign_id)
@@ -313,8 +358,9 @@ async def upload_results(
     phase("receive")
     try:
         body_fp = fingerprint(str(campaign_id), mode.value, fmt, charset or "", spool.sha256)
-        guard = IdempotencyGuard(idempotency_keys, session, key=key, principal=principal.sub,
-                                 operation=f"upload-results:{campaign_id}")
+        guard = IdempotencyGuard(
+            idempotency_keys, session, key=key, principal=principal.sub, operation=f"upload-results:{campaign_id}"
+        )
         replayed = await guard.begin(body_fp)
         if replayed is not None:
             return replayed
@@ -341,12 +387,21 @@ async def upload_results(
         else:
             orgs = await campaigns.organisations(principal.region)
             try:
-                outcome = await anyio.to_thread.run_sync(partial(
-                    check_upload, spool, fmt, charset, fw, instrument, orgs, stage_path,
-                    max_errors=settings.results_max_reported_errors,
-                    max_json_rows=settings.results_json_max_rows,
-                    archive_limits=ArchiveLimits(settings.xlsx_max_uncompressed_bytes, settings.xlsx_max_ratio),
-                ))
+                outcome = await anyio.to_thread.run_sync(
+                    partial(
+                        check_upload,
+                        spool,
+                        fmt,
+                        charset,
+                        fw,
+                        instrument,
+                        orgs,
+                        stage_path,
+                        max_errors=settings.results_max_reported_errors,
+                        max_json_rows=settings.results_json_max_rows,
+                        archive_limits=ArchiveLimits(settings.xlsx_max_uncompressed_bytes, settings.xlsx_max_ratio),
+                    )
+                )
             except UploadRejected as e:
                 raise _problem(e) from None
             phase("check")
@@ -356,10 +411,13 @@ async def upload_results(
         phase("references")
         errors = list(outcome.errors)
         for row_no, code in problems:
-            loc: list[str | int] = (["body", "rows", row_no - 1, "external_id"] if fmt == FORMAT_JSON
-                                    else ["row", row_no, "external_id"])
-            message = ("no teacher with this external id in your scope (to register a new one, give full_name, "
-                       "municipality and organisation within your scope)")
+            loc: list[str | int] = (
+                ["body", "rows", row_no - 1, "external_id"] if fmt == FORMAT_JSON else ["row", row_no, "external_id"]
+            )
+            message = (
+                "no teacher with this external id in your scope (to register a new one, give full_name, "
+                "municipality and organisation within your scope)"
+            )
             errors.append(FieldError(loc=loc, row=row_no, column="external_id", code=code, message=message))
         errors.sort(key=lambda e: e.row or 0)
         rejected = outcome.rejected + len(problems)
@@ -368,36 +426,71 @@ async def upload_results(
         errors = errors[:cap]
         extra = {"rows": outcome.rows, "rejected": rejected, "errors_truncated": truncated}
         if rejected and mode == UploadMode.all:
-            raise ValidationFailed(f"{rejected} of {outcome.rows} rows rejected; nothing was stored",
-                                   code="rows-rejected", errors=errors, extra=extra)
+            raise ValidationFailed(
+                f"{rejected} of {outcome.rows} rows rejected; nothing was stored",
+                code="rows-rejected",
+                errors=errors,
+                extra=extra,
+            )
         if rejected == outcome.rows:
-            raise ValidationFailed("every row was rejected; nothing was stored", code="rows-rejected",
-                                   errors=errors, extra=extra)
+            raise ValidationFailed(
+                "every row was rejected; nothing was stored", code="rows-rejected", errors=errors, extra=extra
+            )
         if problems:
             await writer.drop_rows(conn, [r for r, _ in problems])
         batch_id = uuid.uuid4()
         inserted, updated, unchanged = await writer.write(
-            conn, campaign_id=campaign_id, framework_id=campaign["framework_id"], batch_id=batch_id,
-            subject=campaign["subject"], staged=outcome.staged - len(problems),
+            conn,
+            campaign_id=campaign_id,
+            framework_id=campaign["framework_id"],
+            batch_id=batch_id,
+            subject=campaign["subject"],
+            staged=outcome.staged - len(problems),
         )
         phase("upsert")
         phases.update(writer.timings)
-        await campaigns.record_batch({
-            "id": batch_id, "campaign_id": campaign_id, "principal": principal.sub[:200], "format": fmt,
-            "mode": mode.value, "body_sha256": spool.sha256, "size_bytes": spool.size, "rows_total": outcome.rows,
-            "inserted": inserted, "updated": updated, "unchanged": unchanged, "rejected": rejected,
-        })
+        await campaigns.record_batch(
+            {
+                "id": batch_id,
+                "campaign_id": campaign_id,
+                "principal": principal.sub[:200],
+                "format": fmt,
+                "mode": mode.value,
+                "body_sha256": spool.sha256,
+                "size_bytes": spool.size,
+                "rows_total": outcome.rows,
+                "inserted": inserted,
+                "updated": updated,
+                "unchanged": unchanged,
+                "rejected": rejected,
+            }
+        )
         result = UploadResult(
-            batch_id=batch_id, campaign_id=campaign_id, mode=mode, format=fmt, rows=outcome.rows,
-            inserted=inserted, updated=updated, unchanged=unchanged, rejected=rejected,
+            batch_id=batch_id,
+            campaign_id=campaign_id,
+            mode=mode,
+            format=fmt,
+            rows=outcome.rows,
+            inserted=inserted,
+            updated=updated,
+            unchanged=unchanged,
+            rejected=rejected,
             errors=[RowError(**e.model_dump()) for e in errors],
             errors_truncated=truncated,
         )
         body = dumps(result.model_dump(mode="json"))
         await guard.store(body_fp, 200, body)
         phase("store")
-        log.info("results stored", extra={"rows": outcome.rows, "format": fmt, "bytes": spool.size,
-                                          "checked_by": "python" if staged_by_copy is None else "postgresql", **phases})
+        log.info(
+            "results stored",
+            extra={
+                "rows": outcome.rows,
+                "format": fmt,
+                "bytes": spool.size,
+                "checked_by": "python" if staged_by_copy is None else "postgresql",
+                **phases,
+            },
+        )
         return Response(body, status_code=200, media_type="application/json")
     finally:
         spool.remove()
@@ -424,8 +517,12 @@ async def _discard(request: Request, cap: int = 32 * 1024 * 1024) -> None:
                 return
 
 
-@router.get("/{campaign_id}/uploads", response_model=list[BatchRead], summary="List the campaign's stored uploads",
-            responses=problem_responses(404))
+@router.get(
+    "/{campaign_id}/uploads",
+    response_model=list[BatchRead],
+    summary="List the campaign's stored uploads",
+    responses=problem_responses(404),
+)
 async def list_uploads(campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> list[dict[str, Any]]:
     repo = CampaignRepository(session)
     if await repo.get(principal, campaign_id) is None:
@@ -442,13 +539,17 @@ RESCORE_CHUNK = 5000
     response_model=RescoreResult,
     summary="Rescore every result of the campaign with another version of its framework (If-Match required)",
     description="Use after a framework version was corrected (stored again as a new version). Results are "
-                "recomputed from their stored item or competency scores; levels reported by the assessment "
-                "operator are kept. Each changed result gets a new version and is announced in the change feed.",
+    "recomputed from their stored item or competency scores; levels reported by the assessment "
+    "operator are kept. Each changed result gets a new version and is announced in the change feed.",
     responses=problem_responses(404, 412, 428),
 )
 async def rescore_campaign(
-    campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response,
-    body: RescoreRequest = Body(), if_match: str | None = Header(default=None),
+    campaign_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    response: Response,
+    body: RescoreRequest = Body(),
+    if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
     campaigns = CampaignRepository(session)
     campaign = await campaigns.get(principal, campaign_id, lock=True)
@@ -459,16 +560,29 @@ async def rescore_campaign(
     fws = FrameworkRepository(session)
     target = await fws.get(principal, campaign["framework_code"], body.framework_version)
     if target is None:
-        raise ValidationFailed("unknown framework version", errors=[FieldError(
-            loc=["body", "framework_version"], code="unknown-framework", message="no such framework version")])
+        raise ValidationFailed(
+            "unknown framework version",
+            errors=[
+                FieldError(
+                    loc=["body", "framework_version"], code="unknown-framework", message="no such framework version"
+                )
+            ],
+        )
     old_fw = await fws.scoring(campaign["framework_id"])
     new_fw = await fws.scoring(target["id"])
     old_ins = old_fw.instruments[campaign["instrument"]]
     new_ins = new_fw.instruments.get(campaign["instrument"])
     if new_ins is None or new_ins.item_codes() != old_ins.item_codes():
-        raise ValidationFailed("the new version's instrument has other items", errors=[FieldError(
-            loc=["body", "framework_version"], code="instrument-mismatch",
-            message="the instrument must keep the same item codes in the same order")])
+        raise ValidationFailed(
+            "the new version's instrument has other items",
+            errors=[
+                FieldError(
+                    loc=["body", "framework_version"],
+                    code="instrument-mismatch",
+                    message="the instrument must keep the same item codes in the same order",
+                )
+            ],
+        )
     same_comps = new_ins.competencies == old_ins.competencies
     writer = IntakeWriter(session)
     conn = await driver_connection(session)
@@ -484,16 +598,32 @@ async def rescore_campaign(
             items = [float(x) for x in r["item_points"]] if r["item_points"] is not None else None
             comps = [float(x) for x in r["competency_points"]] if r["competency_points"] else None
             if items is None and comps is not None and not same_comps:
-                raise ValidationFailed("results without item scores cannot be moved to other competencies",
-                                       code="instrument-mismatch")
+                raise ValidationFailed(
+                    "results without item scores cannot be moved to other competencies", code="instrument-mismatch"
+                )
             reported = Level(r["level"]) if r["level_source"] == "reported" else None
-            sc = score_result(new_fw, new_ins, item_points=items, competency_points=None if items else comps,
-                              total=float(r["total_points"]), reported_level=reported)
-            records.append((
-                r["id"], [Decimal(str(p)) for p in sc.competency_points], Decimal(str(sc.total)),
-                Decimal(str(sc.max_total)), Decimal(str(sc.percent)), sc.level.value, sc.group,
-                list(sc.deficits), list(sc.growth), list(sc.strengths),
-            ))
+            sc = score_result(
+                new_fw,
+                new_ins,
+                item_points=items,
+                competency_points=None if items else comps,
+                total=float(r["total_points"]),
+                reported_level=reported,
+            )
+            records.append(
+                (
+                    r["id"],
+                    [Decimal(str(p)) for p in sc.competency_points],
+                    Decimal(str(sc.total)),
+                    Decimal(str(sc.max_total)),
+                    Decimal(str(sc.percent)),
+                    sc.level.value,
+                    sc.group,
+                    list(sc.deficits),
+                    list(sc.growth),
+                    list(sc.strengths),
+                )
+            )
         total += len(chunk)
         changed += await writer.apply_rescore(conn, records, campaign_id=campaign_id, framework_id=target["id"])
         after = chunk[-1]["id"]

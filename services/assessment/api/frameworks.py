@@ -35,8 +35,13 @@ def summary(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "instruments": [i["code"] for i in row["document"].get("instruments", [])]}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=FrameworkRead,
-             summary="Store a framework (a new version when the code exists)", description=FRAMEWORK_DOC)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FrameworkRead,
+    summary="Store a framework (a new version when the code exists)",
+    description=FRAMEWORK_DOC,
+)
 async def create_framework(
     body: FrameworkCreate, principal: CurrentPrincipal, session: DbSession, response: Response
 ) -> dict[str, Any]:
@@ -62,8 +67,12 @@ async def list_frameworks(
     return [summary(r) for r in await FrameworkRepository(session).search(principal, code)]
 
 
-@router.get("/{code}", response_model=FrameworkRead, summary="Read the latest version of a framework",
-            responses=problem_responses(404))
+@router.get(
+    "/{code}",
+    response_model=FrameworkRead,
+    summary="Read the latest version of a framework",
+    responses=problem_responses(404),
+)
 async def get_latest_framework(code: str, principal: CurrentPrincipal, session: DbSession) -> dict[str, Any]:
     row = await FrameworkRepository(session).get(principal, code, None)
     if row is None:
@@ -71,8 +80,12 @@ async def get_latest_framework(code: str, principal: CurrentPrincipal, session: 
     return summary(row)
 
 
-@router.get("/{code}/versions/{version}", response_model=FrameworkRead, summary="Read one framework version",
-            responses=problem_responses(404))
+@router.get(
+    "/{code}/versions/{version}",
+    response_model=FrameworkRead,
+    summary="Read one framework version",
+    responses=problem_responses(404),
+)
 async def get_framework_version(
     code: str,
     principal: CurrentPrincipal,

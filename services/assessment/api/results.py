@@ -45,8 +45,14 @@ async def list_results(
     except ValueError:
         after_id = None
     rows = await ResultRepository(session).search(
-        principal, campaign_id=campaign_id, subject=subject.value if subject else None, municipality=municipality,
-        organisation=organisation, level=level.value if level else None, teacher_id=teacher_id, after=after_id,
+        principal,
+        campaign_id=campaign_id,
+        subject=subject.value if subject else None,
+        municipality=municipality,
+        organisation=organisation,
+        level=level.value if level else None,
+        teacher_id=teacher_id,
+        after=after_id,
         limit=limit + 1,
     )
     next_cursor = None
@@ -56,9 +62,12 @@ async def list_results(
     return {"items": await present_all(session, rows), "next_cursor": next_cursor}
 
 
-@router.get("/results/{result_id}", response_model=ResultRead,
-            summary="Read a result: competency scores, level, explained deficits and strengths, change",
-            responses=problem_responses(404))
+@router.get(
+    "/results/{result_id}",
+    response_model=ResultRead,
+    summary="Read a result: competency scores, level, explained deficits and strengths, change",
+    responses=problem_responses(404),
+)
 async def get_result(
     result_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response
 ) -> dict[str, Any]:
@@ -89,14 +98,26 @@ async def get_teacher_profile(teacher_id: uuid.UUID, principal: CurrentPrincipal
         latest[r["campaign"]["subject"]] = r
     current = [
         {
-            "subject": subject, "result_id": r["id"], "campaign_id": r["campaign"]["id"],
-            "assessed_on": r["campaign"]["assessed_on"], "level": r["level"], "group": r["group"],
-            "percent": r["percent"], "deficits": r["deficits"], "strengths": r["strengths"], "change": r["change"],
+            "subject": subject,
+            "result_id": r["id"],
+            "campaign_id": r["campaign"]["id"],
+            "assessed_on": r["campaign"]["assessed_on"],
+            "level": r["level"],
+            "group": r["group"],
+            "percent": r["percent"],
+            "deficits": r["deficits"],
+            "strengths": r["strengths"],
+            "change": r["change"],
         }
         for subject, r in sorted(latest.items())
     ]
     return {
-        "teacher_id": teacher["id"], "external_id": teacher["external_id"], "full_name": teacher["full_name"],
-        "municipality": teacher["municipality"], "organisation": teacher["organisation"],
-        "subjects": teacher["subjects"], "current": current, "results": history,
+        "teacher_id": teacher["id"],
+        "external_id": teacher["external_id"],
+        "full_name": teacher["full_name"],
+        "municipality": teacher["municipality"],
+        "organisation": teacher["organisation"],
+        "subjects": teacher["subjects"],
+        "current": current,
+        "results": history,
     }

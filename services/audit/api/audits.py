@@ -86,10 +86,30 @@ async def _read(repo: AuditRepository, row: dict[str, Any], rules: GroupRules) -
     req = requirement(Procedure(row["procedure"]), _reviews(review_rows), row["self_check_scores"], rules)
     final = row["final_scores"]
     return {
-        **{k: row[k] for k in ("id", "route_id", "route_version", "teacher_id", "region", "municipality",
-                               "organisation", "subject", "group", "procedure", "sampled", "status",
-                               "self_check_total", "total", "created_by", "created_at", "completed_by",
-                               "completed_at", "version")},
+        **{
+            k: row[k]
+            for k in (
+                "id",
+                "route_id",
+                "route_version",
+                "teacher_id",
+                "region",
+                "municipality",
+                "organisation",
+                "subject",
+                "group",
+                "procedure",
+                "sampled",
+                "status",
+                "self_check_total",
+                "total",
+                "created_by",
+                "created_at",
+                "completed_by",
+                "completed_at",
+                "version",
+            )
+        },
         "disagreements": list(row["disagreements"]),
         "prefill": [
             {
@@ -143,8 +163,13 @@ async def list_group_rules(principal: CurrentPrincipal, request: Request) -> lis
     out: list[dict[str, Any]] = []
     for group in (1, 2, 3, 4):
         if group in rules.double_review_groups:
-            out.append({"group": group, "procedure": Procedure.double,
-                        "named_second_check_allowed": rules.allow_named_second_check})
+            out.append(
+                {
+                    "group": group,
+                    "procedure": Procedure.double,
+                    "named_second_check_allowed": rules.allow_named_second_check,
+                }
+            )
         elif group in rules.sample_shares:
             out.append({"group": group, "procedure": Procedure.full, "sample_share": rules.sample_shares[group]})
         else:
@@ -212,8 +237,7 @@ async def start_audit(
     repo = AuditRepository(session)
     existing = await repo.find_by_route(principal, route.id)
     if existing is not None:
-        raise Conflict("this route already has an audit", code="audit-exists",
-                       extra={"audit_id": str(existing["id"])})
+        raise Conflict("this route already has an audit", code="audit-exists", extra={"audit_id": str(existing["id"])})
     if route.status != "completed":
         raise Conflict("only a completed route can be audited", code="route-not-completed")
     rules = rules_of(request)
@@ -279,16 +303,21 @@ async def list_audits(
     return {"items": rows, "next_cursor": next_cursor}
 
 
-async def _audit_or_404(repo: AuditRepository, principal: Principal, audit_id: uuid.UUID, *, lock: bool = False
-                        ) -> dict[str, Any]:
+async def _audit_or_404(
+    repo: AuditRepository, principal: Principal, audit_id: uuid.UUID, *, lock: bool = False
+) -> dict[str, Any]:
     row = await repo.get(principal, audit_id, lock=lock)
     if row is None:
         raise NotFound("audit not found", code="audit-not-found")
     return row
 
 
-@router.get("/{audit_id}", response_model=AuditRead, summary="Read an audit with its reviews and delivery state",
-            responses=problem_responses(404))
+@router.get(
+    "/{audit_id}",
+    response_model=AuditRead,
+    summary="Read an audit with its reviews and delivery state",
+    responses=problem_responses(404),
+)
 async def get_audit(
     audit_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, request: Request, response: Response
 ) -> dict[str, Any]:
@@ -412,8 +441,9 @@ async def retry_delivery(
     request: Request,
     background: BackgroundTasks,
 ) -> dict[str, Any]:
-    ensure_role(principal, frozenset({Role.regional_specialist, Role.admin, Role.municipal_methodologist}),
-                "retry deliveries")
+    ensure_role(
+        principal, frozenset({Role.regional_specialist, Role.admin, Role.municipal_methodologist}), "retry deliveries"
+    )
     repo = AuditRepository(session)
     row = await _audit_or_404(repo, principal, audit_id)
     if not await repo.retry_delivery(audit_id):

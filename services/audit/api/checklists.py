@@ -104,8 +104,11 @@ async def get_checklist(
     principal: CurrentPrincipal, session: DbSession, response: Response, municipality: str = MunicipalityCode
 ) -> dict[str, Any]:
     ensure_role(principal, ANALYSTS, "read checklists")
-    row = await ChecklistRepository(session).get(principal.region, municipality) if _visible(
-        principal, municipality) else None
+    row = (
+        await ChecklistRepository(session).get(principal.region, municipality)
+        if _visible(principal, municipality)
+        else None
+    )
     if row is None:
         raise NotFound("checklist not found", code="checklist-not-found")
     response.headers["ETag"] = etag(row["version"])

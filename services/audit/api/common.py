@@ -59,8 +59,11 @@ def writer_region(principal: Principal, given: str | None = None) -> str:
         return given
     raise ValidationFailed(
         "a region is needed",
-        errors=[FieldError(loc=["body", "region"], code="region-required",
-                           message="your credential has no region; name the region")],
+        errors=[
+            FieldError(
+                loc=["body", "region"], code="region-required", message="your credential has no region; name the region"
+            )
+        ],
     )
 
 

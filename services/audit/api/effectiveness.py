@@ -68,5 +68,7 @@ async def effectiveness_of_measures(
     assert isinstance(routes, list) and isinstance(pairs, list)
     min_group = settings_of(request).effectiveness_min_group
     figures = await run_in_threadpool(compute_effectiveness, routes, pairs, min_group=min_group)
-    return {"scope": {"region": region, "municipality": municipality, "date_from": date_from, "date_to": date_to},
-            **figures}
+    return {
+        "scope": {"region": region, "municipality": municipality, "date_from": date_from, "date_to": date_to},
+        **figures,
+    }

@@ -85,16 +85,20 @@ async def monitoring_vocabulary(principal: CurrentPrincipal) -> dict[str, Any]:
     return {
         "steps": [{"step": s, "label": STEP_LABELS_RU[s], "max": STEP_MAX[s]} for s in Step],
         "bands": [
-            {"band": b, "label": BAND_LABELS_RU[b], "colour": BAND_COLOURS[b], "from_percent": BAND_EDGES[b][0],
-             "to_percent": BAND_EDGES[b][1]}
+            {
+                "band": b,
+                "label": BAND_LABELS_RU[b],
+                "colour": BAND_COLOURS[b],
+                "from_percent": BAND_EDGES[b][0],
+                "to_percent": BAND_EDGES[b][1],
+            }
             for b in Band
         ],
         "total_max": TOTAL_MAX,
     }
 
 
-async def _campaign_or_404(repo: MonitoringRepository, principal: Principal, campaign_id: uuid.UUID
-                           ) -> dict[str, Any]:
+async def _campaign_or_404(repo: MonitoringRepository, principal: Principal, campaign_id: uuid.UUID) -> dict[str, Any]:
     row = await repo.get_campaign(principal.region, campaign_id)
     if row is None:
         raise NotFound("campaign not found", code="campaign-not-found")
@@ -155,8 +159,9 @@ async def list_campaigns(
     return {"items": rows, "next_cursor": next_cursor}
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignRead, summary="Read a campaign",
-            responses=problem_responses(404))
+@router.get(
+    "/campaigns/{campaign_id}", response_model=CampaignRead, summary="Read a campaign", responses=problem_responses(404)
+)
 async def get_campaign(campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> dict[str, Any]:
     ensure_role(principal, ANALYSTS, "read the monitoring")
     return await _campaign_or_404(MonitoringRepository(session), principal, campaign_id)
@@ -173,28 +178,41 @@ def _upload_records(body: bytes, content_type: str | None, request: Request) -> 
             ) from None
         if not isinstance(doc, dict) or set(doc) != {"rows"} or not isinstance(doc["rows"], list) or not doc["rows"]:
             raise ValidationFailed(
-                "send {\"rows\": [...]} with at least one row",
+                'send {"rows": [...]} with at least one row',
                 errors=[FieldError(loc=["body", "rows"], code="invalid", message="a non-empty list of rows")],
             )
         if len(doc["rows"]) > settings.monitoring_max_rows:
             raise ValidationFailed(
                 "too many rows",
-                errors=[FieldError(loc=["body", "rows"], code="too-many-rows",
-                                   message=f"at most {settings.monitoring_max_rows} rows")],
+                errors=[
+                    FieldError(
+                        loc=["body", "rows"],
+                        code="too-many-rows",
+                        message=f"at most {settings.monitoring_max_rows} rows",
+                    )
+                ],
             )
         out: list[tuple[int, dict[str, Any]]] = []
         errors: list[FieldError] = []
         for n, item in enumerate(doc["rows"], start=1):
             if not isinstance(item, dict):
-                errors.append(FieldError(loc=["body", n], code="not-an-object", message=f"row {n}: not an object",
-                                         row=n))
+                errors.append(
+                    FieldError(loc=["body", n], code="not-an-object", message=f"row {n}: not an object", row=n)
+                )
                 continue
             rec: dict[str, Any] = {}
             for k, v in item.items():
                 col = canonical_column(k)
                 if col is None:
-                    errors.append(FieldError(loc=["body", n, str(k)[:64]], code="unknown-field",
-                                             message=f"row {n}: unknown field", row=n, column=str(k)[:64]))
+                    errors.append(
+                        FieldError(
+                            loc=["body", n, str(k)[:64]],
+                            code="unknown-field",
+                            message=f"row {n}: unknown field",
+                            row=n,
+                            column=str(k)[:64],
+                        )
+                    )
                 else:
                     rec[col] = v
             out.append((n, rec))
@@ -247,10 +265,15 @@ async def upload_scores(
     unknown = await unknown_municipalities(request, campaign["region"], [r.municipality for r in rows])
     for row_no, raw in raw_rows:
         if str(raw.get("municipality") or "").strip() in unknown:
-            errors.append(FieldError(
-                loc=["body", row_no, "municipality"], code="unknown-municipality", row=row_no, column="municipality",
-                message=f"row {row_no}: the region's directory has no municipality with this code",
-            ))
+            errors.append(
+                FieldError(
+                    loc=["body", row_no, "municipality"],
+                    code="unknown-municipality",
+                    row=row_no,
+                    column="municipality",
+                    message=f"row {row_no}: the region's directory has no municipality with this code",
+                )
+            )
     errors.sort(key=lambda e: e.row or 0)
     if errors:
         raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
@@ -309,8 +332,7 @@ async def list_scores(
     summary="The regional analysis as JSON: steps, top deficits, not engaged, leaders, change",
     responses=problem_responses(404),
 )
-async def monitoring_report(campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
-                            ) -> dict[str, Any]:
+async def monitoring_report(campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> dict[str, Any]:
     ensure_role(principal, ANALYSTS, "read the monitoring")
     repo = MonitoringRepository(session)
     campaign = await _campaign_or_404(repo, principal, campaign_id)
@@ -322,11 +344,15 @@ async def monitoring_report(campaign_id: uuid.UUID, principal: CurrentPrincipal,
     "/campaigns/{campaign_id}/report.xlsx",
     summary="The regional report as an XLSX workbook",
     response_class=Response,
-    responses={200: {"content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-                     "description": "The workbook"}, **problem_responses(404)},
+    responses={
+        200: {
+            "content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The workbook",
+        },
+        **problem_responses(404),
+    },
 )
-async def monitoring_report_xlsx(campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
-                                 ) -> Response:
+async def monitoring_report_xlsx(campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> Response:
     ensure_role(principal, ANALYSTS, "read the monitoring")
     repo = MonitoringRepository(session)
     campaign = await _campaign_or_404(repo, principal, campaign_id)
@@ -350,8 +376,10 @@ async def monitoring_report_xlsx(campaign_id: uuid.UUID, principal: CurrentPrinc
     "/campaigns/{campaign_id}/chart.svg",
     summary="Chart of the region's percent per step (SVG)",
     response_class=Response,
-    responses={200: {"content": {SVG_MEDIA_TYPE: {"schema": {"type": "string"}}}, "description": "The chart"},
-               **problem_responses(404)},
+    responses={
+        200: {"content": {SVG_MEDIA_TYPE: {"schema": {"type": "string"}}}, "description": "The chart"},
+        **problem_responses(404),
+    },
 )
 async def monitoring_chart(campaign_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> Response:
     ensure_role(principal, ANALYSTS, "read the monitoring")

@@ -21,8 +21,10 @@ from services.resources.repository import MentorRepository, NeighbourRepository,
 from services.resources.schemas import AssignmentRequest, AssignmentResponse
 
 router = APIRouter(prefix="/api/v1/mentors", tags=["mentor-assignments"], responses=problem_responses(401, 403, 422))
-ALGORITHM = "min-cost flow (networkx network simplex): weakest groups first, then same municipality, then " \
-            "neighbouring or online"
+ALGORITHM = (
+    "min-cost flow (networkx network simplex): weakest groups first, then same municipality, then "
+    "neighbouring or online"
+)
 ALREADY = "already-mentored"
 
 
@@ -55,8 +57,14 @@ async def assign_mentors(
     for i, m in enumerate(body.mentees):
         k = (m.teacher_id, m.subject.value)
         if k in seen:
-            errors.append(FieldError(loc=["body", "mentees", i], code="duplicate-in-batch",
-                                     message=f"teacher and subject repeat item {seen[k]}", row=i + 1))
+            errors.append(
+                FieldError(
+                    loc=["body", "mentees", i],
+                    code="duplicate-in-batch",
+                    message=f"teacher and subject repeat item {seen[k]}",
+                    row=i + 1,
+                )
+            )
         seen.setdefault(k, i)
     if errors:
         raise ValidationFailed("mentees repeat", errors=errors)
@@ -66,8 +74,9 @@ async def assign_mentors(
         key = check_key(idempotency_key)
         assert key is not None
         fp = fingerprint(body.model_dump_json())
-        guard = IdempotencyGuard(idempotency_keys, session, key=key, principal=principal.sub,
-                                 operation="mentor-assignments")
+        guard = IdempotencyGuard(
+            idempotency_keys, session, key=key, principal=principal.sub, operation="mentor-assignments"
+        )
         replayed = await guard.begin(fp)
         if replayed is not None:
             return replayed
@@ -77,11 +86,19 @@ async def assign_mentors(
     by_teacher = {str(m.teacher_id): m for m in body.mentees}
     mentees = [
         Mentee(str(m.teacher_id), m.subject.value, m.municipality, m.group, frozenset(m.deficits))
-        for m in body.mentees if (m.teacher_id, m.subject.value) not in mentored
+        for m in body.mentees
+        if (m.teacher_id, m.subject.value) not in mentored
     ]
     slots = [
-        MentorSlots(str(r["id"]), str(r["teacher_id"]), r["municipality"], frozenset(r["subjects"]),
-                    frozenset(r["competencies"]), r["mode"], r["capacity"] - r["load"])
+        MentorSlots(
+            str(r["id"]),
+            str(r["teacher_id"]),
+            r["municipality"],
+            frozenset(r["subjects"]),
+            frozenset(r["competencies"]),
+            r["mode"],
+            r["capacity"] - r["load"],
+        )
         for r in mentor_rows
     ]
     # CPU-bound (seconds for a whole region): keep the event loop answering meanwhile.
@@ -90,27 +107,55 @@ async def assign_mentors(
     assigned: list[dict[str, Any]] = []
     for a in result.assignments:
         mr = mentors_by_id[a.mentor_id]
-        assigned.append({
-            "teacher_id": a.mentee.teacher_id, "subject": a.mentee.subject, "group": a.mentee.group,
-            "municipality": a.mentee.municipality, "mentor_id": a.mentor_id, "mentor_teacher_id": mr["teacher_id"],
-            "mentor_municipality": mr["municipality"], "tier": a.tier, "reservation_id": None,
-        })
+        assigned.append(
+            {
+                "teacher_id": a.mentee.teacher_id,
+                "subject": a.mentee.subject,
+                "group": a.mentee.group,
+                "municipality": a.mentee.municipality,
+                "mentor_id": a.mentor_id,
+                "mentor_teacher_id": mr["teacher_id"],
+                "mentor_municipality": mr["municipality"],
+                "tier": a.tier,
+                "reservation_id": None,
+            }
+        )
     unserved = [
-        {"teacher_id": u.mentee.teacher_id, "subject": u.mentee.subject, "group": u.mentee.group,
-         "municipality": u.mentee.municipality, "reason": u.reason, "message": u.message}
+        {
+            "teacher_id": u.mentee.teacher_id,
+            "subject": u.mentee.subject,
+            "group": u.mentee.group,
+            "municipality": u.mentee.municipality,
+            "reason": u.reason,
+            "message": u.message,
+        }
         for u in result.unserved
     ]
     for m in body.mentees:
         if (m.teacher_id, m.subject.value) in mentored:
-            unserved.append({"teacher_id": m.teacher_id, "subject": m.subject.value, "group": m.group,
-                             "municipality": m.municipality, "reason": ALREADY,
-                             "message": "У педагога уже есть наставник по этому предмету"})
+            unserved.append(
+                {
+                    "teacher_id": m.teacher_id,
+                    "subject": m.subject.value,
+                    "group": m.group,
+                    "municipality": m.municipality,
+                    "reason": ALREADY,
+                    "message": "У педагога уже есть наставник по этому предмету",
+                }
+            )
     if body.apply and assigned:
         rows = [
-            {"region": region, "route_id": None, "teacher_id": uuid.UUID(a["teacher_id"]),
-             "mentor_id": uuid.UUID(a["mentor_id"]), "subject": a["subject"], "municipality": a["municipality"],
-             "organisation": by_teacher[a["teacher_id"]].organisation, "origin": "assignment",
-             "created_by": principal.sub}
+            {
+                "region": region,
+                "route_id": None,
+                "teacher_id": uuid.UUID(a["teacher_id"]),
+                "mentor_id": uuid.UUID(a["mentor_id"]),
+                "subject": a["subject"],
+                "municipality": a["municipality"],
+                "organisation": by_teacher[a["teacher_id"]].organisation,
+                "origin": "assignment",
+                "created_by": principal.sub,
+            }
             for a in assigned
         ]
         stored_rows = await ReservationRepository(session).insert_many(rows)
@@ -124,12 +169,18 @@ async def assign_mentors(
     stats = summary(result)
     if any(u["reason"] == ALREADY for u in unserved):
         stats["unserved_by_reason"][ALREADY] = sum(1 for u in unserved if u["reason"] == ALREADY)
-    out = AssignmentResponse.model_validate({
-        "algorithm": ALGORITHM, "applied": body.apply, "mentees": len(body.mentees), "served": len(assigned),
-        "assignments": assigned, "unserved": unserved, "summary": stats,
-    })
+    out = AssignmentResponse.model_validate(
+        {
+            "algorithm": ALGORITHM,
+            "applied": body.apply,
+            "mentees": len(body.mentees),
+            "served": len(assigned),
+            "assignments": assigned,
+            "unserved": unserved,
+            "summary": stats,
+        }
+    )
     payload = dumps(out.model_dump(mode="json"))
     if guard is not None:
         await guard.store(fp, 200, payload)
     return Response(payload, status_code=200, media_type="application/json")
-

@@ -60,11 +60,22 @@ def _alternative(a: matching.Alternative, q: matching.MatchQuery) -> dict[str, A
         "reasons": [{"code": r.code, "points": r.points / 100, "text": r.text} for r in a.reasons],
     }
     if isinstance(item, matching.Offer):
-        return {**common, "kind": item.kind, "title": item.title, "municipalities": sorted(item.municipalities),
-                "starts_on": item.starts_on, "ends_on": item.ends_on}
+        return {
+            **common,
+            "kind": item.kind,
+            "title": item.title,
+            "municipalities": sorted(item.municipalities),
+            "starts_on": item.starts_on,
+            "ends_on": item.ends_on,
+        }
     subject = SUBJECT_LABELS_RU.get(q.subject or "", q.subject or "")
-    return {**common, "kind": item.role, "title": f"{MENTOR_ROLE_LABELS_RU.get(item.role, item.role)}: {subject}",
-            "municipalities": [item.municipality], "mentor_teacher_id": item.teacher_id}
+    return {
+        **common,
+        "kind": item.role,
+        "title": f"{MENTOR_ROLE_LABELS_RU.get(item.role, item.role)}: {subject}",
+        "municipalities": [item.municipality],
+        "mentor_teacher_id": item.teacher_id,
+    }
 
 
 def response_of(result: matching.MatchResult, q: matching.MatchQuery) -> dict[str, Any]:
@@ -100,8 +111,14 @@ async def match_resources(body: MatchRequest, principal: CurrentPrincipal, sessi
     neighbours = neighbour_map(await NeighbourRepository(session).pairs(region))
     q = query_of(body, principal, neighbours)
     rows = await ResourceRepository(session).match_candidates(
-        region, deficits=q.deficits, subject=q.subject, group=q.group, municipality=q.municipality,
-        start=q.period_start, end=q.period_end, kinds=sorted(q.kinds),
+        region,
+        deficits=q.deficits,
+        subject=q.subject,
+        group=q.group,
+        municipality=q.municipality,
+        start=q.period_start,
+        end=q.period_end,
+        kinds=sorted(q.kinds),
     )
     mentor_rows = await MentorRepository(session).active_for_matching(region, q.subject) if q.subject else []
     result = matching.match(q, [offer_of(r) for r in rows], [mentor_offer_of(m) for m in mentor_rows])
@@ -114,9 +131,7 @@ async def match_resources(body: MatchRequest, principal: CurrentPrincipal, sessi
     response_model=MatchBatchResponse,
     summary="Match up to 1,000 teachers against one snapshot of the catalogue (route generation)",
 )
-async def match_resources_batch(
-    body: MatchBatchRequest, principal: CurrentPrincipal, session: DbSession
-) -> Response:
+async def match_resources_batch(body: MatchBatchRequest, principal: CurrentPrincipal, session: DbSession) -> Response:
     region = principal.region
     neighbours = neighbour_map(await NeighbourRepository(session).pairs(region))
     offers = [offer_of(r) for r in await ResourceRepository(session).snapshot(region)]

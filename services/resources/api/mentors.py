@@ -71,10 +71,15 @@ async def create_mentor(
     values = body.model_dump()
     values["subjects"] = [str(s) for s in values["subjects"]]
     row = await repo.insert({**values, "region": region})
-    await repo.add_membership({
-        "mentor_id": row["id"], "year": body.joined_year or this_year(), "action": MembershipAction.entered.value,
-        "assessment": body.joined_assessment, "recorded_by": principal.sub,
-    })
+    await repo.add_membership(
+        {
+            "mentor_id": row["id"],
+            "year": body.joined_year or this_year(),
+            "action": MembershipAction.entered.value,
+            "assessment": body.joined_assessment,
+            "recorded_by": principal.sub,
+        }
+    )
     response.headers["ETag"] = etag(row["version"])
     response.headers["Location"] = f"/api/v1/mentors/{row['id']}"
     return row
@@ -95,8 +100,15 @@ async def list_mentors(
     limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     after = decode_cursor(cursor, 2)
-    filters = {"municipality": municipality, "subject": subject, "competency": competency, "mode": mode,
-               "role": role, "has_free": has_free, "status": status_}
+    filters = {
+        "municipality": municipality,
+        "subject": subject,
+        "competency": competency,
+        "mode": mode,
+        "role": role,
+        "has_free": has_free,
+        "status": status_,
+    }
     rows = await MentorRepository(session).page(principal.region, filters=filters, after=after, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
@@ -171,8 +183,13 @@ async def update_mentor(
 
 
 async def _set_status(
-    mentor_id: uuid.UUID, to: MentorStatus, action: MembershipAction, principal: Principal, session: Any,
-    response: Response, if_match: str | None,
+    mentor_id: uuid.UUID,
+    to: MentorStatus,
+    action: MembershipAction,
+    principal: Principal,
+    session: Any,
+    response: Response,
+    if_match: str | None,
 ) -> dict[str, Any]:
     repo = MentorRepository(session)
     current = await repo.get(principal.region, mentor_id)
@@ -187,8 +204,9 @@ async def _set_status(
     row = await repo.update(mentor_id, {"status": to.value}, expected)
     if row is None:
         raise PreconditionFailed("the mentor changed since you read it", code="stale-version")
-    await repo.add_membership({"mentor_id": mentor_id, "year": this_year(), "action": action.value,
-                               "recorded_by": principal.sub})
+    await repo.add_membership(
+        {"mentor_id": mentor_id, "year": this_year(), "action": action.value, "recorded_by": principal.sub}
+    )
     response.headers["ETag"] = etag(row["version"])
     return row
 
@@ -200,11 +218,15 @@ async def _set_status(
     responses=problem_responses(404, 412, 428),
 )
 async def deactivate_mentor(
-    mentor_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response,
+    mentor_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    return await _set_status(mentor_id, MentorStatus.inactive, MembershipAction.left, principal, session, response,
-                             if_match)
+    return await _set_status(
+        mentor_id, MentorStatus.inactive, MembershipAction.left, principal, session, response, if_match
+    )
 
 
 @router.post(
@@ -214,11 +236,15 @@ async def deactivate_mentor(
     responses=problem_responses(404, 412, 428),
 )
 async def activate_mentor(
-    mentor_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response,
+    mentor_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
-    return await _set_status(mentor_id, MentorStatus.active, MembershipAction.returned, principal, session,
-                             response, if_match)
+    return await _set_status(
+        mentor_id, MentorStatus.active, MembershipAction.returned, principal, session, response, if_match
+    )
 
 
 @router.get(
@@ -251,8 +277,9 @@ async def add_mentor_history(
     if current is None:
         raise NotFound("mentor not found", code="mentor-not-found")
     ensure_mentor_editor(principal, current["municipality"])
-    return await repo.add_membership({**body.model_dump(mode="json"), "mentor_id": mentor_id,
-                                      "recorded_by": principal.sub})
+    return await repo.add_membership(
+        {**body.model_dump(mode="json"), "mentor_id": mentor_id, "recorded_by": principal.sub}
+    )
 
 
 MENTOR_IMPORT_SQL = """
@@ -260,8 +287,19 @@ region varchar(32), teacher_id uuid, municipality varchar(32), role varchar(16),
 competencies varchar(32)[], level smallint, mode varchar(16), capacity integer, joined_year smallint,
 joined_assessment varchar(64)
 """
-MENTOR_IMPORT_COLUMNS = ("region", "teacher_id", "municipality", "role", "subjects", "competencies", "level", "mode",
-                         "capacity", "joined_year", "joined_assessment")
+MENTOR_IMPORT_COLUMNS = (
+    "region",
+    "teacher_id",
+    "municipality",
+    "role",
+    "subjects",
+    "competencies",
+    "level",
+    "mode",
+    "capacity",
+    "joined_year",
+    "joined_assessment",
+)
 MENTOR_UPDATED = ("municipality", "role", "subjects", "competencies", "level", "mode", "capacity")
 
 
@@ -270,7 +308,8 @@ MENTOR_UPDATED = ("municipality", "role", "subjects", "competencies", "level", "
     response_model=ImportResult,
     summary="Import mentors from CSV, XLSX or JSON, upserting by teacher_id (Idempotency-Key required)",
     description=(
-        "Same formats and guarantees as the resource import. Columns: " + ", ".join(MENTOR_COLUMNS)
+        "Same formats and guarantees as the resource import. Columns: "
+        + ", ".join(MENTOR_COLUMNS)
         + ". New mentors get an `entered` history event (joined_year, joined_assessment). `mode=all` "
         "(default) stores nothing when any row is bad; `mode=partial` stores the good rows."
     ),
@@ -285,8 +324,15 @@ async def import_mentors(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> Response:
     run = await begin_import(
-        request, principal, session, what="mentors", mode=mode, idempotency_key=idempotency_key,
-        allowed=MENTOR_COLUMNS, required=MENTOR_REQUIRED, aliases=MENTOR_ALIASES,
+        request,
+        principal,
+        session,
+        what="mentors",
+        mode=mode,
+        idempotency_key=idempotency_key,
+        allowed=MENTOR_COLUMNS,
+        required=MENTOR_REQUIRED,
+        aliases=MENTOR_ALIASES,
     )
     if isinstance(run, Response):
         return run
@@ -312,9 +358,21 @@ async def import_mentors(
             errors.append(row_error(number, *problem))
             bad_rows.add(number)
             continue
-        records.append((region, r.teacher_id, r.municipality, r.role.value, [str(s) for s in r.subjects],
-                        list(r.competencies), r.level, r.mode.value, r.capacity, r.joined_year,
-                        r.joined_assessment))
+        records.append(
+            (
+                region,
+                r.teacher_id,
+                r.municipality,
+                r.role.value,
+                [str(s) for s in r.subjects],
+                list(r.competencies),
+                r.level,
+                r.mode.value,
+                r.capacity,
+                r.joined_year,
+                r.joined_assessment,
+            )
+        )
     return await finish_import(
         run, records, errors, bad_rows, lambda recs: _upsert_mentors(session, recs, principal.sub), changed="the active"
     )

@@ -34,8 +34,12 @@ def reservation_scope(principal: Principal) -> Any:
 
 
 def sees(principal: Principal, row: dict[str, Any]) -> bool:
-    return principal.sees(region=row.get("region"), municipality=row.get("municipality"),
-                          organisation=row.get("organisation"), teacher_id=str(row["teacher_id"]))
+    return principal.sees(
+        region=row.get("region"),
+        municipality=row.get("municipality"),
+        organisation=row.get("organisation"),
+        teacher_id=str(row["teacher_id"]),
+    )
 
 
 @router.post(
@@ -53,10 +57,15 @@ async def create_reservation(
 ) -> dict[str, Any]:
     region = principal.region
     if principal.role == Role.teacher:
-        body = body.model_copy(update={"municipality": principal.municipality or body.municipality,
-                                       "organisation": principal.organisation or body.organisation})
-    if not principal.sees(region=region, municipality=body.municipality, organisation=body.organisation,
-                          teacher_id=str(body.teacher_id)):
+        body = body.model_copy(
+            update={
+                "municipality": principal.municipality or body.municipality,
+                "organisation": principal.organisation or body.organisation,
+            }
+        )
+    if not principal.sees(
+        region=region, municipality=body.municipality, organisation=body.organisation, teacher_id=str(body.teacher_id)
+    ):
         raise Forbidden("you may not reserve for this teacher", code="out-of-scope")
     repo = ReservationRepository(session)
     existing = await repo.active_for(route_id=body.route_id, resource_id=body.resource_id, mentor_id=body.mentor_id)
@@ -132,10 +141,16 @@ async def _reserve_mentor(
 
 def _values(body: ReservationCreate, principal: Principal, region: str) -> dict[str, Any]:
     return {
-        "region": region, "route_id": body.route_id, "teacher_id": body.teacher_id,
-        "resource_id": body.resource_id, "mentor_id": body.mentor_id,
-        "subject": body.subject.value if body.subject else None, "municipality": body.municipality,
-        "organisation": body.organisation, "origin": "route", "created_by": principal.sub,
+        "region": region,
+        "route_id": body.route_id,
+        "teacher_id": body.teacher_id,
+        "resource_id": body.resource_id,
+        "mentor_id": body.mentor_id,
+        "subject": body.subject.value if body.subject else None,
+        "municipality": body.municipality,
+        "organisation": body.organisation,
+        "origin": "route",
+        "created_by": principal.sub,
     }
 
 
@@ -164,8 +179,14 @@ async def list_reservations(
     limit: int = Query(default=100, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     after = decode_cursor(cursor, 2)
-    filters = {"route_id": route_id, "teacher_id": teacher_id, "resource_id": resource_id, "mentor_id": mentor_id,
-               "status": status_, "origin": origin}
+    filters = {
+        "route_id": route_id,
+        "teacher_id": teacher_id,
+        "resource_id": resource_id,
+        "mentor_id": mentor_id,
+        "status": status_,
+        "origin": origin,
+    }
     rows = await ReservationRepository(session).page(
         principal.region, scope=and_(reservation_scope(principal)), filters=filters, after=after, limit=limit + 1
     )
@@ -176,8 +197,9 @@ async def list_reservations(
     return {"items": rows, "next_cursor": next_cursor}
 
 
-@router.get("/{reservation_id}", response_model=ReservationRead, summary="Read a reservation",
-            responses=problem_responses(404))
+@router.get(
+    "/{reservation_id}", response_model=ReservationRead, summary="Read a reservation", responses=problem_responses(404)
+)
 async def get_reservation(reservation_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> dict[str, Any]:
     row = await ReservationRepository(session).get(principal.region, reservation_id)
     if row is None or not sees(principal, row):

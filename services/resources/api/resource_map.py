@@ -19,8 +19,13 @@ from services.resources.schemas import CoverageRequest, CoverageResponse, Neighb
 
 router = APIRouter(prefix="/api/v1/resource-map", tags=["resource-map"], responses=problem_responses(401, 403, 422))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STATUS_RU = {"no-methodists": "нет методистов", "short": "не хватает", "covered": "покрыто",
-             "no-demand": "нет потребности", "unknown-demand": "потребность неизвестна"}
+STATUS_RU = {
+    "no-methodists": "нет методистов",
+    "short": "не хватает",
+    "covered": "покрыто",
+    "no-demand": "нет потребности",
+    "unknown-demand": "потребность неизвестна",
+}
 
 
 @router.get("/neighbours", response_model=NeighboursRead, summary="Neighbouring municipalities of your region")
@@ -49,8 +54,13 @@ def ensure_analyst(principal: Principal) -> None:
 
 
 async def _coverage(
-    request: Request, principal: Principal, session: Any, demand: dict[tuple[str, str], int] | None,
-    source: str, note: str | None, municipalities: list[str] | None,
+    request: Request,
+    principal: Principal,
+    session: Any,
+    demand: dict[tuple[str, str], int] | None,
+    source: str,
+    note: str | None,
+    municipalities: list[str] | None,
 ) -> dict[str, Any]:
     region = principal.region
     client = AssessmentClient(request.app.state.gateway)
@@ -78,13 +88,37 @@ def _respond(result: dict[str, Any], fmt: str) -> Any:
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Покрытие")
-    ws.append(["Муниципалитет", "Предмет", "Потребность (педагогов с дефицитами)", "Методистов", "Свободных мест",
-               "Методистов в соседних", "Онлайн-методистов в регионе", "Ресурсов по предмету",
-               "Межпредметных ресурсов", "Нехватка", "Статус"])
+    ws.append(
+        [
+            "Муниципалитет",
+            "Предмет",
+            "Потребность (педагогов с дефицитами)",
+            "Методистов",
+            "Свободных мест",
+            "Методистов в соседних",
+            "Онлайн-методистов в регионе",
+            "Ресурсов по предмету",
+            "Межпредметных ресурсов",
+            "Нехватка",
+            "Статус",
+        ]
+    )
     for c in result["cells"]:
-        ws.append([xlsx_cell(c["municipality"]), xlsx_cell(c["subject"]), c["demand"], c["methodists"],
-                   c["free_slots"], c["neighbour_methodists"], c["online_methodists"], c["resources"],
-                   c["cross_subject_resources"], c["shortfall"], STATUS_RU.get(c["status"], c["status"])])
+        ws.append(
+            [
+                xlsx_cell(c["municipality"]),
+                xlsx_cell(c["subject"]),
+                c["demand"],
+                c["methodists"],
+                c["free_slots"],
+                c["neighbour_methodists"],
+                c["online_methodists"],
+                c["resources"],
+                c["cross_subject_resources"],
+                c["shortfall"],
+                STATUS_RU.get(c["status"], c["status"]),
+            ]
+        )
     ws2 = wb.create_sheet("Без методистов")
     ws2.append(["Муниципалитет"])
     for m in result["municipalities_without_methodists"]:
@@ -92,8 +126,16 @@ def _respond(result: dict[str, Any], fmt: str) -> Any:
     ws3 = wb.create_sheet("Дефицит методистов")
     ws3.append(["Предмет", "Потребность", "Методистов", "Свободных мест", "Нехватка", "Муниципалитетов без методистов"])
     for s in result["subjects_short_of_methodists"]:
-        ws3.append([xlsx_cell(s["subject"]), s["demand"], s["methodists"], s["free_slots"], s["shortfall"],
-                    s["municipalities_without_methodists"]])
+        ws3.append(
+            [
+                xlsx_cell(s["subject"]),
+                s["demand"],
+                s["methodists"],
+                s["free_slots"],
+                s["shortfall"],
+                s["municipalities_without_methodists"],
+            ]
+        )
     ws4 = wb.create_sheet("Источник")
     ws4.append(["Регион", xlsx_cell(result["region"] or "")])
     ws4.append(["Источник потребности", result["demand_source"]])
@@ -101,8 +143,11 @@ def _respond(result: dict[str, Any], fmt: str) -> Any:
         ws4.append(["Примечание", xlsx_cell(result["demand_note"])])
     buf = io.BytesIO()
     wb.save(buf)
-    return Response(buf.getvalue(), media_type=XLSX,
-                    headers={"Content-Disposition": 'attachment; filename="resource-coverage.xlsx"'})
+    return Response(
+        buf.getvalue(),
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="resource-coverage.xlsx"'},
+    )
 
 
 COVERAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -123,7 +168,9 @@ COVERAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=COVERAGE_RESPONSES,
 )
 async def get_coverage(
-    request: Request, principal: CurrentPrincipal, session: DbSession,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
     format_: Literal["json", "xlsx"] = Query(default="json", alias="format"),
 ) -> Any:
     ensure_analyst(principal)
@@ -143,7 +190,10 @@ async def get_coverage(
     responses=COVERAGE_RESPONSES,
 )
 async def compute_coverage(
-    body: CoverageRequest, request: Request, principal: CurrentPrincipal, session: DbSession,
+    body: CoverageRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
     format_: Literal["json", "xlsx"] = Query(default="json", alias="format"),
 ) -> Any:
     ensure_analyst(principal)

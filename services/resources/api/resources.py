@@ -54,16 +54,25 @@ def ownership_for_create(principal: Principal, body: ResourceCreate) -> dict[str
             if body.owner_teacher_id is None:
                 raise ValidationFailed(
                     "a peer resource needs the teacher who offers it",
-                    errors=[FieldError(loc=["body", "owner_teacher_id"], code="missing",
-                                       message="required for kind=peer_resource")],
+                    errors=[
+                        FieldError(
+                            loc=["body", "owner_teacher_id"], code="missing", message="required for kind=peer_resource"
+                        )
+                    ],
                 )
-            return {"owner_scope": OwnerScope.teacher, "owner_teacher_id": body.owner_teacher_id,
-                    "owner_municipality": None}
+            return {
+                "owner_scope": OwnerScope.teacher,
+                "owner_teacher_id": body.owner_teacher_id,
+                "owner_municipality": None,
+            }
         if body.owner_teacher_id is not None:
             raise ValidationFailed(
                 "only peer resources have an owner teacher",
-                errors=[FieldError(loc=["body", "owner_teacher_id"], code="not-allowed",
-                                   message="only for kind=peer_resource")],
+                errors=[
+                    FieldError(
+                        loc=["body", "owner_teacher_id"], code="not-allowed", message="only for kind=peer_resource"
+                    )
+                ],
             )
         return {"owner_scope": OwnerScope.region, "owner_teacher_id": None, "owner_municipality": None}
     if principal.role == Role.municipal_methodologist and principal.municipality:
@@ -71,8 +80,12 @@ def ownership_for_create(principal: Principal, body: ResourceCreate) -> dict[str
             raise Forbidden("peer resources are offered by teachers themselves", code="role-forbidden")
         if any(m != principal.municipality for m in body.municipalities):
             raise Forbidden("municipal services add resources of their own municipality only", code="out-of-scope")
-        return {"owner_scope": OwnerScope.municipality, "owner_municipality": principal.municipality,
-                "owner_teacher_id": None, "municipalities": [principal.municipality]}
+        return {
+            "owner_scope": OwnerScope.municipality,
+            "owner_municipality": principal.municipality,
+            "owner_teacher_id": None,
+            "municipalities": [principal.municipality],
+        }
     if principal.role == Role.teacher and principal.teacher_id:
         if body.kind != ResourceKind.peer_resource:
             raise Forbidden("teachers offer their own resources (kind=peer_resource)", code="role-forbidden")
@@ -81,8 +94,12 @@ def ownership_for_create(principal: Principal, body: ResourceCreate) -> dict[str
         own = [principal.municipality] if principal.municipality else []
         if any(m not in own for m in body.municipalities):
             raise Forbidden("a teacher's resource is held in their own municipality (or online)", code="out-of-scope")
-        return {"owner_scope": OwnerScope.teacher, "owner_teacher_id": uuid.UUID(principal.teacher_id),
-                "owner_municipality": None, "municipalities": body.municipalities or own}
+        return {
+            "owner_scope": OwnerScope.teacher,
+            "owner_teacher_id": uuid.UUID(principal.teacher_id),
+            "owner_municipality": None,
+            "municipalities": body.municipalities or own,
+        }
     raise Forbidden("your role may not add to the resource map", code="role-forbidden")
 
 
@@ -150,10 +167,20 @@ async def list_resources(
             errors=[FieldError(loc=["query", "cursor"], code="invalid-cursor", message="cursor is not valid")],
         )
     filters = {
-        "q": q, "kind": kind, "subject": subject, "competency": competency, "level": level,
-        "learning_type": learning_type, "mode": mode, "municipality": municipality, "owner_scope": owner_scope,
-        "owner_teacher_id": owner_teacher_id, "available_from": available_from, "available_to": available_to,
-        "has_free": has_free, "status": status_,
+        "q": q,
+        "kind": kind,
+        "subject": subject,
+        "competency": competency,
+        "level": level,
+        "learning_type": learning_type,
+        "mode": mode,
+        "municipality": municipality,
+        "owner_scope": owner_scope,
+        "owner_teacher_id": owner_teacher_id,
+        "available_from": available_from,
+        "available_to": available_to,
+        "has_free": has_free,
+        "status": status_,
     }
     effective_sort = sort if (sort != "relevance" or q) else "title"
     rows = await ResourceRepository(session).page(
@@ -230,7 +257,11 @@ async def update_resource(
 
 
 async def _transition(
-    resource_id: uuid.UUID, to: ResourceStatus, principal: Principal, session: Any, response: Response,
+    resource_id: uuid.UUID,
+    to: ResourceStatus,
+    principal: Principal,
+    session: Any,
+    response: Response,
     if_match: str | None,
 ) -> dict[str, Any]:
     repo = ResourceRepository(session)
@@ -258,7 +289,10 @@ async def _transition(
     responses=problem_responses(404, 412, 428),
 )
 async def archive_resource(
-    resource_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response,
+    resource_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
     return await _transition(resource_id, ResourceStatus.archived, principal, session, response, if_match)
@@ -271,7 +305,10 @@ async def archive_resource(
     responses=problem_responses(404, 412, 428),
 )
 async def restore_resource(
-    resource_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, response: Response,
+    resource_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    response: Response,
     if_match: str | None = Header(default=None),
 ) -> dict[str, Any]:
     return await _transition(resource_id, ResourceStatus.active, principal, session, response, if_match)
@@ -283,7 +320,7 @@ async def restore_resource(
     summary="Import resources from CSV, XLSX or JSON, upserting by external_id (Idempotency-Key required)",
     description=(
         "Body: `text/csv` (UTF-8 with or without BOM, or Windows-1251; `;` or `,` separated), an XLSX "
-        "workbook (first sheet), or `application/json` (`{\"rows\": [...]}` or a list of row objects). "
+        'workbook (first sheet), or `application/json` (`{"rows": [...]}` or a list of row objects). '
         "Columns: " + ", ".join(RESOURCE_COLUMNS) + " (Russian headers are accepted too). Lists "
         "(competencies, subjects, levels, municipalities) are separated by `,` `;` or `|`. "
         "`mode=all` (default) stores nothing when any row is bad and answers 422 with every bad row; "
@@ -301,8 +338,15 @@ async def import_resources(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ) -> Response:
     run = await begin_import(
-        request, principal, session, what="resources", mode=mode, idempotency_key=idempotency_key,
-        allowed=RESOURCE_COLUMNS, required=RESOURCE_REQUIRED, aliases=RESOURCE_ALIASES,
+        request,
+        principal,
+        session,
+        what="resources",
+        mode=mode,
+        idempotency_key=idempotency_key,
+        allowed=RESOURCE_COLUMNS,
+        required=RESOURCE_REQUIRED,
+        aliases=RESOURCE_ALIASES,
     )
     if isinstance(run, Response):
         return run
@@ -336,14 +380,32 @@ async def import_resources(
             bad_rows.add(number)
             continue
         owner_mun = principal.municipality if principal.role == Role.municipal_methodologist else None
-        records.append((
-            region, r.external_id, r.kind.value, r.event_format.value if r.event_format else None, r.title,
-            r.description, r.provider, r.hours, r.federal_registry, list(r.competencies),
-            [str(s) for s in r.subjects], list(r.levels), r.learning_type.value, r.mode.value,
-            list(r.municipalities) or ([owner_mun] if owner_mun else []), r.starts_on, r.ends_on, r.capacity,
-            r.url, OwnerScope.municipality.value if owner_mun else OwnerScope.region.value, owner_mun,
-            principal.sub,
-        ))
+        records.append(
+            (
+                region,
+                r.external_id,
+                r.kind.value,
+                r.event_format.value if r.event_format else None,
+                r.title,
+                r.description,
+                r.provider,
+                r.hours,
+                r.federal_registry,
+                list(r.competencies),
+                [str(s) for s in r.subjects],
+                list(r.levels),
+                r.learning_type.value,
+                r.mode.value,
+                list(r.municipalities) or ([owner_mun] if owner_mun else []),
+                r.starts_on,
+                r.ends_on,
+                r.capacity,
+                r.url,
+                OwnerScope.municipality.value if owner_mun else OwnerScope.region.value,
+                owner_mun,
+                principal.sub,
+            )
+        )
     return await finish_import(
         run, records, errors, bad_rows, lambda recs: _upsert_resources(session, recs), changed="the catalogue"
     )
@@ -357,13 +419,47 @@ municipalities varchar(32)[], starts_on date, ends_on date, capacity integer, ur
 owner_scope varchar(16), owner_municipality varchar(32), created_by varchar(200)
 """
 IMPORT_COLUMNS = (
-    "region", "external_id", "kind", "event_format", "title", "description", "provider", "hours",
-    "federal_registry", "competencies", "subjects", "levels", "learning_type", "mode", "municipalities",
-    "starts_on", "ends_on", "capacity", "url", "owner_scope", "owner_municipality", "created_by",
+    "region",
+    "external_id",
+    "kind",
+    "event_format",
+    "title",
+    "description",
+    "provider",
+    "hours",
+    "federal_registry",
+    "competencies",
+    "subjects",
+    "levels",
+    "learning_type",
+    "mode",
+    "municipalities",
+    "starts_on",
+    "ends_on",
+    "capacity",
+    "url",
+    "owner_scope",
+    "owner_municipality",
+    "created_by",
 )
 UPDATED_COLUMNS = (
-    "kind", "event_format", "title", "description", "provider", "hours", "federal_registry", "competencies",
-    "subjects", "levels", "learning_type", "mode", "municipalities", "starts_on", "ends_on", "capacity", "url",
+    "kind",
+    "event_format",
+    "title",
+    "description",
+    "provider",
+    "hours",
+    "federal_registry",
+    "competencies",
+    "subjects",
+    "levels",
+    "learning_type",
+    "mode",
+    "municipalities",
+    "starts_on",
+    "ends_on",
+    "capacity",
+    "url",
 )
 
 
