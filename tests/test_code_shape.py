@@ -1,0 +1,60 @@
+"""The codebase keeps the shape docs/ARCHITECTURE.md describes: thin routers, short modules.
+
+Routers only parse, authorise through typed dependencies and call a service function, so no
+function in a service's `api/` package is more complex than 10 (radon's cyclomatic complexity).
+A module longer than 600 lines says why in its docstring ("Longer than 600 lines: ...").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from radon.complexity import cc_visit
+
+pytestmark = pytest.mark.no_db
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("assessment", "resources", "routes", "audit")
+MAX_ROUTER_COMPLEXITY = 10
+MAX_MODULE_LINES = 600
+LONG_MODULE_NOTE = "Longer than 600 lines:"
+
+
+def _python_files(base: Path) -> list[Path]:
+    return sorted(p for p in base.rglob("*.py") if "migrations" not in p.parts)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_router_functions_stay_simple(service: str) -> None:
+    too_complex = []
+    for path in _python_files(ROOT / "services" / service / "api"):
+        for block in cc_visit(path.read_text(encoding="utf-8")):
+            if block.complexity > MAX_ROUTER_COMPLEXITY:
+                too_complex.append(f"{path.relative_to(ROOT)}:{block.lineno} {block.name} ({block.complexity})")
+    assert not too_complex, "router functions above complexity 10:\n" + "\n".join(too_complex)
+
+
+@pytest.mark.parametrize("package", [*(f"services/{s}" for s in SERVICES), "gateway", "kit"])
+def test_modules_are_short_or_say_why(package: str) -> None:
+    long_modules = []
+    for path in _python_files(ROOT / package):
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n")
+        if lines > MAX_MODULE_LINES and LONG_MODULE_NOTE not in text[:3000]:
+            long_modules.append(f"{path.relative_to(ROOT)} ({lines} lines)")
+    assert not long_modules, "modules above 600 lines without a note saying why:\n" + "\n".join(long_modules)
+
+
+# Who may do what is said once, by the dependencies in each service's auth.py; settings and
+# clients reach a handler as dependencies too, never read from the app's state inline.
+INLINE_IN_ROUTERS = ("principal.role", "ensure_role(", "raise Forbidden", "request.app.state", ".commit()")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_routers_do_not_check_roles_or_read_app_state_inline(service: str) -> None:
+    found = []
+    for path in _python_files(ROOT / "services" / service / "api"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            found += [f"{path.relative_to(ROOT)}:{number} {word}" for word in INLINE_IN_ROUTERS if word in line]
+    assert not found, "inline role checks or app state in routers:\n" + "\n".join(found)
