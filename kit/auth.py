@@ -151,13 +151,23 @@ async def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role) -> Any:
-    """Dependency refusing (403) callers whose role is not listed."""
+def require_roles(*roles: Role, action: str = "perform this action") -> Any:
+    """Dependency refusing (403) callers whose role is not listed; `action` completes "your role may not ..."."""
     allowed = frozenset(roles)
+    message = f"your role may not {action}"
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
-            raise Forbidden("your role may not perform this action", code="role-forbidden")
+            raise Forbidden(message, code="role-forbidden")
         return principal
 
     return Depends(check)
+
+
+def authorized(*roles: Role, action: str = "perform this action") -> Any:
+    """`Annotated[Principal, ...]` for a parameter: the caller, refused with 403 unless their role is listed.
+
+    Each service's auth.py names its permissions with it, e.g.
+    `Auditor = authorized(Role.municipal_methodologist, Role.regional_specialist, action="audit routes")`.
+    """
+    return Annotated[Principal, require_roles(*roles, action=action)]
