@@ -152,7 +152,11 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def require_roles(*roles: Role, action: str = "perform this action") -> Any:
-    """Dependency refusing (403) callers whose role is not listed; `action` completes "your role may not ..."."""
+    """Dependency refusing (403) callers whose role is not listed; `action` completes "your role may not ...".
+
+    Each service's auth.py names its permissions with it, for mypy as a plain Annotated alias:
+    `Auditor = Annotated[Principal, require_roles(Role.regional_specialist, action="audit routes")]`.
+    """
     allowed = frozenset(roles)
     message = f"your role may not {action}"
 
@@ -162,12 +166,3 @@ def require_roles(*roles: Role, action: str = "perform this action") -> Any:
         return principal
 
     return Depends(check)
-
-
-def authorized(*roles: Role, action: str = "perform this action") -> Any:
-    """`Annotated[Principal, ...]` for a parameter: the caller, refused with 403 unless their role is listed.
-
-    Each service's auth.py names its permissions with it, e.g.
-    `Auditor = authorized(Role.municipal_methodologist, Role.regional_specialist, action="audit routes")`.
-    """
-    return Annotated[Principal, require_roles(*roles, action=action)]
