@@ -58,3 +58,25 @@ def test_routers_do_not_check_roles_or_read_app_state_inline(service: str) -> No
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             found += [f"{path.relative_to(ROOT)}:{number} {word}" for word in INLINE_IN_ROUTERS if word in line]
     assert not found, "inline role checks or app state in routers:\n" + "\n".join(found)
+
+
+# The README says the suite proves faults by outcomes and mocks nothing: these keep it true.
+DURATION_MARKERS = ("monotonic(", "perf_counter(", "time.time(", "elapsed", "answered_in", "seconds_to", "_in <")
+MOCK_MARKERS = ("MockTransport", "unittest.mock", "import mock", "monkeypatch.setattr(")
+
+
+def test_tests_assert_no_durations_and_mock_nothing() -> None:
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path == Path(__file__).resolve():
+            continue
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(ROOT)
+        found += [f"{where}: mocks ({word})" for word in MOCK_MARKERS if word in text]
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Assert):
+                source = ast.get_source_segment(text, node) or ""
+                found += [f"{where}:{node.lineno} asserts a duration" for w in DURATION_MARKERS if w in source][:1]
+    assert not found, "\n".join(found)

@@ -1,4 +1,5 @@
-"""Faults, on a stack of their own (benchmarks/faults.py, smaller): the shared session stack is never
+"""Faults, proven by outcomes (nothing lost, the right status, recovery happens), never by durations;
+on a stack of their own (benchmarks/faults.py, smaller): the shared session stack is never
 touched, every scenario restarts what it stopped, and the stack and its PostgreSQL stop at the end."""
 
 from __future__ import annotations
@@ -42,15 +43,16 @@ class TestOutages:
     async def test_database_down_is_503_and_back_without_a_restart(self, faults: FaultStack) -> None:
         out = await database_outage(faults, down_for=2.0)
         assert set(out.answers_while_down.values()) == {503}, out
-        assert out.problem_json_while_down and out.slowest_answer_while_down < 5, out
+        assert out.problem_json_while_down, out
         assert set(out.readyz_while_down.values()) == {503}, out
-        assert all_up(out.answers_after) and out.seconds_to_recover < 30, out
+        assert all_up(out.answers_after), out  # recovered by itself (the probe gives up after a minute)
         assert out.same_processes and out.route_generated_after, out
 
     async def test_a_hung_upstream_is_504_within_the_gateway_deadline(self, faults: FaultStack) -> None:
         out = await hung_upstream(faults, deadline=2.0)
+        # The upstream stays frozen until all three answers are in, so a 504 can only be the gateway's own
+        # deadline, and the other service's 200 was served while this one hung.
         assert (out.status, out.code) == (504, "upstream-timeout"), out
-        assert 2.0 <= out.answered_in < 5.0, out
-        assert out.readyz_status == 503 and out.readyz_in < 5, out
-        assert out.other_service_status == 200 and out.other_service_in < 2, out  # the others keep answering
+        assert out.readyz_status == 503, out
+        assert out.other_service_status == 200, out
         assert out.status_after_thaw == 200, out
