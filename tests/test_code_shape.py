@@ -80,3 +80,39 @@ def test_tests_assert_no_durations_and_mock_nothing() -> None:
                 source = ast.get_source_segment(text, node) or ""
                 found += [f"{where}:{node.lineno} asserts a duration" for w in DURATION_MARKERS if w in source][:1]
     assert not found, "\n".join(found)
+
+
+RULE_TABLE_HEADING = "## Where each rule lives"
+
+
+def _rule_rows() -> list[tuple[str, str, list[str]]]:
+    import re
+
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    assert RULE_TABLE_HEADING in text, "docs/ARCHITECTURE.md has no table of where each rule lives"
+    section = text.split(RULE_TABLE_HEADING, 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[1].startswith("`"):
+            continue
+        rows.append((cells[0], cells[1].strip("`"), re.findall(r"`([^`]+)`", cells[2])))
+    return rows
+
+
+def test_every_rule_in_the_table_lives_where_it_says() -> None:
+    rows = _rule_rows()
+    assert len(rows) >= 10
+    missing = []
+    for rule, file, names in rows:
+        path = ROOT / file
+        if not path.is_file():
+            missing.append(f"{rule}: {file} does not exist")
+            continue
+        text = path.read_text(encoding="utf-8")
+        for name in names:
+            # A function, class or constant of a module, or a key of a data file.
+            last = name.split(".")[-1].removesuffix("()")
+            if not any(f in text for f in (f"def {last}", f"class {last}", f"{last} =", f"{last}:", f'"{last}"')):
+                missing.append(f"{rule}: {file} has no {name}")
+    assert not missing, "\n".join(missing)
