@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from services.assessment.results_repository import ANALYZE_AFTER_NEW_TEACHERS
+from services.assessment.repositories.stage_sql import ANALYZE_AFTER_NEW_TEACHERS
 from tests.assessment.intake_support import create_campaign, item_codes, item_max, setup_intake, upload
 from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, ORG_B1, as_methodologist
 

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query
 from kit.auth import CurrentPrincipal, Principal, Role
 from kit.db import DbSession
 from kit.errors import Forbidden, problem_responses
+from services.assessment.repositories.analytics import AnalyticsRepository
+from services.assessment.repositories.frameworks import FrameworkRepository
 from services.assessment.result_schemas import DeficitDemand, Dynamics, Kpi, LevelDistribution, TopDeficits
-from services.assessment.results_repository import AnalyticsRepository, FrameworkRepository
 from services.assessment.scoring import LEVEL_GROUP, Level, percent_shares, trend
 from services.assessment.vocab import Subject
 

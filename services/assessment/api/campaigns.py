@@ -49,6 +49,9 @@ from services.assessment.intake import (
     spool_body,
 )
 from services.assessment.models import idempotency_keys
+from services.assessment.repositories.campaigns import CampaignRepository
+from services.assessment.repositories.frameworks import FrameworkRepository
+from services.assessment.repositories.intake_writer import IntakeWriter, driver_connection
 from services.assessment.result_schemas import (
     AssessmentCampaignCreate,
     AssessmentCampaignPage,
@@ -61,12 +64,6 @@ from services.assessment.result_schemas import (
     RowError,
     UploadMode,
     UploadResult,
-)
-from services.assessment.results_repository import (
-    CampaignRepository,
-    FrameworkRepository,
-    IntakeWriter,
-    driver_connection,
 )
 from services.assessment.scoring import Level, score_result, whole_point_cuts
 from services.assessment.vocab import Subject

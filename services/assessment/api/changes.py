@@ -9,8 +9,9 @@ from kit.db import DbSession
 from kit.errors import FieldError, Forbidden, ValidationFailed, problem_responses
 from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from services.assessment.repositories.frameworks import FrameworkRepository
+from services.assessment.repositories.results import ResultRepository
 from services.assessment.result_schemas import ChangePage
-from services.assessment.results_repository import FrameworkRepository, ResultRepository
 from services.assessment.views import present_result
 
 router = APIRouter(prefix="/api/v1/assessment", tags=["changes"], responses=problem_responses(401, 403, 422))

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from kit.auth import CurrentPrincipal, Principal, Role, require_roles
 from kit.db import DbSession
 from kit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed, problem_responses
-from services.assessment.repository import DirectoryRepository
+from services.assessment.repositories.directory import DirectoryRepository
 from services.assessment.schemas import MunicipalityRead, MunicipalityWrite, OrganisationRead, OrganisationWrite
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], responses=problem_responses(401, 403, 422))

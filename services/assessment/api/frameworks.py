@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query, Response, status
 from kit.auth import CurrentPrincipal, Principal
 from kit.db import DbSession
 from kit.errors import FieldError, Forbidden, NotFound, ValidationFailed, problem_responses
+from services.assessment.repositories.frameworks import FrameworkRepository
 from services.assessment.result_schemas import FrameworkCreate, FrameworkRead, FrameworkSummary
-from services.assessment.results_repository import FrameworkRepository
 from services.assessment.scoring import check_framework
 
 router = APIRouter(prefix="/api/v1/frameworks", tags=["frameworks"], responses=problem_responses(401, 403, 422))

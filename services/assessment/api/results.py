@@ -11,9 +11,10 @@ from kit.auth import CurrentPrincipal
 from kit.db import DbSession
 from kit.errors import NotFound, problem_responses
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from services.assessment.repository import TeacherRepository
+from services.assessment.repositories.frameworks import FrameworkRepository
+from services.assessment.repositories.results import ResultRepository
+from services.assessment.repositories.teachers import TeacherRepository
 from services.assessment.result_schemas import ResultPage, ResultRead, TeacherProfile
-from services.assessment.results_repository import FrameworkRepository, ResultRepository
 from services.assessment.scoring import Level
 from services.assessment.views import attach_changes, present_result
 from services.assessment.vocab import Subject

@@ -20,7 +20,8 @@ from kit.errors import (
 )
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from kit.versioning import ensure_current, etag, parse_if_match
-from services.assessment.repository import DirectoryRepository, TeacherRepository
+from services.assessment.repositories.directory import DirectoryRepository
+from services.assessment.repositories.teachers import TeacherRepository
 from services.assessment.schemas import BulkResult, TeacherBulk, TeacherCreate, TeacherPage, TeacherRead, TeacherUpdate
 from services.assessment.vocab import Subject, normalize_name
 

@@ -1,0 +1,1 @@
+"""Every query of the assessment service, one module per repository."""
