@@ -1,19 +1,18 @@
-"""Uploaded tables (CSV, XLSX) read into numbered rows, and cells made safe for exports.
+"""Uploaded tables (CSV, XLSX) read whole into numbered rows, and cells made safe for exports.
 
-Domain-free: a service maps the headers to its own fields and validates the values.
+Domain-free: a service maps the headers to its own fields and validates the values. The reading
+itself (encodings, delimiters, limits, XLSX safety) is `kit.uploads`; this module keeps the rows.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kit.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from kit.errors import FieldError, UnsupportedMediaType, ValidationFailed
+from kit.uploads import ANSWERS, Answers, Source, UploadLimits, read_rows
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
@@ -35,97 +34,24 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def _invalid(code: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, errors=[FieldError(loc=["body"], code=code, message=message)])
-
-
-def _too_many(max_rows: int) -> ValidationFailed:
-    return _invalid("too-many-rows", f"the table has more than {max_rows} data rows")
-
-
-def _blank(values: Iterable[Any]) -> bool:
-    return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
-
-
-def _decode(body: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1251"):
-        try:
-            return body.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise _invalid("bad-encoding", "the CSV is neither UTF-8 nor Windows-1251")
+def read(
+    source: Source, fmt: str, limits: UploadLimits, *, answers: Answers = ANSWERS, sheet: str | None = None
+) -> Table:
+    """Read a whole CSV or XLSX upload (`kit.uploads.read_rows`) into a Table, text cells stripped."""
+    with read_rows(source, fmt, limits, answers=answers, sheet=sheet) as table:
+        headers = [h.strip() for h in table.headers]
+        rows = [(n, [v.strip() if isinstance(v, str) else v for v in values]) for n, values in table.rows]
+    return Table(headers, rows)
 
 
 def read_csv(body: bytes, *, max_rows: int) -> Table:
     """Read CSV (UTF-8 or Windows-1251; comma, semicolon or tab separated); the first line is the header."""
-    text = _decode(body)
-    first_line = text.split("\n", 1)[0]
-    delimiter = max((";", ",", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        headers = next(reader)
-    except StopIteration:
-        raise _invalid("empty", "the table is empty") from None
-    except csv.Error as e:
-        raise _invalid("bad-csv", "the CSV cannot be read") from e
-    rows: list[tuple[int, list[Any]]] = []
-    try:
-        for n, values in enumerate(reader, start=1):
-            if _blank(values):
-                continue
-            if len(rows) >= max_rows:
-                raise _too_many(max_rows)
-            rows.append((n, [v.strip() for v in values]))
-    except csv.Error as e:
-        raise _invalid("bad-csv", "the CSV cannot be read") from e
-    return Table([h.strip() for h in headers], rows)
-
-
-def check_xlsx_size(body: bytes, max_uncompressed: int) -> None:
-    """Refuse a workbook that is not a zip or would unpack beyond `max_uncompressed` bytes."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(body)) as z:
-            size = sum(info.file_size for info in z.infolist())
-    except (zipfile.BadZipFile, ValueError) as e:
-        raise _invalid("bad-xlsx", "the file is not an XLSX workbook") from e
-    if size > max_uncompressed:
-        raise PayloadTooLarge(f"the workbook unpacks beyond {max_uncompressed} bytes", code="xlsx-too-large")
+    return read(body, "csv", UploadLimits(max_rows=max_rows))
 
 
 def read_xlsx(body: bytes, *, max_rows: int, max_uncompressed: int, sheet: str | None = None) -> Table:
     """Read the first (or the named) sheet; the first non-empty row is the header."""
-    import openpyxl
-
-    check_xlsx_size(body, max_uncompressed)
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(body), read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds for a damaged file
-        raise _invalid("bad-xlsx", "the file is not a readable XLSX workbook") from e
-    try:
-        if sheet is not None and sheet in wb.sheetnames:
-            ws = wb[sheet]
-        else:
-            ws = wb.worksheets[0]
-        headers: list[str] | None = None
-        rows: list[tuple[int, list[Any]]] = []
-        n = 0
-        for values in ws.iter_rows(values_only=True):
-            if headers is None:
-                if _blank(values):
-                    continue
-                headers = ["" if v is None else str(v).strip() for v in values]
-                continue
-            n += 1
-            if _blank(values):
-                continue
-            if len(rows) >= max_rows:
-                raise _too_many(max_rows)
-            rows.append((n, [v.strip() if isinstance(v, str) else v for v in values]))
-    finally:
-        wb.close()
-    if headers is None:
-        raise _invalid("empty", "the table is empty")
-    return Table(headers, rows)
+    return read(body, "xlsx", UploadLimits(max_rows=max_rows, max_uncompressed=max_uncompressed), sheet=sheet)
 
 
 def read_table(body: bytes, content_type: str | None, *, max_rows: int, max_uncompressed: int) -> Table:
