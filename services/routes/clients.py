@@ -9,95 +9,223 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from kit.client import GatewayClient, UpstreamError
 from services.routes.generation import Alternative, CompetencyResult, MentorChoice, Snapshot
+from services.routes.labels import TIER_RU
 from services.routes.pipeline import MatchContext, Mentee
 
 log = logging.getLogger("routes.clients")
 FEED_PATH = "/api/v1/assessment/changes"
-TIER_RU = {"same_municipality": "тот же муниципалитет", "neighbouring": "соседний муниципалитет", "online": "онлайн"}
-BAND_TO_STATUS = {"deficit": "deficit", "growth": "growth", "strength": "strength"}
+STATUSES = frozenset({"deficit", "growth", "strength"})  # a competency's band; any other reads as growth
 
 
-def _competency(c: dict[str, Any]) -> CompetencyResult:
-    items = [
-        {"item": i.get("item"), "points": points, "max": top}
-        for i in c.get("items", [])
-        if float(points := i.get("points", 0)) < float(top := i.get("max_points", 0))
-    ]
-    skills = c.get("skills")
-    if skills:
-        for i, skill in zip(items, skills, strict=False):
-            i["skill"] = skill
-    return CompetencyResult(
-        code=str(c["competency"]),
-        name=str(c.get("name") or c["competency"]),
-        percent=float(c.get("percent", 0)),
-        status=BAND_TO_STATUS.get(str(c.get("band")), "growth"),
-        area=str(c.get("area") or ""),
-        explanation={"threshold": f"{c.get('threshold')}%", "items": items, "text": c.get("explanation")},
-    )
+class Upstream(BaseModel):
+    """An answer of another service, read leniently: unknown fields ignored, only what we use is checked."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+def _none_if_empty(value: Any) -> Any:
+    return value or None
+
+
+OptionalDate = Annotated[date | None, BeforeValidator(_none_if_empty)]
+Number = float | int  # kept as sent (an int stays an int in the stored content)
+
+
+class ItemScore(Upstream):
+    item: Any = None
+    points: Number = 0
+    max_points: Number = 0
+
+
+class CompetencyScore(Upstream):
+    competency: str
+    name: str | None = None
+    percent: float = 0
+    band: str | None = None
+    area: str | None = None
+    threshold: Any = None
+    explanation: Any = None
+    items: list[ItemScore] = []
+    skills: list[Any] | None = None
+
+    def result(self) -> CompetencyResult:
+        missed = [
+            {"item": i.item, "points": i.points, "max": i.max_points} for i in self.items if i.points < i.max_points
+        ]
+        if self.skills:
+            for i, skill in zip(missed, self.skills, strict=False):
+                i["skill"] = skill
+        return CompetencyResult(
+            code=self.competency,
+            name=self.name or self.competency,
+            percent=self.percent,
+            status=self.band if self.band in STATUSES else "growth",
+            area=self.area or "",
+            explanation={"threshold": f"{self.threshold}%", "items": missed, "text": self.explanation},
+        )
+
+
+class FeedItem(Upstream):
+    """A stored or changed result as the assessment change feed gives it (GET /assessment/changes)."""
+
+    teacher_id: str
+    region: str
+    municipality: str
+    organisation: str
+    subject: str | None = None
+    group: int
+    assessed_on: date
+    competencies: list[CompetencyScore] = []
+    full_name: str | None = None
+    external_id: str | None = None
+    position: str | None = None
+    experience_years: int | None = None
+    qualification_category: str | None = None
+    campaign_id: str | None = None
+    result_id: str | None = None
+    result_version: int = 1
+    percent: Number | None = None
+    framework_code: str | None = None
+    framework_version: int | str | None = None
+
+    def snapshot(self) -> Snapshot:
+        """What generation needs to know of this result."""
+        return Snapshot(
+            teacher_id=self.teacher_id,
+            region=self.region,
+            municipality=self.municipality,
+            organisation=self.organisation,
+            subject=self.subject,
+            group=self.group,
+            assessed_on=self.assessed_on,
+            competencies=tuple(c.result() for c in self.competencies),
+            full_name=self.full_name or "",
+            external_id=self.external_id or "",
+            position=self.position or "",
+            experience_years=self.experience_years,
+            qualification_category=self.qualification_category,
+            campaign_id=str(self.campaign_id),
+            result_id=str(self.result_id),
+            result_version=self.result_version,
+            total_percent=self.percent,
+            framework_version=f"{self.framework_code} v{self.framework_version}",
+        )
+
+
+class FeedPage(Upstream):
+    # Items stay raw here: they are read in slices between other work (see FeedConsumer._read_page).
+    items: list[dict[str, Any]] = []
+    next_cursor: str | None = None
+    has_more: bool = False
 
 
 def snapshot_from_change(item: dict[str, Any]) -> Snapshot:
     """Turn an assessment change-feed item into what generation needs."""
-    return Snapshot(
-        teacher_id=str(item["teacher_id"]),
-        region=str(item["region"]),
-        municipality=str(item["municipality"]),
-        organisation=str(item["organisation"]),
-        subject=item.get("subject"),
-        group=int(item["group"]),
-        assessed_on=date.fromisoformat(str(item["assessed_on"])),
-        competencies=tuple(_competency(c) for c in item.get("competencies", [])),
-        full_name=str(item.get("full_name") or ""),
-        external_id=str(item.get("external_id") or ""),
-        position=str(item.get("position") or ""),
-        experience_years=item.get("experience_years"),
-        qualification_category=item.get("qualification_category"),
-        campaign_id=str(item.get("campaign_id")),
-        result_id=str(item.get("result_id")),
-        result_version=int(item.get("result_version", 1)),
-        total_percent=item.get("percent"),
-        framework_version=f"{item.get('framework_code')} v{item.get('framework_version')}",
-    )
+    return FeedItem.model_validate(item).snapshot()
 
 
 class AssessmentFeed:
     def __init__(self, client: GatewayClient) -> None:
         self.client = client
 
-    async def page(self, after: str | None, limit: int, **filters: str) -> dict[str, Any]:
+    async def page(self, after: str | None, limit: int, **filters: str) -> FeedPage:
         params: dict[str, Any] = {"limit": limit, **filters}
         if after:
             params["after"] = after
-        page: dict[str, Any] = await self.client.json("GET", FEED_PATH, params=params)
-        return page
+        return FeedPage.model_validate(await self.client.json("GET", FEED_PATH, params=params))
 
 
-def _alternative(x: dict[str, Any]) -> Alternative:
-    def d(v: Any) -> date | None:
-        return date.fromisoformat(str(v)) if v else None
+class Reason(Upstream):
+    text: str | None = None
+    reason: str | None = None
 
-    return Alternative(
-        resource_id=str(x.get("resource_id") or x.get("id")),
-        kind=str(x.get("kind", "")),
-        title=str(x.get("title", "")),
-        learning_type=str(x.get("learning_type", "formal")),
-        mode=str(x.get("mode", "online")),
-        starts_on=d(x.get("starts_on")),
-        ends_on=d(x.get("ends_on")),
-        hours=x.get("hours"),
-        provider=x.get("provider"),
-        reason="; ".join(
-            r if isinstance(r, str) else str(r.get("text") or r.get("reason") or "") for r in x.get("reasons", [])
+
+class AlternativeOffer(Upstream):
+    """A form of work the resource map offers for a deficit (POST /matching/batch)."""
+
+    resource_id: str | None = None
+    id: str | None = None
+    kind: str = ""
+    title: str = ""
+    learning_type: str = "formal"
+    mode: str = "online"
+    starts_on: OptionalDate = None
+    ends_on: OptionalDate = None
+    hours: int | None = None
+    provider: str | None = None
+    reasons: list[str | Reason] | None = None
+    reason: str | None = None
+    explanation: str | None = None
+    score: float = 0.0
+
+    def alternative(self) -> Alternative:
+        if self.reasons is not None:
+            why = "; ".join(r if isinstance(r, str) else str(r.text or r.reason or "") for r in self.reasons)
+        else:
+            why = str(self.reason or self.explanation or "")
+        return Alternative(
+            resource_id=str(self.resource_id or self.id),
+            kind=self.kind,
+            title=self.title,
+            learning_type=self.learning_type,
+            mode=self.mode,
+            starts_on=self.starts_on,
+            ends_on=self.ends_on,
+            hours=self.hours,
+            provider=self.provider,
+            reason=why,
+            score=self.score,
         )
-        if isinstance(x.get("reasons"), list)
-        else str(x.get("reason") or x.get("explanation") or ""),
-        score=float(x.get("score", 0.0)),
-    )
+
+
+class DeficitOffers(Upstream):
+    competency: str
+    alternatives: list[AlternativeOffer] = []
+
+
+class QueryAnswer(Upstream):
+    deficits: list[DeficitOffers] = []
+
+
+class MatchAnswer(Upstream):
+    results: list[QueryAnswer] = []
+
+
+class Assignment(Upstream):
+    teacher_id: str
+    mentor_teacher_id: str
+    mentor_id: str
+    tier: str | None = None
+
+
+class Unserved(Upstream):
+    teacher_id: str
+    message: str | None = None
+    reason: str | None = None
+
+
+class AssignmentAnswer(Upstream):
+    """The stored mentor assignment (POST /mentors/assignments)."""
+
+    assignments: list[Assignment] = []
+    unserved: list[Unserved] = []
+
+
+class Teacher(Upstream):
+    """A teacher of the registry (GET /teachers/{id}): what routes show of them."""
+
+    id: str | None = None
+    full_name: str | None = None
+    position: str | None = None
+    qualification_category: str | None = None
+    experience_years: int | None = None
+    region: str | None = None
 
 
 class ResourceMapClient:
@@ -166,11 +294,8 @@ class ResourceMapClient:
                 log.warning("matching refused", extra={"status": e.status})
                 out.update({c: {} for q in chunk for c in sharing[q]})
                 continue
-            for q, result in zip(chunk, answer.get("results", []), strict=False):
-                found = {
-                    str(d["competency"]): [_alternative(x) for x in d.get("alternatives", [])]
-                    for d in result.get("deficits", [])
-                }
+            for q, result in zip(chunk, MatchAnswer.model_validate(answer).results, strict=False):
+                found = {d.competency: [x.alternative() for x in d.alternatives] for d in result.deficits}
                 out.update({c: found for c in sharing[q]})
         return out
 
@@ -218,14 +343,14 @@ class ResourceMapClient:
                 **out,
                 **{m.teacher_id: MentorChoice(None, None, "подбор наставника недоступен") for m in with_subject},
             }
-        assignments = answer.get("assignments", [])
-        names = await self._mentor_names(region, {str(a["mentor_teacher_id"]) for a in assignments})
-        for a in assignments:
-            tier = TIER_RU.get(str(a.get("tier")), str(a.get("tier")))
-            label = names.get(str(a["mentor_teacher_id"])) or f"наставник ({tier})"
-            out[str(a["teacher_id"])] = MentorChoice(str(a["mentor_id"]), label, f"подбор по региону: {tier}")
-        for u in answer.get("unserved", []):
-            out[str(u["teacher_id"])] = MentorChoice(None, None, str(u.get("message") or u.get("reason")))
+        assigned = AssignmentAnswer.model_validate(answer)
+        names = await self._mentor_names(region, {a.mentor_teacher_id for a in assigned.assignments})
+        for a in assigned.assignments:
+            tier = TIER_RU.get(str(a.tier), str(a.tier))
+            label = names.get(a.mentor_teacher_id) or f"наставник ({tier})"
+            out[a.teacher_id] = MentorChoice(a.mentor_id, label, f"подбор по региону: {tier}")
+        for u in assigned.unserved:
+            out[u.teacher_id] = MentorChoice(None, None, str(u.message or u.reason))
         return out
 
     async def _mentor_names(self, region: str, teacher_ids: set[str]) -> dict[str, str | None]:
@@ -239,7 +364,7 @@ class ResourceMapClient:
         async def one(teacher_id: str) -> None:
             try:
                 teacher = await read_teacher(self.client, self._limit, teacher_id, region=region)
-                name = str(teacher.get("full_name") or "") or None
+                name = teacher.full_name or None
             except UpstreamError:
                 name = None
             self._names[teacher_id] = (now + self.ttl, name)
@@ -250,38 +375,69 @@ class ResourceMapClient:
 
 async def read_teacher(
     client: GatewayClient, limit: asyncio.Semaphore, teacher_id: str, *, region: str | None = None
-) -> dict[str, Any]:
+) -> Teacher:
     """A teacher of the registry (GET /teachers/{id}), at most `limit` such reads at a time."""
     async with limit:
-        teacher: dict[str, Any] = await client.json("GET", f"/api/v1/teachers/{teacher_id}", region=region)
-        return teacher
+        return Teacher.model_validate(await client.json("GET", f"/api/v1/teachers/{teacher_id}", region=region))
 
 
-def change_from_result(result: dict[str, Any], teacher: dict[str, Any]) -> dict[str, Any]:
+class CampaignRef(Upstream):
+    id: str
+    assessed_on: date
+    subject: str | None = None
+
+
+class FrameworkRef(Upstream):
+    code: str
+    version: int | str
+
+
+class Result(Upstream):
+    """A stored result (GET /results): what a feed item needs of it."""
+
+    id: str
+    version: int
+    teacher_id: str
+    external_id: str
+    municipality: str
+    organisation: str
+    campaign: CampaignRef
+    framework: FrameworkRef
+    percent: Number
+    group: int
+    competencies: list[CompetencyScore]
+
+
+class ResultPage(Upstream):
+    items: list[Result] = []
+    next_cursor: str | None = None
+
+
+def change_from_result(result: Result, teacher: Teacher) -> FeedItem:
     """Shape a result (GET /results) plus its teacher (GET /teachers/{id}) like a feed item."""
-    campaign = result["campaign"]
-    framework = result["framework"]
-    return {
-        "result_id": result["id"],
-        "result_version": result["version"],
-        "teacher_id": result["teacher_id"],
-        "external_id": result["external_id"],
-        "full_name": teacher.get("full_name"),
-        "position": teacher.get("position"),
-        "qualification_category": teacher.get("qualification_category"),
-        "experience_years": teacher.get("experience_years"),
-        "region": teacher["region"],
-        "municipality": result["municipality"],
-        "organisation": result["organisation"],
-        "campaign_id": campaign["id"],
-        "assessed_on": campaign["assessed_on"],
-        "subject": campaign["subject"],
-        "framework_code": framework["code"],
-        "framework_version": framework["version"],
-        "percent": result["percent"],
-        "group": result["group"],
-        "competencies": result["competencies"],
-    }
+    return FeedItem.model_validate(
+        {
+            "result_id": result.id,
+            "result_version": result.version,
+            "teacher_id": result.teacher_id,
+            "external_id": result.external_id,
+            "full_name": teacher.full_name,
+            "position": teacher.position,
+            "qualification_category": teacher.qualification_category,
+            "experience_years": teacher.experience_years,
+            "region": teacher.region,
+            "municipality": result.municipality,
+            "organisation": result.organisation,
+            "campaign_id": result.campaign.id,
+            "assessed_on": result.campaign.assessed_on,
+            "subject": result.campaign.subject,
+            "framework_code": result.framework.code,
+            "framework_version": result.framework.version,
+            "percent": result.percent,
+            "group": result.group,
+            "competencies": result.competencies,
+        }
+    )
 
 
 class AssessmentResults:
@@ -291,21 +447,20 @@ class AssessmentResults:
         self.client = client
         self.limit = asyncio.Semaphore(concurrency)
 
-    async def changes(self, **filters: str) -> list[dict[str, Any]]:
-        """Every result matching the filters (teacher_id or campaign_id), as feed-shaped items."""
-        items: list[dict[str, Any]] = []
+    async def changes(self, **filters: str) -> list[FeedItem]:
+        """Every result matching the filters (teacher_id or campaign_id), as feed items."""
+        items: list[FeedItem] = []
         cursor: str | None = None
         while True:
             params: dict[str, Any] = {"limit": 500, **filters}
             if cursor:
                 params["cursor"] = cursor
-            page = await self.client.json("GET", "/api/v1/results", params=params)
-            results = page.get("items", [])
+            page = ResultPage.model_validate(await self.client.json("GET", "/api/v1/results", params=params))
             teachers = await asyncio.gather(
-                *(read_teacher(self.client, self.limit, str(t)) for t in {r["teacher_id"] for r in results})
+                *(read_teacher(self.client, self.limit, t) for t in {r.teacher_id for r in page.items})
             )
-            by_id = {str(t["id"]): t for t in teachers}
-            items.extend(change_from_result(r, by_id[str(r["teacher_id"])]) for r in results)
-            cursor = page.get("next_cursor")
+            by_id = {str(t.id): t for t in teachers}
+            items.extend(change_from_result(r, by_id[r.teacher_id]) for r in page.items)
+            cursor = page.next_cursor
             if not cursor:
                 return items

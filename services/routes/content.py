@@ -52,6 +52,19 @@ def next_control_on(content: dict[str, Any]) -> date | None:
     return min(dates) if dates else None
 
 
+def chosen_kinds(content: dict[str, Any]) -> list[str]:
+    """Kinds of the forms chosen for the route's tasks (sorted, each once)."""
+    goals = content.get("sections", {}).get("goals", [])
+    kinds = {
+        f.get("kind")
+        for g in goals
+        for t in g.get("tasks", [])
+        for f in t.get("forms", [])
+        if t.get("chosen_resource_id") and f.get("resource_id") == t.get("chosen_resource_id")
+    }
+    return sorted(kinds - {None})
+
+
 # Columns a route's reader never gets: kept for the service itself (or, the manual scores, shown as the
 # self-check).
 HIDDEN_COLUMNS = frozenset({"self_check_manual", "period_key", "sources"})

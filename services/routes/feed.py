@@ -124,12 +124,12 @@ class FeedConsumer:
     async def _read_page(self, cursor: str | None) -> ReadPage:
         """Read the page after `cursor` and turn its items into snapshots (no side effects)."""
         page = await self.feed.page(cursor, self.batch)
-        items = page.get("items", [])
+        items = page.items
         snaps: list[Snapshot] = []
         for n in range(0, len(items), YIELD_EVERY):
             snaps += [snapshot_from_change(i) for i in items[n : n + YIELD_EVERY]]
             await asyncio.sleep(0)  # a page before it may be writing (see YIELD_EVERY)
-        return ReadPage(page.get("next_cursor"), bool(page.get("has_more")), snaps)
+        return ReadPage(page.next_cursor, page.has_more, snaps)
 
     def _drop_ahead(self) -> None:
         tasks: list[asyncio.Task[Any]] = list(self._reads.values())

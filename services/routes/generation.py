@@ -6,37 +6,28 @@ rule produced it, so that a methodologist can see why it is there.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from services.routes.rules import Constructor, constructor, generation_rules
+from services.routes.competency_areas import area_of
+from services.routes.form_choice import pick_forms
+from services.routes.labels import LEVEL_LABELS, subject_label
+from services.routes.periods import period_key, route_period
+from services.routes.reference_data import generation_rules
+from services.routes.support_groups import group_rules
 
-AREA_BY_CODE_PREFIX = {"M1": "planning", "M2": "technologies", "M3": "assessment", "M4": "collaboration"}
-SUBJECT_LABELS = {
-    "russian": "Русский язык",
-    "literature": "Литература",
-    "mathematics": "Математика",
-    "informatics": "Информатика",
-    "history": "История",
-    "social_studies": "Обществознание",
-    "physics": "Физика",
-    "chemistry": "Химия",
-    "biology": "Биология",
-    "geography": "География",
-    "technology": "Технология",
-    "english": "Английский язык",
-    "german": "Немецкий язык",
-    "french": "Французский язык",
-    "primary": "Начальные классы",
-}
-LEVEL_LABELS = {1: "низкий", 2: "базовый", 3: "повышенный", 4: "высокий"}
-# Forms suited to learning first, and to trying things in practice first.
-# (kinds of the resource map: course, project, event, internship, community, methodological_association,
-# self_study, peer_resource)
-LEARNING_KINDS = ("course", "event", "self_study", "project")
-PRACTICE_KINDS = ("internship", "community", "methodological_association", "peer_resource", "project", "event")
+# Imported from here by callers that predate services.routes.periods and services.routes.labels.
+__all__ = [
+    "LEVEL_LABELS",
+    "Alternative",
+    "CompetencyResult",
+    "MentorChoice",
+    "Snapshot",
+    "generate",
+    "period_key",
+    "subject_label",
+]
 
 
 @dataclass(frozen=True)
@@ -51,10 +42,7 @@ class CompetencyResult:
     @property
     def area_key(self) -> str:
         """planning / technologies / assessment / collaboration for the four methodological areas, else subject."""
-        by_code = AREA_BY_CODE_PREFIX.get(self.code.split(".")[0])
-        if by_code:
-            return by_code
-        return self.area if self.area in ("planning", "technologies", "assessment", "collaboration") else "subject"
+        return area_of(self.code, self.area)
 
 
 @dataclass(frozen=True)
@@ -129,21 +117,6 @@ class MentorChoice:
     reason: str = ""
 
 
-def add_months(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def period_key(on: date) -> str:
-    """Routes are one per teacher and half-year of the assessment (e.g. 2026-H2)."""
-    return f"{on.year}-H{1 if on.month <= 6 else 2}"
-
-
-def subject_label(subject: str | None) -> str:
-    return SUBJECT_LABELS.get(subject or "", subject or "по профилю деятельности")
-
-
 def _explain(c: CompetencyResult) -> str:
     ex = c.explanation or {}
     items = ex.get("items") or []
@@ -165,115 +138,16 @@ def _focus(c: CompetencyResult) -> str:
     return f" ({'; '.join(skills[:2])})" if skills else ""
 
 
-PICK_RULE = (
-    "формы, подходящие к типу задачи, затем по рангу подбора; смешение формального, неформального и информального"
-)
-
-
-def _pick_forms(
-    alternatives: list[Alternative], kind: str, start: date, end: date, limit: int
-) -> tuple[list[Alternative], str]:
-    """Choose up to `limit` alternatives for a task window, preferring kinds that fit the task
-    and a mix of formal, non-formal and informal learning."""
-    if not alternatives:
-        return [], PICK_RULE
-    preferred = LEARNING_KINDS if kind == "learning" else PRACTICE_KINDS
-
-    def fits(a: Alternative) -> bool:
-        if a.starts_on and a.starts_on > end:
-            return False
-        return not (a.ends_on and a.ends_on < start)
-
-    usable = [a for a in alternatives if fits(a)]
-    ranked = sorted(
-        usable,
-        key=lambda a: (0 if a.kind in preferred else 1, -a.score, a.starts_on or date.max, a.resource_id),
-    )
-    chosen: list[Alternative] = []
-    seen_types: set[str] = set()
-    for a in ranked:  # first pass: one per learning type
-        if a.learning_type not in seen_types:
-            chosen.append(a)
-            seen_types.add(a.learning_type)
-        if len(chosen) == limit:
-            break
-    for a in ranked:
-        if len(chosen) >= limit:
-            break
-        if a not in chosen:
-            chosen.append(a)
-    return chosen, PICK_RULE
-
-
-@dataclass(frozen=True)
-class TaskRule:
-    """What a task of one kind looks like in one group: constructor row, verb, fitting result forms."""
-
-    kind: str
-    suffix: str
-    verb: str
-    template: str
-    result_forms: tuple[str, ...]
-    rule: str
-
-
-@dataclass(frozen=True)
-class GroupRules:
-    group: dict[str, Any]
-    months: int
-    tasks: tuple[TaskRule, TaskRule]
-    alternatives: int
-
-
-def _group_rules(rules: dict[str, Any], cons: Constructor, group: int) -> GroupRules:
-    g = rules["groups"][str(group)]
-    tasks = []
-    for kind, verb, row_index in (
-        ("learning", g["learning_verb"], int(g["learning_row"])),
-        ("practice_change", g["practice_verb"], int(g["practice_row"])),
-    ):
-        rows = cons.rows(kind)
-        row = rows[min(row_index, len(rows) - 1)]
-        tasks.append(
-            TaskRule(
-                kind,
-                "L" if kind == "learning" else "P",
-                verb,
-                rules["task_templates"][kind],
-                tuple(f for f in row.result_forms if f != "и др."),
-                f"группа {group}: {kind} — «{verb}», строка {row_index + 1} конструктора задач; формы: {PICK_RULE}",
-            )
-        )
-    return GroupRules(g, int(g["months"]), (tasks[0], tasks[1]), int(g["alternatives"]))
-
-
-_GROUP_RULES: dict[int, GroupRules] = {}
-
-
-def group_rules(group: int, rules: dict[str, Any] | None = None, cons: Constructor | None = None) -> GroupRules:
-    """The rules of one group, worked out once for the seed data (every route of a region uses them)."""
-    if rules is not None or cons is not None:
-        return _group_rules(rules or generation_rules(), cons or constructor(), group)
-    found = _GROUP_RULES.get(group)
-    if found is None:
-        found = _GROUP_RULES[group] = _group_rules(generation_rules(), constructor(), group)
-    return found
-
-
 def generate(
     snap: Snapshot,
     matches: dict[str, list[Alternative]],
     mentor: MentorChoice | None,
     today: date,
-    rules: dict[str, Any] | None = None,
-    cons: Constructor | None = None,
 ) -> dict[str, Any]:
     """Build the route content (sections 1-7 of the ИОМ) for one teacher."""
-    gr = group_rules(snap.group, rules, cons)
-    rules = rules or generation_rules()
-    g = gr.group
-    start = max(today, snap.assessed_on)
-    end = add_months(start, gr.months)
+    gr = group_rules(snap.group)
+    rules = generation_rules()
+    start, end = route_period(snap.group, snap.assessed_on, today)
     subject = subject_label(snap.subject)
     deficits = snap.deficits()
     strengths = snap.strengths()
@@ -292,7 +166,7 @@ def generate(
         tasks = []
         for t, (w_start, w_end, w_start_iso, w_end_iso) in zip(gr.tasks, windows, strict=True):
             result_form = t.result_forms[i % len(t.result_forms)]
-            alts, _ = _pick_forms(found, t.kind, w_start, w_end, gr.alternatives)
+            alts = pick_forms(found, t.kind, w_start, w_end, gr.alternatives)
             tasks.append(
                 {
                     "id": f"{c.code}-{t.suffix}",
@@ -340,13 +214,13 @@ def generate(
             }
         )
     mentoring: dict[str, Any] | None = None
-    if g["mentor"] == "required" or (mentor is not None and mentor.mentor_id):
+    if gr.mentor_required or (mentor is not None and mentor.mentor_id):
         if mentor is not None and mentor.mentor_id:
             mentoring = {
                 "mentor_id": mentor.mentor_id,
                 "label": mentor.label,
                 "reason": mentor.reason or f"группа {snap.group}: наставник обязателен",
-                "programme_years": g.get("mentoring_programme_years"),
+                "programme_years": list(years) if (years := gr.mentoring_programme_years) is not None else None,
             }
             recs.append(
                 {
@@ -399,5 +273,5 @@ def generate(
             "reflection": {"text": "", "products": []},
         },
         "mentoring": mentoring,
-        "review": g["review"],
+        "review": gr.review,
     }

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from services.routes.content import apply_overrides, next_control_on
-from services.routes.generation import Alternative, MentorChoice, Snapshot, add_months, generate, period_key
+from services.routes.generation import Alternative, MentorChoice, Snapshot, generate
+from services.routes.periods import period_key, route_period
 from services.routes.repository import RouteRepository, route_record
-from services.routes.rules import generation_rules
+from services.routes.support_groups import group_rules
 from services.routes.workflow import Status
 
 T = TypeVar("T")
@@ -82,17 +83,8 @@ class Outcome:
 
 
 def context_of(s: Snapshot, today: date) -> MatchContext:
-    months = int(generation_rules()["groups"][str(s.group)]["months"])
-    start = max(today, s.assessed_on)
-    return MatchContext(
-        tuple(c.code for c in s.deficits()),
-        s.subject,
-        s.group,
-        s.municipality,
-        start,
-        add_months(start, months),
-        s.region,
-    )
+    start, end = route_period(s.group, s.assessed_on, today)
+    return MatchContext(tuple(c.code for c in s.deficits()), s.subject, s.group, s.municipality, start, end, s.region)
 
 
 def latest_per_route(snaps: Sequence[Snapshot]) -> dict[uuid.UUID, Snapshot]:
@@ -191,11 +183,10 @@ async def plan_routes(
             mentors[s.teacher_id] = MentorChoice(
                 str(kept["mentor_id"]), kept.get("label"), str(kept.get("reason") or "")
             )
-    groups = generation_rules()["groups"]
     mentees = [
         Mentee(rid, s.teacher_id, s.subject, s.municipality, s.group, contexts[rid].deficits, s.region)
         for rid, (s, _) in pending.items()
-        if groups[str(s.group)]["mentor"] == "required" and s.teacher_id not in mentors
+        if group_rules(s.group).mentor_required and s.teacher_id not in mentors
     ]
 
     async def timed(name: str, call: Awaitable[T]) -> T:

@@ -1,4 +1,7 @@
-"""Seed data of route generation and analysis, read from the files in services/routes/data."""
+"""Load the seed data of route generation and analysis from services/routes/data (read once, cached).
+
+No rule lives here: the modules named for a rule (support_groups, form_choice, competency_areas,
+selfcheck, ...) read what they need through these loaders."""
 
 from __future__ import annotations
 
@@ -67,4 +70,5 @@ def problem_statements() -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def generation_rules() -> dict[str, Any]:
+    """The tables of route generation (data/generation_rules.json), as parsed JSON."""
     return json.loads((DATA / "generation_rules.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from services.routes.rules import Constructor, constructor, criteria, generation_rules
+from services.routes.reference_data import Constructor, constructor, criteria, generation_rules
 
 AUTO_CRITERIA = frozenset({1, 4, 6, 8, 9})
 # Forms without dates that are still concrete: a named community, self-study material, a mentor.

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from services.routes.generation import Alternative, CompetencyResult, MentorChoice, Snapshot, generate, period_key
-from services.routes.rules import constructor
+from services.routes.reference_data import constructor
 from services.routes.selfcheck import evaluate
 
 pytestmark = pytest.mark.no_db

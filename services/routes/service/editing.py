@@ -1,0 +1,161 @@
+"""Editing a route's content: the teacher's request, the centre's recommendations, tasks, self-check scores.
+
+While a route runs, a change of its content is a correction: a new content version, the old one kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from kit.auth import Principal, Role
+from kit.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from services.routes.content import TASK_FIELDS_GENERATED, apply_overrides, find_task, next_control_on
+from services.routes.schemas import RecommendationCreate, RequestUpdate, SelfCheckUpdate, TaskUpdate
+from services.routes.selfcheck import AUTO_CRITERIA
+from services.routes.service.route_access import Change
+from services.routes.workflow import ACTIVE, EDITABLE, Status
+
+CONTENT_VERSIONED = frozenset({Status.in_progress})
+# A teacher corrects generated task fields only before review starts or while the route runs.
+TEACHER_CORRECTS_IN = frozenset({Status.draft, Status.in_progress})
+# Progress (done, evidence) is reported by the teacher (or the school for them) while the route runs.
+PROGRESS_FIELDS = ("done", "evidence")
+PROGRESS_REPORTERS = frozenset({Role.teacher, Role.school_admin})
+
+
+def ensure_editable(row: dict[str, Any]) -> None:
+    status = Status(row["status"])
+    if status not in EDITABLE:
+        raise Conflict(f"a route in '{status.value}' cannot be changed", code="route-not-editable")
+
+
+async def save_content(
+    change: Change,
+    principal: Principal,
+    content: dict[str, Any],
+    overrides: list[dict[str, Any]],
+    reason: str,
+    action: str,
+) -> dict[str, Any]:
+    """Store new content; while the route runs, a correction becomes a new content version."""
+    repo, row = change.repo, change.row
+    values: dict[str, Any] = {"content": content, "overrides": overrides, "next_control_on": next_control_on(content)}
+    versioned = Status(row["status"]) in CONTENT_VERSIONED
+    if versioned:
+        values["content_version"] = row["content_version"] + 1
+    updated = await repo.update_fields(row["id"], values, expected_version=change.expected)
+    if updated is None:
+        raise PreconditionFailed("the route changed since you read it", code="stale-version")
+    if versioned:
+        await repo.add_version(row["id"], row["content_version"], row["content"], "before correction", principal.sub)
+        await repo.add_version(row["id"], updated["content_version"], content, reason, principal.sub)
+    await repo.add_event(row["id"], principal, action, comment=reason, content_version=updated["content_version"])
+    return updated
+
+
+async def write_request(change: Change, principal: Principal, body: RequestUpdate) -> dict[str, Any]:
+    """The teacher's professional request (section 4), replacing the previous one."""
+    row = change.row
+    ensure_editable(row)
+    value = {"text": body.text, "interests": body.interests}
+    overrides = [o for o in row["overrides"] if o.get("target") != "request"]
+    overrides.append({"target": "request", "value": value, "by": principal.sub, "at": datetime.now(UTC).isoformat()})
+    content = apply_overrides(row["content"], [overrides[-1]])
+    return await save_content(change, principal, content, overrides, "запрос педагога", "request")
+
+
+async def add_recommendation(change: Change, principal: Principal, body: RecommendationCreate) -> dict[str, Any]:
+    """A recommendation of the centre or the municipal service (section 6)."""
+    row = change.row
+    ensure_editable(row)
+    rec = {"text": body.text, "reason": {"rule": "рекомендация специалиста", "by": principal.sub}}
+    override = {"target": "recommendation", "value": rec, "by": principal.sub, "at": datetime.now(UTC).isoformat()}
+    content = apply_overrides(row["content"], [override])
+    return await save_content(
+        change, principal, content, [*row["overrides"], override], "рекомендация", "recommendation"
+    )
+
+
+def _check_task_change(
+    principal: Principal, status: Status, task: dict[str, Any], changes: dict[str, Any], reason: str | None
+) -> None:
+    """Who may change which fields of a task when (422, 403 or 409 saying why not)."""
+    generated = [k for k in changes if k in TASK_FIELDS_GENERATED]
+    if generated and not reason:
+        raise ValidationFailed(
+            "changing generated content needs a reason",
+            errors=[FieldError(loc=["body", "reason"], code="required", message="give the reason of the change")],
+        )
+    if generated and principal.role == Role.teacher and status not in TEACHER_CORRECTS_IN:
+        raise Forbidden("the route is under review; ask your tutor to correct it", code="role-forbidden")
+    progress = [k for k in changes if k in PROGRESS_FIELDS]
+    if progress and (status not in ACTIVE or principal.role not in PROGRESS_REPORTERS):
+        raise Conflict("progress is reported by the teacher while the route runs", code="route-not-active")
+    chosen = changes.get("chosen_resource_id")
+    if chosen is not None and chosen not in {f.get("resource_id") for f in task.get("forms", [])}:
+        raise ValidationFailed(
+            "choose one of the offered forms",
+            errors=[FieldError(loc=["body", "chosen_resource_id"], code="not-offered", message="not among the forms")],
+        )
+
+
+def _task_overrides(
+    overrides: list[dict[str, Any]], task_id: str, values: dict[str, Any], reason: str | None, by: str
+) -> list[dict[str, Any]]:
+    """The manual changes of a route with this task's fields replaced by the new values."""
+    now = datetime.now(UTC).isoformat()
+    kept = [
+        o
+        for o in overrides
+        if not (o.get("target") == "task" and o.get("task_id") == task_id and o.get("field") in values)
+    ]
+    changed = [
+        {"target": "task", "task_id": task_id, "field": f, "value": v, "reason": reason, "by": by, "at": now}
+        for f, v in values.items()
+    ]
+    return kept + changed
+
+
+async def update_task(change: Change, principal: Principal, task_id: str, body: TaskUpdate) -> dict[str, Any]:
+    """Correct generated fields of a task (with a reason), choose its form or report its progress."""
+    row = change.row
+    ensure_editable(row)
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    if not changes:
+        raise ValidationFailed(
+            "nothing to change", errors=[FieldError(loc=["body"], code="empty", message="no fields")]
+        )
+    content = apply_overrides(row["content"], [])
+    task = find_task(content, task_id)
+    if task is None:
+        raise NotFound("task not found in this route", code="task-not-found")
+    _check_task_change(principal, Status(row["status"]), task, changes, body.reason)
+    values = {k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()}
+    task.update(values)
+    if "ends_on" in values:
+        task.setdefault("control_point", {})["date"] = task["ends_on"]
+    overrides = _task_overrides(list(row["overrides"]), task_id, values, body.reason, principal.sub)
+    reason = body.reason or ("выбор формы" if "chosen_resource_id" in changes else "отчёт о выполнении")
+    return await save_content(change, principal, content, overrides, reason, f"task:{task_id}")
+
+
+async def score_self_check(change: Change, principal: Principal, body: SelfCheckUpdate) -> dict[str, Any]:
+    """Scores of the criteria people judge; the machine's criteria are refused."""
+    repo, row = change.repo, change.row
+    bad = [n for n in body.scores if n in AUTO_CRITERIA or not 1 <= n <= 10]
+    if bad:
+        raise ValidationFailed(
+            "these criteria are scored by the machine or do not exist",
+            errors=[
+                FieldError(loc=["body", "scores", n], code="not-manual", message="criterion not scored by people")
+                for n in bad
+            ],
+        )
+    manual = {**row["self_check_manual"], **{str(k): v for k, v in body.scores.items()}}
+    updated = await repo.update_fields(row["id"], {"self_check_manual": manual}, expected_version=change.expected)
+    if updated is None:
+        raise PreconditionFailed("the route changed since you read it", code="stale-version")
+    await repo.add_event(
+        row["id"], principal, "self_check", comment=", ".join(f"{k}={v}" for k, v in sorted(body.scores.items()))
+    )
+    return updated

@@ -1,0 +1,106 @@
+"""Moving a route along the regional regulation (services.routes.workflow), and the audit's mark."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.auth import Principal
+from kit.errors import Conflict, FieldError, Forbidden, PreconditionFailed, ValidationFailed
+from services.routes.repository import RouteRepository
+from services.routes.schemas import AuditedRequest, TransitionRequest
+from services.routes.service.route_access import Change, load_route
+from services.routes.workflow import Action, Status, Transition, TransitionRefused, find_transition
+
+
+def _transition(action: Action, status: Status, principal: Principal) -> Transition:
+    try:
+        return find_transition(action, status, principal)
+    except TransitionRefused as e:
+        if e.status == 403:
+            raise Forbidden(str(e), code="transition-forbidden") from None
+        raise Conflict(str(e), code="transition-not-allowed") from None
+
+
+def _values(t: Transition, body: TransitionRequest, row: dict[str, Any]) -> dict[str, Any]:
+    """The columns a transition writes; 422 naming every missing piece of information."""
+    values: dict[str, Any] = {"status": t.target.value}
+    errors: list[FieldError] = []
+    if t.needs_comment and not body.comment:
+        errors.append(FieldError(loc=["body", "comment"], code="required", message="a return needs a comment"))
+    if t.action == Action.approve:
+        if not body.tutor or not body.tutor.get("name"):
+            errors.append(FieldError(loc=["body", "tutor"], code="required", message="approval names the tutor"))
+        else:
+            values["tutor"] = body.tutor
+    if t.action == Action.complete:
+        if not body.reflection:
+            errors.append(FieldError(loc=["body", "reflection"], code="required", message="write a reflection"))
+        if not body.evidence:
+            errors.append(FieldError(loc=["body", "evidence"], code="required", message="attach evidence of results"))
+        if not errors:
+            content = dict(row["content"])
+            sections = dict(content["sections"])
+            sections["reflection"] = {"text": body.reflection, "products": body.evidence}
+            content["sections"] = sections
+            values["content"] = content
+            values["completed_at"] = datetime.now(UTC)
+    if errors:
+        raise ValidationFailed("the transition needs more information", errors=errors)
+    return values
+
+
+async def transition(change: Change, principal: Principal, body: TransitionRequest) -> dict[str, Any]:
+    """Take one step of the lifecycle (the role and the state decide whether it is allowed)."""
+    repo, row = change.repo, change.row
+    t = _transition(body.action, Status(row["status"]), principal)
+    values = _values(t, body, row)
+    updated = await repo.update_fields(row["id"], values, expected_version=change.expected)
+    if updated is None:
+        raise PreconditionFailed("the route changed since you read it", code="stale-version")
+    await repo.add_event(
+        row["id"],
+        principal,
+        t.action.value,
+        from_status=t.source.value,
+        to_status=t.target.value,
+        comment=body.comment,
+        content_version=updated["content_version"],
+    )
+    return updated
+
+
+async def mark_audited(
+    session: AsyncSession, principal: Principal, route_id: uuid.UUID, body: AuditedRequest
+) -> dict[str, Any]:
+    """Record a finished audit of a completed route; the same audit again answers the route as it is."""
+    repo = RouteRepository(session)
+    row = await load_route(repo, principal, route_id, None)
+    if row["status"] in (Status.audited, Status.archived) and row["audit_id"] == body.audit_id:
+        return row
+    if row["status"] != Status.completed:
+        raise Conflict(f"only a completed route can be audited (it is {row['status']})", code="transition-not-allowed")
+    updated = await repo.update_fields(
+        route_id,
+        {
+            "status": Status.audited.value,
+            "audit_id": body.audit_id,
+            "audit_total": body.total,
+            "audited_at": body.completed_at,
+        },
+        expected_version=row["version"],
+    )
+    if updated is None:
+        raise Conflict("the route changed meanwhile; retry", code="stale-version")
+    await repo.add_event(
+        route_id,
+        principal,
+        "audited",
+        from_status=Status.completed.value,
+        to_status=Status.audited.value,
+        comment=f"audit {body.audit_id}: {body.total}/20",
+    )
+    return updated

@@ -1,0 +1,102 @@
+"""Reading routes: lists in scope, the teacher's own, counts and outcomes for KPIs, a route's history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.auth import Principal
+from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from services.routes.content import chosen_kinds, route_view
+from services.routes.printing import render_html
+from services.routes.repository import RouteRepository
+from services.routes.service.route_access import load_route
+
+
+async def list_routes(
+    session: AsyncSession,
+    principal: Principal,
+    filters: dict[str, Any],
+    *,
+    overdue: bool,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """A keyset page of route summaries in scope, newest first."""
+    after = decode_cursor(cursor, 2)
+    rows = await RouteRepository(session).search(
+        principal,
+        filters=filters,
+        overdue_on=datetime.now(UTC).date() if overdue else None,
+        after=(str(after[0]), str(after[1])) if after else None,
+        limit=limit + 1,
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1]["created_at"].isoformat(), str(rows[-1]["id"])])
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+async def own_routes(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    """The calling teacher's routes (the scope of a teacher is their own)."""
+    rows = await RouteRepository(session).search(principal, filters={}, overdue_on=None, after=None, limit=MAX_LIMIT)
+    return {"items": rows, "next_cursor": None}
+
+
+async def stats(
+    session: AsyncSession,
+    principal: Principal,
+    municipality: str | None,
+    date_from: date | None,
+    date_to: date | None,
+) -> dict[str, int]:
+    return await RouteRepository(session).stats(principal, municipality, date_from, date_to)
+
+
+def outcome_of(row: dict[str, Any]) -> dict[str, Any]:
+    """What effectiveness analysis needs of one route: its forms chosen, mentor and deficits."""
+    sections = row["content"].get("sections", {})
+    return {
+        "route_id": row["id"],
+        "teacher_id": row["teacher_id"],
+        "municipality": row["municipality"],
+        "group": row["grp"],
+        "subject": row["subject"],
+        "status": row["status"],
+        "completed_at": row["completed_at"],
+        "resource_kinds": chosen_kinds(row["content"]),
+        "mentor_id": row["mentor_id"],
+        "deficits": sections.get("competency_profile", {}).get("deficits", []),
+    }
+
+
+async def outcomes(
+    session: AsyncSession, principal: Principal, municipality: str | None, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """A keyset page of per-route outcomes in scope (by route id)."""
+    after = decode_cursor(cursor, 1)
+    rows = await RouteRepository(session).outcomes(principal, municipality, str(after[0]) if after else None, limit + 1)
+    next_cursor = encode_cursor([str(rows[limit - 1]["id"])]) if len(rows) > limit else None
+    return {"items": [outcome_of(r) for r in rows[:limit]], "next_cursor": next_cursor}
+
+
+async def printable(session: AsyncSession, principal: Principal, route_id: uuid.UUID) -> str:
+    """The route as printable HTML."""
+    row = await load_route(RouteRepository(session), principal, route_id, None)
+    return render_html(route_view(row, principal))
+
+
+async def history(session: AsyncSession, principal: Principal, route_id: uuid.UUID) -> list[dict[str, Any]]:
+    repo = RouteRepository(session)
+    await load_route(repo, principal, route_id, None)
+    return await repo.history(route_id)
+
+
+async def versions(session: AsyncSession, principal: Principal, route_id: uuid.UUID) -> list[dict[str, Any]]:
+    repo = RouteRepository(session)
+    await load_route(repo, principal, route_id, None)
+    return await repo.versions(route_id)

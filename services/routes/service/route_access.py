@@ -1,0 +1,39 @@
+"""A route as its operations reach it: in the caller's scope (404 outside it), locked for a change."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.auth import Principal
+from kit.errors import NotFound
+from kit.versioning import ensure_current
+from services.routes.repository import RouteRepository
+
+
+async def load_route(
+    repo: RouteRepository, principal: Principal, route_id: uuid.UUID, expected: int | None
+) -> dict[str, Any]:
+    """The route in the caller's scope (404 otherwise), locked and at `expected` when a change follows."""
+    row = await repo.get(principal, route_id, for_update=expected is not None)
+    if row is None:
+        raise NotFound("route not found", code="route-not-found")
+    ensure_current(expected, row["version"], "the route")
+    return row
+
+
+@dataclass(frozen=True)
+class Change:
+    """A route about to change: loaded in scope, locked, at the version the caller's If-Match names."""
+
+    repo: RouteRepository
+    row: dict[str, Any]
+    expected: int
+
+    @classmethod
+    async def of(cls, session: AsyncSession, principal: Principal, route_id: uuid.UUID, expected: int) -> Change:
+        repo = RouteRepository(session)
+        return cls(repo, await load_route(repo, principal, route_id, expected), expected)
