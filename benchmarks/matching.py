@@ -32,7 +32,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from services.resources import matching
-from services.resources.assignment import GROUP_WEIGHT, Mentee, MentorSlots, assign, greedy_assign, neighbour_map
+from services.resources.assignment import GROUP_WEIGHT, Mentee, MentorSlots, assign, greedy_assign
+from services.resources.catalogue_index import CatalogueIndex
+from services.resources.reach import neighbour_map
 
 SUBJECTS = {
     "russian": "RUS",
@@ -214,7 +216,7 @@ def bench_in_process(region: Region, naive_sample: int) -> dict[str, float]:
     offers, mentors = region.offers(), region.mentor_offers()
     queries = [region.query(t) for t in region.teachers]
     t0 = time.perf_counter()
-    index = matching.CatalogueIndex(offers, mentors)
+    index = CatalogueIndex(offers, mentors)
     build = time.perf_counter() - t0
     gc.collect()
     fast: list[matching.MatchResult] = []

@@ -2,10 +2,11 @@
 
 Network: source -> mentee class (municipality, subject, group) -> pool -> mentor -> sink, where a
 pool is either "mentors of subject s in municipality m" or "mentors of subject s working
-online/mixed". A class reaches its own municipality's pool at cost 0, each neighbouring
-municipality's pool and the online pool at cost 1. Every class also has an "unserved" edge to the
-sink costing W[group] x K, with K larger than any possible sum of distance costs, so the optimum
-first maximises the group-weighted number of served mentees and only then the closeness.
+remotely" (who reaches whom, and at what cost: `reach`). A class reaches its own municipality's
+pool, each neighbouring municipality's pool and the online pool at `REACH_COST`. Every class
+also has an "unserved" edge to the sink costing W[group] x K, with K larger than any possible sum
+of distance costs, so the optimum first maximises the group-weighted number of served mentees
+and only then the closeness.
 
 With weights on the mentee side only, sets of servable mentees form a transversal matroid, so a
 maximum-weight solution is also a maximum-cardinality one: the flow serves at least as many
@@ -18,14 +19,15 @@ teacher's deficits.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import networkx as nx
 
-ONLINE_MODES = frozenset({"online", "mixed"})
-GROUP_WEIGHT = {1: 4, 2: 3, 3: 2, 4: 1}  # weaker groups are served first
-TIER_COST = {"same_municipality": 0, "neighbouring": 1, "online": 1}
+from services.resources.reach import REACH_COST, Reach, mentor_reach, mentor_works_remotely
+
+GROUP_WEIGHT: Mapping[int, int] = MappingProxyType({1: 4, 2: 3, 3: 2, 4: 1})  # weaker groups are served first
 REASON_TEXT = {
     "no-mentor-for-subject": "В регионе нет наставников по этому предмету",
     "no-reachable-mentor": "Наставники по предмету работают только очно в других (не соседних) муниципалитетах",
@@ -80,20 +82,14 @@ class AssignmentResult:
         return len(self.assignments)
 
     def cost(self) -> int:
-        return sum(TIER_COST[a.tier] for a in self.assignments)
+        return sum(REACH_COST[a.tier] for a in self.assignments)
 
 
-def tier_of(mentee: Mentee, mentor: MentorSlots, neighbours: Mapping[str, frozenset[str]]) -> str | None:
+def tier_of(mentee: Mentee, mentor: MentorSlots, neighbours: Mapping[str, frozenset[str]]) -> Reach | None:
     """How the mentor reaches the mentee, or None when they cannot work together."""
     if mentee.subject not in mentor.subjects:
         return None
-    if mentor.municipality == mentee.municipality:
-        return "same_municipality"
-    if mentor.municipality in neighbours.get(mentee.municipality, frozenset()):
-        return "neighbouring"
-    if mentor.mode in ONLINE_MODES:
-        return "online"
-    return None
+    return mentor_reach(mentor.municipality, mentor.mode, mentee.municipality, neighbours.get(mentee.municipality, ()))
 
 
 def _reason(mentee: Mentee, mentors: Sequence[MentorSlots], neighbours: Mapping[str, frozenset[str]]) -> str:
@@ -116,7 +112,7 @@ def assign(
     classes: dict[tuple[str, str, int], list[Mentee]] = defaultdict(list)
     for me in mentees:
         classes[(me.municipality, me.subject, me.group)].append(me)
-    big = len(mentees) + 1
+    big = len(mentees) * max(REACH_COST.values()) + 1  # above any sum of reach costs
     g = nx.DiGraph()
     g.add_node("src", demand=-len(mentees))
     g.add_node("sink", demand=len(mentees))
@@ -126,7 +122,7 @@ def assign(
         for s in m.subjects:
             g.add_edge(("pool", m.municipality, s), ("mentor", m.id), capacity=m.free, weight=0)
             pools.add(("pool", m.municipality, s))
-            if m.mode in ONLINE_MODES:
+            if mentor_works_remotely(m.mode):
                 g.add_edge(("pool", "@online", s), ("mentor", m.id), capacity=m.free, weight=0)
                 pools.add(("pool", "@online", s))
     for (mun, subj, grp), members in classes.items():
@@ -135,12 +131,12 @@ def assign(
         g.add_edge("src", node, capacity=n, weight=0)
         g.add_edge(node, "sink", capacity=n, weight=GROUP_WEIGHT.get(grp, 1) * big)
         if ("pool", mun, subj) in pools:
-            g.add_edge(node, ("pool", mun, subj), capacity=n, weight=0)
+            g.add_edge(node, ("pool", mun, subj), capacity=n, weight=REACH_COST[Reach.same_municipality])
         for nb in sorted(neighbours.get(mun, frozenset())):
             if nb != mun and ("pool", nb, subj) in pools:
-                g.add_edge(node, ("pool", nb, subj), capacity=n, weight=1)
+                g.add_edge(node, ("pool", nb, subj), capacity=n, weight=REACH_COST[Reach.neighbouring])
         if ("pool", "@online", subj) in pools:
-            g.add_edge(node, ("pool", "@online", subj), capacity=n, weight=1)
+            g.add_edge(node, ("pool", "@online", subj), capacity=n, weight=REACH_COST[Reach.online])
     flow: dict[object, dict[object, int]] = nx.network_simplex(g)[1] if mentees else {}
 
     # Split the pools' flow into mentor slots, then hand the class's slots to its teachers.
@@ -168,8 +164,8 @@ def assign(
                 m = by_id[mid]
                 if m.teacher_id == me.teacher_id or (me.teacher_id, mid) in taken:
                     continue
-                tier = tier_of(me, m, neighbours) or "online"
-                score = (len(me.deficits & m.competencies), -TIER_COST[tier], mid)
+                tier = tier_of(me, m, neighbours) or Reach.online
+                score = (len(me.deficits & m.competencies), -REACH_COST[tier], mid)
                 if best_score is None or score > best_score:
                     best_i, best_score = i, score
             if best_i < 0:
@@ -177,7 +173,7 @@ def assign(
                 continue
             mid = offered.pop(best_i)
             taken.add((me.teacher_id, mid))
-            result.assignments.append(Assignment(me, mid, tier_of(me, by_id[mid], neighbours) or "online"))
+            result.assignments.append(Assignment(me, mid, tier_of(me, by_id[mid], neighbours) or Reach.online))
     return result
 
 
@@ -203,8 +199,8 @@ def greedy_assign(
             tier = tier_of(me, m, neighbours)
             if tier is None:
                 continue
-            if best is None or TIER_COST[tier] < best[0]:
-                best = (TIER_COST[tier], m.id)
+            if best is None or REACH_COST[tier] < best[0]:
+                best = (REACH_COST[tier], m.id)
                 if best[0] == 0:
                     break
         if best is None:
@@ -213,18 +209,8 @@ def greedy_assign(
         free[best[1]] -= 1
         taken.add((me.teacher_id, best[1]))
         m = next(x for x in by_subject[me.subject] if x.id == best[1])
-        result.assignments.append(Assignment(me, best[1], tier_of(me, m, neighbours) or "online"))
+        result.assignments.append(Assignment(me, best[1], tier_of(me, m, neighbours) or Reach.online))
     return result
-
-
-def neighbour_map(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
-    """Symmetric neighbour sets from unordered pairs."""
-    out: dict[str, set[str]] = defaultdict(set)
-    for a, b in pairs:
-        if a != b:
-            out[a].add(b)
-            out[b].add(a)
-    return {k: frozenset(v) for k, v in out.items()}
 
 
 def summary(result: AssignmentResult) -> dict[str, dict[str, int]]:

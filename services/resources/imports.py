@@ -8,6 +8,7 @@ the column, a code and a message; values are never echoed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kit.errors import FieldError
 from services.resources.schemas import ExternalId, MentorCreate, ResourceCreate
 from services.resources.uploads import Upload, split_list
+from services.resources.vocab import OwnerScope, ResourceKind
 
 RESOURCE_COLUMNS = (
     "external_id",
@@ -188,3 +190,88 @@ def row_error(number: int, column: str | None, code: str, message: str) -> Field
     if column:
         loc.append(column)
     return FieldError(loc=loc, code=code, message=message, row=number, column=column)
+
+
+# What a valid row may still not do: (column, code, message) of the row's error, or None.
+Problem = tuple[str | None, str, str]
+
+
+def resource_row_problem(
+    r: ResourceImportRow, prior: Mapping[str, Any] | None, owner: str | None, first_row: int | None
+) -> Problem | None:
+    """Why a resource row cannot be stored: a repeat, not importable, another owner's, below the reserved seats.
+
+    `prior` is the stored resource of that external id, `owner` the importing municipality (None: region-wide),
+    `first_row` the earlier row of the same external id.
+    """
+    if first_row is not None:
+        return ("external_id", "duplicate-in-batch", f"external id repeats row {first_row}")
+    if r.kind == ResourceKind.peer_resource:
+        return ("kind", "not-importable", "peer resources are offered by teachers themselves")
+    if r.owner_teacher_id is not None:
+        return ("owner_teacher_id", "not-importable", "owners are not imported")
+    if owner is not None and any(m != owner for m in r.municipalities):
+        return ("municipalities", "out-of-scope", "only your municipality's local resources")
+    if prior is not None and owner is not None and prior["owner_municipality"] != owner:
+        return ("external_id", "out-of-scope", "this resource belongs to another catalogue owner")
+    if prior is not None and r.capacity is not None and r.capacity < prior["reserved"]:
+        return ("capacity", "capacity-below-reserved", "capacity is below the seats already reserved")
+    return None
+
+
+def resource_record(r: ResourceImportRow, region: str, owner: str | None, created_by: str) -> tuple[Any, ...]:
+    """A resource row in the order of the import's COPY columns (a local owner's rows stay local)."""
+    return (
+        region,
+        r.external_id,
+        r.kind.value,
+        r.event_format.value if r.event_format else None,
+        r.title,
+        r.description,
+        r.provider,
+        r.hours,
+        r.federal_registry,
+        list(r.competencies),
+        [str(s) for s in r.subjects],
+        list(r.levels),
+        r.learning_type.value,
+        r.mode.value,
+        list(r.municipalities) or ([owner] if owner else []),
+        r.starts_on,
+        r.ends_on,
+        r.capacity,
+        r.url,
+        OwnerScope.municipality.value if owner else OwnerScope.region.value,
+        owner,
+        created_by,
+    )
+
+
+def mentor_row_problem(
+    r: MentorImportRow, prior: Mapping[str, Any] | None, own: str | None, first_row: int | None
+) -> Problem | None:
+    """Why a mentor row cannot be stored: a repeat, another municipality's, or below the mentees held."""
+    if first_row is not None:
+        return ("teacher_id", "duplicate-in-batch", f"teacher repeats row {first_row}")
+    if own is not None and (r.municipality != own or (prior is not None and prior["municipality"] != own)):
+        return ("municipality", "out-of-scope", "only mentors of your municipality")
+    if prior is not None and r.capacity < prior["load"]:
+        return ("capacity", "capacity-below-load", "capacity is below the mentees already held")
+    return None
+
+
+def mentor_record(r: MentorImportRow, region: str) -> tuple[Any, ...]:
+    """A mentor row in the order of the import's COPY columns."""
+    return (
+        region,
+        r.teacher_id,
+        r.municipality,
+        r.role.value,
+        [str(s) for s in r.subjects],
+        list(r.competencies),
+        r.level,
+        r.mode.value,
+        r.capacity,
+        r.joined_year,
+        r.joined_assessment,
+    )

@@ -3,27 +3,41 @@
 For every deficit (a competency code) the matcher keeps only what the teacher can use: resources
 tagged with that competency, for the teacher's subject (or cross-subject), suited to the group,
 available in the municipality (listed there, region-wide, or online), overlapping the period, with
-free capacity. It scores them with the additive points below, then picks several alternatives so
-that the teacher can choose, taking the best item of each learning type (formal, non-formal,
-informal) first and filling the rest by score. Mentors are ranked the same way in their own list.
+free capacity (mentors: `reach.mentor_reach`). It scores them with the points of `match_points`,
+then picks several alternatives so that the teacher can choose, taking the best item of each
+learning type (formal, non-formal, informal) first and filling the rest by score.
+Mentors are ranked the same way in their own list.
 
-`match` scans what it is given (the HTTP endpoint passes candidates its SQL already narrowed).
-`CatalogueIndex` answers many queries against one catalogue snapshot (the batch endpoint, the
-benchmark): items are bucketed so that inside a bucket every context-dependent point is the same
-for a given query, buckets are pre-sorted by the remaining static points, and a lazy merge with an
-upper bound stops as soon as no unseen item could still be picked. Its answers are exactly those
-of `match` over the whole catalogue (a test holds this).
+`match` scans what it is given (the HTTP endpoint passes candidates its SQL already narrowed);
+`catalogue_index.CatalogueIndex` answers many queries against one snapshot with the same answers.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
+from services.resources.match_points import (
+    AFFINITY,
+    ALSO,
+    COVER,
+    COVER_GENERAL_MENTOR,
+    LEVEL_ANY,
+    LEVEL_EXPLICIT,
+    LOCAL,
+    MENTOR_FOR_WEAK_GROUP,
+    MENTOR_LEARNING_TYPE,
+    MENTOR_LEVEL_GAP,
+    ONLINE,
+    PREFERRED_LEARNING_TYPE,
+    PREFERRED_MODE,
+    REGIONAL,
+    REGISTRY,
+    SUBJECT,
+    weak_group,
+)
+from services.resources.reach import mentor_reach, mentor_works_remotely, resource_available_in, resource_is_remote
 from services.resources.vocab import (
     GROUP_LABELS_RU,
     LEARNING_TYPE_LABELS_RU,
@@ -31,33 +45,6 @@ from services.resources.vocab import (
     MODE_LABELS_RU,
     SUBJECT_LABELS_RU,
 )
-
-# Points, in hundredths (integers, so that equal sums tie exactly). An item's score is the sum of
-# the points of its reasons; the API shows them divided by 100.
-COVER = 100  # it addresses the deficit
-COVER_GENERAL_MENTOR = 60  # a subject mentor without competency tags
-ALSO = 25  # per other deficit of the same teacher it also addresses
-SUBJECT = 50  # made for the teacher's subject (cross-subject items get none)
-LEVEL_EXPLICIT = 30  # tagged for the teacher's group
-LEVEL_ANY = 10  # suits every group
-LOCAL = 30  # offered in the teacher's municipality
-ONLINE = 20  # online (or a mentor reachable online / next door)
-REGIONAL = 10  # region-wide, in person
-PREFERRED_MODE = 40
-PREFERRED_LEARNING_TYPE = 40
-REGISTRY = 20  # a course from the federal registry of programmes
-MENTOR_FOR_WEAK_GROUP = 30  # groups 1-2 get a mentor or tutor (the regional regulation)
-MENTOR_LEVEL_GAP = 10  # per level the mentor stands above the teacher's group
-# Which learning types suit which group: weaker groups start with structured (formal) learning,
-# stronger ones grow through communities, projects and exchange of experience.
-AFFINITY: dict[int, dict[str, int]] = {
-    1: {"formal": 30, "non_formal": 10, "informal": 0},
-    2: {"formal": 20, "non_formal": 20, "informal": 0},
-    3: {"formal": 0, "non_formal": 30, "informal": 10},
-    4: {"formal": 0, "non_formal": 20, "informal": 30},
-}
-MENTOR_LEARNING_TYPE = "informal"  # наставничество: learning from a colleague in practice
-ONLINE_MODES = frozenset({"online", "mixed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +170,7 @@ class MatchResult:
 # ---------------------------------------------------------------- hard constraints
 
 
-def _in_period(starts_on: date | None, ends_on: date | None, q: MatchQuery) -> bool:
+def in_period(starts_on: date | None, ends_on: date | None, q: MatchQuery) -> bool:
     if q.period_end is not None and starts_on is not None and starts_on > q.period_end:
         return False
     return not (q.period_start is not None and ends_on is not None and ends_on < q.period_start)
@@ -195,7 +182,7 @@ def offer_fits(o: Offer, q: MatchQuery) -> bool:
         return False
     if o.levels and q.group not in o.levels:
         return False
-    if o.municipalities and q.municipality not in o.municipalities and o.mode != "online":
+    if not resource_available_in(o.municipalities, o.mode, q.municipality):
         return False
     if o.free is not None and o.free <= 0:
         return False
@@ -205,7 +192,7 @@ def offer_fits(o: Offer, q: MatchQuery) -> bool:
         return False
     if q.strict and q.learning_types and o.learning_type not in q.learning_types:
         return False
-    return _in_period(o.starts_on, o.ends_on, q)
+    return in_period(o.starts_on, o.ends_on, q)
 
 
 def mentor_fits(m: MentorOffer, q: MatchQuery) -> bool:
@@ -213,7 +200,7 @@ def mentor_fits(m: MentorOffer, q: MatchQuery) -> bool:
         return False
     if m.free <= 0 or m.level <= q.group:
         return False
-    if m.municipality != q.municipality and m.mode not in ONLINE_MODES and m.municipality not in q.neighbours:
+    if mentor_reach(m.municipality, m.mode, q.municipality, q.neighbours) is None:
         return False
     if q.strict and q.modes and m.mode not in q.modes:
         return False
@@ -235,7 +222,7 @@ def offer_base(o: Offer, q: MatchQuery) -> int:
     s += LEVEL_EXPLICIT if o.levels else LEVEL_ANY
     if q.municipality in o.municipalities:
         s += LOCAL
-    elif o.mode == "online":
+    elif resource_is_remote(o.mode):
         s += ONLINE
     elif not o.municipalities:
         s += REGIONAL
@@ -269,7 +256,7 @@ def offer_reasons(o: Offer, deficit: str, q: MatchQuery) -> list[Reason]:
         r.append(Reason("level-any", LEVEL_ANY, "Подходит для любого уровня"))
     if q.municipality in o.municipalities:
         r.append(Reason("local", LOCAL, "Проводится в вашем муниципалитете"))
-    elif o.mode == "online":
+    elif resource_is_remote(o.mode):
         r.append(Reason("online", ONLINE, "Онлайн: доступен из любого муниципалитета"))
     elif not o.municipalities:
         r.append(Reason("regional", REGIONAL, "Региональный ресурс (очно)"))
@@ -307,7 +294,7 @@ def mentor_base(m: MentorOffer, deficit: str, q: MatchQuery) -> int:
     else:
         s += ONLINE
     s += MENTOR_LEVEL_GAP * (m.level - q.group)
-    if q.group <= 2:
+    if weak_group(q.group):
         s += MENTOR_FOR_WEAK_GROUP
     if m.mode in q.modes:
         s += PREFERRED_MODE
@@ -330,7 +317,7 @@ def mentor_reasons(m: MentorOffer, deficit: str, q: MatchQuery) -> list[Reason]:
     r.append(Reason("subject-match", SUBJECT, f"Предмет «{SUBJECT_LABELS_RU.get(subject, subject)}»"))
     if m.municipality == q.municipality:
         r.append(Reason("local", LOCAL, "Из вашего муниципалитета"))
-    elif m.mode in ONLINE_MODES:
+    elif mentor_works_remotely(m.mode):
         r.append(Reason("online", ONLINE, "Работает дистанционно"))
     else:
         r.append(Reason("neighbouring", ONLINE, "Из соседнего муниципалитета"))
@@ -339,7 +326,7 @@ def mentor_reasons(m: MentorOffer, deficit: str, q: MatchQuery) -> list[Reason]:
             "level-gap", MENTOR_LEVEL_GAP * (m.level - q.group), f"Уровень наставника {m.level} выше группы {q.group}"
         )
     )
-    if q.group <= 2:
+    if weak_group(q.group):
         r.append(
             Reason(
                 "mentor-for-group",
@@ -370,7 +357,7 @@ def mentor_reasons(m: MentorOffer, deficit: str, q: MatchQuery) -> list[Reason]:
 Scored = tuple[int, str, str, Offer | MentorOffer]
 
 
-def _pick(ranked: Sequence[Scored], k: int) -> list[tuple[Scored, bool]]:
+def pick(ranked: Sequence[Scored], k: int) -> list[tuple[Scored, bool]]:
     """Best of each learning type first (the mix), then the rest by score; returns (item, for_mix)."""
     if k <= 0:
         return []
@@ -392,7 +379,7 @@ def _pick(ranked: Sequence[Scored], k: int) -> list[tuple[Scored, bool]]:
     return [(ranked[i], i >= k) for i in chosen]
 
 
-def _alternatives(picks: list[tuple[Scored, bool]], deficit: str, q: MatchQuery) -> list[Alternative]:
+def alternatives_of(picks: list[tuple[Scored, bool]], deficit: str, q: MatchQuery) -> list[Alternative]:
     out: list[Alternative] = []
     for rank, ((neg, _id, lt, item), for_mix) in enumerate(picks, start=1):
         if isinstance(item, Offer):
@@ -421,13 +408,13 @@ def _alternatives(picks: list[tuple[Scored, bool]], deficit: str, q: MatchQuery)
     return out
 
 
-def _deficits(q: MatchQuery) -> list[str]:
+def unique_deficits(q: MatchQuery) -> list[str]:
     return list(dict.fromkeys(q.deficits))
 
 
 def match(q: MatchQuery, offers: Iterable[Offer], mentors: Iterable[MentorOffer] = ()) -> MatchResult:
     """Rank the given resources and mentors for each deficit of the query (a full scan)."""
-    deficits = _deficits(q)
+    deficits = unique_deficits(q)
     wanted = frozenset(deficits)
     fitting = [o for o in offers if o.owner_teacher_id != q.teacher_id or q.teacher_id is None]
     fitting = [o for o in fitting if not o.competencies.isdisjoint(wanted) and offer_fits(o, q)]
@@ -439,256 +426,22 @@ def match(q: MatchQuery, offers: Iterable[Offer], mentors: Iterable[MentorOffer]
             if d in o.competencies:
                 score = offer_base(o, q) + ALSO * (len(o.competencies & wanted) - 1)
                 ranked.append((-score, o.id, o.learning_type, o))
-        ranked.sort(key=_sort_key)
+        ranked.sort(key=rank_key)
         ranked_m: list[Scored] = []
         for m in fit_mentors:
             if mentor_covers(m, d):
                 score = mentor_base(m, d, q) + ALSO * len(m.competencies.intersection(wanted) - {d})
                 ranked_m.append((-score, m.id, MENTOR_LEARNING_TYPE, m))
-        ranked_m.sort(key=_sort_key)
+        ranked_m.sort(key=rank_key)
         result.deficits.append(
             DeficitMatch(
                 d,
-                _alternatives(_pick(ranked, q.alternatives), d, q),
-                _alternatives(_pick(ranked_m, q.mentor_alternatives), d, q),
+                alternatives_of(pick(ranked, q.alternatives), d, q),
+                alternatives_of(pick(ranked_m, q.mentor_alternatives), d, q),
             )
         )
     return result
 
 
-def _sort_key(c: Scored) -> tuple[int, str]:
+def rank_key(c: Scored) -> tuple[int, str]:
     return (c[0], c[1])
-
-
-# ---------------------------------------------------------------- many queries against one snapshot
-
-# A bucket's entries: (-static points, id, item), sorted; static points do not depend on the query.
-Entries = list[tuple[int, str, Any]]
-PLACE_ONLINE, PLACE_REGIONAL, PLACE_REMOTE = "@online", "@regional", "@remote"
-
-
-def _static_offer_points(o: Offer) -> int:
-    level = LEVEL_EXPLICIT if o.levels else LEVEL_ANY
-    return level + (REGISTRY if o.kind == "course" and o.federal_registry else 0)
-
-
-class CatalogueIndex:
-    """A catalogue snapshot indexed for many queries (the batch endpoint and the benchmark).
-
-    Resources: (competency, group, subject or "*", place) -> [(learning type, mode, entries)], where
-    place is a municipality, "@online" or "@regional". Mentors: (subject, place) ->
-    [(competency or "" for general mentors, mode, entries)], place a municipality or "@remote".
-    """
-
-    def __init__(self, offers: Iterable[Offer], mentors: Iterable[MentorOffer] = ()) -> None:
-        self.offers = list(offers)
-        self.mentors = list(mentors)
-        self.by_competency: dict[str, list[Offer]] = {}
-        buckets: dict[tuple[str, int, str, str], dict[tuple[str, str, int], Entries]] = {}
-        for o in self.offers:
-            static = _static_offer_points(o)
-            places = list(o.municipalities)
-            if o.mode == "online":
-                places.append(PLACE_ONLINE)
-            elif not o.municipalities:
-                places.append(PLACE_REGIONAL)
-            subjects = list(o.subjects) or ["*"]
-            for c in o.competencies:
-                self.by_competency.setdefault(c, []).append(o)
-                for g in o.levels or (1, 2, 3, 4):
-                    for s in subjects:
-                        for p in places:
-                            sub = buckets.setdefault((c, g, s, p), {})
-                            key = (o.learning_type, o.mode, len(o.competencies) - 1)
-                            sub.setdefault(key, []).append((-static, o.id, o))
-        self.offer_buckets = {
-            k: [(lt, mode, ncomp, sorted(e, key=_entry_key)) for (lt, mode, ncomp), e in v.items()]
-            for k, v in buckets.items()
-        }
-        mbuckets: dict[tuple[str, str], dict[tuple[str, str, int], Entries]] = {}
-        for m in self.mentors:
-            static = MENTOR_LEVEL_GAP * m.level
-            places = [m.municipality] + ([PLACE_REMOTE] if m.mode in ONLINE_MODES else [])
-            for s in m.subjects:
-                for p in places:
-                    sub = mbuckets.setdefault((s, p), {})
-                    for c in m.competencies or ("",):
-                        ncomp = max(len(m.competencies) - 1, 0)
-                        sub.setdefault((c, m.mode, ncomp), []).append((-static, m.id, m))
-        self.mentor_buckets = {
-            k: [(c, mode, ncomp, sorted(e, key=_entry_key)) for (c, mode, ncomp), e in v.items()]
-            for k, v in mbuckets.items()
-        }
-
-    def match(self, q: MatchQuery) -> MatchResult:
-        """The same answer as `match(q, all offers, all mentors)`, touching only items that can be picked."""
-        if q.subject is None:
-            candidates = {o.id: o for d in q.deficits for o in self.by_competency.get(d, ())}
-            return match(q, candidates.values(), self.mentors)
-        deficits = _deficits(q)
-        wanted = frozenset(deficits)
-        result = MatchResult([])
-        for d in deficits:
-            others = wanted - {d}
-            extra = _breadth(others)
-            offers = _lazy_pool(self._offer_sources(d, q), q.alternatives, len(others), extra)
-            mentors = _lazy_pool(self._mentor_sources(d, q), q.mentor_alternatives, len(others), extra)
-            result.deficits.append(
-                DeficitMatch(
-                    d,
-                    _alternatives(_pick(offers, q.alternatives), d, q),
-                    _alternatives(_pick(mentors, q.mentor_alternatives), d, q),
-                )
-            )
-        return result
-
-    def _offer_sources(self, d: str, q: MatchQuery) -> list[Source]:
-        out: list[Source] = []
-        subject = q.subject or "*"
-        for skey in (subject, "*"):
-            for place in (q.municipality, PLACE_ONLINE, PLACE_REGIONAL):
-                accept = _offer_acceptor(q, place)
-                for lt, mode, ncomp, entries in self.offer_buckets.get((d, q.group, skey, place), ()):
-                    const = COVER + (SUBJECT if skey != "*" else 0)
-                    const += LOCAL if place == q.municipality else ONLINE if place == PLACE_ONLINE else REGIONAL
-                    if mode in q.modes:
-                        const += PREFERRED_MODE
-                    if lt in q.learning_types:
-                        const += PREFERRED_LEARNING_TYPE
-                    const += AFFINITY[q.group].get(lt, 0)
-                    if q.strict and (
-                        (q.modes and mode not in q.modes) or (q.learning_types and lt not in q.learning_types)
-                    ):
-                        continue
-                    out.append((const, lt, ncomp, entries, accept))
-        return out
-
-    def _mentor_sources(self, d: str, q: MatchQuery) -> list[Source]:
-        out: list[Source] = []
-        if not q.include_mentors or q.subject is None or q.group >= 4:
-            return out
-        if q.strict and q.learning_types and MENTOR_LEARNING_TYPE not in q.learning_types:
-            return out
-        common = SUBJECT - MENTOR_LEVEL_GAP * q.group + AFFINITY[q.group].get(MENTOR_LEARNING_TYPE, 0)
-        if q.group <= 2:
-            common += MENTOR_FOR_WEAK_GROUP
-        if MENTOR_LEARNING_TYPE in q.learning_types:
-            common += PREFERRED_LEARNING_TYPE
-        places = [(q.municipality, LOCAL, False), (PLACE_REMOTE, ONLINE, False)]
-        places += [(nb, ONLINE, True) for nb in sorted(q.neighbours) if nb != q.municipality]
-        for place, loc, in_person_only in places:
-            accept = _mentor_acceptor(q, place)
-            for c, mode, ncomp, entries in self.mentor_buckets.get((q.subject, place), ()):
-                if c not in (d, ""):
-                    continue
-                if in_person_only and mode in ONLINE_MODES:
-                    continue  # reached through "@remote" already
-                if q.strict and q.modes and mode not in q.modes:
-                    continue
-                const = common + loc + (COVER if c == d else COVER_GENERAL_MENTOR)
-                if mode in q.modes:
-                    const += PREFERRED_MODE
-                out.append((const, MENTOR_LEARNING_TYPE, ncomp, entries, accept))
-        return out
-
-
-# A source for the lazy merge: (constant points, learning type, how many other competencies its items
-# have, entries, whether an item is usable).
-Source = tuple[int, str, int, Entries, Callable[[Any], bool]]
-
-
-def _breadth(others: frozenset[str]) -> Callable[[Any], int]:
-    """Points for the teacher's other deficits an item also covers."""
-
-    def extra(item: Offer | MentorOffer) -> int:
-        return ALSO * len(item.competencies & others) if others else 0
-
-    return extra
-
-
-def _entry_key(e: tuple[int, str, Any]) -> tuple[int, str]:
-    return (e[0], e[1])
-
-
-def _offer_acceptor(q: MatchQuery, place: str) -> Callable[[Any], bool]:
-    def accept(o: Offer) -> bool:
-        if place == PLACE_ONLINE and q.municipality in o.municipalities:
-            return False  # counted in the teacher's own municipality bucket
-        if q.teacher_id is not None and o.owner_teacher_id == q.teacher_id:
-            return False
-        if o.free is not None and o.free <= 0:
-            return False
-        if q.kinds and o.kind not in q.kinds:
-            return False
-        return _in_period(o.starts_on, o.ends_on, q)
-
-    return accept
-
-
-def _mentor_acceptor(q: MatchQuery, place: str) -> Callable[[Any], bool]:
-    def accept(m: MentorOffer) -> bool:
-        if place == PLACE_REMOTE and m.municipality == q.municipality:
-            return False  # counted in the teacher's own municipality bucket
-        return m.free > 0 and m.level > q.group and m.teacher_id != q.teacher_id
-
-    return accept
-
-
-def _lazy_pool(sources: list[Source], k: int, n_others: int, extra: Callable[[Any], int]) -> list[Scored]:
-    """Pop items in the order of their best possible (score, id) until no unseen item could enter the
-    top k or be the best of its learning type; return the scored pool, ranked (what `_pick` needs).
-
-    Inside a source the constant and the static points are known and the other-deficit points are
-    at most ALSO x min(other deficits, the item's other competencies), so the bound is exact for
-    most items and the merge stops after a handful of pops.
-    """
-    if k <= 0 or not sources:
-        return []
-    heap: list[tuple[int, str, int, int]] = []  # (-upper bound, id, source, position)
-    bounds: list[int] = []
-    remaining: dict[str, int] = {}
-    for si, (const, lt, ncomp, entries, _acc) in enumerate(sources):
-        bound = const + ALSO * min(n_others, ncomp)
-        bounds.append(bound)
-        heap.append((entries[0][0] - bound, entries[0][1], si, 0))
-        remaining[lt] = remaining.get(lt, 0) + 1
-    heapq.heapify(heap)
-    pool: list[Scored] = []
-    top: list[tuple[int, str]] = []  # the k best (-score, id) so far, ascending
-    best: dict[str, tuple[int, str]] = {}
-    seen: set[str] = set()
-    while heap:
-        head = heap[0]
-        key = (head[0], head[1])
-        if (
-            len(top) >= k
-            and key > top[k - 1]
-            and all(lt in best and key > best[lt] for lt, n in remaining.items() if n)
-        ):
-            break
-        _neg, iid, si, pos = heapq.heappop(heap)
-        const, lt, _ncomp, entries, accept = sources[si]
-        if len(top) >= k and key > top[k - 1] and lt in best and key > best[lt]:
-            # Neither this item nor any later one of its source can be picked: drop the source.
-            remaining[lt] -= 1
-            continue
-        neg_static, _id, item = entries[pos]
-        if pos + 1 < len(entries):
-            nxt = entries[pos + 1]
-            heapq.heappush(heap, (nxt[0] - bounds[si], nxt[1], si, pos + 1))
-        else:
-            remaining[lt] -= 1
-        if iid in seen or not accept(item):
-            continue
-        seen.add(iid)
-        full = const - neg_static + extra(item)
-        scored = (-full, iid, lt, item)
-        pool.append(scored)
-        skey = (-full, iid)
-        if len(top) < k or skey < top[-1]:
-            bisect.insort(top, skey)
-            del top[k:]
-        if lt not in best or skey < best[lt]:
-            best[lt] = skey
-    pool.sort(key=_sort_key)
-    return pool

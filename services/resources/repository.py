@@ -18,6 +18,7 @@ from services.resources.models import (
     reservations,
     resources,
 )
+from services.resources.reach import REMOTE_RESOURCE_MODES, resource_available_sql
 
 R = resources.c
 M = mentors.c
@@ -73,20 +74,24 @@ OFFER_COLUMNS = (
     R.hours,
     R.owner_teacher_id,
 )
-MATCH_CANDIDATES_SQL = """
+MATCH_CANDIDATES_SQL = (
+    """
 SELECT id, kind, title, competencies, subjects, levels, learning_type, mode, municipalities, starts_on, ends_on,
        capacity, reserved, federal_registry, hours, owner_teacher_id
 FROM resources.resources
 WHERE ($1::varchar IS NULL OR region = $1) AND status = 'active'
   AND competencies && $2::varchar[]
   AND (levels = '{}' OR $3::smallint = ANY(levels))
-  AND (municipalities @> ARRAY[$4::varchar] OR municipalities = '{}' OR mode = 'online')
+  AND """
+    + resource_available_sql("$4::varchar")
+    + """
   AND ($5::date IS NULL OR ends_on IS NULL OR ends_on >= $5)
   AND ($6::date IS NULL OR starts_on IS NULL OR starts_on <= $6)
   AND (capacity IS NULL OR reserved < capacity)
   AND ($7::varchar IS NULL OR subjects = '{}' OR $7 = ANY(subjects))
   AND (cardinality($8::varchar[]) = 0 OR kind = ANY($8))
 """
+)
 MATCH_MENTORS_SQL = """
 SELECT id, teacher_id, role, municipality, subjects, competencies, level, mode, capacity, load
 FROM resources.mentors
@@ -134,8 +139,10 @@ def _region(col: Any, region: str | None) -> Any:
 
 
 def available_in(municipality: str) -> Any:
-    """Resources a teacher of `municipality` can attend: held there, region-wide, or online."""
-    return or_(R.municipalities.contains([municipality]), R.municipalities == [], R.mode == "online")
+    """Resources a teacher of `municipality` can attend: `reach.resource_available_in` in SQL."""
+    return or_(
+        R.municipalities.contains([municipality]), R.municipalities == [], R.mode.in_(sorted(REMOTE_RESOURCE_MODES))
+    )
 
 
 def in_period(start: date | None, end: date | None) -> Any:

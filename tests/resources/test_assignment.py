@@ -6,7 +6,8 @@ import asyncpg
 import httpx
 import pytest
 
-from services.resources.assignment import Mentee, MentorSlots, assign, greedy_assign, neighbour_map
+from services.resources.assignment import Mentee, MentorSlots, assign, greedy_assign
+from services.resources.reach import neighbour_map
 from tests.resources.helpers import MUN_A, MUN_B, add_mentor, as_regional, new_id, teacher_headers
 
 URL = "/api/v1/mentors/assignments"

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from services.resources import matching
+from services.resources.catalogue_index import CatalogueIndex
 from tests.resources.helpers import MUN_A, MUN_B, add_mentor, add_resource, as_regional, new_id, teacher_headers
 
 URL = "/api/v1/matching"
@@ -186,7 +187,7 @@ def random_catalogue(seed: int) -> tuple[list[matching.Offer], list[matching.Men
 class TestPureMatcher:
     def test_index_answers_exactly_like_the_full_scan(self) -> None:
         offers, mentors, comps = random_catalogue(7)
-        index = matching.CatalogueIndex(offers, mentors)
+        index = CatalogueIndex(offers, mentors)
         rnd = random.Random(11)
         for _ in range(400):
             q = matching.MatchQuery(

@@ -1,0 +1,47 @@
+"""Who may do what in the resources service: typed permissions for the routers (403 when the role may not).
+
+Reading the resource map is open to every signed-in role (`kit.auth.CurrentPrincipal`); scope checks
+(another region's object answers 404, a municipality's or teacher's own objects) stay in the service.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from kit.auth import REGIONAL_ROLES, Principal, Role, require_roles
+
+_REGIONAL = sorted(REGIONAL_ROLES)
+
+# Regional staff add anything, municipal services their municipality's resources, teachers their own peer resources.
+ResourceAuthor = Annotated[
+    Principal,
+    require_roles(*_REGIONAL, Role.municipal_methodologist, Role.teacher, action="add to the resource map"),
+]
+# Catalogue imports are for the regional centre and the municipal services (their local resources).
+ResourceImporter = Annotated[
+    Principal, require_roles(*_REGIONAL, Role.municipal_methodologist, action="import resources")
+]
+MentorImporter = Annotated[Principal, require_roles(*_REGIONAL, Role.municipal_methodologist, action="import mentors")]
+# The methodological active is kept by the regional centre (all of it) and municipal services (their own).
+MentorKeeper = Annotated[
+    Principal,
+    require_roles(*_REGIONAL, Role.municipal_methodologist, action="change the methodological active"),
+]
+# The region-wide mentor assignment and the neighbour relation are the regional centre's.
+RegionalAssigner = Annotated[
+    Principal,
+    require_roles(*_REGIONAL, action="assign mentors across the region (the regional centre runs it)"),
+]
+NeighbourKeeper = Annotated[
+    Principal,
+    require_roles(*_REGIONAL, action="change the neighbour relation (the regional centre keeps it)"),
+]
+# Coverage is for the regional centre and the municipal services.
+CoverageAnalyst = Annotated[
+    Principal,
+    require_roles(
+        *_REGIONAL,
+        Role.municipal_methodologist,
+        action="read coverage (it is for the regional centre and municipal services)",
+    ),
+]

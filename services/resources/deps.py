@@ -1,0 +1,25 @@
+"""Settings and clients of the resources service as dependencies of its routers (from the app's state)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kit.client import GatewayClient
+from services.resources.clients import AssessmentClient
+from services.resources.config import ResourcesSettings
+
+
+def get_settings(request: Request) -> ResourcesSettings:
+    settings: ResourcesSettings = request.app.state.settings
+    return settings
+
+
+def get_assessment(request: Request) -> AssessmentClient:
+    gateway: GatewayClient = request.app.state.gateway
+    return AssessmentClient(gateway)
+
+
+Settings = Annotated[ResourcesSettings, Depends(get_settings)]
+Assessment = Annotated[AssessmentClient, Depends(get_assessment)]

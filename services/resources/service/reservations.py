@@ -1,0 +1,200 @@
+"""Reservations: a route takes a seat of a resource or a slot of a mentor, and gives it back.
+
+Idempotent by route + target: reserving again answers the same reservation (`Reserved.created` is
+False: 200, not 201) and does not take a second seat. Seats are taken with a conditional UPDATE
+(reserved < capacity), so concurrent reservations never oversell; a CHECK constraint backs that up.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.auth import Principal, Role
+from kit.db import scope_condition
+from kit.errors import Conflict, Forbidden, NotFound
+from kit.pagination import decode_cursor, encode_cursor
+from services.resources.models import reservations
+from services.resources.repository import MentorRepository, ReservationRepository, ResourceRepository
+from services.resources.schemas import ReservationCreate, ReservationRelease
+
+V = reservations.c
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """The reservation, and whether this request made it (201) or found it (200)."""
+
+    row: dict[str, Any]
+    created: bool
+
+
+def reservation_scope(principal: Principal) -> Any:
+    """SQL condition matching `Principal.sees` for reservations."""
+    return scope_condition(
+        principal, region=V.region, municipality=V.municipality, organisation=V.organisation, teacher=V.teacher_id
+    )
+
+
+def sees(principal: Principal, row: dict[str, Any]) -> bool:
+    return principal.sees(
+        region=row.get("region"),
+        municipality=row.get("municipality"),
+        organisation=row.get("organisation"),
+        teacher_id=str(row["teacher_id"]),
+    )
+
+
+def _for_teacher(principal: Principal, body: ReservationCreate) -> ReservationCreate:
+    """A teacher reserves in their own municipality and school, whatever the body says."""
+    if principal.role != Role.teacher:
+        return body
+    return body.model_copy(
+        update={
+            "municipality": principal.municipality or body.municipality,
+            "organisation": principal.organisation or body.organisation,
+        }
+    )
+
+
+async def create_reservation(session: AsyncSession, principal: Principal, body: ReservationCreate) -> Reserved:
+    body = _for_teacher(principal, body)
+    if not principal.sees(
+        region=principal.region,
+        municipality=body.municipality,
+        organisation=body.organisation,
+        teacher_id=str(body.teacher_id),
+    ):
+        raise Forbidden("you may not reserve for this teacher", code="out-of-scope")
+    repo = ReservationRepository(session)
+    existing = await repo.active_for(route_id=body.route_id, resource_id=body.resource_id, mentor_id=body.mentor_id)
+    if existing is not None:
+        if existing["teacher_id"] != body.teacher_id:
+            raise Conflict("this route already holds the reservation for another teacher", code="route-mismatch")
+        return Reserved(existing, created=False)
+    if body.resource_id is not None:
+        return await _reserve_seat(session, principal, body)
+    return await _reserve_mentor(session, principal, body)
+
+
+async def _reserve_seat(session: AsyncSession, principal: Principal, body: ReservationCreate) -> Reserved:
+    assert body.resource_id is not None
+    resource = await ResourceRepository(session).get(principal.region, body.resource_id)
+    if resource is None:
+        raise NotFound("resource not found", code="resource-not-found")
+    if resource["status"] != "active":
+        raise Conflict("the resource is archived", code="resource-archived")
+    if resource["ends_on"] is not None and resource["ends_on"] < datetime.now(UTC).date():
+        raise Conflict("the resource has ended", code="resource-ended")
+    repo = ReservationRepository(session)
+    row = await repo.insert(_values(body, principal, resource["region"]))
+    if row is None:  # a concurrent request for the same route and resource won
+        again = await repo.active_for(route_id=body.route_id, resource_id=body.resource_id)
+        if again is None:
+            raise Conflict("the reservation is being changed concurrently; retry", code="reservation-race")
+        return Reserved(again, created=False)
+    if not await ResourceRepository(session).take_seat(body.resource_id):
+        raise Conflict("no free seats left", code="capacity-exhausted")
+    return Reserved(row, created=True)
+
+
+def _check_mentor(mentor: dict[str, Any] | None, body: ReservationCreate) -> dict[str, Any]:
+    """The mentor, refused when absent (404), inactive, the teacher themselves, or of another subject (409)."""
+    if mentor is None:
+        raise NotFound("mentor not found", code="mentor-not-found")
+    if mentor["status"] != "active":
+        raise Conflict("the mentor is not in the active", code="mentor-inactive")
+    if str(mentor["teacher_id"]) == str(body.teacher_id):
+        raise Conflict("a teacher cannot be their own mentor", code="self-mentoring")
+    if body.subject is not None and body.subject.value not in mentor["subjects"]:
+        raise Conflict("the mentor does not work in this subject", code="subject-mismatch")
+    return mentor
+
+
+async def _reserve_mentor(session: AsyncSession, principal: Principal, body: ReservationCreate) -> Reserved:
+    assert body.mentor_id is not None
+    mentor = _check_mentor(await MentorRepository(session).get(principal.region, body.mentor_id), body)
+    repo = ReservationRepository(session)
+    held = await repo.active_for(teacher_id=body.teacher_id, mentor_id=body.mentor_id)
+    if held is not None:
+        if held["route_id"] is None:  # the region-wide assignment gave this slot; the route takes it over
+            attached = await repo.attach_route(held["id"], body.route_id)
+            if attached is not None:
+                return Reserved(attached, created=False)
+        raise Conflict("the teacher already holds a slot of this mentor for another route", code="already-mentored")
+    row = await repo.insert(_values(body, principal, mentor["region"]))
+    if row is None:
+        again = await repo.active_for(route_id=body.route_id, mentor_id=body.mentor_id)
+        if again is None:
+            raise Conflict("the teacher already holds a slot of this mentor", code="already-mentored")
+        return Reserved(again, created=False)
+    if not await MentorRepository(session).take_slot(body.mentor_id):
+        raise Conflict("the mentor has no free slots", code="capacity-exhausted")
+    return Reserved(row, created=True)
+
+
+def _values(body: ReservationCreate, principal: Principal, region: str) -> dict[str, Any]:
+    return {
+        "region": region,
+        "route_id": body.route_id,
+        "teacher_id": body.teacher_id,
+        "resource_id": body.resource_id,
+        "mentor_id": body.mentor_id,
+        "subject": body.subject.value if body.subject else None,
+        "municipality": body.municipality,
+        "organisation": body.organisation,
+        "origin": "route",
+        "created_by": principal.sub,
+    }
+
+
+async def _release(session: AsyncSession, row: dict[str, Any]) -> dict[str, Any]:
+    released = await ReservationRepository(session).release(row["id"])
+    if released is None:  # already released: nothing to give back
+        return row
+    if released["resource_id"] is not None:
+        await ResourceRepository(session).give_back_seat(released["resource_id"])
+    else:
+        await MentorRepository(session).give_back_slot(released["mentor_id"])
+    return released
+
+
+async def list_reservations(
+    session: AsyncSession, principal: Principal, filters: dict[str, Any], *, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    after = decode_cursor(cursor, 2)
+    rows = await ReservationRepository(session).page(
+        principal.region, scope=and_(reservation_scope(principal)), filters=filters, after=after, limit=limit + 1
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1]["created_at"].isoformat(), str(rows[-1]["id"])])
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+async def get_reservation(session: AsyncSession, principal: Principal, reservation_id: uuid.UUID) -> dict[str, Any]:
+    row = await ReservationRepository(session).get(principal.region, reservation_id)
+    if row is None or not sees(principal, row):
+        raise NotFound("reservation not found", code="reservation-not-found")
+    return row
+
+
+async def release_by_id(session: AsyncSession, principal: Principal, reservation_id: uuid.UUID) -> dict[str, Any]:
+    """Release a reservation (idempotent: releasing again answers the released reservation)."""
+    return await _release(session, await get_reservation(session, principal, reservation_id))
+
+
+async def release_for_route(session: AsyncSession, principal: Principal, body: ReservationRelease) -> dict[str, Any]:
+    """Release a route's reservation of a resource or mentor (idempotent)."""
+    row = await ReservationRepository(session).latest_for(
+        principal.region, body.route_id, resource_id=body.resource_id, mentor_id=body.mentor_id
+    )
+    if row is None or not sees(principal, row):
+        raise NotFound("reservation not found", code="reservation-not-found")
+    return await _release(session, row)
