@@ -217,6 +217,19 @@ def check_archive(source: Source, limits: UploadLimits, answers: Answers = ANSWE
             raise refused(Refusal.shared_strings_too_large, answers, limit=limits.max_shared_strings)
 
 
+def cell_text(value: Any) -> str:
+    """A cell as the text a CSV would hold: empty -> "", whole numbers without ".0", booleans as 1/0."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
 def blank(values: list[Any] | tuple[Any, ...]) -> bool:
     """Whether every cell is empty or only whitespace."""
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
@@ -356,7 +369,7 @@ def read_xlsx_rows(
         for header_row, values in enumerate(ws.iter_rows(values_only=True), start=1):
             budget.take(header_row - 1, min(len(values), limits.max_columns + 1))
             if not blank(values):
-                headers = ["" if v is None else str(v) for v in values]
+                headers = [cell_text(v) for v in values]
                 break
         else:
             raise refused(Refusal.empty_sheet, answers)

@@ -1,15 +1,14 @@
-"""Uploaded catalogue tables (CSV, XLSX via kit.tabular; JSON rows) as numbered rows of named cells.
+"""Uploaded catalogue tables (CSV, XLSX read by kit.uploads; JSON rows) as numbered rows of named cells.
 
-On top of kit.tabular: Russian header aliases, unknown columns reported as errors, a compression-ratio
-check of XLSX before it is parsed (kit.tabular checks the unpacked size), JSON rows, and cells made
-plain (empty -> None, whole floats -> int, dates -> ISO). Errors never echo cell values.
+On top of the kit's reader (which checks the limits, the zip's sizes and ratio included): Russian
+header aliases, unknown columns reported as errors, JSON rows, this service's codes for a workbook
+that is not one or is a zip bomb, and cells made plain (empty -> None, whole floats -> int, dates ->
+ISO). Errors never echo cell values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,15 +16,28 @@ from typing import Any
 from kit import tabular
 from kit.errors import FieldError, UnsupportedMediaType, ValidationFailed
 from kit.jsonutil import loads
+from kit.uploads import Answer, Refusal, UploadLimits, check_archive
 
 CSV_TYPES = tabular.CSV_MEDIA_TYPES | {"application/vnd.ms-excel"}
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_rows: int = 20_000
-    max_unpacked_bytes: int = 100 * 1024 * 1024
-    max_ratio: float = 100.0
+def import_limits(
+    max_rows: int = 20_000, max_unpacked_bytes: int = 100 * 1024 * 1024, max_ratio: float = 100.0
+) -> UploadLimits:
+    """The kit's upload limits with a catalogue import's numbers (the settings' import_max_*)."""
+    return UploadLimits(max_rows=max_rows, max_uncompressed=max_unpacked_bytes, max_ratio=max_ratio)
+
+
+Limits = import_limits  # the name the import endpoint builds its limits with
+
+# What this service has always answered for a workbook that is no zip, or compressed too well.
+_NOT_XLSX = Answer(422, "invalid-xlsx", "the file is not a valid XLSX workbook")
+_ZIP_BOMB = Answer(422, "xlsx-zip-bomb", "the workbook is compressed suspiciously well (zip bomb?)")
+ANSWERS: dict[Refusal, Answer] = {
+    Refusal.not_xlsx: _NOT_XLSX,
+    Refusal.zip_bomb: _ZIP_BOMB,
+    Refusal.part_zip_bomb: _ZIP_BOMB,
+}
 
 
 @dataclass
@@ -51,16 +63,7 @@ def upload_format(content_type: str | None) -> str:
 
 def check_ratio(body: bytes, max_ratio: float) -> None:
     """Refuse a workbook compressed suspiciously well (a zip bomb) without extracting it."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(body)) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError) as e:
-        raise ValidationFailed("the file is not a valid XLSX workbook", code="invalid-xlsx") from e
-    total, packed = sum(i.file_size for i in infos), sum(i.compress_size for i in infos)
-    if total / max(packed, 1) > max_ratio or any(
-        i.compress_size and i.file_size / i.compress_size > max_ratio for i in infos
-    ):
-        raise ValidationFailed("the workbook is compressed suspiciously well (zip bomb?)", code="xlsx-zip-bomb")
+    check_archive(body, UploadLimits(max_uncompressed=1 << 62, max_ratio=max_ratio), ANSWERS)
 
 
 def normalize_header(name: Any) -> str:
@@ -91,23 +94,19 @@ def read_upload(
     allowed: Iterable[str],
     required: Iterable[str] = (),
     aliases: Mapping[str, str] | None = None,
-    limits: Limits | None = None,
+    limits: UploadLimits | None = None,
     json_key: str = "rows",
 ) -> Upload:
     """Parse an upload into rows keyed by canonical columns; header problems answer 422 at once."""
     fmt = upload_format(content_type)
-    limits = limits or Limits()
+    limits = limits or import_limits()
     aliases = aliases or {}
     allowed_set = set(allowed)
     if not body.strip():
         raise ValidationFailed("the file is empty", code="empty-file")
     if fmt == "json":
         return _read_json(body, allowed_set, aliases, limits.max_rows, json_key)
-    if fmt == "xlsx":
-        check_ratio(body, limits.max_ratio)
-        table = tabular.read_xlsx(body, max_rows=limits.max_rows, max_uncompressed=limits.max_unpacked_bytes)
-    else:
-        table = tabular.read_csv(body, max_rows=limits.max_rows)
+    table = tabular.read(body, fmt, limits, answers=ANSWERS)
 
     def canonical(header: str) -> str:
         name = normalize_header(header)

@@ -1,16 +1,15 @@
 """Reading an upload's bytes into rows: spool the body, detect the format, read CSV, XLSX or JSON.
 
-No validation of the rows' contents here (that is `intake.checking`), no database.
+No validation of the rows' contents here (that is `intake.checking`), no database. CSV and XLSX are
+read by the kit's one upload reader (`kit.uploads`), with the intake's limits and its own codes.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 import os
 import tempfile
-import zipfile
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,9 @@ from typing import Any
 
 import orjson
 
+from kit import uploads
 from kit.errors import FieldError
+from kit.uploads import Answer, Refusal, TableRows, UploadLimits, UploadRefused
 
 FORMAT_CSV, FORMAT_XLSX, FORMAT_JSON = "csv", "xlsx", "json"
 MEDIA_TYPES = {
@@ -118,151 +119,80 @@ def format_of(content_type: str | None) -> tuple[str, str | None]:
 
 def csv_encoding(spool: SpooledBody, declared: str | None) -> str:
     """UTF-8 (BOM or not) when the bytes are UTF-8, else Windows-1251 (what Russian Excel writes)."""
-    if declared in ("windows-1251", "cp1251"):
-        return "cp1251"
-    with open(spool.path, "rb") as f:
-        head = f.read(3)
-    if head == codecs.BOM_UTF8:
-        return "utf-8-sig"
-    return "utf-8" if spool.utf8 else "cp1251"
+    return uploads.csv_encoding(spool.path, utf8=spool.utf8, declared=declared)
 
 
-def sniff_delimiter(first_line: str) -> str:
-    """`;` or `,` (or tab): the one appearing most often outside quotes in the header line."""
-    counts = {";": 0, ",": 0, "\t": 0}
-    quoted = False
-    for ch in first_line:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
-    best = max(counts, key=lambda d: (counts[d], d == ";"))
-    return best if counts[best] else ","
+sniff_delimiter = uploads.sniff_delimiter
+_cell_text = uploads.cell_text
+
+# The intake's limits are the kit's (ArchiveLimits(max_uncompressed, max_ratio) from the settings); the
+# body's size is checked while it is spooled. Rows are counted with blank ones, so the row cap is generous.
+ArchiveLimits = UploadLimits
+CSV_LIMITS = UploadLimits()
+
+# What the intake has always answered when an upload cannot be read as a whole.
+_HEADER = Answer(422, "unreadable-file", "the CSV header cannot be read")
+_CSV = Answer(422, "unreadable-file", "the CSV cannot be read after data row {row}")
+_ARCHIVE = "archive-too-large"
+ANSWERS: dict[Refusal, Answer] = {
+    Refusal.empty: Answer(422, "empty-file", "the file is empty"),
+    Refusal.empty_sheet: Answer(422, "empty-file", "the workbook's first sheet is empty"),
+    Refusal.undecodable_header: _HEADER,
+    Refusal.unreadable_header: _HEADER,
+    Refusal.bad_encoding: _CSV,
+    Refusal.bad_csv: _CSV,
+    Refusal.not_xlsx: Answer(422, "unreadable-file", "the body is not an XLSX workbook"),
+    Refusal.unreadable_xlsx: Answer(422, "unreadable-file", "the XLSX workbook cannot be read"),
+    Refusal.too_many_parts: Answer(413, _ARCHIVE, "the workbook has too many parts"),
+    Refusal.archive_too_large: Answer(413, _ARCHIVE, "the workbook unpacks to more than {limit} bytes"),
+    Refusal.zip_bomb: Answer(413, _ARCHIVE, "the workbook's compression ratio is suspicious (zip bomb)"),
+    Refusal.part_zip_bomb: Answer(413, _ARCHIVE, "a part of the workbook is suspiciously compressed"),
+    Refusal.shared_strings_too_large: Answer(413, _ARCHIVE, "the workbook's shared strings are too large"),
+    Refusal.too_many_rows: Answer(413, "too-many-rows", "the upload has more than {limit} data rows"),
+}
+
+
+def _rejected(e: UploadRefused) -> UploadRejected:
+    return UploadRejected(e.status, e.code, e.detail or "", e.errors)
+
+
+def _cells(table: TableRows, as_text: bool) -> Generator[list[str]]:
+    """The table's non-blank data rows (as text when `as_text`); closes the table when done."""
+    try:
+        for _, values in table.rows:
+            yield [_cell_text(v) for v in values] if as_text else values
+    except UploadRefused as e:
+        raise _rejected(e) from e
+    finally:
+        table.close()
 
 
 def csv_rows(spool: SpooledBody, declared_charset: str | None) -> tuple[list[str], Generator[list[str]]]:
-    """The header and an iterator of the data rows of a CSV upload."""
-    encoding = csv_encoding(spool, declared_charset)
-    f = open(spool.path, encoding=encoding, newline="", errors="strict")
-    first = f.readline()
-    if not first.strip():
-        f.close()
-        raise UploadRejected(422, "empty-file", "the file is empty")
-    f.seek(0)
-    if encoding == "utf-8-sig":
-        f.close()
-        f = open(spool.path, encoding=encoding, newline="")
-    reader = csv.reader(f, delimiter=sniff_delimiter(first), strict=False)
+    """The header and an iterator of the data rows of a CSV upload (kit.uploads reads it)."""
     try:
-        header = next(reader)
-    except (StopIteration, csv.Error, UnicodeDecodeError) as e:
-        f.close()
-        raise UploadRejected(422, "unreadable-file", "the CSV header cannot be read") from e
-
-    def rows() -> Generator[list[str]]:
-        try:
-            for row in reader:
-                if row and any(c.strip() for c in row):
-                    yield row
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise UploadRejected(
-                422, "unreadable-file", f"the CSV cannot be read after data row {reader.line_num - 1}"
-            ) from e
-        finally:
-            f.close()
-
-    return header, rows()
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    max_uncompressed: int
-    max_ratio: float
-    max_entries: int = 10_000
-    max_shared_strings: int = 64 * 1024 * 1024
+        table = uploads.read_csv_rows(
+            spool.path, CSV_LIMITS, answers=ANSWERS, utf8=spool.utf8, charset=declared_charset
+        )
+    except UploadRefused as e:
+        raise _rejected(e) from e
+    return table.headers, _cells(table, as_text=False)
 
 
 def check_xlsx_archive(path: Path, limits: ArchiveLimits) -> None:
-    """Refuse zip bombs before parsing: total uncompressed size, ratio, entry count, shared strings."""
+    """Refuse zip bombs before parsing: entry count, ratio, total unpacked size, shared strings."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as e:
-        raise UploadRejected(422, "unreadable-file", "the body is not an XLSX workbook") from e
-    if len(infos) > limits.max_entries:
-        raise UploadRejected(413, "archive-too-large", "the workbook has too many parts")
-    total = sum(i.file_size for i in infos)
-    packed = sum(i.compress_size for i in infos) or 1
-    if total > limits.max_uncompressed:
-        raise UploadRejected(
-            413, "archive-too-large", f"the workbook unpacks to more than {limits.max_uncompressed} bytes"
-        )
-    if total / packed > limits.max_ratio:
-        raise UploadRejected(413, "archive-too-large", "the workbook's compression ratio is suspicious (zip bomb)")
-    for i in infos:
-        if i.file_size > 1_048_576 and i.file_size / max(i.compress_size, 1) > limits.max_ratio:
-            raise UploadRejected(413, "archive-too-large", "a part of the workbook is suspiciously compressed")
-        if i.filename.endswith("sharedStrings.xml") and i.file_size > limits.max_shared_strings:
-            raise UploadRejected(413, "archive-too-large", "the workbook's shared strings are too large")
-
-
-def _cell_text(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return str(int(v))
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else repr(v)
-    return str(v)
+        uploads.check_archive(path, limits, ANSWERS)
+    except UploadRefused as e:
+        raise _rejected(e) from e
 
 
 def xlsx_rows(spool: SpooledBody, limits: ArchiveLimits) -> tuple[list[str], Iterator[list[str]]]:
-    """The header and data rows of the first sheet, read with openpyxl in read-only mode."""
-    check_xlsx_archive(spool.path, limits)
-    import openpyxl
-
-    # A file object, not the path: openpyxl judges paths by their extension and ours has none.
-    fh = open(spool.path, "rb")
+    """The header and data rows (cut to the header's columns) of the first sheet (kit.uploads reads it)."""
     try:
-        wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds for a broken workbook
-        fh.close()
-        raise UploadRejected(422, "unreadable-file", "the XLSX workbook cannot be read") from e
-    close = wb.close
-
-    def close_all() -> None:
-        close()
-        fh.close()
-
-    wb.close = close_all  # type: ignore[method-assign]
-    try:
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header: list[str] | None = None
-        for values in it:
-            cells = [_cell_text(v) for v in values]
-            if any(c.strip() for c in cells):
-                header = cells
-                break
-    except Exception as e:
-        wb.close()
-        raise UploadRejected(422, "unreadable-file", "the XLSX workbook cannot be read") from e
-    if header is None:
-        wb.close()
-        raise UploadRejected(422, "empty-file", "the workbook's first sheet is empty")
-
-    def rows() -> Iterator[list[str]]:
-        try:
-            for values in it:
-                cells = [_cell_text(v) for v in values]
-                if any(c.strip() for c in cells):
-                    yield cells
-        finally:
-            wb.close()
-
-    return header, rows()
+        table = uploads.read_xlsx_rows(spool.path, limits, answers=ANSWERS)
+    except UploadRefused as e:
+        raise _rejected(e) from e
+    return table.headers, _cells(table, as_text=True)
 
 
 def json_rows(spool: SpooledBody) -> list[Any]:
