@@ -7,7 +7,8 @@ assessment result per teacher while the routes service is stopped, then starts i
 long its feed consumer takes to generate every route (one per teacher), through the real
 assessment feed, resource map and database. Baselines in the same run: the pure generation
 function over the same snapshots (CPU floor), and asyncpg COPY of the generated routes into a
-scratch table (write floor). Then the monthly XLSX export (benchmarks/routes_export.py).
+scratch table (write floor). Then the monthly XLSX export of as many routes, and the export's XLSX
+writer (kit.xlsx) against xlsxwriter (constant_memory) on the same rows (benchmarks/routes_export.py).
 """
 
 from __future__ import annotations
@@ -89,9 +90,9 @@ def page_timings(log: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--teachers", type=int, default=80_000)
-    ap.add_argument("--skip-export", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--teachers", type=int, default=80_000, help="teachers (and routes) in the region")
+    ap.add_argument("--skip-export", action="store_true", help="no export and XLSX writer figures")
     args = ap.parse_args()
     n = args.teachers
     with postgres_server() as admin_url:
@@ -132,12 +133,10 @@ def main() -> None:
             print(f"  baseline COPY of route rows:         {floor:.0f} rows/s  -> ratio {rate / floor:.2f}")
             print(page_timings(log_dir / "routes.log"))
             if not args.skip_export:
-                try:
-                    from benchmarks.routes_export import bench_export
-                except ImportError:
-                    print("export benchmark not available (benchmarks/routes_export.py missing)")
-                else:
-                    bench_export(admin_url, st)
+                from benchmarks.routes_export import bench_export, bench_xlsx_writers
+
+                bench_export(admin_url, st, routes=n)
+                bench_xlsx_writers(n)
         finally:
             st.stop_all()
 

@@ -18,7 +18,7 @@ EXIT_BUSY = 75
 
 
 def _month(value: str) -> Any:
-    from services.routes.exports import Month
+    from services.routes.exports.month import Month
 
     try:
         return Month.parse(value)
@@ -27,7 +27,7 @@ def _month(value: str) -> Any:
 
 
 def _formats(value: str) -> list[str]:
-    from services.routes.exports import FORMATS
+    from services.routes.exports.writers import FORMATS
 
     chosen = [f.strip().lower() for f in value.split(",") if f.strip()]
     bad = [f for f in chosen if f not in FORMATS]
@@ -62,7 +62,7 @@ async def _export(args: argparse.Namespace) -> None:
     from kit.app import service_database_url
     from kit.db import make_engine
     from kit.settings import CommonSettings
-    from services.routes.exports import ExportBusy, ExportRefused, run_export
+    from services.routes.exports.job import ExportBusy, ExportRefused, run_export
 
     settings = RoutesSettings()
     engine = make_engine(

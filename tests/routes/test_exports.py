@@ -29,18 +29,11 @@ from openpyxl.utils.escape import unescape as ooxml_unescape
 from deploy.stack import ROOT
 from kit.auth import Role
 from kit.tabular import XLSX_MEDIA_TYPE
-from services.routes.exports import (
-    COLUMN_WIDTHS,
-    HEADERS,
-    KEPT,
-    LOCK_KEY,
-    ExportRow,
-    Month,
-    XlsxSheet,
-    clean_text,
-    export_row,
-    write_workbook,
-)
+from kit.xlsx import clean_text
+from services.routes.exports.month import Month
+from services.routes.exports.queries import LOCK_KEY
+from services.routes.exports.rows import COLUMN_WIDTHS, HEADERS, KEPT, ExportRow, export_row
+from services.routes.exports.workbook import MonthSheet, write_month_workbook
 from services.routes.generation import MentorChoice, generate
 from services.routes.selfcheck import evaluate
 from tests.harness import Stack, auth
@@ -637,13 +630,13 @@ def export_rows_for_writer() -> list[ExportRow]:
 def write_book(folder: Path, sheets: list[tuple[str, list[ExportRow]]]) -> Path:
     parts = []
     for i, (title, rows) in enumerate(sheets):
-        sheet = XlsxSheet(folder / f"sheet{i}")
+        sheet = MonthSheet(folder / f"sheet{i}")
         sheet.write(rows[:3])
         sheet.write(rows[3:])
         parts.append((title, sheet.finish()))
     path = folder / "book.xlsx"
     with open(path, "wb") as sink:
-        write_workbook(sink, Month.parse(MONTH), parts)
+        write_month_workbook(sink, Month.parse(MONTH), parts)
     return path
 
 
