@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.assessment.scoring import Area, Band, Level
+from services.assessment.scoring import DEFAULT_DEFICIT_BELOW, DEFAULT_STRENGTH_FROM, Area, Band, Level
 from services.assessment.vocab import Subject
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,32}$")]
@@ -43,8 +43,12 @@ class UploadMode(enum.StrEnum):
 
 class ThresholdsIn(BaseModel):
     model_config = _FORBID
-    deficit_below: Percent = Field(default=50, description="A competency percent below this is a deficit")
-    strength_from: Percent = Field(default=80, description="A competency percent from this on is a strength")
+    deficit_below: Percent = Field(
+        default=DEFAULT_DEFICIT_BELOW, description="A competency percent below this is a deficit"
+    )
+    strength_from: Percent = Field(
+        default=DEFAULT_STRENGTH_FROM, description="A competency percent from this on is a strength"
+    )
 
 
 class CompetencyIn(BaseModel):

@@ -3,7 +3,8 @@
 Nothing here does I/O. A framework document (JSON) is checked by `check_framework` and turned
 into a `Framework` by `framework_from_document`; a result is scored by `score_result`.
 
-Rules (thresholds are data; the defaults ship in data/default_framework.json):
+Rules (thresholds are data: the levels, their groups and labels, the default band thresholds and the
+KPI's level are the table data/levels.json; each framework's cut scores ship in data/default_framework.json):
 - a competency's percent = its points / the sum of its items' max points * 100;
 - band: percent < `deficit_below` -> deficit; percent >= `strength_from` -> strength; otherwise a
   growth point. A competency may override the framework's thresholds;
@@ -16,10 +17,14 @@ from __future__ import annotations
 import bisect
 import enum
 import itertools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+LEVELS_TABLE: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "levels.json").read_text(encoding="utf-8"))
 
 
 class Level(enum.StrEnum):
@@ -29,8 +34,12 @@ class Level(enum.StrEnum):
     high = "high"
 
 
-LEVEL_GROUP = {Level.low: 1, Level.basic: 2, Level.elevated: 3, Level.high: 4}
-LEVEL_LABELS_RU = {Level.low: "низкий", Level.basic: "базовый", Level.elevated: "повышенный", Level.high: "высокий"}
+# The enum is the vocabulary (and the API's type); groups and labels are read from the table.
+LEVEL_GROUP: dict[Level, int] = {Level(row["level"]): int(row["group"]) for row in LEVELS_TABLE["levels"]}
+LEVEL_LABELS_RU: dict[Level, str] = {Level(row["level"]): str(row["label_ru"]) for row in LEVELS_TABLE["levels"]}
+# The KPI counts results at this level or higher ("basic or higher"), against this target share.
+KPI_FROM_GROUP: int = LEVEL_GROUP[Level(LEVELS_TABLE["kpi"]["from_level"])]
+KPI_TARGET_PERCENT = float(LEVELS_TABLE["kpi"]["target_percent"])
 # What an uploaded `level` cell may say: code, Russian label or group number.
 LEVEL_ALIASES: dict[str, Level] = {
     **{lv.value: lv for lv in Level},
@@ -53,10 +62,15 @@ class Area(enum.StrEnum):
     subject = "subject"
 
 
+# As written in the table (ints stay ints: the API schema shows them as its defaults).
+DEFAULT_DEFICIT_BELOW: float = LEVELS_TABLE["default_thresholds"]["deficit_below"]
+DEFAULT_STRENGTH_FROM: float = LEVELS_TABLE["default_thresholds"]["strength_from"]
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    deficit_below: float = 50.0
-    strength_from: float = 80.0
+    deficit_below: float = float(DEFAULT_DEFICIT_BELOW)
+    strength_from: float = float(DEFAULT_STRENGTH_FROM)
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,7 @@ class Framework:
 
 
 def band_for(percent: float, thresholds: Thresholds) -> Band:
+    """The band of a competency's percent: the one place the deficit and strength thresholds are applied."""
     if percent < thresholds.deficit_below:
         return Band.deficit
     if percent >= thresholds.strength_from:
@@ -158,7 +173,7 @@ def check_framework(doc: dict[str, Any]) -> list[tuple[list[str | int], str, str
                 (["competencies", i, "thresholds"], "thresholds-order", "deficit_below must not exceed strength_from")
             )
     t = doc.get("thresholds") or {}
-    if t and t.get("deficit_below", 0) > t.get("strength_from", 100):
+    if t and t.get("deficit_below", DEFAULT_DEFICIT_BELOW) > t.get("strength_from", DEFAULT_STRENGTH_FROM):
         errors.append((["thresholds"], "thresholds-order", "deficit_below must not exceed strength_from"))
     levels = doc.get("levels", [])
     if [lv["level"] for lv in levels] != [lv.value for lv in Level]:
@@ -167,7 +182,7 @@ def check_framework(doc: dict[str, Any]) -> list[tuple[list[str | int], str, str
         mins = [lv["min_percent"] for lv in levels]
         if mins[0] != 0 or any(a >= b for a, b in itertools.pairwise(mins)):
             errors.append((["levels"], "cut-scores", "min_percent must start at 0 and strictly increase"))
-        if [lv["group"] for lv in levels] != [1, 2, 3, 4]:
+        if [lv["group"] for lv in levels] != [LEVEL_GROUP[lv] for lv in Level]:
             errors.append((["levels"], "groups", "groups must be 1, 2, 3, 4"))
     codes: set[str] = set()
     for j, ins in enumerate(doc.get("instruments", [])):
@@ -210,7 +225,9 @@ def check_framework(doc: dict[str, Any]) -> list[tuple[list[str | int], str, str
 def framework_from_document(doc: dict[str, Any], version: int) -> Framework:
     """Build the scoring view of a checked framework document."""
     base = doc.get("thresholds") or {}
-    thresholds = Thresholds(float(base.get("deficit_below", 50)), float(base.get("strength_from", 80)))
+    thresholds = Thresholds(
+        float(base.get("deficit_below", DEFAULT_DEFICIT_BELOW)), float(base.get("strength_from", DEFAULT_STRENGTH_FROM))
+    )
     comps: dict[str, Competency] = {}
     for c in doc["competencies"]:
         t = c.get("thresholds")
@@ -316,19 +333,11 @@ def score_result(
     else:
         cut = framework.level_for(pct)
         source = "computed"
-    deficits: list[str] = []
-    growth: list[str] = []
-    strengths: list[str] = []
+    bands: dict[Band, list[str]] = {Band.deficit: [], Band.growth: [], Band.strength: []}
     for code, points, mx, t in zip(
         instrument.competencies, comp, instrument.competency_max, instrument.competency_thresholds, strict=False
     ):
-        pct_c = round(points * 100.0 / mx, 2) if mx > 0 else 0.0
-        if pct_c < t.deficit_below:
-            deficits.append(code)
-        elif pct_c >= t.strength_from:
-            strengths.append(code)
-        else:
-            growth.append(code)
+        bands[band_for(percent_of(points, mx), t)].append(code)
     return Score(
         competency_points=tuple(comp),
         total=total_points,
@@ -337,9 +346,9 @@ def score_result(
         level=cut.level,
         group=cut.group,
         level_source=source,
-        deficits=tuple(deficits),
-        growth=tuple(growth),
-        strengths=tuple(strengths),
+        deficits=tuple(bands[Band.deficit]),
+        growth=tuple(bands[Band.growth]),
+        strengths=tuple(bands[Band.strength]),
     )
 
 

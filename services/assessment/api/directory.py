@@ -4,40 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from kit.auth import CurrentPrincipal, Principal, Role, require_roles
+from kit.auth import CurrentPrincipal
 from kit.db import DbSession
-from kit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed, problem_responses
+from kit.errors import problem_responses
+from services.assessment.auth import DirectoryEditor
 from services.assessment.repositories.directory import DirectoryRepository
 from services.assessment.schemas import MunicipalityRead, MunicipalityWrite, OrganisationRead, OrganisationWrite
+from services.assessment.service import directory as service
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], responses=problem_responses(401, 403, 422))
-
-DirectoryEditor = require_roles(Role.regional_specialist, Role.admin, Role.service)
-
-
-def _unique_codes(codes: list[str]) -> None:
-    """422 naming every item whose code repeats an earlier one of the same body."""
-    first: dict[str, int] = {}
-    errors: list[FieldError] = []
-    for i, code in enumerate(codes):
-        if code in first:
-            message = f"item {i} repeats item {first[code]}"
-            errors.append(FieldError(loc=["body", i, "code"], code="duplicate-code", message=message))
-        else:
-            first[code] = i
-    if errors:
-        raise ValidationFailed("codes repeat within the body; nothing was stored", errors=errors)
-
-
-def _not_elsewhere(existing: dict[str, str], wanted: dict[str, str], what: str) -> None:
-    """409 when a code already belongs to another region: a region edits only its own directory."""
-    taken = sorted(code for code, region in wanted.items() if code in existing and existing[code] != region)
-    if taken:
-        raise Conflict(
-            f"{len(taken)} {what} codes belong to another region; nothing was stored",
-            code="code-of-another-region",
-            extra={"codes": taken[:50]},
-        )
 
 
 @router.get("/municipalities", response_model=list[MunicipalityRead], summary="List municipalities of the region")
@@ -50,21 +25,12 @@ async def list_municipalities(principal: CurrentPrincipal, session: DbSession) -
     response_model=list[MunicipalityRead],
     summary="Create or update municipalities by code",
     description="Codes are unique across regions: a code another region uses is 409 and nothing is stored.",
-    dependencies=[DirectoryEditor],
     responses=problem_responses(409),
 )
 async def upsert_municipalities(
-    body: list[MunicipalityWrite], principal: CurrentPrincipal, session: DbSession
+    body: list[MunicipalityWrite], principal: DirectoryEditor, session: DbSession
 ) -> list[dict[str, object]]:
-    if principal.region and any(m.region != principal.region for m in body):
-        raise Forbidden("municipalities outside your region", code="out-of-scope")
-    _unique_codes([m.code for m in body])
-    repo = DirectoryRepository(session)
-    if body:
-        wanted = {m.code: m.region for m in body}
-        _not_elsewhere(await repo.regions_of_municipalities(list(wanted)), wanted, "municipality")
-        await repo.upsert_municipalities([m.model_dump() for m in body])
-    return [m.model_dump() for m in body]
+    return await service.upsert_municipalities(session, principal, body)
 
 
 @router.get(
@@ -77,12 +43,7 @@ async def list_organisations(
     session: DbSession,
     municipality: str | None = Query(default=None, max_length=32),
 ) -> list[dict[str, object]]:
-    own_mun, own_org = _directory_scope(principal)
-    if own_mun and municipality and municipality != own_mun:
-        return []
-    return await DirectoryRepository(session).list_organisations(
-        region=principal.region, municipality=municipality or own_mun, organisation=own_org
-    )
+    return await service.list_organisations(session, principal, municipality)
 
 
 @router.put(
@@ -90,33 +51,9 @@ async def list_organisations(
     response_model=list[OrganisationRead],
     summary="Create or update organisations by code",
     description="Codes are unique across regions: a code another region uses is 409 and nothing is stored.",
-    dependencies=[DirectoryEditor],
     responses=problem_responses(404, 409, 422),
 )
 async def upsert_organisations(
-    body: list[OrganisationWrite], principal: CurrentPrincipal, session: DbSession
+    body: list[OrganisationWrite], principal: DirectoryEditor, session: DbSession
 ) -> list[dict[str, object]]:
-    _unique_codes([o.code for o in body])
-    repo = DirectoryRepository(session)
-    target = await repo.regions_of_municipalities(sorted({o.municipality for o in body}))
-    for code in {o.municipality for o in body}:
-        if code not in target or (principal.region and target[code] != principal.region):
-            raise NotFound("municipality not found", code="municipality-not-found")
-    if body:
-        wanted = {o.code: target[o.municipality] for o in body}
-        _not_elsewhere(await repo.regions_of_organisations(list(wanted)), wanted, "organisation")
-        await repo.upsert_organisations(
-            [{"code": o.code, "name": o.name, "municipality_code": o.municipality} for o in body]
-        )
-    return [o.model_dump() for o in body]
-
-
-def _directory_scope(principal: Principal) -> tuple[str | None, str | None]:
-    """Municipality and organisation a non-regional caller is limited to."""
-    if principal.is_regional:
-        return None, None
-    if principal.role == Role.municipal_methodologist:
-        return principal.municipality or "-", None
-    if principal.role in (Role.school_admin, Role.teacher):
-        return None, principal.organisation or "-"
-    return "-", "-"
+    return await service.upsert_organisations(session, principal, body)

@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from kit.auth import CurrentPrincipal, Principal
+from kit.auth import CurrentPrincipal
 from kit.db import DbSession
-from kit.errors import FieldError, Forbidden, NotFound, ValidationFailed, problem_responses
+from kit.errors import NotFound, problem_responses
+from services.assessment.auth import FrameworkManager
 from services.assessment.repositories.frameworks import FrameworkRepository
 from services.assessment.result_schemas import FrameworkCreate, FrameworkRead, FrameworkSummary
-from services.assessment.scoring import check_framework
+from services.assessment.service import frameworks as service
 
 router = APIRouter(prefix="/api/v1/frameworks", tags=["frameworks"], responses=problem_responses(401, 403, 422))
 
@@ -26,11 +27,6 @@ the highest level whose `min_percent` it reaches. Item codes are also the upload
 The shipped default framework is `services/assessment/data/default_framework.json`."""
 
 
-def ensure_regional(principal: Principal) -> None:
-    if not principal.is_regional:
-        raise Forbidden("only regional specialists and services manage frameworks", code="role-forbidden")
-
-
 def summary(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "instruments": [i["code"] for i in row["document"].get("instruments", [])]}
 
@@ -43,19 +39,9 @@ def summary(row: dict[str, Any]) -> dict[str, Any]:
     description=FRAMEWORK_DOC,
 )
 async def create_framework(
-    body: FrameworkCreate, principal: CurrentPrincipal, session: DbSession, response: Response
+    body: FrameworkCreate, principal: FrameworkManager, session: DbSession, response: Response
 ) -> dict[str, Any]:
-    ensure_regional(principal)
-    document = body.model_dump(mode="json")
-    problems = check_framework(document)
-    if problems:
-        raise ValidationFailed(
-            "the framework is inconsistent",
-            errors=[FieldError(loc=["body", *loc], code=code, message=msg) for loc, code, msg in problems],
-        )
-    row = await FrameworkRepository(session).create(
-        region=principal.region, code=body.code, name=body.name, document=document
-    )
+    row = await service.create_framework(session, principal, body)
     response.headers["Location"] = f"/api/v1/frameworks/{row['code']}/versions/{row['version']}"
     return summary(row)
 

@@ -17,6 +17,7 @@ from services.assessment.models import (
     teachers,
 )
 from services.assessment.repositories.scope import teacher_scope_clause, visible_region
+from services.assessment.scoring import KPI_FROM_GROUP
 
 
 class AnalyticsRepository:
@@ -145,7 +146,11 @@ class AnalyticsRepository:
 
     async def kpi(self, principal: Principal, **filters: Any) -> tuple[int, int]:
         sub = self._latest(self._scoped(principal, **filters), "teacher_id")
-        r = (await self.s.execute(select(func.count(), func.count().filter(sub.c.grp >= 2)).select_from(sub))).one()
+        r = (
+            await self.s.execute(
+                select(func.count(), func.count().filter(sub.c.grp >= KPI_FROM_GROUP)).select_from(sub)
+            )
+        ).one()
         return int(r[0]), int(r[1])
 
     async def registered(

@@ -1,0 +1,34 @@
+"""Who may do what in the assessment service: typed permissions for the routers (403 when the role may not).
+
+Scope is not decided here: an object outside the caller's scope is a 404 from the service layer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from kit.auth import Principal, Role, require_roles
+
+_REGIONAL = (Role.regional_specialist, Role.admin, Role.service)
+_SCHOOLS_AND_UP = (*_REGIONAL, Role.municipal_methodologist, Role.school_admin)
+
+# Frameworks and campaigns are the region's: its specialists and services manage them.
+FrameworkManager = Annotated[Principal, require_roles(*_REGIONAL, action="manage frameworks")]
+CampaignManager = Annotated[Principal, require_roles(*_REGIONAL, action="manage campaigns")]
+# The directory (municipalities, schools) is edited by the region only.
+DirectoryEditor = Annotated[Principal, require_roles(*_REGIONAL, action="edit the directory")]
+# Schools, municipalities and the region keep the registry and send results (within their scope).
+RegistryWriter = Annotated[Principal, require_roles(*_SCHOOLS_AND_UP, action="change the registry")]
+ResultUploader = Annotated[Principal, require_roles(*_SCHOOLS_AND_UP, action="upload results")]
+# Analytics are for schools, municipalities and the region: every role but a teacher.
+Analyst = Annotated[
+    Principal,
+    require_roles(
+        *(r for r in Role if r != Role.teacher),
+        action="read analytics (they are for schools, municipalities and the region)",
+    ),
+]
+# The change feed carries registry fields of every teacher: services and regional roles only.
+FeedReader = Annotated[
+    Principal, require_roles(*_REGIONAL, action="read the change feed (it is for services and regional roles)")
+]

@@ -1,0 +1,173 @@
+"""The teacher registry's writes: register, change, bulk upsert by external id (scope checked per row)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.auth import Principal
+from kit.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from kit.versioning import ensure_current, parse_if_match
+from services.assessment.repositories.directory import DirectoryRepository
+from services.assessment.repositories.teachers import TeacherRepository
+from services.assessment.schemas import BulkResult, TeacherBulk, TeacherCreate, TeacherUpdate
+from services.assessment.vocab import normalize_name
+
+
+async def placement(
+    session: Any, principal: Principal, organisation: str, municipality: str, *, row: int | None = None
+) -> str:
+    """Check the organisation exists, belongs to the municipality and is in the writer's scope; return region."""
+    orgs = await DirectoryRepository(session).organisations_by_code([organisation])
+    return check_placement(orgs, principal, organisation, municipality, row=row)
+
+
+def check_placement(
+    orgs: dict[str, dict[str, Any]], principal: Principal, organisation: str, municipality: str, *, row: int | None
+) -> str:
+    org = orgs.get(organisation)
+    loc: list[str | int] = ["body", "teachers", row - 1] if row else ["body"]
+    if org is None or org["municipality_code"] != municipality:
+        raise ValidationFailed(
+            "unknown organisation or it is not in the given municipality",
+            errors=[
+                FieldError(
+                    loc=[*loc, "organisation"],
+                    code="unknown-organisation",
+                    message="organisation is unknown or belongs to another municipality",
+                    row=row,
+                    column="organisation",
+                )
+            ],
+        )
+    if not principal.sees(region=org["region"], municipality=municipality, organisation=organisation, teacher_id=None):
+        raise Forbidden("the teacher would be outside your scope", code="out-of-scope")
+    return str(org["region"])
+
+
+async def create_teacher(session: AsyncSession, principal: Principal, body: TeacherCreate) -> dict[str, Any]:
+    region = await placement(session, principal, body.organisation, body.municipality)
+    repo = TeacherRepository(session)
+    if await repo.external_id_exists(body.external_id):
+        raise Conflict("a teacher with this external id already exists", code="external-id-taken")
+    return await repo.insert(_row_values(body, region))
+
+
+async def get_teacher(session: AsyncSession, principal: Principal, teacher_id: uuid.UUID) -> dict[str, Any]:
+    """The teacher in the caller's scope, or 404."""
+    row = await TeacherRepository(session).get(principal, teacher_id)
+    if row is None:
+        raise NotFound("teacher not found", code="teacher-not-found")
+    return row
+
+
+async def _changed_values(
+    session: AsyncSession, principal: Principal, current: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """The stored columns a partial update changes (a new placement is checked like a registration)."""
+    values: dict[str, Any] = {}
+    if "municipality" in changes or "organisation" in changes:
+        mun = changes.get("municipality", current["municipality"])
+        org = changes.get("organisation", current["organisation"])
+        values["region"] = await placement(session, principal, org, mun)
+        values["municipality_code"], values["organisation_code"] = mun, org
+    if "full_name" in changes:
+        values["full_name"] = changes["full_name"]
+        values["search_name"] = normalize_name(changes["full_name"])
+    for f in ("position", "qualification_category", "experience_years"):
+        if f in changes:
+            values[f] = changes[f]
+    if "subjects" in changes:
+        values["subjects"] = [str(s) for s in changes["subjects"]]
+    return values
+
+
+async def update_teacher(
+    session: AsyncSession, principal: Principal, teacher_id: uuid.UUID, body: TeacherUpdate, if_match: str | None
+) -> dict[str, Any]:
+    """Change registry fields; If-Match is optional (412 when it names an older version)."""
+    current = await get_teacher(session, principal, teacher_id)
+    expected = parse_if_match(if_match)
+    values = await _changed_values(session, principal, current, body.model_dump(exclude_unset=True, exclude_none=True))
+    if not values:
+        ensure_current(expected, current["version"], "the teacher")
+        return current
+    row = await TeacherRepository(session).update(teacher_id, values, expected)
+    if row is None:
+        raise PreconditionFailed("the teacher changed since you read it", code="stale-version")
+    return row
+
+
+def _duplicates(body: TeacherBulk) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: dict[str, int] = {}
+    for i, t in enumerate(body.teachers, start=1):
+        if t.external_id in seen:
+            errors.append(
+                FieldError(
+                    loc=["body", "teachers", i - 1, "external_id"],
+                    code="duplicate-in-batch",
+                    message=f"external id repeats row {seen[t.external_id]}",
+                    row=i,
+                    column="external_id",
+                )
+            )
+        else:
+            seen[t.external_id] = i
+    return errors
+
+
+async def bulk_upsert_teachers(session: AsyncSession, principal: Principal, body: TeacherBulk) -> BulkResult:
+    """Create or update every teacher of the batch, or nothing: every bad row is reported."""
+    errors = _duplicates(body)
+    orgs = await DirectoryRepository(session).organisations_by_code([t.organisation for t in body.teachers])
+    repo = TeacherRepository(session)
+    # A registered teacher changes only in the hands of someone who sees where the teacher is now: a
+    # school (or another region) cannot claim a teacher, and with them their assessment history.
+    existing = await repo.placements([t.external_id for t in body.teachers])
+    rows: list[dict[str, Any]] = []
+    for i, t in enumerate(body.teachers, start=1):
+        now = existing.get(t.external_id)
+        if now is not None and not principal.sees(
+            region=now["region"],
+            municipality=now["municipality_code"],
+            organisation=now["organisation_code"],
+            teacher_id=str(now["id"]),
+        ):
+            errors.append(
+                FieldError(
+                    loc=["body", "teachers", i - 1, "external_id"],
+                    code="teacher-out-of-scope",
+                    message="a teacher with this external id is registered outside your scope",
+                    row=i,
+                    column="external_id",
+                )
+            )
+            continue
+        try:
+            region = check_placement(orgs, principal, t.organisation, t.municipality, row=i)
+        except ValidationFailed as e:
+            errors.extend(e.errors or [])
+            continue
+        rows.append(_row_values(t, region))
+    if errors:
+        raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
+    inserted, updated = await repo.bulk_upsert(rows)
+    return BulkResult(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
+
+
+def _row_values(t: TeacherCreate, region: str) -> dict[str, Any]:
+    return {
+        "external_id": t.external_id,
+        "full_name": t.full_name,
+        "search_name": normalize_name(t.full_name),
+        "region": region,
+        "municipality_code": t.municipality,
+        "organisation_code": t.organisation,
+        "position": t.position,
+        "subjects": [str(s) for s in t.subjects],
+        "qualification_category": str(t.qualification_category),
+        "experience_years": t.experience_years,
+    }
