@@ -7,10 +7,11 @@ rows arrive, into a part file; every workbook that holds the sheet copies those 
 into its zip, so no sheet is serialised or compressed twice. Every zip entry carries one timestamp
 and mode and the document properties carry the caller's stamp: equal rows give equal bytes.
 
-Why not xlsxwriter: on the same export rows in one run (benchmarks/routes_export.py,
-`bench_xlsx_writers`), xlsxwriter with constant_memory=True took 4.4x the time of this writer for
-5,000 rows (0.30 s against 0.07 s) and 5x for 20,000 (1.05 s against 0.21 s); the bar for adopting
-it was 1.3x. It would also serialise and compress each sheet again for a workbook holding many.
+Why not xlsxwriter: `benchmarks/routes.py --teachers 20000` (2026-12-07, 2 shared cores, load ~5)
+wrote one sheet of the same 20,000 export rows both ways, each in a child process: this writer
+0.23 s, xlsxwriter with constant_memory=True 1.07 s (4.7x the time; at 2,000 rows 0.14 s against
+0.45 s, 3.2x), both adding ~1 MB of memory. The bar for adopting xlsxwriter was 1.3x. It would also
+serialise and compress each sheet again for a workbook holding many (a region's).
 openpyxl built several objects per cell (about 120 µs a row); this writes a row in about a tenth.
 """
 
