@@ -10,9 +10,6 @@ from kit.auth import Principal
 from services.routes.selfcheck import evaluate
 from services.routes.workflow import Status, allowed_actions
 
-TASK_FIELDS_GENERATED = ("formulation", "starts_on", "ends_on", "result_form")
-TASK_FIELDS_PROGRESS = ("chosen_resource_id", "done", "evidence")
-
 
 def find_task(content: dict[str, Any], task_id: str) -> dict[str, Any] | None:
     for g in content.get("sections", {}).get("goals", []):

@@ -7,20 +7,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from kit.auth import Principal, Role
-from kit.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from services.routes.content import TASK_FIELDS_GENERATED, apply_overrides, find_task, next_control_on
+from kit.auth import Principal
+from kit.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
+from services.routes.content import apply_overrides, find_task, next_control_on
 from services.routes.schemas import RecommendationCreate, RequestUpdate, SelfCheckUpdate, TaskUpdate
 from services.routes.selfcheck import AUTO_CRITERIA
 from services.routes.service.route_access import Change
-from services.routes.workflow import ACTIVE, EDITABLE, Status
+from services.routes.task_edits import check_task_change
+from services.routes.workflow import EDITABLE, Status
 
 CONTENT_VERSIONED = frozenset({Status.in_progress})
-# A teacher corrects generated task fields only before review starts or while the route runs.
-TEACHER_CORRECTS_IN = frozenset({Status.draft, Status.in_progress})
-# Progress (done, evidence) is reported by the teacher (or the school for them) while the route runs.
-PROGRESS_FIELDS = ("done", "evidence")
-PROGRESS_REPORTERS = frozenset({Role.teacher, Role.school_admin})
 
 
 def ensure_editable(row: dict[str, Any]) -> None:
@@ -76,29 +72,6 @@ async def add_recommendation(change: Change, principal: Principal, body: Recomme
     )
 
 
-def _check_task_change(
-    principal: Principal, status: Status, task: dict[str, Any], changes: dict[str, Any], reason: str | None
-) -> None:
-    """Who may change which fields of a task when (422, 403 or 409 saying why not)."""
-    generated = [k for k in changes if k in TASK_FIELDS_GENERATED]
-    if generated and not reason:
-        raise ValidationFailed(
-            "changing generated content needs a reason",
-            errors=[FieldError(loc=["body", "reason"], code="required", message="give the reason of the change")],
-        )
-    if generated and principal.role == Role.teacher and status not in TEACHER_CORRECTS_IN:
-        raise Forbidden("the route is under review; ask your tutor to correct it", code="role-forbidden")
-    progress = [k for k in changes if k in PROGRESS_FIELDS]
-    if progress and (status not in ACTIVE or principal.role not in PROGRESS_REPORTERS):
-        raise Conflict("progress is reported by the teacher while the route runs", code="route-not-active")
-    chosen = changes.get("chosen_resource_id")
-    if chosen is not None and chosen not in {f.get("resource_id") for f in task.get("forms", [])}:
-        raise ValidationFailed(
-            "choose one of the offered forms",
-            errors=[FieldError(loc=["body", "chosen_resource_id"], code="not-offered", message="not among the forms")],
-        )
-
-
 def _task_overrides(
     overrides: list[dict[str, Any]], task_id: str, values: dict[str, Any], reason: str | None, by: str
 ) -> list[dict[str, Any]]:
@@ -129,7 +102,7 @@ async def update_task(change: Change, principal: Principal, task_id: str, body: 
     task = find_task(content, task_id)
     if task is None:
         raise NotFound("task not found in this route", code="task-not-found")
-    _check_task_change(principal, Status(row["status"]), task, changes, body.reason)
+    check_task_change(principal, Status(row["status"]), task, changes, body.reason)
     values = {k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()}
     task.update(values)
     if "ends_on" in values:
