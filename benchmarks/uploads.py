@@ -76,6 +76,10 @@ def read_once(reader: str, path: Path) -> tuple[int, int]:
 
 
 def child(reader: str, path: str) -> None:
+    # Import first: the time is the reading's, not the interpreter loading a library.
+    __import__({"openpyxl": "openpyxl", "calamine": "python_calamine"}.get(reader, "kit.uploads"))
+    if reader == "kit.uploads":
+        __import__("openpyxl")
     start = time.perf_counter()
     try:
         rows, cells = read_once(reader, Path(path))

@@ -13,9 +13,11 @@ rows. An XLSX's declared dimension is never trusted: data rows are cut to the he
 A refusal raises `UploadRefused` (a `kit.errors` problem). Which status, code and detail it carries
 is a table per caller (`Answers`); the checks are the same for every caller.
 
-Why openpyxl and not python-calamine (benchmarks/uploads.py, 2-core machine, one run, 2026-12-07):
-80,000 rows x 35 columns (7.2 MB): openpyxl 13.9 s, 33 MB peak; calamine 1.07 s (0.08x), 213 MB
-peak. 200 x 12: openpyxl 0.079 s, calamine 0.002 s. Calamine is much faster but not as safe:
+Why openpyxl and not python-calamine (benchmarks/uploads.py, 2-core machine shared with test runs,
+two runs, 2026-12-07): 80,000 rows x 35 columns (7.2 MB): openpyxl 13.9 / 18.3 s, 33 MB peak;
+calamine 1.07 / 1.83 s (0.08x / 0.10x), 212 MB peak; this reader (openpyxl plus its checks, second
+run) 24.3 s, 70 MB peak (kit's imports included). 200 x 12: openpyxl 0.047 s, calamine 0.001 s, this
+reader 0.022 s. Calamine is much faster but not as safe:
 (1) it builds the sheet's whole used range as a dense matrix before the first row can be read, so a
 1.6 KB workbook with one cell at XFD1048576 (or at XFD2 plus one at row 900,000) aborts the process
 (SIGABRT on the allocation, not an exception we could answer with 413); openpyxl reads those in
@@ -366,13 +368,15 @@ def read_xlsx_rows(
         ws = wb[sheet] if sheet is not None and sheet in wb.sheetnames else wb.worksheets[0]
         ws.reset_dimensions()  # never trust the declared dimension: rows end at their last cell
         header_row = 0
-        for header_row, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        leading = ws.iter_rows(values_only=True)
+        for header_row, values in enumerate(leading, start=1):
             budget.take(header_row - 1, min(len(values), limits.max_columns + 1))
             if not blank(values):
                 headers = [cell_text(v) for v in values]
                 break
         else:
             raise refused(Refusal.empty_sheet, answers)
+        leading.close()  # the data rows are read by a second pass, cut to the header's columns
     except UploadRefused:
         table.close()
         raise
