@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from kit.client import GatewayClient, UpstreamError
 from kit.errors import AppError
@@ -33,16 +33,29 @@ class MunicipalityItem(BaseModel):
     region: str | None = None
 
 
+class ItemsPage(BaseModel):
+    """A listing answer: `{"items": [...]}` (other keys, e.g. a cursor, are not needed here)."""
+
+    model_config = ConfigDict(extra="ignore")
+    items: list[Any]
+
+
+# A listing as the other services answer it: a page of items, or a bare list of them.
+LISTING = TypeAdapter(ItemsPage | list[Any])
+DEMAND_ROWS = TypeAdapter(list[DemandItem])
+MUNICIPALITY_ROWS = TypeAdapter(list[MunicipalityItem])
+
+
 class Unavailable(Exception):
     """The other service could not give the data; the message says why (no personal data)."""
 
 
-def _items(body: Any) -> list[Any]:
-    if isinstance(body, dict) and isinstance(body.get("items"), list):
-        return list(body["items"])
-    if isinstance(body, list):
-        return body
-    raise Unavailable("unexpected answer shape")
+def listing_items(body: Any) -> list[Any]:
+    try:
+        listing = LISTING.validate_python(body)
+    except ValidationError as e:
+        raise Unavailable("unexpected answer shape") from e
+    return listing.items if isinstance(listing, ItemsPage) else listing
 
 
 class AssessmentClient:
@@ -59,7 +72,7 @@ class AssessmentClient:
         except AppError as e:
             raise Unavailable("the assessment service is unavailable") from e
         try:
-            rows = [DemandItem.model_validate(x) for x in _items(body)]
+            rows = DEMAND_ROWS.validate_python(listing_items(body))
         except ValidationError as e:
             raise Unavailable("the assessment service answered rows of an unexpected shape") from e
         out: dict[tuple[str, str], int] = {}
@@ -71,7 +84,7 @@ class AssessmentClient:
         """Codes of the region's municipalities (empty when the directory cannot be read)."""
         try:
             body = await self.gateway.json("GET", MUNICIPALITIES_PATH, retries=1)
-            rows = [MunicipalityItem.model_validate(x) for x in _items(body)]
+            rows = MUNICIPALITY_ROWS.validate_python(listing_items(body))
         except (UpstreamError, AppError, ValidationError, Unavailable) as e:
             log.warning("municipality directory unavailable", extra={"reason": type(e).__name__})
             return []

@@ -6,8 +6,11 @@ import io
 from typing import Any
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 
+from services.resources.clients import Unavailable, listing_items
+from services.resources.coverage import MentorSupply, cell_status, coverage
 from tests.region import as_methodologist, seed_region
 from tests.resources.helpers import MUN_A, MUN_B, add_mentor, add_resource, as_regional, teacher_headers
 
@@ -129,3 +132,34 @@ class TestDemandFromAssessment:
         r = await api.get("/api/v1/assessment/analytics/deficit-demand", headers=as_methodologist(MUN_A))
         assert r.status_code == 200, r.text
         assert r.json()["items"] == [{"municipality": MUN_A, "subject": "mathematics", "teachers": 1, "assessed": 1}]
+
+
+@pytest.mark.no_db
+class TestCoverageRules:
+    def test_cell_status(self) -> None:
+        assert cell_status(0, 3, 0) == "no-demand"
+        assert cell_status(5, 0, 5) == "no-methodists"
+        assert cell_status(None, 0, None) == "no-methodists"
+        assert cell_status(None, 2, None) == "unknown-demand"
+        assert cell_status(5, 1, 3) == "short"
+        assert cell_status(2, 1, 0) == "covered"
+
+    def test_subjects_short_when_demand_exceeds_free_slots(self) -> None:
+        mentors = [MentorSupply("a", frozenset({"math"}), "in_person", 1)]
+        out = coverage(["a", "b"], {("a", "math"): 3, ("b", "math"): 0}, mentors, [], {})
+        [short] = out["subjects_short_of_methodists"]
+        assert short["subject"] == "math" and short["shortfall"] == 2
+        assert short["municipalities_without_methodists"] == 0
+        assert out["municipalities_without_methodists"] == ["b"]
+
+
+@pytest.mark.no_db
+class TestDemandAnswer:
+    def test_a_page_or_a_bare_list_is_read_and_anything_else_is_unavailable(self) -> None:
+        row = {"municipality": "a", "subject": "math", "teachers": 2, "assessed": 9}
+        assert listing_items({"items": [row], "next_cursor": None}) == [row]
+        assert listing_items([row]) == [row]
+        bads: list[object] = [{"items": "x"}, "text", None, {"rows": []}]
+        for bad in bads:
+            with pytest.raises(Unavailable):
+                listing_items(bad)
