@@ -1,7 +1,7 @@
 """The COPY fast path: whether PostgreSQL can read an item-score CSV itself, and how.
 
 A plain item-score CSV (`copyable_csv`) is first given to PostgreSQL as it is: COPY parses it and
-SQL applies the same checks and the tabulated rules (`repositories.intake_writer.CsvStageSql`). Only
+SQL applies the same checks and the tabulated rules (`repositories.stage_sql.CsvStageSql`). Only
 when a row does not pass there is the file read again by `checking.check_upload`, row by row, which
 also reports its errors.
 """
