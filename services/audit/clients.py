@@ -13,10 +13,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from functools import cache
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 from kit.client import GatewayClient, UpstreamError
-from kit.errors import UpstreamUnavailable
+from kit.errors import AppError, UpstreamUnavailable
 from services.audit.vocab import CRITERIA_COUNT, LEVEL_BY_NAME
 
 PAGE_LIMIT = 500
@@ -40,20 +43,53 @@ class Upstream:
         await self.client.aclose()
 
 
-def _shape(cond: bool, what: str) -> None:
-    if not cond:
-        raise UpstreamShapeError(what)
+class BadUpstreamAnswer(AppError):
+    status, code, title = 502, "upstream-contract", "Bad gateway"
 
 
-def _moment(v: Any) -> datetime:
-    """An ISO date or datetime as an aware datetime (UTC when the sender gave no zone)."""
-    dt = datetime.fromisoformat(str(v))
+def upstream_reason(service: str, exc: BaseException) -> str:
+    """Why an upstream call failed, without any personal data."""
+    if isinstance(exc, UpstreamShapeError):
+        return f"the {service} service answered in an unexpected shape"
+    if isinstance(exc, UpstreamError):
+        if exc.status == 404:
+            return f"the {service} service does not offer this data (404)"
+        if exc.status in (502, 503, 504):
+            return f"the {service} service is unavailable"
+        return f"the {service} service answered {exc.status}"
+    return f"the {service} service is unavailable"
+
+
+# --- the answers' shapes: read through pydantic, any mismatch is an UpstreamShapeError ------------
+
+
+class Wire(BaseModel):
+    """An upstream answer as agreed: the fields audit reads; others are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _aware(dt: datetime) -> datetime:
+    """UTC when the sender gave no zone."""
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
-def _int(v: Any, what: str) -> int:
-    _shape(isinstance(v, int) and not isinstance(v, bool), what)
-    return int(v)
+Moment = Annotated[datetime, AfterValidator(_aware)]  # an ISO date or datetime
+W = TypeVar("W")
+
+
+@cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
+
+
+def read_answer(shape: type[W], body: Any, what: str) -> W:
+    """The body read as `shape`; UpstreamShapeError naming `what` when it does not fit."""
+    try:
+        answer: W = _adapter(shape).validate_python(body)  # type: ignore[arg-type]
+        return answer
+    except ValidationError as e:
+        raise UpstreamShapeError(what) from e
 
 
 # --- routes: one route ----------------------------------------------------------------------------
@@ -75,37 +111,57 @@ class RouteSnapshot:
     self_check_total: int | None
 
 
+class SelfCheckCriterionWire(Wire):
+    number: int
+    score: Literal[0, 1, 2] | None = None
+    auto: bool = False
+    reason: str | None = None
+
+
+class SelfCheckWire(Wire):
+    criteria: list[SelfCheckCriterionWire] | None = None
+    total: StrictInt | None = None
+
+
+class RouteWire(Wire):
+    """GET /api/v1/routes/{id}: what the audit copies from a route."""
+
+    id: uuid.UUID
+    teacher_id: uuid.UUID
+    region: str
+    municipality: str
+    organisation: str
+    subject: str | None = None
+    group: Annotated[StrictInt, Field(ge=1, le=4)]
+    status: str
+    version: StrictInt
+    self_check: SelfCheckWire | None = None
+
+
 def parse_route(body: Any) -> RouteSnapshot:
-    try:
-        sc = body.get("self_check") or {}
-        by_number = {int(c["number"]): c for c in sc.get("criteria") or []}
-        scores: list[int | None] = []
-        meta: list[dict[str, Any]] = []
-        for n in range(1, CRITERIA_COUNT + 1):
-            c = by_number.get(n) or {}
-            s = c.get("score")
-            _shape(s is None or s in (0, 1, 2), "self-check score")
-            scores.append(s)
-            meta.append({"number": n, "auto": bool(c.get("auto", False)), "reason": c.get("reason")})
-        group = _int(body["group"], "group")
-        _shape(1 <= group <= 4, "group")
-        total = sc.get("total")
-        return RouteSnapshot(
-            id=uuid.UUID(str(body["id"])),
-            teacher_id=uuid.UUID(str(body["teacher_id"])),
-            region=str(body["region"]),
-            municipality=str(body["municipality"]),
-            organisation=str(body["organisation"]),
-            subject=body.get("subject"),
-            group=group,
-            status=str(body["status"]),
-            version=_int(body["version"], "version"),
-            self_check_scores=scores,
-            self_check_meta=meta,
-            self_check_total=total if isinstance(total, int) else None,
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise UpstreamShapeError("route") from e
+    route = read_answer(RouteWire, body, "route")
+    sc = route.self_check or SelfCheckWire()
+    by_number = {c.number: c for c in sc.criteria or []}
+    scores: list[int | None] = []
+    meta: list[dict[str, Any]] = []
+    for n in range(1, CRITERIA_COUNT + 1):
+        c = by_number.get(n) or SelfCheckCriterionWire(number=n)
+        scores.append(c.score)
+        meta.append({"number": n, "auto": c.auto, "reason": c.reason})
+    return RouteSnapshot(
+        id=route.id,
+        teacher_id=route.teacher_id,
+        region=route.region,
+        municipality=route.municipality,
+        organisation=route.organisation,
+        subject=route.subject,
+        group=route.group,
+        status=route.status,
+        version=route.version,
+        self_check_scores=scores,
+        self_check_meta=meta,
+        self_check_total=sc.total,
+    )
 
 
 async def fetch_route(up: Upstream, route_id: uuid.UUID) -> RouteSnapshot | None:
@@ -135,6 +191,10 @@ class DeliveryOutcome:
 PERMANENT_STATUSES = frozenset({400, 404, 409, 410, 422})
 
 
+class ProblemWire(Wire):
+    code: str | None = None
+
+
 async def mark_route_audited(
     up: Upstream, route_id: uuid.UUID, *, audit_id: uuid.UUID, total: int, completed_at: datetime
 ) -> DeliveryOutcome:
@@ -154,12 +214,10 @@ async def mark_route_audited(
         return DeliveryOutcome(False, False, None, f"transport error: {type(e).__name__}")
     if resp.status_code in (200, 201, 204):
         return DeliveryOutcome(True, False, resp.status_code, None)
-    code = None
     try:
-        body = resp.json()
-        code = body.get("code") if isinstance(body, dict) else None
-    except ValueError:
-        pass
+        code = read_answer(ProblemWire, resp.json(), "problem").code
+    except (ValueError, UpstreamShapeError):
+        code = None
     error = f"routes answered {resp.status_code}" + (f" ({code})" if code else "")
     return DeliveryOutcome(False, resp.status_code in PERMANENT_STATUSES, resp.status_code, error)
 
@@ -167,12 +225,13 @@ async def mark_route_audited(
 # --- routes: statistics and outcomes --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RouteStats:
-    teachers_with_route: int
-    routes_created: int
-    routes_completed: int
-    teachers_completed_matching_courses: int
+class RouteStats(Wire):
+    """GET /api/v1/routes/stats: counts of teachers with routes, routes created/completed in the period."""
+
+    teachers_with_route: StrictInt
+    routes_created: StrictInt
+    routes_completed: StrictInt
+    teachers_completed_matching_courses: StrictInt
 
 
 async def fetch_route_stats(
@@ -184,15 +243,7 @@ async def fetch_route_stats(
         region=region,
         params={"municipality": municipality, "date_from": date_from, "date_to": date_to},
     )
-    _shape(isinstance(body, dict), "routes stats")
-    return RouteStats(
-        teachers_with_route=_int(body.get("teachers_with_route"), "teachers_with_route"),
-        routes_created=_int(body.get("routes_created"), "routes_created"),
-        routes_completed=_int(body.get("routes_completed"), "routes_completed"),
-        teachers_completed_matching_courses=_int(
-            body.get("teachers_completed_matching_courses"), "teachers_completed_matching_courses"
-        ),
-    )
+    return read_answer(RouteStats, body, "routes stats")
 
 
 @dataclass(frozen=True)
@@ -209,23 +260,43 @@ class RouteOutcome:
     deficits: frozenset[str]
 
 
+class RouteOutcomeWire(Wire):
+    """An item of GET /api/v1/routes/outcomes."""
+
+    route_id: str
+    teacher_id: str
+    municipality: str
+    group: StrictInt
+    subject: str | None = None
+    status: str
+    completed_at: Moment | None = None
+    resource_kinds: list[str] | None = None
+    mentor_id: str | None = None
+    deficits: list[str] | None = None
+
+
+class RouteOutcomePage(Wire):
+    items: list[RouteOutcomeWire]
+    next_cursor: str | None = None
+
+
+def _outcome(item: RouteOutcomeWire) -> RouteOutcome:
+    return RouteOutcome(
+        route_id=item.route_id,
+        teacher_id=item.teacher_id,
+        municipality=item.municipality,
+        group=item.group,
+        subject=item.subject,
+        status=item.status,
+        completed_at=item.completed_at,
+        resource_kinds=tuple(sorted(set(item.resource_kinds or []))),
+        mentor_id=item.mentor_id or None,
+        deficits=frozenset(item.deficits or []),
+    )
+
+
 def parse_outcome(item: Any) -> RouteOutcome:
-    try:
-        completed = item.get("completed_at")
-        return RouteOutcome(
-            route_id=str(item["route_id"]),
-            teacher_id=str(item["teacher_id"]),
-            municipality=str(item["municipality"]),
-            group=_int(item["group"], "group"),
-            subject=item.get("subject"),
-            status=str(item["status"]),
-            completed_at=_moment(completed) if completed else None,
-            resource_kinds=tuple(sorted({str(k) for k in item.get("resource_kinds") or []})),
-            mentor_id=str(item["mentor_id"]) if item.get("mentor_id") else None,
-            deficits=frozenset(str(d) for d in item.get("deficits") or []),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise UpstreamShapeError("route outcome") from e
+    return _outcome(read_answer(RouteOutcomeWire, item, "route outcome"))
 
 
 async def iter_route_outcomes(
@@ -239,10 +310,10 @@ async def iter_route_outcomes(
             region=region,
             params={"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT},
         )
-        _shape(isinstance(body, dict) and isinstance(body.get("items"), list), "route outcomes page")
-        for item in body["items"]:
-            yield parse_outcome(item)
-        cursor = body.get("next_cursor")
+        page = read_answer(RouteOutcomePage, body, "route outcomes page")
+        for item in page.items:
+            yield _outcome(item)
+        cursor = page.next_cursor
         if not cursor:
             return
 
@@ -258,6 +329,12 @@ class TeacherLevels:
 
 
 ASSESSMENT_KPI_PATH = "/api/v1/assessment/analytics/kpi"
+
+
+class AssessmentKpiWire(Wire):
+    registered_teachers: StrictInt
+    assessed: StrictInt
+    basic_or_higher: StrictInt
 
 
 def period_year(date_from: date | None, date_to: date | None) -> int | None:
@@ -276,11 +353,9 @@ async def fetch_teacher_levels(
         region=region,
         params={"municipality": municipality, "year": period_year(date_from, date_to)},
     )
-    _shape(isinstance(body, dict), "assessment KPI")
+    kpi = read_answer(AssessmentKpiWire, body, "assessment KPI")
     return TeacherLevels(
-        teachers_total=_int(body.get("registered_teachers"), "registered_teachers"),
-        teachers_assessed=_int(body.get("assessed"), "assessed"),
-        basic_or_higher=_int(body.get("basic_or_higher"), "basic_or_higher"),
+        teachers_total=kpi.registered_teachers, teachers_assessed=kpi.assessed, basic_or_higher=kpi.basic_or_higher
     )
 
 
@@ -313,22 +388,51 @@ class Reassessment:
 RESULTS_PATH = "/api/v1/results"
 
 
-def parse_result(item: Any) -> ResultPoint:
+def _level_name(name: str) -> str:
+    if name not in LEVEL_BY_NAME:
+        raise ValueError("unknown level")
+    return name
+
+
+class ResultCampaignWire(Wire):
+    subject: str
+    assessed_on: Moment
+
+
+class ResultDeficitWire(Wire):
+    competency: str
+
+
+class ResultWire(Wire):
     """An item of GET /api/v1/results: teacher_id, municipality, campaign{subject, assessed_on}, level, deficits."""
-    try:
-        campaign = item["campaign"]
-        return ResultPoint(
-            teacher_id=str(item["teacher_id"]),
-            municipality=str(item["municipality"]),
-            subject=str(campaign["subject"]),
-            point=AssessmentPoint(
-                assessed_at=_moment(campaign["assessed_on"]),
-                level=int(LEVEL_BY_NAME[str(item["level"])]),
-                deficits=frozenset(str(d["competency"]) for d in item.get("deficits") or []),
-            ),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise UpstreamShapeError("assessment result") from e
+
+    teacher_id: str
+    municipality: str
+    campaign: ResultCampaignWire
+    level: Annotated[str, AfterValidator(_level_name)]
+    deficits: list[ResultDeficitWire] | None = None
+
+
+class ResultPage(Wire):
+    items: list[ResultWire]
+    next_cursor: str | None = None
+
+
+def _result(item: ResultWire) -> ResultPoint:
+    return ResultPoint(
+        teacher_id=item.teacher_id,
+        municipality=item.municipality,
+        subject=item.campaign.subject,
+        point=AssessmentPoint(
+            assessed_at=item.campaign.assessed_on,
+            level=int(LEVEL_BY_NAME[item.level]),
+            deficits=frozenset(d.competency for d in item.deficits or []),
+        ),
+    )
+
+
+def parse_result(item: Any) -> ResultPoint:
+    return _result(read_answer(ResultWire, item, "assessment result"))
 
 
 async def iter_results(up: Upstream, *, region: str | None, municipality: str | None) -> AsyncIterator[ResultPoint]:
@@ -338,10 +442,10 @@ async def iter_results(up: Upstream, *, region: str | None, municipality: str | 
         body = await up.get_json(
             RESULTS_PATH, region=region, params={"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT}
         )
-        _shape(isinstance(body, dict) and isinstance(body.get("items"), list), "results page")
-        for item in body["items"]:
-            yield parse_result(item)
-        cursor = body.get("next_cursor")
+        page = read_answer(ResultPage, body, "results page")
+        for item in page.items:
+            yield _result(item)
+        cursor = page.next_cursor
         if not cursor:
             return
 
@@ -373,14 +477,16 @@ async def fetch_reassessments(
     return pair_results(points, date_from=date_from, date_to=date_to)
 
 
+class MunicipalityWire(Wire):
+    code: str
+    region: str | None = None
+
+
 async def fetch_municipality_codes(up: Upstream, *, region: str | None) -> list[str]:
     """GET /api/v1/municipalities (assessment's directory): the municipalities of the region."""
     body = await up.get_json("/api/v1/municipalities", region=region)
-    _shape(isinstance(body, list), "municipalities")
-    try:
-        return sorted({str(m["code"]) for m in body if region is None or m.get("region") == region})
-    except (KeyError, TypeError) as e:
-        raise UpstreamShapeError("municipalities") from e
+    municipalities = read_answer(list[MunicipalityWire], body, "municipalities")
+    return sorted({m.code for m in municipalities if region is None or m.region == region})
 
 
 class MunicipalityDirectory:
@@ -405,3 +511,14 @@ class MunicipalityDirectory:
         known = frozenset(await fetch_municipality_codes(self.up, region=region))
         self._known[region] = (now + self.ttl, known)
         return wanted - known
+
+
+async def unknown_municipalities(directory: MunicipalityDirectory, region: str, codes: list[str]) -> set[str]:
+    """The codes that are not municipalities of the region in assessment's directory; 503 when the
+    directory cannot be read (a write is refused rather than stored unchecked)."""
+    try:
+        return await directory.unknown(region, codes)
+    except (UpstreamError, UpstreamShapeError) as e:
+        raise UpstreamUnavailable(
+            f"municipality codes cannot be checked: {upstream_reason('assessment', e)}", code="upstream-unavailable"
+        ) from e

@@ -4,6 +4,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kit.settings import ServiceSettings
+from services.audit.procedure import DEFAULT_GROUP_RULES, GROUPS, GroupRules
 
 
 class AuditSettings(ServiceSettings):
@@ -15,10 +16,11 @@ class AuditSettings(ServiceSettings):
     # Group rule of the route audit. Groups listed here need two auditors (or one auditor and a
     # named second check, when allowed); groups in `sample_shares` get a full review only for that
     # share of routes (chosen by a hash of the route id), the rest are closed on the self-check.
-    double_review_groups: list[int] = Field(default_factory=lambda: [1])
-    allow_named_second_check: bool = True
-    sample_shares: dict[int, float] = Field(default_factory=lambda: {3: 0.3, 4: 0.2})
-    sample_salt: str = "iom-audit-sample"
+    # The defaults are the regulation's (procedure.DEFAULT_GROUP_RULES).
+    double_review_groups: list[int] = Field(default_factory=lambda: sorted(DEFAULT_GROUP_RULES.double_review_groups))
+    allow_named_second_check: bool = DEFAULT_GROUP_RULES.allow_named_second_check
+    sample_shares: dict[int, float] = Field(default_factory=lambda: dict(DEFAULT_GROUP_RULES.sample_shares))
+    sample_salt: str = DEFAULT_GROUP_RULES.sample_salt
 
     # Delivery of "route audited" to the routes service (transactional outbox).
     outbox_poll_seconds: float = 2.0
@@ -40,7 +42,7 @@ class AuditSettings(ServiceSettings):
     @field_validator("double_review_groups")
     @classmethod
     def _groups(cls, v: list[int]) -> list[int]:
-        if any(g not in (1, 2, 3, 4) for g in v):
+        if any(g not in GROUPS for g in v):
             raise ValueError("groups are 1..4")
         return v
 
@@ -48,6 +50,15 @@ class AuditSettings(ServiceSettings):
     @classmethod
     def _shares(cls, v: dict[int, float]) -> dict[int, float]:
         for g, share in v.items():
-            if g not in (1, 2, 3, 4) or not 0.0 <= share <= 1.0:
+            if g not in GROUPS or not 0.0 <= share <= 1.0:
                 raise ValueError("sample shares map a group 1..4 to a share 0..1")
         return v
+
+    def group_rules(self) -> GroupRules:
+        """The group rule of the route audit as configured."""
+        return GroupRules(
+            double_review_groups=frozenset(self.double_review_groups),
+            allow_named_second_check=self.allow_named_second_check,
+            sample_shares=dict(self.sample_shares),
+            sample_salt=self.sample_salt,
+        )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.audit.clients import RouteStats, TeacherLevels
+from services.audit.engagement import ENGAGED_FROM
 
 
 @dataclass(frozen=True)
 class Engagement:
-    """Municipal services engaged in monitoring: scored 30% or more in the campaign used."""
+    """Municipal services engaged in monitoring (engagement.py) in the campaign used."""
 
     municipalities: int
     engaged: int
@@ -121,7 +122,7 @@ def compute_kpis(
     out.append(
         _share(
             "municipalities_engaged",
-            "Доля муниципальных служб, вовлечённых в мониторинг (30% и выше)",
+            f"Доля муниципальных служб, вовлечённых в мониторинг ({ENGAGED_FROM}% и выше)",
             "audit+assessment",
             engagement.engaged if engagement else None,
             engagement.municipalities if engagement else None,

@@ -1,4 +1,4 @@
-"""Rules of the monitoring of municipalities: row checks, percents, bands and the regional analysis."""
+"""Rules of the monitoring of municipalities: row checks, each municipality's bands and the regional analysis."""
 
 from __future__ import annotations
 
@@ -9,29 +9,17 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from kit.errors import FieldError
-from services.audit.vocab import BAND_LABELS_RU, STEP_LABELS_RU, STEP_MAX, TOTAL_MAX, Band, Step
+from services.audit.bands import BANDS, band_of, lower_edge, percent_of
+from services.audit.engagement import ENGAGED_FROM, is_engaged
+from services.audit.vocab import STEP_LABELS_RU, STEP_MAX, TOTAL_MAX, Band, Step
 
-HUNDRED = Decimal(100)
 CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 CENT = Decimal("0.01")
-NOT_ENGAGED_BELOW = Decimal(30)
-SELF_AUDIT_BELOW = Decimal(60)
-
-
-def band_of(percent: Decimal) -> Band:
-    """Colour band of an exact percent: below 30, 30-59, 60-79, 80 and above."""
-    if percent < 30:
-        return Band.critical
-    if percent < 60:
-        return Band.low
-    if percent < 80:
-        return Band.medium
-    return Band.high
-
-
-def percent_of(points: Decimal, maximum: int) -> Decimal:
-    """Exact percent of the maximum (Decimal, so 6.3 of 21 is 30, not 29.999...)."""
-    return points * HUNDRED / Decimal(maximum)
+# The thresholds are band edges (bands.py): a step below the low band is weak, a total below the
+# medium band (or a weak step) calls for a self-audit, the high band are the leaders.
+WEAK_STEP_BELOW = lower_edge(Band.low)
+SELF_AUDIT_BELOW = lower_edge(Band.medium)
+LEADER_BAND = Band.high
 
 
 def round_half_up(value: Decimal, places: int = 1) -> float:
@@ -250,7 +238,7 @@ def evaluate(row: ScoreRow) -> MunicipalityResult:
     bands = {s: band_of(p) for s, p in percents.items()}
     total = row.total
     total_percent = percent_of(total, TOTAL_MAX)
-    weak = [s for s in Step if percents[s] < NOT_ENGAGED_BELOW]
+    weak = [s for s in Step if percents[s] < WEAK_STEP_BELOW]
     return MunicipalityResult(
         municipality=row.municipality,
         name=row.municipality_name,
@@ -292,7 +280,7 @@ def analyse(
             pct = percent_of(avg, STEP_MAX[s])
         else:
             avg = pct = Decimal(0)
-        summary = StepSummary(s, avg, pct, band_of(pct), sum(1 for m in results if m.percents[s] < NOT_ENGAGED_BELOW))
+        summary = StepSummary(s, avg, pct, band_of(pct), sum(1 for m in results if m.percents[s] < WEAK_STEP_BELOW))
         if prev and n:
             prev_pct = sum((p.percents[s] for p in prev.values()), Decimal(0)) / len(prev)
             summary.delta = pct - prev_pct
@@ -305,8 +293,8 @@ def analyse(
         municipalities=results,
         steps=steps,
         top_deficits=ranked[:top] if n else [],
-        not_engaged=[m for m in results if m.total_percent < NOT_ENGAGED_BELOW],
-        leaders=[m for m in results if m.band == Band.high],
+        not_engaged=[m for m in results if not is_engaged(m.total_percent)],
+        leaders=[m for m in results if m.band == LEADER_BAND],
         needing_self_audit=sorted((m for m in results if m.needs_self_audit), key=lambda m: (m.total, m.municipality)),
         average_total=average_total,
         band=band_of(percent_of(average_total, TOTAL_MAX)) if average_total is not None else None,
@@ -318,12 +306,12 @@ def analyse(
 def self_audit_reasons(m: MunicipalityResult) -> list[str]:
     """Why a municipality needs a self-audit, in Russian for the report."""
     reasons = []
-    if m.total_percent < NOT_ENGAGED_BELOW:
-        reasons.append("итог ниже 30% (не вовлечён)")
+    if not is_engaged(m.total_percent):
+        reasons.append(f"итог ниже {ENGAGED_FROM}% (не вовлечён)")
     elif m.total_percent < SELF_AUDIT_BELOW:
-        reasons.append("итог ниже 60%")
+        reasons.append(f"итог ниже {SELF_AUDIT_BELOW}%")
     if m.weak_steps:
-        reasons.append("шаги ниже 30%: " + ", ".join(STEP_LABELS_RU[s] for s in m.weak_steps))
+        reasons.append(f"шаги ниже {WEAK_STEP_BELOW}%: " + ", ".join(STEP_LABELS_RU[s] for s in m.weak_steps))
     return reasons
 
 
@@ -403,5 +391,5 @@ def analysis_json(a: Analysis) -> dict[str, Any]:
             "band_counts": {b.value: a.band_counts.get(b, 0) for b in Band},
             "previous_average_total": _pts(a.previous_average_total) if a.previous_average_total is not None else None,
         },
-        "bands": [{"band": b.value, "label": BAND_LABELS_RU[b]} for b in Band],
+        "bands": [{"band": b.band.value, "label": b.label} for b in BANDS],
     }

@@ -1,14 +1,19 @@
-"""Rules of the route audit: the procedure by group, when an audit may complete, final scores, statistics."""
+"""The route audit procedure: how closely each group is reviewed (the group rule and its sample shares),
+when an audit may complete, its final scores and disagreements, and the weakest criteria in statistics."""
 
 from __future__ import annotations
 
 import enum
 import hashlib
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
-from services.audit.vocab import CRITERIA_COUNT
+from services.audit.vocab import CRITERIA_COUNT, Level
+
+GROUPS: tuple[int, ...] = tuple(int(lv) for lv in Level)
 
 
 class Procedure(enum.StrEnum):
@@ -21,12 +26,22 @@ class Procedure(enum.StrEnum):
 
 @dataclass(frozen=True)
 class GroupRules:
-    """The configurable group rule (see AuditSettings)."""
+    """The group rule: groups reviewed by two auditors, and the share of routes sampled for a full review in
+    others (the rest are closed on the self-check). AuditSettings can override each part."""
 
-    double_review_groups: frozenset[int] = frozenset({1})
-    allow_named_second_check: bool = True
-    sample_shares: dict[int, float] = field(default_factory=lambda: {3: 0.3, 4: 0.2})
-    sample_salt: str = "iom-audit-sample"
+    double_review_groups: frozenset[int]
+    allow_named_second_check: bool
+    sample_shares: Mapping[int, float]
+    sample_salt: str
+
+
+# The group rule as the regulation sets it; AuditSettings' defaults are read from here.
+DEFAULT_GROUP_RULES = GroupRules(
+    double_review_groups=frozenset({1}),
+    allow_named_second_check=True,
+    sample_shares=MappingProxyType({3: 0.3, 4: 0.2}),
+    sample_salt="iom-audit-sample",
+)
 
 
 def sample_point(route_id: uuid.UUID, salt: str) -> float:
@@ -48,6 +63,25 @@ def procedure_for(group: int, route_id: uuid.UUID, rules: GroupRules) -> tuple[P
         return Procedure.full, None
     sampled = in_sample(route_id, share, rules.sample_salt)
     return (Procedure.full if sampled else Procedure.self_check), sampled
+
+
+def group_table(rules: GroupRules) -> list[dict[str, Any]]:
+    """How closely each group's routes are reviewed, as `GET /audits/rules` lists it."""
+    out: list[dict[str, Any]] = []
+    for group in GROUPS:
+        if group in rules.double_review_groups:
+            out.append(
+                {
+                    "group": group,
+                    "procedure": Procedure.double,
+                    "named_second_check_allowed": rules.allow_named_second_check,
+                }
+            )
+        elif group in rules.sample_shares:
+            out.append({"group": group, "procedure": Procedure.full, "sample_share": rules.sample_shares[group]})
+        else:
+            out.append({"group": group, "procedure": Procedure.full})
+    return out
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,18 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from kit.tabular import xlsx_cell
-from services.audit.monitoring import Analysis, MunicipalityResult, round_half_up, self_audit_reasons
-from services.audit.vocab import BAND_COLOURS, BAND_LABELS_RU, STEP_LABELS_RU, STEP_MAX, TOTAL_MAX, Band, Step
+from services.audit.bands import BANDS, band_row, inner_edges
+from services.audit.engagement import ENGAGED_FROM
+from services.audit.monitoring import (
+    LEADER_BAND,
+    SELF_AUDIT_BELOW,
+    WEAK_STEP_BELOW,
+    Analysis,
+    MunicipalityResult,
+    round_half_up,
+    self_audit_reasons,
+)
+from services.audit.vocab import STEP_LABELS_RU, STEP_MAX, TOTAL_MAX, Step
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SVG_MEDIA_TYPE = "image/svg+xml"
@@ -36,7 +46,7 @@ class CampaignInfo:
 
 class _Styles:
     def __init__(self) -> None:
-        self.fills = {b: PatternFill(fill_type="solid", start_color=c, end_color=c) for b, c in BAND_COLOURS.items()}
+        self.fills = {b.band: PatternFill(fill_type="solid", start_color=b.colour, end_color=b.colour) for b in BANDS}
         self.header_fill = PatternFill(fill_type="solid", start_color="D9E1F2", end_color="D9E1F2")
         self.bold = Font(bold=True)
         self.title = Font(bold=True, size=14)
@@ -140,7 +150,7 @@ def _main_sheet(wb: Workbook, a: Analysis, info: CampaignInfo, st: _Styles) -> N
         fill = st.fills[m.band]
         row.append(st.cell(ws, _pts(m.total), fill=fill, font=st.bold, border=st.border))
         row.append(st.cell(ws, round_half_up(m.total_percent), fill=fill, font=st.bold, fmt="0.0", border=st.border))
-        row.append(st.cell(ws, BAND_LABELS_RU[m.band], fill=fill, border=st.border))
+        row.append(st.cell(ws, band_row(m.band).label, fill=fill, border=st.border))
         row.append(st.cell(ws, _delta_text(m), fmt="+0.0#;-0.0#;0", border=st.border))
         ws.append(row)
     footer: list[Any] = [None, None, st.cell(ws, "Среднее по региону", font=st.bold)]
@@ -161,7 +171,7 @@ def _main_sheet(wb: Workbook, a: Analysis, info: CampaignInfo, st: _Styles) -> N
                 border=st.border,
             )
         )
-        footer.append(st.cell(ws, BAND_LABELS_RU[a.band], fill=fill, font=st.bold, border=st.border))
+        footer.append(st.cell(ws, band_row(a.band).label, fill=fill, font=st.bold, border=st.border))
         if a.previous_average_total is not None:
             footer.append(
                 st.cell(
@@ -177,8 +187,8 @@ def _main_sheet(wb: Workbook, a: Analysis, info: CampaignInfo, st: _Styles) -> N
     ws.append(
         [st.cell(ws, "Уровни (по итогу)", font=st.bold), None, st.cell(ws, "Число муниципалитетов", font=st.bold)]
     )
-    for b in Band:
-        ws.append([None, st.cell(ws, BAND_LABELS_RU[b], fill=st.fills[b]), a.band_counts.get(b, 0)])
+    for b in BANDS:
+        ws.append([None, st.cell(ws, b.label, fill=st.fills[b.band]), a.band_counts.get(b.band, 0)])
 
 
 def _deficits_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
@@ -203,7 +213,7 @@ def _deficits_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
                 STEP_MAX[summary.step],
                 st.cell(ws, _pts(summary.average_points), fill=fill),
                 st.cell(ws, round_half_up(summary.percent), fill=fill, fmt="0.0"),
-                st.cell(ws, BAND_LABELS_RU[summary.band], fill=fill),
+                st.cell(ws, band_row(summary.band).label, fill=fill),
                 summary.below_30,
                 st.cell(ws, round_half_up(summary.delta) if summary.delta is not None else None, fmt="+0.0;-0.0;0"),
             ]
@@ -226,7 +236,7 @@ def _brief_rows(ws: WriteOnlyWorksheet, st: _Styles, items: Sequence[Municipalit
             st.cell(ws, m.name or m.municipality),
             st.cell(ws, _pts(m.total), fill=fill),
             st.cell(ws, round_half_up(m.total_percent), fill=fill, fmt="0.0"),
-            st.cell(ws, BAND_LABELS_RU[m.band], fill=fill),
+            st.cell(ws, band_row(m.band).label, fill=fill),
         ]
         if reasons:
             row.append(st.cell(ws, "; ".join(self_audit_reasons(m))))
@@ -238,14 +248,21 @@ def _self_audit_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
     ws.column_dimensions["B"].width = 34
     ws.column_dimensions["F"].width = 70
     ws.append(
-        [st.cell(ws, "Муниципалитеты, которым необходим самоаудит (итог ниже 60% или шаг ниже 30%)", font=st.title)]
+        [
+            st.cell(
+                ws,
+                f"Муниципалитеты, которым необходим самоаудит (итог ниже {SELF_AUDIT_BELOW}% "
+                f"или шаг ниже {WEAK_STEP_BELOW}%)",
+                font=st.title,
+            )
+        ]
     )
     _brief_rows(ws, st, a.needing_self_audit, reasons=True)
     ws.append([])
-    ws.append([st.cell(ws, "Не вовлечены в мониторинг (итог ниже 30%)", font=st.title)])
+    ws.append([st.cell(ws, f"Не вовлечены в мониторинг (итог ниже {ENGAGED_FROM}%)", font=st.title)])
     _brief_rows(ws, st, a.not_engaged, reasons=False)
     ws.append([])
-    ws.append([st.cell(ws, "Лидеры (итог 80% и выше)", font=st.title)])
+    ws.append([st.cell(ws, f"Лидеры (итог {band_row(LEADER_BAND).from_percent}% и выше)", font=st.title)])
     _brief_rows(ws, st, a.leaders, reasons=False)
 
 
@@ -294,8 +311,9 @@ def build_svg(analysis: Analysis, *, title: str) -> str:
         f"{escape(title)}</text>",
     ]
     axis_y = top + len(analysis.steps) * (bar_h + gap)
-    for tick in (0, 30, 60, 80, 100):
-        dash = ' stroke-dasharray="4 3"' if tick in (30, 60, 80) else ""
+    edges = inner_edges()
+    for tick in (0, *edges, 100):
+        dash = ' stroke-dasharray="4 3"' if tick in edges else ""
         parts.append(
             f'<line x1="{x(tick):.1f}" y1="{top - 8}" x2="{x(tick):.1f}" y2="{axis_y}" '
             f'stroke="#888888" stroke-width="1"{dash}/>'
@@ -304,7 +322,7 @@ def build_svg(analysis: Analysis, *, title: str) -> str:
     for i, summary in enumerate(analysis.steps):
         y = top + i * (bar_h + gap)
         pct = round_half_up(summary.percent)
-        colour = BAND_COLOURS[summary.band]
+        colour = band_row(summary.band).colour
         parts.append(
             f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end">'
             f"{escape(STEP_LABELS_RU[summary.step])}</text>"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.audit.scoring import Procedure
+from services.audit.procedure import Procedure
 from services.audit.vocab import CRITERIA_COUNT, Band, Direction, DocumentType, Step
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,32}$")]

@@ -85,25 +85,11 @@ STEP_LABELS_RU: dict[Step, str] = {
 class Band(enum.StrEnum):
     """Colour band of a percent: below 30, 30-59, 60-79, 80 and above."""
 
+    # The docstring is published in the OpenAPI; the edges, labels and colours are bands.BANDS.
     critical = "critical"
     low = "low"
     medium = "medium"
     high = "high"
-
-
-BAND_LABELS_RU: dict[Band, str] = {
-    Band.critical: "ниже 30% (не вовлечён)",
-    Band.low: "30–59%",
-    Band.medium: "60–79%",
-    Band.high: "80% и выше",
-}
-# RGB fills analysts use for the four bands (red, amber, light green, green).
-BAND_COLOURS: dict[Band, str] = {
-    Band.critical: "F8696B",
-    Band.low: "FFD966",
-    Band.medium: "C6E0B4",
-    Band.high: "63BE7B",
-}
 
 
 class Direction(enum.StrEnum):

@@ -13,7 +13,7 @@ import httpx
 
 from kit.auth import Role
 from services.audit.config import AuditSettings
-from services.audit.scoring import GroupRules, procedure_for
+from services.audit.procedure import GroupRules, procedure_for
 from tests.assessment.intake_support import csv_text, row, scores_with, setup_intake, upload
 from tests.harness import auth
 from tests.region import MUN_A, MUN_B, REGION, Region, as_methodologist, as_regional, as_school, as_teacher
@@ -42,10 +42,7 @@ STEP_MAX = dict(zip(STEPS, (21, 10, 3, 15, 15, 9, 21, 3, 3), strict=True))
 
 def rules() -> GroupRules:
     """The group rule as the audit process under test is configured."""
-    s = AuditSettings()
-    return GroupRules(
-        frozenset(s.double_review_groups), s.allow_named_second_check, dict(s.sample_shares), s.sample_salt
-    )
+    return AuditSettings().group_rules()
 
 
 def admin() -> dict[str, str]:

@@ -12,7 +12,8 @@ import openpyxl
 import pytest
 
 from kit.auth import Role
-from services.audit.vocab import BAND_COLOURS
+from services.audit.bands import band_row
+from services.audit.vocab import Band
 from tests.audit.support import (
     STEPS,
     create_campaign,
@@ -320,13 +321,14 @@ class TestReport:
         top = rows["mo-01"]
         assert ws.cell(top, 3).value == "Северный"
         assert (ws.cell(top, 4).value, ws.cell(top, 5).value) == (21, 100)
-        assert ws.cell(top, 4).fill.start_color.rgb == "00" + BAND_COLOURS["high"]
+        assert ws.cell(top, 4).fill.start_color.rgb == "00" + band_row(Band.high).colour
         # indicators 7 of 10 = 70%: the medium band.
-        assert ws.cell(top, 7).value == 70 and ws.cell(top, 7).fill.start_color.rgb == "00" + BAND_COLOURS["medium"]
+        assert ws.cell(top, 7).value == 70
+        assert ws.cell(top, 7).fill.start_color.rgb == "00" + band_row(Band.medium).colour
         total_col = 4 + 2 * len(STEPS)
         assert ws.cell(top, total_col).value == 96 and ws.cell(top, total_col + 1).value == 96
         low = rows["mo-03"]
-        assert ws.cell(low, total_col).fill.start_color.rgb == "00" + BAND_COLOURS["critical"]
+        assert ws.cell(low, total_col).fill.start_color.rgb == "00" + band_row(Band.critical).colour
         footer = ws.cell(9, 3).value
         assert footer == "Среднее по региону"
         deficits = wb["Дефициты"]

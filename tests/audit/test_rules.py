@@ -8,15 +8,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import openpyxl
 import pytest
 
-from kit.client import GatewayClient
 from kit.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from kit.settings import CommonSettings
 from kit.tabular import read_csv, read_table, read_xlsx, records, safe_cell
-from services.audit import clients
+from services.audit.bands import BANDS, band_range, band_row, inner_edges, lower_edge
 from services.audit.checklist import summarise
 from services.audit.clients import (
     AssessmentPoint,
@@ -25,12 +22,15 @@ from services.audit.clients import (
     RouteOutcome,
     RouteStats,
     TeacherLevels,
-    Upstream,
     UpstreamShapeError,
     pair_results,
+    parse_outcome,
+    parse_result,
     parse_route,
 )
+from services.audit.config import AuditSettings
 from services.audit.effectiveness import compute_effectiveness, wilson
+from services.audit.engagement import ENGAGED_FROM, count_engaged, is_engaged
 from services.audit.kpi import Engagement, compute_kpis
 from services.audit.monitoring import (
     ScoreRow,
@@ -42,19 +42,22 @@ from services.audit.monitoring import (
     validate_rows,
 )
 from services.audit.outbox import backoff_seconds
-from services.audit.report import CampaignInfo, build_svg, build_xlsx
-from services.audit.scoring import (
+from services.audit.procedure import (
+    DEFAULT_GROUP_RULES,
     GroupRules,
     Procedure,
     Review,
     disagreements,
     final_scores,
+    group_table,
     in_sample,
     procedure_for,
     requirement,
     weakest_criteria,
 )
-from services.audit.vocab import BAND_COLOURS, Band, Direction, Step, criteria
+from services.audit.report import CampaignInfo, build_svg, build_xlsx
+from services.audit.uploads import score_records
+from services.audit.vocab import Band, Direction, Step, criteria
 
 pytestmark = pytest.mark.no_db
 
@@ -105,6 +108,22 @@ class TestGroupProcedure:
     def test_double_review_groups_are_configurable(self) -> None:
         rules = GroupRules(frozenset({1, 2}), False, {}, "s")
         assert procedure_for(2, uuid.uuid4(), rules)[0] == Procedure.double
+
+    def test_settings_default_to_the_regulation(self) -> None:
+        assert AuditSettings().group_rules() == GroupRules(
+            DEFAULT_GROUP_RULES.double_review_groups,
+            DEFAULT_GROUP_RULES.allow_named_second_check,
+            dict(DEFAULT_GROUP_RULES.sample_shares),
+            DEFAULT_GROUP_RULES.sample_salt,
+        )
+
+    def test_group_table_lists_every_group(self) -> None:
+        assert group_table(RULES) == [
+            {"group": 1, "procedure": Procedure.double, "named_second_check_allowed": True},
+            {"group": 2, "procedure": Procedure.full},
+            {"group": 3, "procedure": Procedure.full, "sample_share": 0.3},
+            {"group": 4, "procedure": Procedure.full, "sample_share": 0.2},
+        ]
 
 
 class TestRequirement:
@@ -176,6 +195,35 @@ class TestBands:
         assert percent_of(Decimal("6.3"), 21) == 30
         assert band_of(percent_of(Decimal("6.3"), 21)) == Band.low
 
+    def test_one_table_gives_edges_ranges_labels_and_colours(self) -> None:
+        assert [b.band for b in BANDS] == list(Band)
+        assert [band_range(b) for b in Band] == [(0, 29), (30, 59), (60, 79), (80, None)]
+        assert inner_edges() == [30, 60, 80]
+        assert band_row(Band.low).label == "30–59%" and band_row(Band.high).colour == "63BE7B"
+        for b in BANDS[1:]:
+            assert band_of(lower_edge(b.band)) == b.band
+            assert str(b.from_percent) in b.label
+
+
+class TestEngagement:
+    def test_engaged_from_the_low_band(self) -> None:
+        assert ENGAGED_FROM == lower_edge(Band.low) == 30
+        assert not is_engaged(Decimal("29.99")) and is_engaged(Decimal(30))
+
+    def test_counts_only_the_given_municipalities(self) -> None:
+        rows = [
+            ScoreRow("a", None, steps(goals=21, indicators=9)),  # 30 of 100
+            ScoreRow("b", None, steps(goals=21, indicators=8)),  # 29
+            ScoreRow("z", None, steps(goals=21, measures=21)),  # not in the directory
+        ]
+        assert count_engaged(rows, {"a", "b", "c"}) == 1
+
+    def test_the_analysis_lists_the_same_municipalities_as_not_engaged(self) -> None:
+        a = analyse(crafted_region())
+        codes = {m.municipality for m in a.municipalities}
+        not_engaged = {m.municipality for m in a.not_engaged}
+        assert len(codes) - len(not_engaged) == count_engaged(crafted_region(), codes)
+
 
 def raw(mun: str, **points: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"municipality": mun, **{s.value: 1 for s in Step}}
@@ -221,6 +269,34 @@ class TestValidateRows:
         assert canonical_column(" итого ") == "total"
         assert canonical_column("Муниципалитет") == "municipality_name"
         assert canonical_column("№") is None
+
+
+class TestUploadRecords:
+    def test_json_rows_are_keyed_by_canonical_column(self) -> None:
+        body = b'{"rows": [{"municipality": "mo-1", "\xd0\xa6\xd0\xb5\xd0\xbb\xd0\xb8": 3}]}'
+        assert score_records(body, "application/json", AuditSettings()) == [(1, {"municipality": "mo-1", "goals": 3})]
+
+    def test_every_bad_json_row_is_named(self) -> None:
+        with pytest.raises(ValidationFailed) as e:
+            score_records(b'{"rows": [5, {"municipality": "x", "colour": 1}]}', "application/json", AuditSettings())
+        assert [(x.row, x.code) for x in e.value.errors or []] == [(1, "not-an-object"), (2, "unknown-field")]
+
+    def test_json_that_is_not_a_list_of_rows(self) -> None:
+        for body in (b"not json", b'{"rows": []}', b"[]"):
+            with pytest.raises(ValidationFailed):
+                score_records(body, "application/json", AuditSettings())
+
+    def test_too_many_json_rows(self) -> None:
+        settings = AuditSettings(monitoring_max_rows=1)
+        with pytest.raises(ValidationFailed) as e:
+            score_records(b'{"rows": [{}, {}]}', "application/json", settings)
+        assert [x.code for x in e.value.errors or []] == ["too-many-rows"]
+
+    def test_csv_goes_through_the_table_reader(self) -> None:
+        header = "municipality;" + ";".join(s.value for s in Step)
+        body = (header + "\nmo-1;" + ";".join("1" for _ in Step) + "\n").encode()
+        got = score_records(body, "text/csv", AuditSettings())
+        assert got[0][1]["municipality"] == "mo-1" and got[0][1]["goals"] == "1"
 
 
 def crafted_region() -> list[ScoreRow]:
@@ -318,7 +394,7 @@ class TestReport:
         ws = wb["Мониторинг"]
         first = [c.value for c in ws[6]]
         assert first[:3] == [1, "mo-a", "А"]
-        assert ws.cell(6, 4).value == 20 and ws.cell(6, 4).fill.start_color.rgb.endswith(BAND_COLOURS[Band.high])
+        assert ws.cell(6, 4).value == 20 and ws.cell(6, 4).fill.start_color.rgb.endswith(band_row(Band.high).colour)
         assert len(wb["Диаграмма"]._charts) == 1
 
     def test_formula_like_names_are_escaped(self) -> None:
@@ -332,7 +408,7 @@ class TestReport:
     def test_svg_has_a_bar_per_step_coloured_by_band(self) -> None:
         svg = build_svg(analyse(crafted_region()), title="Тест <&>")
         assert svg.count("<rect x=") == 9
-        assert "Тест &lt;&amp;&gt;" in svg and f'fill="#{BAND_COLOURS[Band.critical]}"' in svg
+        assert "Тест &lt;&amp;&gt;" in svg and f'fill="#{band_row(Band.critical).colour}"' in svg
 
 
 class TestKpis:
@@ -559,45 +635,41 @@ class TestAdapters:
         with pytest.raises(UpstreamShapeError):
             parse_route({**ROUTE, "group": 9})
 
-    async def test_adapters_call_the_contract_paths(self) -> None:
-        seen: list[tuple[str, str, dict[str, str]]] = []
+    def test_outcome_and_result_items_are_read_through_their_models(self) -> None:
+        o = parse_outcome(
+            {
+                "route_id": "r",
+                "teacher_id": "t",
+                "municipality": "m",
+                "group": 2,
+                "status": "completed",
+                "completed_at": "2026-06-01",
+                "resource_kinds": ["mentor", "course", "course"],
+            }
+        )
+        assert o.completed_at == datetime(2026, 6, 1, tzinfo=UTC) and o.resource_kinds == ("course", "mentor")
+        item = {
+            "teacher_id": "t",
+            "municipality": "m",
+            "campaign": {"subject": "mathematics", "assessed_on": "2026-04-01"},
+            "level": "basic",
+            "deficits": [{"competency": "M1"}],
+        }
+        r = parse_result(item)
+        assert r.point.level == 2 and r.point.deficits == frozenset({"M1"})
+        for bad in ({**item, "level": "top"}, {**item, "campaign": None}):
+            with pytest.raises(UpstreamShapeError):
+                parse_result(bad)
+        with pytest.raises(UpstreamShapeError):
+            parse_outcome({"route_id": "r", "teacher_id": "t", "municipality": "m", "group": True, "status": "x"})
 
-        def handler(request: httpx.Request) -> httpx.Response:
-            seen.append((request.method, request.url.path, dict(request.url.params)))
-            if request.url.path == "/api/v1/routes/stats":
-                return httpx.Response(
-                    200,
-                    json={
-                        "teachers_with_route": 3,
-                        "routes_created": 4,
-                        "routes_completed": 1,
-                        "teachers_completed_matching_courses": 1,
-                    },
-                )
-            if request.url.path == "/api/v1/assessment/analytics/kpi":
-                return httpx.Response(200, json={"assessed": 8, "basic_or_higher": 5, "registered_teachers": 10})
-            if request.url.path.endswith("/audited"):
-                return httpx.Response(409, json={"code": "transition-not-allowed"})
-            return httpx.Response(404, json={})
-
-        client = GatewayClient(CommonSettings(), caller="audit-test")
-        client.http = httpx.AsyncClient(base_url="http://gw", transport=httpx.MockTransport(handler))
-        up = Upstream(client)
-        try:
-            stats = await clients.fetch_route_stats(
-                up, region="r", municipality="m", date_from=date(2026, 1, 1), date_to=None
-            )
-            levels = await clients.fetch_teacher_levels(
-                up, region="r", municipality=None, date_from=date(2026, 1, 1), date_to=date(2026, 12, 31)
-            )
-            refused = await clients.mark_route_audited(
-                up, uuid.uuid4(), audit_id=uuid.uuid4(), total=12, completed_at=datetime.now(UTC)
-            )
-            missing = await clients.fetch_route(up, uuid.uuid4())
-        finally:
-            await up.aclose()
-        assert stats.routes_created == 4 and levels.basic_or_higher == 5 and levels.teachers_total == 10
-        assert refused.permanent and not refused.delivered and refused.status == 409
-        assert missing is None
-        assert seen[0][2] == {"municipality": "m", "date_from": "2026-01-01"}
-        assert seen[1][2] == {"year": "2026"}
+    def test_counts_must_be_integers(self) -> None:
+        body = {
+            "teachers_with_route": 1,
+            "routes_created": 2,
+            "routes_completed": 0,
+            "teachers_completed_matching_courses": 0,
+        }
+        assert RouteStats.model_validate(body).routes_created == 2
+        with pytest.raises(ValueError):
+            RouteStats.model_validate({**body, "routes_created": "2"})

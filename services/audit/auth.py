@@ -1,0 +1,36 @@
+"""Who may do what in the audit service: typed permissions for the routers (403 when the role may not).
+
+What part of the region a permitted caller sees is scope (scope.py): objects out of it answer 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from kit.auth import Principal, Role, require_roles
+
+_AUDITORS = (Role.municipal_methodologist, Role.regional_specialist, Role.admin)
+_ANALYSTS = (*_AUDITORS, Role.service)
+_REGIONAL_WRITERS = (Role.regional_specialist, Role.admin, Role.service)
+
+# --- route audit ---------------------------------------------------------------------------------
+Auditor = Annotated[Principal, require_roles(*_AUDITORS, action="audit routes")]
+AuditReader = Annotated[
+    Principal, require_roles(*_AUDITORS, Role.service, Role.school_admin, Role.teacher, action="read audits")
+]
+AuditStatsReader = Annotated[
+    Principal, require_roles(*_AUDITORS, Role.service, Role.school_admin, action="read audit statistics")
+]
+DeliveryRetrier = Annotated[Principal, require_roles(*_AUDITORS, action="retry deliveries")]
+
+# --- monitoring of municipalities ----------------------------------------------------------------
+MonitoringRunner = Annotated[Principal, require_roles(*_REGIONAL_WRITERS, action="run the monitoring")]
+ScoreLoader = Annotated[Principal, require_roles(*_REGIONAL_WRITERS, action="load monitoring scores")]
+MonitoringReader = Annotated[Principal, require_roles(*_ANALYSTS, action="read the monitoring")]
+
+# --- checklists of municipal documents -----------------------------------------------------------
+ChecklistReader = Annotated[Principal, require_roles(*_ANALYSTS, action="read checklists")]
+ChecklistEditor = Annotated[Principal, require_roles(*_AUDITORS, action="edit checklists")]
+
+# --- KPIs and effectiveness ----------------------------------------------------------------------
+Analyst = Annotated[Principal, require_roles(*_ANALYSTS, action="read analytics")]

@@ -1,0 +1,116 @@
+"""Checklists of municipal documents: conceptual documents and the twelve directions, with regional summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kit.auth import Principal
+from kit.errors import NotFound, PreconditionFailed
+from kit.pagination import decode_cursor, encode_cursor
+from kit.versioning import parse_if_match
+from services.audit.checklist import completeness, summarise
+from services.audit.clients import MunicipalityDirectory, unknown_municipalities
+from services.audit.repository import ChecklistRepository
+from services.audit.schemas import ChecklistWrite
+from services.audit.scope import own_municipality, sees_municipality, writer_region
+from services.audit.vocab import (
+    DIRECTION_LABELS_RU,
+    DOCUMENT_TYPE_LABELS_RU,
+    ELEMENT_LABELS_RU,
+    ChecklistElement,
+    Direction,
+    DocumentType,
+)
+
+
+def vocabulary() -> dict[str, Any]:
+    return {
+        "directions": [{"code": d.value, "label": DIRECTION_LABELS_RU[d]} for d in Direction],
+        "elements": [{"code": e.value, "label": ELEMENT_LABELS_RU[e]} for e in ChecklistElement],
+        "document_types": [{"code": t.value, "label": DOCUMENT_TYPE_LABELS_RU[t]} for t in DocumentType],
+    }
+
+
+def checklist_view(row: dict[str, Any]) -> dict[str, Any]:
+    directions = row["directions"]
+    return {
+        "region": row["region"],
+        "municipality": row["municipality"],
+        "documents": row["documents"],
+        "directions": [{"direction": d.value, **directions.get(d.value, {})} for d in Direction],
+        "completeness": completeness(directions),
+        "updated_at": row["updated_at"],
+        "version": row["version"],
+    }
+
+
+async def summary(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    rows = await ChecklistRepository(session).list_checklists(
+        principal.region, municipality=own_municipality(principal), after=None, limit=None
+    )
+    return summarise(rows)
+
+
+async def list_checklists(
+    session: AsyncSession, principal: Principal, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    after = decode_cursor(cursor, 1)
+    rows = await ChecklistRepository(session).list_checklists(
+        principal.region,
+        municipality=own_municipality(principal),
+        after=str(after[0]) if after else None,
+        limit=limit + 1,
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1]["municipality"]])
+    return {"items": [checklist_view(r) for r in rows], "next_cursor": next_cursor}
+
+
+async def get_checklist(session: AsyncSession, principal: Principal, municipality: str) -> dict[str, Any]:
+    row = (
+        await ChecklistRepository(session).get(principal.region, municipality)
+        if sees_municipality(principal, municipality)
+        else None
+    )
+    if row is None:
+        raise NotFound("checklist not found", code="checklist-not-found")
+    return checklist_view(row)
+
+
+async def put_checklist(
+    session: AsyncSession,
+    directory: MunicipalityDirectory,
+    principal: Principal,
+    municipality: str,
+    body: ChecklistWrite,
+    if_match: str | None,
+) -> dict[str, Any]:
+    """Write a municipality's checklist (If-Match optional; 412 when stale); the code must be in the directory."""
+    if not sees_municipality(principal, municipality):
+        raise NotFound("checklist not found", code="checklist-not-found")
+    region = writer_region(principal)
+    if await unknown_municipalities(directory, region, [municipality]):
+        raise NotFound("the region's directory has no municipality with this code", code="unknown-municipality")
+    expected = parse_if_match(if_match)
+    repo = ChecklistRepository(session)
+    if expected is not None and await repo.get(region, municipality) is None:
+        raise PreconditionFailed("the checklist does not exist yet", code="stale-version")
+    row = await repo.upsert(
+        {
+            "region": region,
+            "municipality": municipality,
+            "documents": [d.model_dump(mode="json") for d in body.documents],
+            "directions": {
+                d.direction.value: d.model_dump(mode="json", exclude={"direction"}) for d in body.directions
+            },
+            "updated_by": principal.sub,
+        },
+        expected,
+    )
+    if row is None:
+        raise PreconditionFailed("the checklist changed since you read it", code="stale-version")
+    return checklist_view(row)
