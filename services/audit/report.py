@@ -199,7 +199,16 @@ def _deficits_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
     ws.append(
         [
             st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border)
-            for h in ("Ранг", "Шаг", "Макс. баллов", "Средний балл", "%", "Уровень", "МО ниже 30%", "Изменение, п.п.")
+            for h in (
+                "Ранг",
+                "Шаг",
+                "Макс. баллов",
+                "Средний балл",
+                "%",
+                "Уровень",
+                f"МО ниже {WEAK_STEP_BELOW}%",
+                "Изменение, п.п.",
+            )
         ]
     )
     top = {s.step for s in a.top_deficits}
