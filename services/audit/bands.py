@@ -17,15 +17,28 @@ from services.audit.vocab import Band
 class BandRow:
     band: Band
     from_percent: int  # the band starts here (inclusive) and ends where the next band starts
-    label: str  # Russian, as analysts write it in the report
     colour: str  # RGB fill analysts use (red, amber, light green, green)
+    note: str = ""  # what the band means, added to its label
+
+    @property
+    def label(self) -> str:
+        """The band in Russian, as analysts write it in the report, made from the edges: "30–59%"."""
+        low, high = band_range(self.band)
+        text = (
+            f"ниже {high + 1}%"
+            if low == 0 and high is not None
+            else f"{low}% и выше"
+            if high is None
+            else f"{low}–{high}%"
+        )
+        return f"{text} ({self.note})" if self.note else text
 
 
 BANDS: tuple[BandRow, ...] = (
-    BandRow(Band.critical, 0, "ниже 30% (не вовлечён)", "F8696B"),
-    BandRow(Band.low, 30, "30–59%", "FFD966"),
-    BandRow(Band.medium, 60, "60–79%", "C6E0B4"),
-    BandRow(Band.high, 80, "80% и выше", "63BE7B"),
+    BandRow(Band.critical, 0, "F8696B", note="не вовлечён"),
+    BandRow(Band.low, 30, "FFD966"),
+    BandRow(Band.medium, 60, "C6E0B4"),
+    BandRow(Band.high, 80, "63BE7B"),
 )
 if [b.band for b in BANDS] != list(Band) or [b.from_percent for b in BANDS] != sorted({b.from_percent for b in BANDS}):
     raise RuntimeError("BANDS must list every band once, lowest first, with rising edges")

@@ -11,8 +11,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from kit.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from kit.tabular import read_csv, read_table, read_xlsx, records, safe_cell
+from kit.errors import ValidationFailed
 from services.audit.bands import BANDS, band_range, band_row, inner_edges, lower_edge
 from services.audit.checklist import summarise
 from services.audit.clients import (
@@ -569,41 +568,6 @@ class TestBackoff:
         assert backoff_seconds(1, 1.0, 60.0, jitter=0) == 1.0
         assert backoff_seconds(4, 1.0, 60.0, jitter=0) == 8.0
         assert backoff_seconds(20, 1.0, 60.0, jitter=0) == 60.0
-
-
-class TestTabular:
-    def test_csv_semicolon_cp1251(self) -> None:
-        t = read_csv("Код;Цели\nmo-1;10,5\n\nmo-2;3\n".encode("cp1251"), max_rows=10)
-        assert t.headers == ["Код", "Цели"] and t.rows == [(1, ["mo-1", "10,5"]), (3, ["mo-2", "3"])]
-
-    def test_too_many_rows(self) -> None:
-        with pytest.raises(ValidationFailed):
-            read_csv(b"a\n1\n2\n3\n", max_rows=2)
-
-    def test_xlsx_is_checked_before_parsing(self) -> None:
-        wb = openpyxl.Workbook()
-        wb.active.append(["a", "b"])
-        wb.active.append([1, "x" * 5000])
-        buf = io.BytesIO()
-        wb.save(buf)
-        with pytest.raises(PayloadTooLarge):
-            read_xlsx(buf.getvalue(), max_rows=10, max_uncompressed=4000)
-        assert read_xlsx(buf.getvalue(), max_rows=10, max_uncompressed=10**7).rows[0][1][0] == 1
-
-    def test_not_a_workbook_and_unknown_type(self) -> None:
-        with pytest.raises(ValidationFailed):
-            read_xlsx(b"not a zip", max_rows=1, max_uncompressed=10)
-        with pytest.raises(UnsupportedMediaType):
-            read_table(b"x", "application/pdf", max_rows=1, max_uncompressed=1)
-
-    def test_records_need_required_columns(self) -> None:
-        t = read_csv(b"a;c\n1;2\n", max_rows=5)
-        with pytest.raises(ValidationFailed) as e:
-            records(t, lambda h: h, required=["a", "b"])
-        assert [x.code for x in e.value.errors or []] == ["missing-column"]
-
-    def test_safe_cell(self) -> None:
-        assert [safe_cell(v) for v in ("=1+1", "+7", "-x", "@a", "ok", 5)] == ["'=1+1", "'+7", "'-x", "'@a", "ok", 5]
 
 
 ROUTE = {
