@@ -37,6 +37,7 @@ bench: install  ## every benchmark (each prints ratios against a baseline measur
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/matching.py
 	$(BIN)/python benchmarks/routes.py
+	$(BIN)/python benchmarks/uploads.py
 	$(BIN)/python benchmarks/audit.py
 
 bench-load: install
