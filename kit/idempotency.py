@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, func, select, text
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.responses import Response
 
 from kit.errors import BadRequest, Conflict, FieldError, ValidationFailed
@@ -21,6 +22,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Set on an answer replayed from an earlier request with the same key and body.
 REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 200
+# A stored answer may hold personal data (152-FZ): it is kept this long, then the key is new again.
+DEFAULT_RETENTION = timedelta(days=30)
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -36,6 +39,13 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("response", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+
+
+async def purge_expired(conn: AsyncSession | AsyncConnection, table: Table, older_than: timedelta) -> int:
+    """Delete the records stored longer ago than `older_than`; return how many (in the caller's transaction)."""
+    cutoff = func.now() - older_than
+    result = await conn.execute(delete(table).where(table.c.created_at < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -70,11 +80,23 @@ def fingerprint(*parts: bytes | str) -> str:
 
 
 class IdempotencyGuard:
-    """Use within one request transaction: `lock`, then `replay`, then do the work and `store`."""
+    """Use within one request transaction: `lock`, then `replay`, then do the work and `store`.
 
-    def __init__(self, table: Table, session: AsyncSession, *, key: str, principal: str, operation: str) -> None:
+    Records older than `retention` are not replayed, and storing a new one deletes them."""
+
+    def __init__(
+        self,
+        table: Table,
+        session: AsyncSession,
+        *,
+        key: str,
+        principal: str,
+        operation: str,
+        retention: timedelta = DEFAULT_RETENTION,
+    ) -> None:
         self.table, self.session = table, session
         self.key, self.principal, self.operation = key, principal, operation
+        self.retention = retention
 
     async def lock(self) -> None:
         """Take the key's transaction lock or answer 409 because the same key is being processed."""
@@ -106,7 +128,10 @@ class IdempotencyGuard:
         row = (
             await self.session.execute(
                 select(t.c.fingerprint, t.c.status_code, t.c.response).where(
-                    t.c.key == self.key, t.c.principal == self.principal, t.c.operation == self.operation
+                    t.c.key == self.key,
+                    t.c.principal == self.principal,
+                    t.c.operation == self.operation,
+                    t.c.created_at >= func.now() - self.retention,
                 )
             )
         ).first()
@@ -120,6 +145,8 @@ class IdempotencyGuard:
         return StoredResponse(row.status_code, row.response)
 
     async def store(self, body_fingerprint: str, status_code: int, response: bytes) -> None:
+        # Expired records go first (this one's own included, when its key is used again after expiry).
+        await purge_expired(self.session, self.table, self.retention)
         values: dict[str, Any] = {
             "key": self.key,
             "principal": self.principal,

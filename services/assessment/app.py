@@ -4,7 +4,16 @@ import re
 from typing import Any
 
 from kit.app import create_service_app
-from services.assessment.api import analytics, campaigns, changes, directory, frameworks, results, teachers
+from services.assessment.api import (
+    analytics,
+    campaigns,
+    changes,
+    directory,
+    frameworks,
+    personal_data,
+    results,
+    teachers,
+)
 from services.assessment.config import AssessmentSettings
 
 # Only the results upload takes large bodies (it streams them to disk and applies its own limits).
@@ -26,6 +35,7 @@ def create_app(settings: AssessmentSettings | None = None) -> Any:
             results.router,
             analytics.router,
             changes.router,
+            personal_data.router,
         ],
         body_limits={"/api/v1/teachers/bulk": 20 * 1024 * 1024},
     )

@@ -32,3 +32,6 @@ Analyst = Annotated[
 FeedReader = Annotated[
     Principal, require_roles(*_REGIONAL, action="read the change feed (it is for services and regional roles)")
 ]
+# Depersonalising a teacher (152-FZ) and reading the log of it: administrators only.
+Depersonaliser = Annotated[Principal, require_roles(Role.admin, action="depersonalise a teacher")]
+PersonalDataAuditor = Annotated[Principal, require_roles(Role.admin, action="read the personal data log")]

@@ -63,6 +63,8 @@ teachers = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set when the teacher was depersonalised (152-FZ): the name and the portal's id are gone for good.
+    Column("depersonalised_at", DateTime(timezone=True), nullable=True),
     Index("ix_teachers_municipality_name", "municipality_code", "search_name", "id"),
     Index("ix_teachers_organisation_name", "organisation_code", "search_name", "id"),
     Index("ix_teachers_search_name_id", "search_name", "id"),
@@ -77,6 +79,19 @@ teachers = Table(
 )
 
 idempotency_keys = idempotency_table(metadata)
+
+# Who handled whose personal data, and when: ids and roles only, never a personal value (152-FZ).
+personal_data_log = Table(
+    "personal_data_log",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", String(200), nullable=False),
+    Column("actor_role", String(32), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("teacher_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("region", String(32), nullable=False),
+)
 
 # --- assessment intake: frameworks, campaigns, results, change feed -------------------------------
 

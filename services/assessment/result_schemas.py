@@ -340,6 +340,10 @@ class ChangeItem(BaseModel):
     teacher_subjects: list[str]
     qualification_category: str
     experience_years: int
+    depersonalised: bool = Field(
+        default=False,
+        description="The teacher was depersonalised: drop the name and personal text you keep of them",
+    )
     region: str
     municipality: str
     organisation: str

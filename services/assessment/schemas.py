@@ -132,6 +132,9 @@ class TeacherRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    depersonalised_at: datetime | None = Field(
+        default=None, description="When the teacher was depersonalised (name and external id removed for good)"
+    )
 
 
 class TeacherPage(BaseModel):
@@ -151,3 +154,20 @@ class BulkResult(BaseModel):
     updated: int
     unchanged: int = 0
     rejected: int = 0
+
+
+class PersonalDataEntry(BaseModel):
+    """Who handled whose personal data and when: ids and roles only, no personal values."""
+
+    id: int
+    at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    teacher_id: uuid.UUID
+    region: str
+
+
+class PersonalDataLogPage(BaseModel):
+    items: list[PersonalDataEntry]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")

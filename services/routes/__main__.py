@@ -1,4 +1,4 @@
-"""`python -m services.routes serve | migrate | export --month YYYY-MM|previous`."""
+"""`python -m services.routes serve | migrate | export --month YYYY-MM|previous | retention`."""
 
 from __future__ import annotations
 
@@ -55,6 +55,13 @@ def _extra(sub: Any, handlers: dict[str, Any]) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     handlers["export"] = lambda args: asyncio.run(_export(args))
+    r = sub.add_parser(
+        "retention",
+        help="delete export files and records older than ROUTES_EXPORT_RETENTION_DAYS and stored idempotent "
+        "answers older than ROUTES_IDEMPOTENCY_RETENTION_DAYS (personal data, 152-FZ)",
+    )
+    r.add_argument("--out", type=Path, help="folder of the exports (default: ROUTES_EXPORT_DIR)")
+    handlers["retention"] = lambda args: asyncio.run(_retention(args))
 
 
 async def _export(args: argparse.Namespace) -> None:
@@ -86,6 +93,35 @@ async def _export(args: argparse.Namespace) -> None:
     except ExportRefused as e:
         print(f"export refused: {e}", file=sys.stderr)
         sys.exit(1)
+    finally:
+        await engine.dispose()
+    print(json.dumps(summary.as_dict(), ensure_ascii=False))
+
+
+async def _retention(args: argparse.Namespace) -> None:
+    from kit.app import service_database_url
+    from kit.db import make_engine
+    from kit.settings import CommonSettings
+    from services.routes.exports.job import ExportBusy
+    from services.routes.exports.retention import run_retention
+
+    settings = RoutesSettings()
+    engine = make_engine(
+        service_database_url(CommonSettings(), settings),
+        pool_size=2,
+        max_overflow=0,
+        application_name="routes-retention",
+    )
+    try:
+        summary = await run_retention(
+            engine,
+            args.out or Path(settings.export_dir),
+            export_days=settings.export_retention_days,
+            idempotency_days=settings.idempotency_retention_days,
+        )
+    except ExportBusy as e:
+        print(f"retention refused: {e}", file=sys.stderr)
+        sys.exit(EXIT_BUSY)
     finally:
         await engine.dispose()
     print(json.dumps(summary.as_dict(), ensure_ascii=False))

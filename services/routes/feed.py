@@ -39,6 +39,7 @@ from services.routes.pipeline import (
     write_plan,
 )
 from services.routes.repository import RouteRepository
+from services.routes.service.personal_data import depersonalise_routes
 
 log = logging.getLogger("routes.feed")
 CONSUMER = "assessment-results"
@@ -52,6 +53,8 @@ class ReadPage:
     next_cursor: str | None
     has_more: bool
     snaps: list[Snapshot]
+    # Depersonalised teachers of the page: teacher id -> the opaque external id they have now.
+    depersonalised: dict[str, str]
 
 
 @dataclass
@@ -66,6 +69,7 @@ class PlannedPage:
     batch: Batch
     plan: Plan | None
     timings: dict[str, int]
+    depersonalised: dict[str, str]
 
 
 def _quiet(task: asyncio.Task[Any]) -> None:
@@ -129,7 +133,8 @@ class FeedConsumer:
         for n in range(0, len(items), YIELD_EVERY):
             snaps += [snapshot_from_change(i) for i in items[n : n + YIELD_EVERY]]
             await asyncio.sleep(0)  # a page before it may be writing (see YIELD_EVERY)
-        return ReadPage(page.next_cursor, page.has_more, snaps)
+        gone = {str(i["teacher_id"]): str(i.get("external_id") or "") for i in items if i.get("depersonalised")}
+        return ReadPage(page.next_cursor, page.has_more, snaps, gone)
 
     def _drop_ahead(self) -> None:
         tasks: list[asyncio.Task[Any]] = list(self._reads.values())
@@ -167,7 +172,17 @@ class FeedConsumer:
                 existing = await RouteRepository(session).existing_for(keys)
             plan = await plan_routes(batch, existing, self.resource_map, today, FEED_ACTOR)
             timings["plan_ms"] = round((time.perf_counter() - read) * 1000)
-        return PlannedPage(cursor, page.next_cursor, page.has_more, len(page.snaps), page.snaps, batch, plan, timings)
+        return PlannedPage(
+            cursor,
+            page.next_cursor,
+            page.has_more,
+            len(page.snaps),
+            page.snaps,
+            batch,
+            plan,
+            timings,
+            page.depersonalised,
+        )
 
     async def plan_ahead(self) -> asyncio.Task[PlannedPage] | None:
         """Start planning the page after the stored cursor unless one is planned already; None (nothing
@@ -215,6 +230,8 @@ class FeedConsumer:
                     outcome = await generate_routes(
                         session, page.snaps, self.resource_map, today, FEED_ACTOR, self.max_age_days
                     )
+            # After generation, in the same transaction: a regenerated draft loses the name as well.
+            await depersonalise_routes(session, page.depersonalised)
             if page.next_cursor and page.next_cursor != page.after:
                 await repo.set_cursor(CONSUMER, page.next_cursor)
         written.set()

@@ -127,6 +127,7 @@ class ResultRepository:
                 teachers.c.subjects.label("teacher_subjects"),
                 teachers.c.qualification_category,
                 teachers.c.experience_years,
+                teachers.c.depersonalised_at,
             )
             .select_from(result_changes)
             .join(results, results.c.id == result_changes.c.result_id)

@@ -31,6 +31,7 @@ TEACHER_COLUMNS = (
     teachers.c.version,
     teachers.c.created_at,
     teachers.c.updated_at,
+    teachers.c.depersonalised_at,
 )
 
 

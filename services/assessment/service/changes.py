@@ -39,6 +39,7 @@ def feed_item(r: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
         "teacher_subjects": r["teacher_subjects"],
         "qualification_category": r["qualification_category"],
         "experience_years": r["experience_years"],
+        "depersonalised": r["depersonalised_at"] is not None,
         "region": r["region"],
         "municipality": r["municipality"],
         "organisation": r["organisation"],

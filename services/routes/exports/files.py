@@ -20,6 +20,9 @@ from services.routes.exports.writers import CsvWriter, JsonWriter
 # A region workbook's record has no municipality (it holds them all); municipal roles never see it.
 # Its file is `region-<region code>.xlsx`, one per region with routes in the month.
 REGION_FILE = "region"
+# The files name teachers (personal data, 152-FZ): readable by the service's own user only.
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 @dataclass
@@ -41,7 +44,7 @@ class AtomicFile:
         self.tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
 
     def open(self) -> BinaryIO:
-        return open(self.tmp, "wb")
+        return open_private(self.tmp)
 
     def commit(self) -> tuple[str, int]:
         """fsync, hash, rename; return (sha256, size)."""
@@ -54,6 +57,19 @@ class AtomicFile:
 
     def discard(self) -> None:
         self.tmp.unlink(missing_ok=True)
+
+
+def open_private(path: Path) -> BinaryIO:
+    """Open `path` for writing, created (or truncated) readable by the owner only, whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # a file left by an older run keeps its mode through O_CREAT
+    return os.fdopen(fd, "wb")
+
+
+def private_dir(path: Path) -> None:
+    """Create the folder (and missing parents) for the owner only; an existing one is made so too."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(path, DIR_MODE)
 
 
 def file_stem(code: str, taken: set[str]) -> str:
@@ -141,7 +157,8 @@ def region_workbook(
 def prepare_folder(month_dir: Path) -> None:
     """The month's folder, without the temporary files of an interrupted run (no other run is active: the
     caller holds the lock)."""
-    month_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(month_dir.parent)
+    private_dir(month_dir)
     for p in month_dir.glob(".*.tmp"):
         p.unlink(missing_ok=True)
     for p in month_dir.glob(".work-*"):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.xlsx import WorkbookTooLarge
 from services.routes.exports.files import (
+    DIR_MODE,
     REGION_FILE,
     WrittenFile,
     file_stem,
@@ -129,7 +130,7 @@ async def _export_locked(
         bar.total = sum(plan.counts.values())
     summary = ExportSummary(month.key, month_dir)
     try:
-        await asyncio.to_thread(plan.work_dir.mkdir)
+        await asyncio.to_thread(plan.work_dir.mkdir, DIR_MODE)
         processes = min(workers, len(plan.counts))
         if processes > 1:
             parts = await in_processes(engine, plan, processes, bar)

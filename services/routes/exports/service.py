@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from kit.auth import Principal, Role
 from kit.errors import FieldError, NotFound, ValidationFailed
 from kit.pagination import decode_cursor, encode_cursor
-from services.routes.exports.files import file_stem
+from services.routes.exports.files import file_stem, open_private
 from services.routes.exports.month import Month
 from services.routes.exports.queries import ExportRecords, fetch_chunks, month_query
 from services.routes.exports.rows import export_rows
@@ -158,7 +158,7 @@ def _write_sheet(sheet: MonthSheet, raw: list[Any]) -> None:
 
 def _write_book(path: Path, month: Month, title: str, sheet: MonthSheet) -> None:
     part = sheet.finish()
-    with open(path, "wb") as sink:
+    with open_private(path) as sink:  # in the shared temporary folder: the owner's only
         write_month_workbook(sink, month, [(title, part)])
 
 
