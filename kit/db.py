@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import ColumnElement, MetaData, and_, false, text, true
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -80,8 +81,64 @@ def _json_text(value: Any) -> str:
     return dumps(value).decode()
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: Any) -> AsyncEngine:
-    """Create an async engine; made in the app's lifespan, never at import time."""
+class DatabaseSettings(BaseSettings):
+    """How processes reach PostgreSQL (no env prefix): through PgBouncer or directly.
+
+    Behind PgBouncer in transaction mode a client's statements may run on any server connection, one
+    transaction at a time, so prepared statements must not be cached across transactions nor named
+    alike by two clients, and a session advisory lock is lost at the end of its transaction. Work that
+    holds a session lock across transactions (the monthly export) connects to DIRECT_DATABASE_URL."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    # True when DATABASE_URL names a PgBouncer in transaction mode.
+    db_pgbouncer: bool = False
+    # PostgreSQL itself (host, port, database, TLS query); the role and password stay the process's own.
+    direct_database_url: str | None = None
+
+
+def direct_url(url: str, db: DatabaseSettings | None = None) -> str:
+    """`url` sent to DIRECT_DATABASE_URL's server (same role and password); `url` when that is not set.
+
+    Raises when DATABASE_URL is a PgBouncer and no direct URL is given: the caller needs a session."""
+    db = db or DatabaseSettings()
+    if not db.direct_database_url:
+        if db.db_pgbouncer:
+            raise RuntimeError("DIRECT_DATABASE_URL must be set with DB_PGBOUNCER=true (this job holds a session lock)")
+        return url
+    own, direct = make_url(url), make_url(db.direct_database_url)
+    return direct.set(username=own.username, password=own.password).render_as_string(hide_password=False)
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def pgbouncer_connect_args(db: DatabaseSettings | None = None) -> dict[str, Any]:
+    """asyncpg arguments for SQLAlchemy's engine: behind PgBouncer no statement cache (asyncpg's nor
+    SQLAlchemy's) and a unique name per prepared statement, so that no two clients of one server
+    connection collide (SQLAlchemy's asyncpg docs, "Prepared Statement Name with PGBouncer")."""
+    if not (db or DatabaseSettings()).db_pgbouncer:
+        return {}
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+    }
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, direct: bool = False, **kw: Any
+) -> AsyncEngine:
+    """Create an async engine; made in the app's lifespan, never at import time.
+
+    DB_PGBOUNCER=true sets the driver up for PgBouncer's transaction mode; `direct` connects to
+    DIRECT_DATABASE_URL instead (for session state that outlives a transaction, e.g. a session lock)."""
+    db = DatabaseSettings()
+    if direct and db.direct_database_url:
+        url, db = direct_url(url, db), DatabaseSettings(db_pgbouncer=False)
+    elif direct:
+        direct_url(url, db)  # raises when only a PgBouncer is known
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
@@ -95,7 +152,10 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, **kw: 
         # JSON(B) columns through orjson: several times faster than the standard module both ways.
         json_serializer=kw.pop("json_serializer", _json_text),
         json_deserializer=kw.pop("json_deserializer", loads),
-        connect_args={"server_settings": {"application_name": kw.pop("application_name", "iom")}},
+        connect_args={
+            "server_settings": {"application_name": kw.pop("application_name", "iom")},
+            **pgbouncer_connect_args(db),
+        },
         **kw,
     )
 
@@ -128,7 +188,8 @@ async def make_read_pool(url: str, *, size: int, application_name: str) -> async
     one SELECT. JSON(B) columns come back as their UTF-8 bytes, ready to be embedded in a response as is.
     Connections are opened lazily, so a service starts while PostgreSQL is down and recovers after.
     Only for statements that leave no session state behind: the reset asyncpg runs on every release
-    (a round trip of UNLISTEN, RESET ALL, ...) is skipped."""
+    (a round trip of UNLISTEN, RESET ALL, ...) is skipped. Behind PgBouncer (DB_PGBOUNCER=true)
+    statements are not cached: the next one may run on another server connection."""
     pool = asyncpg.create_pool(
         asyncpg_dsn(url),
         min_size=0,
@@ -137,6 +198,7 @@ async def make_read_pool(url: str, *, size: int, application_name: str) -> async
         reset=_keep_session,
         init=_json_as_bytes,
         server_settings={"application_name": application_name},
+        statement_cache_size=0 if DatabaseSettings().db_pgbouncer else 100,
     )
     return await pool
 
