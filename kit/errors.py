@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from kit.jsonutil import dumps
+from kit.logging import route_template
 from kit.requestid import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -218,6 +219,38 @@ def refused_value(exc: DBAPIError) -> bool:
     return isinstance(cause, asyncpg.exceptions.DataError)
 
 
+UNIQUE_VIOLATION = "23505"
+
+
+def duplicate_key(exc: BaseException) -> str | None:
+    """The unique constraint a write ran into (its name, never the key's values), or None when it is not a
+    duplicate key: SQLSTATE 23505 from SQLAlchemy or from raw asyncpg."""
+    if isinstance(exc, DBAPIError):
+        if _sqlstate(exc) != UNIQUE_VIOLATION:
+            return None
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        name = getattr(cause, "constraint_name", None) or getattr(exc.orig, "constraint_name", None)
+    elif isinstance(exc, asyncpg.UniqueViolationError):
+        name = exc.constraint_name
+    else:
+        return None
+    return name if isinstance(name, str) else "unknown"
+
+
+def _duplicate_response(request: Request, constraint: str) -> Response:
+    # Two writes of one key at once (both checked, one stored first): the later is a conflict, as if it
+    # had seen the first. The key's values (a person's external id, a code) stay out of logs and answer.
+    log.warning(
+        "duplicate key refused", extra={"constraint": constraint, "path_template": route_template(request.scope)}
+    )
+    return problem_response(
+        409,
+        code="duplicate-key",
+        detail="an object with this key already exists",
+        instance=request.url.path,
+    )
+
+
 def connecting_to_database(exc: BaseException) -> bool:
     """Whether an error was raised while the database driver (asyncpg) opened a connection."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -259,6 +292,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def database_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DBAPIError)
+        constraint = duplicate_key(exc)
+        if constraint is not None:
+            return _duplicate_response(request, constraint)
         if refused_value(exc):
             # A value the request carried that PostgreSQL cannot take (a number beyond its column type,
             # a NUL character in text): the client's error, not ours. The value is not echoed.
@@ -304,10 +340,27 @@ def install_error_handlers(app: FastAPI) -> None:
             isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
         ):
             return await connection_refused(request, exc)
+        constraint = duplicate_key(exc)
+        if constraint is not None:
+            return _duplicate_response(request, constraint)
         return await unhandled(request, exc)
 
     async def unhandled(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"path_template": request.url.path})
+        template = route_template(request.scope)
+        if isinstance(exc, DBAPIError | asyncpg.PostgresError):
+            # A database error's text carries the statement's parameters and the row's values (DETAIL: Key
+            # (...)=(...)): log where it happened and the stack, not the message.
+            log.error(
+                "unhandled database error",
+                extra={
+                    "path_template": template,
+                    "error": type(exc).__name__,
+                    "sqlstate": (_sqlstate(exc) if isinstance(exc, DBAPIError) else exc.sqlstate) or "unknown",
+                    "stack": "".join(traceback.format_tb(exc.__traceback__)),
+                },
+            )
+        else:
+            log.exception("unhandled error", extra={"path_template": template})
         return problem_response(500, detail="An unexpected error occurred", instance=request.url.path)
 
     app.add_exception_handler(AppError, app_error)

@@ -7,10 +7,20 @@ import sys
 import time
 from typing import Any
 
+from starlette.types import Scope
+
 from kit.jsonutil import dumps
 from kit.requestid import current_request_id
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/api/v1/teachers/{teacher_id}`), never the raw path with its
+    ids and codes; "unmatched" when no route matched."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
 
 
 class JsonFormatter(logging.Formatter):

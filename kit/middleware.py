@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kit.errors import problem_body
 from kit.jsonutil import dumps
+from kit.logging import route_template as route_template  # where the gateway imports it from
 from kit.requestid import REQUEST_ID_HEADER, accept_or_make, reset_request_id, set_request_id
 
 access_log = logging.getLogger("access")
@@ -53,12 +54,6 @@ class _TooLarge(StarletteHTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"request body exceeds {limit} bytes")
-
-
-def route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
 
 
 class RequestContextMiddleware:

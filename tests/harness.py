@@ -22,6 +22,15 @@ from kit.settings import CommonSettings
 TEST_ENV = {
     "ENVIRONMENT": "test",
     "JWT_SECRET": "test-secret-0123456789abcdef0123456789abcdef",
+    # The services' own identity (role `service`), held by the services and the gateway only.
+    "INTERNAL_JWT_SECRET": "test-internal-secret-0123456789abcdef0123456789",
+    # The suite sends thousands of requests, and hundreds of bad tokens, from one address within
+    # minutes: limits far above that (tests/gateway/test_rate_limits.py runs its own gateway with tight ones).
+    "GATEWAY_RATE_LIMIT_PER_IP": "100000/minute",
+    "GATEWAY_RATE_LIMIT_PER_PRINCIPAL": "100000/minute",
+    "GATEWAY_RATE_LIMIT_FAILED_AUTH_PER_IP": "100000/minute",
+    "GATEWAY_RATE_LIMIT_UPLOADS": "100000/minute",
+    "GATEWAY_RATE_LIMIT_OPERATIONS": "{}",
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
     "ROUTES_FEED_POLL_SECONDS": "0.3",
@@ -33,6 +42,8 @@ TEST_ENV = {
     "AUDIT_OUTBOX_BACKOFF_MAX_SECONDS": "1.5",
     # Small crafted cohorts: shares are read from two teachers up (production default is 10).
     "AUDIT_EFFECTIVENESS_MIN_GROUP": "2",
+    # Outside development the audit refuses the public sample salt (issue 12): the stack's own secret.
+    "AUDIT_SAMPLE_SALT": "test-stack-audit-sample-salt-9f3c",
 }
 
 
@@ -143,7 +154,10 @@ def codec() -> TokenCodec:
 
 
 def token(role: Role | str, *, ttl: int = 600, **scope: Any) -> str:
-    """A valid JWT for the test stack (scope: region, municipality, organisation, teacher_id, ...)."""
+    """A valid JWT for the test stack (scope: region, municipality, organisation, teacher_id, ...).
+
+    A `service` token is an internal one, as a service mints it (INTERNAL_JWT_SECRET): tests act
+    for a service with it; no client can get one through the gateway's CLI."""
     role = Role(role)
     sub = scope.pop("sub", None) or f"test-{role.value}-{uuid.uuid4().hex[:6]}"
     return codec().encode(Principal(sub=sub, role=role, **scope), ttl_seconds=ttl)

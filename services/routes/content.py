@@ -62,14 +62,22 @@ def chosen_kinds(content: dict[str, Any]) -> list[str]:
     return sorted(kinds - {None})
 
 
-# Columns a route's reader never gets: kept for the service itself (or, the manual scores, shown as the
-# self-check).
-HIDDEN_COLUMNS = frozenset({"self_check_manual", "period_key", "sources"})
+# Columns a route's reader never gets: kept for the service itself (or, the manual scores and the one
+# frozen at completion, shown as the self-check).
+HIDDEN_COLUMNS = frozenset({"self_check_manual", "self_check_at_completion", "period_key", "sources"})
+
+
+def self_check_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The route's self-check: as it stood at completion once the route is completed, else scored now."""
+    frozen = row.get("self_check_at_completion")
+    if frozen is not None:
+        return frozen  # type: ignore[no-any-return]
+    manual = {int(k): v for k, v in (row.get("self_check_manual") or {}).items()}
+    return evaluate(row["content"], manual)
 
 
 def route_view(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    manual = {int(k): v for k, v in (row.get("self_check_manual") or {}).items()}
     view = {k: v for k, v in row.items() if k not in HIDDEN_COLUMNS}
-    view["self_check"] = evaluate(row["content"], manual)
+    view["self_check"] = self_check_of(row)
     view["allowed_actions"] = allowed_actions(Status(row["status"]), principal)
     return view

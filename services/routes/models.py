@@ -48,6 +48,8 @@ routes = Table(
     # Manual changes of generated content, each with its reason; re-applied on regeneration.
     Column("overrides", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("self_check_manual", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # The self-check as it stood at completion: frozen, shown from then on and read by the audit.
+    Column("self_check_at_completion", JSONB),
     Column("sources", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("mentor_id", String(64)),
     Column("tutor", JSONB),

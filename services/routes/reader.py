@@ -94,8 +94,11 @@ class RouteReader:
         for key in VIEW_KEYS:
             value = row[key]
             view[key] = orjson.Fragment(value) if key in JSON_COLUMNS and value is not None else value
+        frozen = row["self_check_at_completion"]  # completed: the self-check as it stood then, stored
         view["self_check"] = orjson.Fragment(
-            self.self_checks.get((row["id"], row["row_version"]), row["content"], row["self_check_manual"])
+            frozen
+            if frozen is not None
+            else self.self_checks.get((row["id"], row["row_version"]), row["content"], row["self_check_manual"])
         )
         view["allowed_actions"] = allowed_actions(Status(row["status"]), principal)
         body = dumps(view)

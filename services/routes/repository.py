@@ -43,6 +43,7 @@ FULL_COLUMNS = (
     routes.c.content,
     routes.c.overrides,
     routes.c.self_check_manual,
+    routes.c.self_check_at_completion,
     routes.c.tutor,
     routes.c.audit_id,
     routes.c.audit_total,

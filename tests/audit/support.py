@@ -15,7 +15,7 @@ from kit.auth import Role
 from services.audit.config import AuditSettings
 from services.audit.procedure import GroupRules, procedure_for
 from tests.assessment.intake_support import csv_text, row, scores_with, setup_intake, upload
-from tests.harness import auth
+from tests.harness import TEST_ENV, auth
 from tests.region import MUN_A, MUN_B, REGION, Region, as_methodologist, as_regional, as_school, as_teacher
 
 # Weak competencies (items scored 0) that put a mathematics result in each group of the default
@@ -41,8 +41,8 @@ STEP_MAX = dict(zip(STEPS, (21, 10, 3, 15, 15, 9, 21, 3, 3), strict=True))
 
 
 def rules() -> GroupRules:
-    """The group rule as the audit process under test is configured."""
-    return AuditSettings().group_rules()
+    """The group rule as the audit process under test is configured (its salt is the stack's secret)."""
+    return AuditSettings(sample_salt=TEST_ENV["AUDIT_SAMPLE_SALT"]).group_rules()
 
 
 def admin() -> dict[str, str]:

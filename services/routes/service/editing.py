@@ -113,8 +113,14 @@ async def update_task(change: Change, principal: Principal, task_id: str, body: 
 
 
 async def score_self_check(change: Change, principal: Principal, body: SelfCheckUpdate) -> dict[str, Any]:
-    """Scores of the criteria people judge; the machine's criteria are refused."""
+    """Scores of the criteria people judge; the machine's criteria are refused, and so is any change once
+    the route is completed (its self-check is frozen then: the audit starts from it)."""
     repo, row = change.repo, change.row
+    status = Status(row["status"])
+    if status not in EDITABLE:
+        raise Conflict(
+            f"the self-check of a route in '{status.value}' is frozen at completion", code="self-check-frozen"
+        )
     bad = [n for n in body.scores if n in AUTO_CRITERIA or not 1 <= n <= 10]
     if bad:
         raise ValidationFailed(

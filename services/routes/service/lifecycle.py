@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, Forbidden, PreconditionFailed, ValidationFailed
+from services.routes.content import self_check_of
 from services.routes.repository import RouteRepository
 from services.routes.schemas import AuditedRequest, TransitionRequest
 from services.routes.service.route_access import Change, load_route
@@ -48,6 +49,8 @@ def _values(t: Transition, body: TransitionRequest, row: dict[str, Any]) -> dict
             content["sections"] = sections
             values["content"] = content
             values["completed_at"] = datetime.now(UTC)
+            # Frozen here: the audit reads this self-check, and nobody changes it afterwards.
+            values["self_check_at_completion"] = self_check_of({**row, "content": content})
     if errors:
         raise ValidationFailed("the transition needs more information", errors=errors)
     return values
