@@ -45,3 +45,14 @@ CoverageAnalyst = Annotated[
         action="read coverage (it is for the regional centre and municipal services)",
     ),
 ]
+# Reservations are made for a route by the routes service and by staff in scope for the route's teacher;
+# a teacher never reserves directly (one seat per made-up route id would empty the map). Releases alike.
+Reserver = Annotated[
+    Principal,
+    require_roles(
+        *_REGIONAL,
+        Role.municipal_methodologist,
+        Role.school_admin,
+        action="reserve or release seats and mentor slots (routes and staff in scope for the teacher do)",
+    ),
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -18,6 +19,8 @@ log = logging.getLogger("resources.clients")
 # at least one deficit in that subject's assessments; asked in the caller's region.
 DEFICIT_DEMAND_PATH = "/api/v1/assessment/analytics/deficit-demand"
 MUNICIPALITIES_PATH = "/api/v1/municipalities"
+# The routes service's route (GET /routes/{id}): whose it is and where, read with this service's own token.
+ROUTE_PATH = "/api/v1/routes/{route_id}"
 
 
 class DemandItem(BaseModel):
@@ -31,6 +34,18 @@ class MunicipalityItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
     code: str
     region: str | None = None
+
+
+class RouteRef(BaseModel):
+    """What a reservation takes from its route: the teacher and their scope (never from the body)."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: uuid.UUID
+    teacher_id: uuid.UUID
+    region: str = Field(min_length=1, max_length=64)
+    municipality: str = Field(min_length=1, max_length=32)
+    organisation: str = Field(min_length=1, max_length=32)
+    status: str
 
 
 class ItemsPage(BaseModel):
@@ -89,3 +104,24 @@ class AssessmentClient:
             log.warning("municipality directory unavailable", extra={"reason": type(e).__name__})
             return []
         return sorted(r.code for r in rows if region is None or r.region in (None, region))
+
+
+class RoutesClient:
+    def __init__(self, gateway: GatewayClient) -> None:
+        self.gateway = gateway
+
+    async def route(self, route_id: uuid.UUID, region: str | None) -> RouteRef | None:
+        """The route (None when the routes service has none by that id in the region), or Unavailable."""
+        try:
+            # Acting in the caller's region: another region's route answers 404 like an absent one.
+            body = await self.gateway.json("GET", ROUTE_PATH.format(route_id=route_id), retries=1, region=region)
+        except UpstreamError as e:
+            if e.status == 404:
+                return None
+            raise Unavailable(f"the routes service answered {e.status}") from e
+        except AppError as e:
+            raise Unavailable("the routes service is unavailable") from e
+        try:
+            return RouteRef.model_validate(body)
+        except ValidationError as e:
+            raise Unavailable("the routes service answered a route of an unexpected shape") from e

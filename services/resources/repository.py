@@ -429,6 +429,10 @@ class MentorRepository:
         return {r.teacher_id: dict(r._mapping) for r in await self.s.execute(q)}
 
 
+# The advisory lock class of "one teacher's reservations" (any fixed int4; only this service uses it).
+TEACHER_LOCK_CLASS = 0x7265_7376
+
+
 class ReservationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -467,6 +471,16 @@ class ReservationRepository:
         q = q.where(V.resource_id == resource_id) if resource_id is not None else q.where(V.mentor_id == mentor_id)
         r = (await self.s.execute(q.limit(1))).first()
         return dict(r._mapping) if r else None
+
+    async def hold_teacher(self, teacher_id: uuid.UUID) -> int:
+        """Serialise this teacher's reservations until the transaction ends; count their active ones."""
+        # Two-key advisory locks do not share the one-key space (migrations, exports); the first key names this use.
+        await self.s.execute(
+            text("SELECT pg_advisory_xact_lock(CAST(:k AS int4), hashtext(:t))"),
+            {"k": TEACHER_LOCK_CLASS, "t": str(teacher_id)},
+        )
+        q = select(func.count()).select_from(reservations).where(V.teacher_id == teacher_id, V.status == "active")
+        return int((await self.s.execute(q)).scalar_one())
 
     async def latest_for(
         self, region: str | None, route_id: uuid.UUID, *, resource_id: uuid.UUID | None, mentor_id: uuid.UUID | None

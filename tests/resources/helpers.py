@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 
 from kit.auth import Role
 from tests.harness import auth
 from tests.region import MUN_A, MUN_B, REGION, as_regional
+from tests.routes.factory import insert_route
 
-__all__ = ["MUN_A", "MUN_B", "REGION", "as_regional", "mentor", "new_id", "resource", "teacher_headers"]
+__all__ = ["MUN_A", "MUN_B", "REGION", "a_route", "as_regional", "mentor", "new_id", "resource", "teacher_headers"]
 
 
 def new_id() -> str:
@@ -75,3 +77,9 @@ async def add_mentor(api: httpx.AsyncClient, headers: dict[str, str] | None = No
     r = await api.post("/api/v1/mentors", json=mentor(**over), headers=headers or as_regional())
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+async def a_route(db: asyncpg.Connection, **over: Any) -> dict[str, str]:
+    """A route in the routes service to reserve for (school A1 of municipality A unless told): its id and teacher."""
+    row = await insert_route(db, **over)
+    return {"route_id": str(row["id"]), "teacher_id": str(row["teacher_id"])}

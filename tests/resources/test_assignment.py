@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import httpx
 import pytest
 
 from services.resources.assignment import Mentee, MentorSlots, assign, greedy_assign
 from services.resources.reach import neighbour_map
-from tests.resources.helpers import MUN_A, MUN_B, add_mentor, as_regional, new_id, teacher_headers
+from tests.resources.helpers import MUN_A, MUN_B, a_route, add_mentor, as_regional, new_id, teacher_headers
 
 URL = "/api/v1/mentors/assignments"
 MUN_C = "mo-c"
@@ -98,14 +100,10 @@ class TestAssignmentApply:
         one = mentee()
         h = {**as_regional(), "Idempotency-Key": new_id()}
         got = (await api.post(URL, json={"mentees": [one], "apply": True}, headers=h)).json()
-        route = new_id()
-        r = await api.post(
-            "/api/v1/reservations",
-            json={"route_id": route, "teacher_id": one["teacher_id"], "mentor_id": m["local"]["id"]},
-            headers=as_regional(),
-        )
+        route = await a_route(db, teacher_id=uuid.UUID(str(one["teacher_id"])))
+        r = await api.post("/api/v1/reservations", json={**route, "mentor_id": m["local"]["id"]}, headers=as_regional())
         assert r.status_code == 200 and r.json()["id"] == got["assignments"][0]["reservation_id"]
-        assert r.json()["route_id"] == route
+        assert r.json()["route_id"] == route["route_id"]
         assert await db.fetchval("SELECT load FROM resources.mentors WHERE id = $1::uuid", m["local"]["id"]) == 1
 
 

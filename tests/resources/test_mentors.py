@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 
 from tests.region import as_methodologist
-from tests.resources.helpers import MUN_A, MUN_B, add_mentor, as_regional, mentor, new_id, teacher_headers
+from tests.resources.helpers import MUN_A, MUN_B, a_route, add_mentor, as_regional, mentor, new_id, teacher_headers
 
 URL = "/api/v1/mentors"
 
@@ -35,18 +36,17 @@ class TestRegisterMentor:
 
 
 class TestChangeMentor:
-    async def test_capacity_cannot_fall_below_load(self, api: httpx.AsyncClient) -> None:
+    async def test_capacity_cannot_fall_below_load(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         m = await add_mentor(api, capacity=2)
         for _ in range(2):
             r = await api.post(
-                "/api/v1/reservations",
-                json={"route_id": new_id(), "teacher_id": new_id(), "mentor_id": m["id"]},
-                headers=as_regional(),
+                "/api/v1/reservations", json={**(await a_route(db)), "mentor_id": m["id"]}, headers=as_regional()
             )
             assert r.status_code == 201
-        r = await api.patch(f"{URL}/{m['id']}", json={"capacity": 1}, headers=as_regional())
+        h = {**as_regional(), "If-Match": (await api.get(f"{URL}/{m['id']}", headers=as_regional())).headers["etag"]}
+        r = await api.patch(f"{URL}/{m['id']}", json={"capacity": 1}, headers=h)
         assert r.status_code == 409 and r.json()["code"] == "capacity-below-load"
-        r = await api.patch(f"{URL}/{m['id']}", json={"capacity": 3}, headers=as_regional())
+        r = await api.patch(f"{URL}/{m['id']}", json={"capacity": 3}, headers=h)
         assert (r.json()["capacity"], r.json()["load"], r.json()["free"]) == (3, 2, 1)
 
     async def test_methodologist_cannot_move_mentor_away(self, api: httpx.AsyncClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 
 from kit.auth import Role
@@ -10,6 +11,7 @@ from tests.region import as_methodologist, as_school
 from tests.resources.helpers import (
     MUN_A,
     MUN_B,
+    a_route,
     add_resource,
     as_regional,
     new_id,
@@ -102,18 +104,24 @@ class TestEditScope:
 
     async def test_methodologist_edits_own_local_resource(self, api: httpx.AsyncClient) -> None:
         res = await add_resource(api, headers=as_methodologist(MUN_A), mode="in_person")
-        r = await api.patch(f"{URL}/{res['id']}", json={"hours": 36}, headers=as_methodologist(MUN_A))
+        r = await api.patch(
+            f"{URL}/{res['id']}", json={"hours": 36}, headers={**as_methodologist(MUN_A), "If-Match": '"1"'}
+        )
         assert r.status_code == 200 and r.json()["hours"] == 36 and r.json()["version"] == 2
         other = await api.patch(f"{URL}/{res['id']}", json={"hours": 12}, headers=as_methodologist(MUN_B))
         assert other.status_code == 403
-        emptied = await api.patch(f"{URL}/{res['id']}", json={"municipalities": []}, headers=as_methodologist(MUN_A))
+        emptied = await api.patch(
+            f"{URL}/{res['id']}", json={"municipalities": []}, headers={**as_methodologist(MUN_A), "If-Match": '"2"'}
+        )
         assert emptied.json()["municipalities"] == [MUN_A]
 
     async def test_teacher_edits_only_own_peer_resource(self, api: httpx.AsyncClient) -> None:
         me = new_id()
         res = await add_resource(api, headers=teacher_headers(me), kind="peer_resource", learning_type="informal")
         assert (
-            await api.patch(f"{URL}/{res['id']}", json={"capacity": 3}, headers=teacher_headers(me))
+            await api.patch(
+                f"{URL}/{res['id']}", json={"capacity": 3}, headers={**teacher_headers(me), "If-Match": '"1"'}
+            )
         ).status_code == 200
         assert (
             await api.patch(f"{URL}/{res['id']}", json={"capacity": 4}, headers=teacher_headers())
@@ -130,18 +138,21 @@ class TestEditScope:
         r = await api.patch(f"{URL}/{res['id']}", json={"hours": 10}, headers={**as_regional(), "If-Match": '"7"'})
         assert r.status_code == 412
 
-    async def test_capacity_cannot_fall_below_reserved(self, api: httpx.AsyncClient) -> None:
+    async def test_capacity_cannot_fall_below_reserved(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         res = await add_resource(api, capacity=2)
-        body = {"route_id": new_id(), "teacher_id": new_id(), "resource_id": res["id"]}
+        body = {**(await a_route(db)), "resource_id": res["id"]}
         assert (await api.post("/api/v1/reservations", json=body, headers=as_regional())).status_code == 201
-        body = {**body, "route_id": new_id()}
+        body = {**(await a_route(db)), "resource_id": res["id"]}
         assert (await api.post("/api/v1/reservations", json=body, headers=as_regional())).status_code == 201
-        r = await api.patch(f"{URL}/{res['id']}", json={"capacity": 1}, headers=as_regional())
+        got = await api.get(f"{URL}/{res['id']}", headers=as_regional())
+        r = await api.patch(
+            f"{URL}/{res['id']}", json={"capacity": 1}, headers={**as_regional(), "If-Match": got.headers["etag"]}
+        )
         assert r.status_code == 409 and r.json()["code"] == "capacity-below-reserved"
 
     async def test_capacity_can_become_unlimited(self, api: httpx.AsyncClient) -> None:
         res = await add_resource(api, capacity=2)
-        r = await api.patch(f"{URL}/{res['id']}", json={"capacity": None}, headers=as_regional())
+        r = await api.patch(f"{URL}/{res['id']}", json={"capacity": None}, headers={**as_regional(), "If-Match": '"1"'})
         assert r.status_code == 200 and r.json()["capacity"] is None and r.json()["free"] is None
 
 
@@ -169,8 +180,9 @@ class TestArchive:
 
     async def test_stale_archive_is_412(self, api: httpx.AsyncClient) -> None:
         res = await add_resource(api)
-        await api.patch(f"{URL}/{res['id']}", json={"hours": 10}, headers=as_regional())
-        r = await api.post(f"{URL}/{res['id']}/archive", headers={**as_regional(), "If-Match": '"1"'})
+        h = {**as_regional(), "If-Match": '"1"'}
+        assert (await api.patch(f"{URL}/{res['id']}", json={"hours": 10}, headers=h)).status_code == 200
+        r = await api.post(f"{URL}/{res['id']}/archive", headers=h)
         assert r.status_code == 412
 
 

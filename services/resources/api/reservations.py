@@ -1,7 +1,8 @@
 """Reservations: a route takes a seat of a resource or a slot of a mentor, and gives it back.
 
-Idempotent by route + target: reserving again answers the same reservation (200, not 201) and
-does not take a second seat (see `service.reservations`).
+Made for a route the routes service confirms, by that service or staff in scope for the route's
+teacher (`auth.Reserver`); idempotent by route + target: reserving again answers the same reservation
+(200, not 201) and does not take a second seat (see `service.reservations`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from kit.auth import CurrentPrincipal
 from kit.db import DbSession
 from kit.errors import problem_responses
 from kit.pagination import MAX_LIMIT
+from services.resources.auth import Reserver
+from services.resources.deps import Routes, Settings
 from services.resources.schemas import ReservationCreate, ReservationPage, ReservationRead, ReservationRelease
 from services.resources.service import reservations as service
 
@@ -26,15 +29,24 @@ router = APIRouter(prefix="/api/v1/reservations", tags=["reservations"], respons
     status_code=status.HTTP_201_CREATED,
     response_model=ReservationRead,
     summary="Reserve a seat (resource_id) or a mentor slot (mentor_id) for a route; idempotent by route + target",
+    description="The route is looked up in the routes service: its teacher, municipality and school scope the "
+    "reservation (a body that disagrees is refused with 422); a route you cannot see answers 404. A teacher holds "
+    "at most a configured number of active reservations (409 `reservation-limit`); when the routes service "
+    "cannot answer, nothing is reserved (503).",
     responses={
-        **problem_responses(404, 409),
+        **problem_responses(404, 409, 503),
         200: {"description": "Already reserved for this route: the existing reservation", "model": ReservationRead},
     },
 )
 async def create_reservation(
-    body: ReservationCreate, principal: CurrentPrincipal, session: DbSession, response: Response
+    body: ReservationCreate,
+    principal: Reserver,
+    session: DbSession,
+    response: Response,
+    routes: Routes,
+    settings: Settings,
 ) -> dict[str, Any]:
-    reserved = await service.create_reservation(session, principal, body)
+    reserved = await service.create_reservation(session, principal, body, routes, settings)
     if reserved.created:
         response.headers["Location"] = f"/api/v1/reservations/{reserved.row['id']}"
     else:
@@ -79,9 +91,7 @@ async def get_reservation(reservation_id: uuid.UUID, principal: CurrentPrincipal
     summary="Release a reservation (idempotent: releasing again answers the released reservation)",
     responses=problem_responses(404),
 )
-async def delete_reservation(
-    reservation_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
-) -> dict[str, Any]:
+async def delete_reservation(reservation_id: uuid.UUID, principal: Reserver, session: DbSession) -> dict[str, Any]:
     return await service.release_by_id(session, principal, reservation_id)
 
 
@@ -91,7 +101,5 @@ async def delete_reservation(
     summary="Release a route's reservation of a resource or mentor (idempotent)",
     responses=problem_responses(404),
 )
-async def release_reservation(
-    body: ReservationRelease, principal: CurrentPrincipal, session: DbSession
-) -> dict[str, Any]:
+async def release_reservation(body: ReservationRelease, principal: Reserver, session: DbSession) -> dict[str, Any]:
     return await service.release_for_route(session, principal, body)

@@ -1,5 +1,8 @@
 """Reservations: a route takes a seat of a resource or a slot of a mentor, and gives it back.
 
+Nothing is taken from the body on trust: the route is looked up in the routes service (its teacher,
+municipality and school scope the reservation; a body that disagrees is refused), a caller who cannot
+see the route gets 404, and a teacher holds at most `max_active_reservations_per_teacher` at once.
 Idempotent by route + target: reserving again answers the same reservation (`Reserved.created` is
 False: 200, not 201) and does not take a second seat. Seats are taken with a conditional UPDATE
 (reserved < capacity), so concurrent reservations never oversell; a CHECK constraint backs that up.
@@ -15,10 +18,12 @@ from typing import Any
 from sqlalchemy import and_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.auth import Principal, Role
+from kit.auth import Principal
 from kit.db import scope_condition
-from kit.errors import Conflict, Forbidden, NotFound
+from kit.errors import Conflict, FieldError, NotFound, UpstreamUnavailable, ValidationFailed
 from kit.pagination import decode_cursor, encode_cursor
+from services.resources.clients import RouteRef, RoutesClient, Unavailable
+from services.resources.config import ResourcesSettings
 from services.resources.models import reservations
 from services.resources.repository import MentorRepository, ReservationRepository, ResourceRepository
 from services.resources.schemas import ReservationCreate, ReservationRelease
@@ -50,27 +55,49 @@ def sees(principal: Principal, row: dict[str, Any]) -> bool:
     )
 
 
-def _for_teacher(principal: Principal, body: ReservationCreate) -> ReservationCreate:
-    """A teacher reserves in their own municipality and school, whatever the body says."""
-    if principal.role != Role.teacher:
-        return body
-    return body.model_copy(
-        update={
-            "municipality": principal.municipality or body.municipality,
-            "organisation": principal.organisation or body.organisation,
-        }
-    )
-
-
-async def create_reservation(session: AsyncSession, principal: Principal, body: ReservationCreate) -> Reserved:
-    body = _for_teacher(principal, body)
-    if not principal.sees(
-        region=principal.region,
-        municipality=body.municipality,
-        organisation=body.organisation,
-        teacher_id=str(body.teacher_id),
+async def _route_of(principal: Principal, body: ReservationCreate, routes: RoutesClient) -> RouteRef:
+    """The route as the routes service has it: absent or out of the caller's scope is 404 (ids cannot be probed)."""
+    try:
+        route = await routes.route(body.route_id, principal.region)
+    except Unavailable as e:
+        raise UpstreamUnavailable(
+            "the routes service cannot confirm the route; nothing was reserved", code="routes-unavailable"
+        ) from e
+    if route is None or not principal.sees(
+        region=route.region,
+        municipality=route.municipality,
+        organisation=route.organisation,
+        teacher_id=str(route.teacher_id),
     ):
-        raise Forbidden("you may not reserve for this teacher", code="out-of-scope")
+        raise NotFound("route not found", code="route-not-found")
+    return route
+
+
+def _mismatches(body: ReservationCreate, route: RouteRef) -> list[FieldError]:
+    """Fields of the body that disagree with the route (the route's teacher, municipality and school win)."""
+    errors = []
+    if body.teacher_id != route.teacher_id:
+        errors.append(("teacher_id", "the route belongs to another teacher"))
+    if body.municipality is not None and body.municipality != route.municipality:
+        errors.append(("municipality", "the route's teacher works in another municipality"))
+    if body.organisation is not None and body.organisation != route.organisation:
+        errors.append(("organisation", "the route's teacher works in another school"))
+    return [FieldError(loc=["body", field], code="route-mismatch", message=message) for field, message in errors]
+
+
+async def create_reservation(
+    session: AsyncSession,
+    principal: Principal,
+    body: ReservationCreate,
+    routes: RoutesClient,
+    settings: ResourcesSettings,
+) -> Reserved:
+    """Reserve for a route the routes service confirms, for its teacher, within the caller's scope and the cap."""
+    route = await _route_of(principal, body, routes)
+    errors = _mismatches(body, route)
+    if errors:
+        raise ValidationFailed("the reservation disagrees with its route", errors=errors)
+    body = body.model_copy(update={"municipality": route.municipality, "organisation": route.organisation})
     repo = ReservationRepository(session)
     existing = await repo.active_for(route_id=body.route_id, resource_id=body.resource_id, mentor_id=body.mentor_id)
     if existing is not None:
@@ -78,19 +105,32 @@ async def create_reservation(session: AsyncSession, principal: Principal, body: 
             raise Conflict("this route already holds the reservation for another teacher", code="route-mismatch")
         return Reserved(existing, created=False)
     if body.resource_id is not None:
-        return await _reserve_seat(session, principal, body)
-    return await _reserve_mentor(session, principal, body)
+        return await _reserve_seat(session, principal, body, route.region, settings)
+    return await _reserve_mentor(session, principal, body, route.region, settings)
 
 
-async def _reserve_seat(session: AsyncSession, principal: Principal, body: ReservationCreate) -> Reserved:
+async def _check_cap(session: AsyncSession, teacher_id: uuid.UUID, settings: ResourcesSettings) -> None:
+    """Refuse (409) a new reservation once the teacher holds the most allowed; serialised per teacher."""
+    cap = settings.max_active_reservations_per_teacher
+    if await ReservationRepository(session).hold_teacher(teacher_id) >= cap:
+        raise Conflict(
+            f"the teacher already holds {cap} active reservations, the most allowed; release one first",
+            code="reservation-limit",
+        )
+
+
+async def _reserve_seat(
+    session: AsyncSession, principal: Principal, body: ReservationCreate, region: str, settings: ResourcesSettings
+) -> Reserved:
     assert body.resource_id is not None
-    resource = await ResourceRepository(session).get(principal.region, body.resource_id)
+    resource = await ResourceRepository(session).get(region, body.resource_id)
     if resource is None:
         raise NotFound("resource not found", code="resource-not-found")
     if resource["status"] != "active":
         raise Conflict("the resource is archived", code="resource-archived")
     if resource["ends_on"] is not None and resource["ends_on"] < datetime.now(UTC).date():
         raise Conflict("the resource has ended", code="resource-ended")
+    await _check_cap(session, body.teacher_id, settings)
     repo = ReservationRepository(session)
     row = await repo.insert(_values(body, principal, resource["region"]))
     if row is None:  # a concurrent request for the same route and resource won
@@ -116,9 +156,11 @@ def _check_mentor(mentor: dict[str, Any] | None, body: ReservationCreate) -> dic
     return mentor
 
 
-async def _reserve_mentor(session: AsyncSession, principal: Principal, body: ReservationCreate) -> Reserved:
+async def _reserve_mentor(
+    session: AsyncSession, principal: Principal, body: ReservationCreate, region: str, settings: ResourcesSettings
+) -> Reserved:
     assert body.mentor_id is not None
-    mentor = _check_mentor(await MentorRepository(session).get(principal.region, body.mentor_id), body)
+    mentor = _check_mentor(await MentorRepository(session).get(region, body.mentor_id), body)
     repo = ReservationRepository(session)
     held = await repo.active_for(teacher_id=body.teacher_id, mentor_id=body.mentor_id)
     if held is not None:
@@ -127,6 +169,7 @@ async def _reserve_mentor(session: AsyncSession, principal: Principal, body: Res
             if attached is not None:
                 return Reserved(attached, created=False)
         raise Conflict("the teacher already holds a slot of this mentor for another route", code="already-mentored")
+    await _check_cap(session, body.teacher_id, settings)
     row = await repo.insert(_values(body, principal, mentor["region"]))
     if row is None:
         again = await repo.active_for(route_id=body.route_id, mentor_id=body.mentor_id)
