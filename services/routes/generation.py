@@ -1,19 +1,25 @@
 """Route (ИОМ) generation as pure functions: deficits + resource alternatives -> route content.
 
 Every generated element carries a `reason` saying which deficit, which item results and which
-rule produced it, so that a methodologist can see why it is there.
+rule produced it, so that a methodologist can see why it is there. Everything a person reads is
+Russian built from names (of the deficit, the area, the group), never from codes: task formulations
+from one row of the task constructor (support_groups), reasons of forms in one place (reasons),
+control points by the group's rules (control_points).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from services.routes.competency_areas import area_of
+from services.routes.control_points import control_points
 from services.routes.form_choice import pick_forms
-from services.routes.labels import LEVEL_LABELS, subject_label
+from services.routes.labels import LEVEL_LABELS, SUBJECT_LABELS, subject_label
 from services.routes.periods import period_key, route_period
+from services.routes.reasons import FormFacts, form_reasons
 from services.routes.reference_data import generation_rules
 from services.routes.support_groups import group_rules
 
@@ -92,10 +98,17 @@ class Alternative:
     ends_on: date | None = None
     hours: int | None = None
     provider: str | None = None
-    reason: str = ""
+    reason: str = ""  # the resource map's own explanation (its points); not shown in the route
     score: float = 0.0
+    municipalities: tuple[str, ...] = ()
+    free: int | None = None  # seats left; None: no limit
+    level_fit: bool | None = None  # recommended for the teacher's group (True), for any level (False), unknown
 
-    def as_form(self, why: str) -> dict[str, Any]:
+    @property
+    def facts(self) -> FormFacts:
+        return FormFacts(self.mode, self.municipalities, self.free, self.level_fit)
+
+    def as_form(self, why: list[str]) -> dict[str, Any]:
         return {
             "resource_id": self.resource_id,
             "kind": self.kind,
@@ -106,7 +119,9 @@ class Alternative:
             "ends_on": self.ends_on.isoformat() if self.ends_on else None,
             "hours": self.hours,
             "provider": self.provider,
-            "reason": f"{why}; {self.reason}" if self.reason else why,
+            "free": self.free,
+            "reason": "; ".join(why),
+            "reasons": why,
         }
 
 
@@ -121,9 +136,9 @@ def _explain(c: CompetencyResult) -> str:
     ex = c.explanation or {}
     items = ex.get("items") or []
     weak = [i for i in items if isinstance(i, dict)]
-    parts = f"дефицит «{c.name}» ({c.code}): {c.percent:.0f}%"
-    if "threshold" in ex:
-        parts += f"; порог {ex['threshold']}"
+    parts = f"дефицит «{c.name}»: {c.percent:.0f}%"
+    if ex.get("threshold"):
+        parts += f" при пороге {ex['threshold']}"
     if weak:
         got = sum(float(i.get("points", 0)) for i in weak)
         top = sum(float(i.get("max", 0)) for i in weak)
@@ -138,17 +153,26 @@ def _focus(c: CompetencyResult) -> str:
     return f" ({'; '.join(skills[:2])})" if skills else ""
 
 
+def _of_subject(subject: str | None) -> str:
+    """« по предмету «Математика»» for the problem statement, or nothing when the result names no subject."""
+    if not subject:
+        return ""
+    return f" по предмету «{SUBJECT_LABELS.get(subject, subject)}»"
+
+
 def generate(
     snap: Snapshot,
     matches: dict[str, list[Alternative]],
     mentor: MentorChoice | None,
     today: date,
+    municipality_names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Build the route content (sections 1-7 of the ИОМ) for one teacher."""
     gr = group_rules(snap.group)
     rules = generation_rules()
     start, end = route_period(snap.group, snap.assessed_on, today)
-    subject = subject_label(snap.subject)
+    of_subject = _of_subject(snap.subject)
+    area_labels = rules["area_labels"]
     deficits = snap.deficits()
     strengths = snap.strengths()
     # Learning comes first, trying it in practice second; the goals run side by side, as teachers
@@ -165,14 +189,17 @@ def generate(
         found = matches.get(c.code, [])
         tasks = []
         for t, (w_start, w_end, w_start_iso, w_end_iso) in zip(gr.tasks, windows, strict=True):
-            result_form = t.result_forms[i % len(t.result_forms)]
+            result_form = t.result_form(i, c.name)
             alts = pick_forms(found, t.kind, w_start, w_end, gr.alternatives)
             tasks.append(
                 {
                     "id": f"{c.code}-{t.suffix}",
                     "kind": t.kind,
-                    "formulation": t.template.format(verb=t.verb, competency=c.name, focus=focus),
-                    "forms": [a.as_form(f"закрывает дефицит {c.code}") for a in alts],
+                    "formulation": t.formulation(c.name, focus),
+                    "forms": [
+                        a.as_form(form_reasons(c.name, a.facts, snap.group, snap.municipality, municipality_names))
+                        for a in alts
+                    ],
                     "chosen_resource_id": None,
                     "starts_on": w_start_iso,
                     "ends_on": w_end_iso,
@@ -187,11 +214,11 @@ def generate(
                 "id": c.code,
                 "competency": c.code,
                 "competency_name": c.name,
-                "problem": problem_tpl.format(subject=subject, competency=c.name),
+                "problem": problem_tpl.format(of_subject=of_subject, competency=c.name),
                 "reason": {
                     "deficit": c.code,
                     "explanation": _explain(c),
-                    "rule": f"область «{area}» -> формулировка проблемы",
+                    "rule": f"типовая формулировка проблемы для области «{area_labels[area]}»",
                 },
                 "tasks": tasks,
             }
@@ -202,7 +229,7 @@ def generate(
         recs.append(
             {
                 "text": deficit_rec.format(competency=c.name),
-                "reason": {"deficit": c.code, "rule": "альтернативы по каждому дефициту"},
+                "reason": {"deficit": c.code, "rule": "несколько форм работы на выбор по каждому дефициту"},
             }
         )
     strength_rec = rules["recommendations"]["strength"]
@@ -210,7 +237,7 @@ def generate(
         recs.append(
             {
                 "text": strength_rec.format(competency=c.name),
-                "reason": {"strength": c.code, "rule": "точка опоры -> горизонтальное обучение"},
+                "reason": {"strength": c.code, "rule": "точка опоры: опыт для горизонтального обучения коллег"},
             }
         )
     mentoring: dict[str, Any] | None = None
@@ -219,13 +246,13 @@ def generate(
             mentoring = {
                 "mentor_id": mentor.mentor_id,
                 "label": mentor.label,
-                "reason": mentor.reason or f"группа {snap.group}: наставник обязателен",
+                "reason": mentor.reason or f"группе поддержки {snap.group} наставник назначается по регламенту",
                 "programme_years": list(years) if (years := gr.mentoring_programme_years) is not None else None,
             }
             recs.append(
                 {
                     "text": rules["recommendations"]["mentor"].format(mentor=mentor.label or mentor.mentor_id),
-                    "reason": {"rule": f"группа {snap.group}: сопровождение наставника"},
+                    "reason": {"rule": f"группа поддержки {snap.group}: сопровождение наставника"},
                 }
             )
         else:
@@ -234,11 +261,14 @@ def generate(
             recs.append(
                 {
                     "text": rules["recommendations"]["no_mentor"].format(reason=why_not),
-                    "reason": {"rule": f"группа {snap.group}: наставник обязателен"},
+                    "reason": {"rule": f"группе поддержки {snap.group} наставник назначается по регламенту"},
                 }
             )
+    mentor_label = mentor.label if mentor is not None and mentor.mentor_id else None
+    all_tasks = [t for g in goals for t in g["tasks"]]
     return {
         "period": {"start": start_iso, "end": end_iso, "months": gr.months},
+        "control_points": control_points(all_tasks, gr, start, end, mentor_label),
         "group": snap.group,
         "sections": {
             "personal_profile": {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,9 +24,26 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class Formulation:
+    """A verb of the constructor and the object written for it: segments (text, case), the first in the case
+    the verb governs, the next ones genitive attributes (OpenCorpora case tags: accs, gent, ...)."""
+
+    verb: str
+    object: tuple[tuple[str, str], ...]
+
+    @property
+    def object_text(self) -> str:
+        return " ".join(text for text, _case in self.object)
+
+
+@dataclass(frozen=True)
 class ConstructorRow:
-    formulations: tuple[str, ...]
-    result_forms: tuple[str, ...]
+    """One row of the constructor: the source's cells, and what generation offers from them."""
+
+    formulations: tuple[str, ...]  # as the source writes them (with its placeholders)
+    result_forms: tuple[str, ...]  # as the source writes them
+    offered: tuple[Formulation, ...]  # verbs with their objects, no placeholders
+    offered_result_forms: tuple[str, ...]  # may hold {competency}, filled from the route
 
 
 @dataclass(frozen=True)
@@ -39,7 +57,30 @@ class Constructor:
         return self.learning if kind == "learning" else self.practice_change
 
     def result_forms(self, kind: str) -> frozenset[str]:
-        return frozenset(f for row in self.rows(kind) for f in row.result_forms if f != "и др.")
+        """The result forms a task of this kind may offer (templates: {competency} still unfilled)."""
+        return frozenset(f for row in self.rows(kind) for f in row.offered_result_forms)
+
+    def result_form_fits(self, kind: str, text: str) -> bool:
+        """Whether a result form (filled from a route) is one the constructor offers for this kind of task."""
+        return any(_form_pattern(f).fullmatch(text) for f in self.result_forms(kind))
+
+
+@lru_cache(maxsize=256)
+def _form_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.escape(template).replace(re.escape("{competency}"), ".+"))
+
+
+def _row(raw: dict[str, Any]) -> ConstructorRow:
+    built = raw["construction"]
+    return ConstructorRow(
+        formulations=tuple(raw["task_formulations"]),
+        result_forms=tuple(raw["result_forms"]),
+        offered=tuple(
+            Formulation(f["verb"], tuple((str(text), str(case)) for text, case in f["object"]))
+            for f in built["formulations"]
+        ),
+        offered_result_forms=tuple(built["result_forms"]),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -56,9 +97,7 @@ def constructor() -> Constructor:
     raw = json.loads((DATA / "task_constructor.json").read_text(encoding="utf-8"))
     kinds: dict[str, tuple[ConstructorRow, ...]] = {}
     for t in raw["task_types"]:
-        kinds[t["id"]] = tuple(
-            ConstructorRow(tuple(r["task_formulations"]), tuple(r["result_forms"])) for r in t["rows"]
-        )
+        kinds[t["id"]] = tuple(_row(r) for r in t["rows"])
     return Constructor(learning=kinds["learning"], practice_change=kinds["practice_change"])
 
 

@@ -1,7 +1,10 @@
 """What a route of each support group (1 low ... 4 high) looks like: its length in months, whether a
-mentor is required, how many forms a task offers, its two tasks and its review line.
+mentor is required, how many forms a task offers, its two tasks, how often its control points come,
+who checks them, and its review line.
 
-The numbers and words are data (data/generation_rules.json, "groups"); `group_rules` is their one reader."""
+The numbers and words are data (data/generation_rules.json, "groups"); `group_rules` is their one reader.
+A task's verb, object and result forms come from one row of the task constructor: the group names the row
+and the formulation within it, never a verb of its own."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from services.routes.form_choice import PICK_RULE
+from services.routes.labels import KIND_RU
 from services.routes.reference_data import constructor, generation_rules
 
 MENTOR_REQUIRED = "required"
@@ -16,14 +20,23 @@ MENTOR_REQUIRED = "required"
 
 @dataclass(frozen=True)
 class TaskRule:
-    """What a task of one kind looks like in one group: constructor row, verb, fitting result forms."""
+    """What a task of one kind looks like in one group: the verb, its object and the result forms of one
+    constructor row."""
 
     kind: str
     suffix: str
     verb: str
+    object: str
     template: str
-    result_forms: tuple[str, ...]
+    result_forms: tuple[str, ...]  # may hold {competency}
     rule: str
+    row: int
+
+    def formulation(self, competency: str, focus: str = "") -> str:
+        return self.template.format(verb=self.verb, object=self.object, competency=competency, focus=focus)
+
+    def result_form(self, index: int, competency: str) -> str:
+        return self.result_forms[index % len(self.result_forms)].format(competency=competency)
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,8 @@ class GroupRules:
     mentor: str  # required | optional | none
     mentoring_programme_years: tuple[int, ...] | None
     alternatives: int  # forms offered per task
+    control_every_months: int | None  # interim control points between task ends; None: at task ends only
+    checked_by: str  # who checks the control points (a role, in Russian)
     review: str
     tasks: tuple[TaskRule, TaskRule]  # learning, then practice change
 
@@ -48,20 +63,24 @@ def group_rules(group: int) -> GroupRules:
     cons = constructor()
     g = rules["groups"][str(group)]
     tasks = []
-    for kind, verb, row_index in (
-        ("learning", g["learning_verb"], int(g["learning_row"])),
-        ("practice_change", g["practice_verb"], int(g["practice_row"])),
-    ):
-        rows = cons.rows(kind)
-        row = rows[min(row_index, len(rows) - 1)]
+    for kind, suffix in (("learning", "L"), ("practice_change", "P")):
+        pick = g["tasks"][kind]
+        row_index, f_index = int(pick["row"]), int(pick["formulation"])
+        row = cons.rows(kind)[row_index]
+        f = row.offered[f_index]
         tasks.append(
             TaskRule(
-                kind,
-                "L" if kind == "learning" else "P",
-                verb,
-                rules["task_templates"][kind],
-                tuple(f for f in row.result_forms if f != "и др."),
-                f"группа {group}: {kind} — «{verb}», строка {row_index + 1} конструктора задач; формы: {PICK_RULE}",
+                kind=kind,
+                suffix=suffix,
+                verb=f.verb,
+                object=f.object_text,
+                template=rules["task_templates"][kind],
+                result_forms=row.offered_result_forms,
+                rule=(
+                    f"группа поддержки {group}: {KIND_RU[kind]} по строке {row_index + 1} конструктора задач "
+                    f"(«{f.verb} {f.object_text}»); формы работы: {PICK_RULE}"
+                ),
+                row=row_index,
             )
         )
     years = g.get("mentoring_programme_years")
@@ -71,6 +90,8 @@ def group_rules(group: int) -> GroupRules:
         mentor=str(g["mentor"]),
         mentoring_programme_years=tuple(years) if years is not None else None,
         alternatives=int(g["alternatives"]),
+        control_every_months=int(every) if (every := g.get("control_every_months")) else None,
+        checked_by=str(g["checked_by"]),
         review=str(g["review"]),
         tasks=(tasks[0], tasks[1]),
     )
