@@ -142,8 +142,13 @@ class AssessmentFeed:
 
 
 class Reason(Upstream):
+    code: str | None = None
     text: str | None = None
     reason: str | None = None
+
+
+# The matcher's reason codes that say whether a resource is recommended for the teacher's group.
+LEVEL_FIT_CODES = {"level-fit": True, "level-any": False}
 
 
 class AlternativeOffer(Upstream):
@@ -163,6 +168,8 @@ class AlternativeOffer(Upstream):
     reason: str | None = None
     explanation: str | None = None
     score: float = 0.0
+    municipalities: list[str] = []
+    free: int | None = None
 
     def alternative(self) -> Alternative:
         if self.reasons is not None:
@@ -181,6 +188,16 @@ class AlternativeOffer(Upstream):
             provider=self.provider,
             reason=why,
             score=self.score,
+            municipalities=tuple(self.municipalities),
+            free=self.free,
+            level_fit=next(
+                (
+                    LEVEL_FIT_CODES[r.code]
+                    for r in self.reasons or ()
+                    if isinstance(r, Reason) and r.code in LEVEL_FIT_CODES
+                ),
+                None,
+            ),
         )
 
 
