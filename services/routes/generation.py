@@ -142,8 +142,7 @@ def _explain(c: CompetencyResult) -> str:
     if weak:
         got = sum(float(i.get("points", 0)) for i in weak)
         top = sum(float(i.get("max", 0)) for i in weak)
-        names = ", ".join([str(i.get("item") or i.get("code")) for i in weak[:5]])
-        parts += f"; задания {names}: {got:g} из {top:g} баллов"
+        parts += f"; в заданиях с ошибками набрано {got:g} из {top:g} баллов"
     return parts
 
 

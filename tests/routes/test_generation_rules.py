@@ -78,7 +78,8 @@ class TestGenerate:
         goal = generate(snap(), MATCHES, None, TODAY)["sections"]["goals"][0]
         task = goal["tasks"][0]
         assert task["reason"]["deficit"] == "M3"
-        assert "M3-3: 1 из 4 баллов" in goal["reason"]["explanation"]
+        assert "«Оценивание»" in goal["reason"]["explanation"]
+        assert "набрано 1 из 4 баллов" in goal["reason"]["explanation"]
         assert "группа поддержки 2" in task["reason"]["rule"]
 
     def test_forms_are_events_inside_the_route_period_with_a_mix_of_learning_types(self) -> None:
