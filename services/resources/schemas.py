@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from kit.weburl import WebUrl
 from services.resources.vocab import (
     EventFormat,
     LearningType,
@@ -67,7 +68,7 @@ class ResourceFields(BaseModel):
     starts_on: date | None = None
     ends_on: date | None = None
     capacity: int | None = Field(default=None, ge=0, le=1_000_000, description="Seats; null: no limit")
-    url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    url: WebUrl | None = None
 
     _dedupe = field_validator("competencies", "subjects", "levels", "municipalities")(_unique)
 
@@ -108,7 +109,7 @@ class ResourceUpdate(BaseModel):
     starts_on: date | None = None
     ends_on: date | None = None
     capacity: int | None = Field(default=None, ge=0, le=1_000_000)
-    url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    url: WebUrl | None = None
 
     _dedupe = field_validator("competencies", "subjects", "levels", "municipalities")(_unique)
 

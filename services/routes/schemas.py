@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from kit.weburl import WebUrl
 from services.routes.workflow import Action, Status
 
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -65,6 +66,22 @@ class RoutePage(BaseModel):
     next_cursor: str | None = None
 
 
+class Tutor(BaseModel):
+    """Who guides the teacher at school (named when the school approves the route)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    position: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+
+
+class Evidence(BaseModel):
+    """A product of the teacher's work: its title and, when it is online, an http(s) link."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    url: WebUrl | None = None
+
+
 class TransitionRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -82,9 +99,9 @@ class TransitionRequest(BaseModel):
     )
     action: Action
     comment: Comment | None = None
-    tutor: dict[str, str] | None = Field(default=None, description="Required to approve: the tutor (name, position)")
+    tutor: Tutor | None = Field(default=None, description="Required to approve: the tutor (name, position)")
     reflection: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=10000)] | None = None
-    evidence: list[dict[str, str]] | None = Field(default=None, max_length=50)
+    evidence: list[Evidence] | None = Field(default=None, max_length=50)
 
 
 class HistoryEntry(BaseModel):
@@ -122,7 +139,7 @@ class TaskUpdate(BaseModel):
     result_form: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)] | None = None
     chosen_resource_id: str | None = Field(default=None, max_length=64)
     done: bool | None = None
-    evidence: list[dict[str, str]] | None = Field(default=None, max_length=20)
+    evidence: list[Evidence] | None = Field(default=None, max_length=20)
     reason: Reason | None = None
 
 

@@ -189,7 +189,9 @@ class TestUpdateTeacher:
     async def test_school_admin_cannot_move_teacher_to_other_school(self, api: httpx.AsyncClient) -> None:
         region = await seed_region(api)
         r = await api.patch(
-            f"/api/v1/teachers/{region.id('t-a1-1')}", json={"organisation": ORG_A2}, headers=as_school(ORG_A1, MUN_A)
+            f"/api/v1/teachers/{region.id('t-a1-1')}",
+            json={"organisation": ORG_A2},
+            headers={**as_school(ORG_A1, MUN_A), "If-Match": '"1"'},
         )
         assert r.status_code == 403
 
@@ -231,7 +233,9 @@ class TestBulkUpsert:
         await seed_region(api, [])
         rows = [teacher_row("x-1", "Учитель Чужой Тестович", MUN_B, ORG_B1)]
         r = await api.post("/api/v1/teachers/bulk", json={"teachers": rows}, headers=as_methodologist(MUN_A))
-        assert r.status_code == 403
+        # The same row error as a teacher registered outside the caller's scope (no existence oracle).
+        assert r.status_code == 422, r.text
+        assert [(e["row"], e["code"]) for e in r.json()["errors"]] == [(1, "teacher-out-of-scope")]
 
     async def test_a_teacher_of_another_municipality_cannot_be_claimed(self, api: httpx.AsyncClient) -> None:
         await seed_region(api, [teacher_row("t-b", "Учитель Соседний Тестович", MUN_B, ORG_B1)])

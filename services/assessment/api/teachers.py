@@ -26,6 +26,7 @@ router = APIRouter(prefix="/api/v1/teachers", tags=["teachers"], responses=probl
     status_code=status.HTTP_201_CREATED,
     response_model=TeacherRead,
     summary="Register a teacher",
+    description="An external id registered outside your scope answers 403 like a teacher placed outside it.",
     responses=problem_responses(409),
 )
 async def create_teacher(
@@ -94,8 +95,8 @@ async def get_teacher(
 @router.patch(
     "/{teacher_id}",
     response_model=TeacherRead,
-    summary="Change a teacher's registry fields (If-Match optional)",
-    responses=problem_responses(404, 412),
+    summary="Change a teacher's registry fields (If-Match required)",
+    responses=problem_responses(404, 412, 428),
 )
 async def update_teacher(
     teacher_id: uuid.UUID,
@@ -103,7 +104,7 @@ async def update_teacher(
     principal: RegistryWriter,
     session: DbSession,
     response: Response,
-    if_match: str | None = Header(default=None),
+    if_match: str | None = Header(default=None, description="The ETag you read: 428 without, 412 when stale"),
 ) -> dict[str, Any]:
     row = await service.update_teacher(session, principal, teacher_id, body, if_match)
     response.headers["ETag"] = etag(row["version"])

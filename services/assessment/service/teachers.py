@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from kit.versioning import ensure_current, parse_if_match
+from kit.versioning import ensure_current, require_if_match
 from services.assessment.repositories.directory import DirectoryRepository
 from services.assessment.repositories.teachers import TeacherRepository
 from services.assessment.schemas import BulkResult, TeacherBulk, TeacherCreate, TeacherUpdate
@@ -43,14 +43,32 @@ def check_placement(
             ],
         )
     if not principal.sees(region=org["region"], municipality=municipality, organisation=organisation, teacher_id=None):
-        raise Forbidden("the teacher would be outside your scope", code="out-of-scope")
+        raise Forbidden(OUT_OF_SCOPE, code="out-of-scope")
     return str(org["region"])
 
 
+OUT_OF_SCOPE = "the teacher would be outside your scope"
+
+
+def sees_registered(principal: Principal, now: dict[str, Any]) -> bool:
+    """Whether the caller sees where a registered teacher is now."""
+    return principal.sees(
+        region=now["region"],
+        municipality=now["municipality_code"],
+        organisation=now["organisation_code"],
+        teacher_id=str(now["id"]),
+    )
+
+
 async def create_teacher(session: AsyncSession, principal: Principal, body: TeacherCreate) -> dict[str, Any]:
+    """Register a teacher. An external id registered where the caller cannot see answers like a placement
+    outside the caller's scope (403), so the answer never tells that a teacher exists elsewhere."""
     region = await placement(session, principal, body.organisation, body.municipality)
     repo = TeacherRepository(session)
-    if await repo.external_id_exists(body.external_id):
+    now = (await repo.placements([body.external_id])).get(body.external_id)
+    if now is not None and not sees_registered(principal, now):
+        raise Forbidden(OUT_OF_SCOPE, code="out-of-scope")
+    if now is not None:
         raise Conflict("a teacher with this external id already exists", code="external-id-taken")
     return await repo.insert(_row_values(body, region))
 
@@ -87,9 +105,9 @@ async def _changed_values(
 async def update_teacher(
     session: AsyncSession, principal: Principal, teacher_id: uuid.UUID, body: TeacherUpdate, if_match: str | None
 ) -> dict[str, Any]:
-    """Change registry fields; If-Match is optional (412 when it names an older version)."""
+    """Change registry fields; If-Match required (428 without, 412 when it names an older version)."""
     current = await get_teacher(session, principal, teacher_id)
-    expected = parse_if_match(if_match)
+    expected = require_if_match(if_match)
     values = await _changed_values(session, principal, current, body.model_dump(exclude_unset=True, exclude_none=True))
     if not values:
         ensure_current(expected, current["version"], "the teacher")
@@ -128,34 +146,35 @@ async def bulk_upsert_teachers(session: AsyncSession, principal: Principal, body
     # school (or another region) cannot claim a teacher, and with them their assessment history.
     existing = await repo.placements([t.external_id for t in body.teachers])
     rows: list[dict[str, Any]] = []
+    # A teacher registered outside the caller's scope and a row placed outside it get one and the same
+    # row error: the answer never tells that a teacher exists elsewhere.
     for i, t in enumerate(body.teachers, start=1):
         now = existing.get(t.external_id)
-        if now is not None and not principal.sees(
-            region=now["region"],
-            municipality=now["municipality_code"],
-            organisation=now["organisation_code"],
-            teacher_id=str(now["id"]),
-        ):
-            errors.append(
-                FieldError(
-                    loc=["body", "teachers", i - 1, "external_id"],
-                    code="teacher-out-of-scope",
-                    message="a teacher with this external id is registered outside your scope",
-                    row=i,
-                    column="external_id",
-                )
-            )
-            continue
         try:
+            if now is not None and not sees_registered(principal, now):
+                raise Forbidden(OUT_OF_SCOPE, code="out-of-scope")
             region = check_placement(orgs, principal, t.organisation, t.municipality, row=i)
         except ValidationFailed as e:
             errors.extend(e.errors or [])
+            continue
+        except Forbidden:
+            errors.append(_out_of_scope_row(i))
             continue
         rows.append(_row_values(t, region))
     if errors:
         raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
     inserted, updated = await repo.bulk_upsert(rows)
     return BulkResult(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
+
+
+def _out_of_scope_row(i: int) -> FieldError:
+    return FieldError(
+        loc=["body", "teachers", i - 1, "external_id"],
+        code="teacher-out-of-scope",
+        message="the teacher is registered, or would be, outside your scope",
+        row=i,
+        column="external_id",
+    )
 
 
 def _row_values(t: TeacherCreate, region: str) -> dict[str, Any]:

@@ -64,10 +64,11 @@ async def get_checklist(
 @router.put(
     "/municipalities/{municipality}",
     response_model=ChecklistRead,
-    summary="Write a municipality's checklist (If-Match optional; 412 when stale)",
+    summary="Write a municipality's checklist (If-Match required once it exists; 412 when stale)",
     description="The municipality must be in the region's directory (`GET /api/v1/municipalities`); "
-    "an unknown code is 404 `unknown-municipality`.",
-    responses=problem_responses(404, 412, 503),
+    "an unknown code is 404 `unknown-municipality`. The first write creates the checklist without If-Match; "
+    "every later write sends the ETag it read (428 without).",
+    responses=problem_responses(404, 412, 428, 503),
 )
 async def put_checklist(
     body: ChecklistWrite,

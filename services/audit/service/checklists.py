@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
-from kit.errors import NotFound, PreconditionFailed
+from kit.errors import NotFound, PreconditionFailed, PreconditionRequired
 from kit.pagination import decode_cursor, encode_cursor
-from kit.versioning import parse_if_match
+from kit.versioning import parse_if_match, require_if_match
 from services.audit.checklist import completeness, summarise
 from services.audit.clients import MunicipalityDirectory, unknown_municipalities
 from services.audit.repository import ChecklistRepository
@@ -23,6 +23,9 @@ from services.audit.vocab import (
     Direction,
     DocumentType,
 )
+
+# The version a first write names: none is stored with it (versions start at 1), so it only inserts.
+CREATE_ONLY = 0
 
 
 def vocabulary() -> dict[str, Any]:
@@ -89,15 +92,17 @@ async def put_checklist(
     body: ChecklistWrite,
     if_match: str | None,
 ) -> dict[str, Any]:
-    """Write a municipality's checklist (If-Match optional; 412 when stale); the code must be in the directory."""
+    """Write a municipality's checklist; the code must be in the directory. The first write creates it without
+    If-Match; once it exists a write needs If-Match (428 without, 412 when stale)."""
     if not sees_municipality(principal, municipality):
         raise NotFound("checklist not found", code="checklist-not-found")
     region = writer_region(principal)
     if await unknown_municipalities(directory, region, [municipality]):
         raise NotFound("the region's directory has no municipality with this code", code="unknown-municipality")
-    expected = parse_if_match(if_match)
     repo = ChecklistRepository(session)
-    if expected is not None and await repo.get(region, municipality) is None:
+    exists = await repo.get(region, municipality) is not None
+    expected = require_if_match(if_match) if exists else parse_if_match(if_match)
+    if expected is not None and not exists:
         raise PreconditionFailed("the checklist does not exist yet", code="stale-version")
     row = await repo.upsert(
         {
@@ -109,8 +114,14 @@ async def put_checklist(
             },
             "updated_by": principal.sub,
         },
-        expected,
+        # A creation stores only where none exists (versions start at 1): a concurrent first write is not
+        # overwritten, the later writer is asked for the ETag.
+        CREATE_ONLY if expected is None else expected,
     )
+    if row is None and expected is None:
+        raise PreconditionRequired(
+            "the checklist was written meanwhile; send If-Match with its ETag", code="if-match-required"
+        )
     if row is None:
         raise PreconditionFailed("the checklist changed since you read it", code="stale-version")
     return checklist_view(row)

@@ -100,8 +100,8 @@ async def get_mentor(
 @router.patch(
     "/{mentor_id}",
     response_model=MentorRead,
-    summary="Change a mentor (If-Match optional; capacity never below the current load)",
-    responses=problem_responses(404, 409, 412),
+    summary="Change a mentor (If-Match required; capacity never below the current load)",
+    responses=problem_responses(404, 409, 412, 428),
 )
 async def update_mentor(
     mentor_id: uuid.UUID,

@@ -94,8 +94,8 @@ async def get_resource(
 @router.patch(
     "/{resource_id}",
     response_model=ResourceRead,
-    summary="Change a resource (If-Match optional; capacity never below the reserved seats)",
-    responses=problem_responses(404, 409, 412),
+    summary="Change a resource (If-Match required; capacity never below the reserved seats)",
+    responses=problem_responses(404, 409, 412, 428),
 )
 async def update_resource(
     resource_id: uuid.UUID,

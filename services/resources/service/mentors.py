@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from kit.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from kit.pagination import decode_cursor, encode_cursor
-from kit.versioning import ensure_current, parse_if_match, require_if_match
+from kit.versioning import ensure_current, require_if_match
 from services.resources.repository import MentorRepository
 from services.resources.schemas import MembershipCreate, MentorCreate, MentorUpdate
 from services.resources.service.regions import write_region
@@ -82,7 +82,7 @@ async def get_mentor(session: AsyncSession, principal: Principal, mentor_id: uui
 async def update_mentor(
     session: AsyncSession, principal: Principal, mentor_id: uuid.UUID, body: MentorUpdate, if_match: str | None
 ) -> dict[str, Any]:
-    """Apply a change (If-Match optional); capacity never falls below the current load."""
+    """Apply a change (If-Match required); capacity never falls below the current load."""
     current = await get_mentor(session, principal, mentor_id)
     ensure_keeps_municipality(principal, current["municipality"])
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
@@ -90,7 +90,7 @@ async def update_mentor(
         ensure_keeps_municipality(principal, changes["municipality"])
     if "subjects" in changes:
         changes["subjects"] = [str(s) for s in changes["subjects"]]
-    expected = parse_if_match(if_match)
+    expected = require_if_match(if_match)
     if not changes:
         ensure_current(expected, current["version"], "the mentor")
         return current

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from kit.pagination import decode_cursor, encode_cursor
-from kit.versioning import ensure_current, parse_if_match, require_if_match
+from kit.versioning import ensure_current, require_if_match
 from services.resources.ownership import ensure_can_edit, local_municipalities, ownership_for_create
 from services.resources.repository import ResourceRepository
 from services.resources.schemas import ResourceCreate, ResourceUpdate, check_resource
@@ -90,11 +90,11 @@ def _changes(principal: Principal, body: ResourceUpdate) -> dict[str, Any]:
 async def update_resource(
     session: AsyncSession, principal: Principal, resource_id: uuid.UUID, body: ResourceUpdate, if_match: str | None
 ) -> dict[str, Any]:
-    """Apply a change (If-Match optional); capacity never falls below the reserved seats."""
+    """Apply a change (If-Match required); capacity never falls below the reserved seats."""
     repo = ResourceRepository(session)
     current = await get_resource(session, principal, resource_id)
     ensure_can_edit(principal, current)
-    expected = parse_if_match(if_match)
+    expected = require_if_match(if_match)
     changes = _changes(principal, body)
     merged = {**current, **changes}
     try:

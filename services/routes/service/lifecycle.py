@@ -33,10 +33,10 @@ def _values(t: Transition, body: TransitionRequest, row: dict[str, Any]) -> dict
     if t.needs_comment and not body.comment:
         errors.append(FieldError(loc=["body", "comment"], code="required", message="a return needs a comment"))
     if t.action == Action.approve:
-        if not body.tutor or not body.tutor.get("name"):
+        if not body.tutor:
             errors.append(FieldError(loc=["body", "tutor"], code="required", message="approval names the tutor"))
         else:
-            values["tutor"] = body.tutor
+            values["tutor"] = body.tutor.model_dump(exclude_none=True)
     if t.action == Action.complete:
         if not body.reflection:
             errors.append(FieldError(loc=["body", "reflection"], code="required", message="write a reflection"))
@@ -45,7 +45,8 @@ def _values(t: Transition, body: TransitionRequest, row: dict[str, Any]) -> dict
         if not errors:
             content = dict(row["content"])
             sections = dict(content["sections"])
-            sections["reflection"] = {"text": body.reflection, "products": body.evidence}
+            products = [e.model_dump(exclude_none=True) for e in body.evidence or []]
+            sections["reflection"] = {"text": body.reflection, "products": products}
             content["sections"] = sections
             values["content"] = content
             values["completed_at"] = datetime.now(UTC)
