@@ -2,6 +2,8 @@
 
 Domain-free: a service maps the headers to its own fields and validates the values. The reading
 itself (encodings, delimiters, limits, XLSX safety) is `kit.uploads`; this module keeps the rows.
+A table kept whole costs memory by its cells (a sparse row costs its header's width), so these readers
+stop at `TABLE_MAX_CELLS` cells unless told otherwise. Call them in a worker thread, not on an event loop.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
 JSON_MEDIA_TYPES = frozenset({"application/json"})
 # Excel, LibreOffice and Google Sheets run cells starting with these as formulas.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
+# Cells (blank rows' included) a whole-table read may hold: 2,000,000 slots are ~16 MB of row lists plus their
+# values, 100 columns of 20,000 rows; a 1,024-column header over sparse rows meets it after ~2,000 rows.
+TABLE_MAX_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -44,23 +49,46 @@ def read(
     return Table(headers, rows)
 
 
-def read_csv(body: bytes, *, max_rows: int) -> Table:
+def read_csv(
+    body: bytes, *, max_rows: int, max_cells: int = TABLE_MAX_CELLS, max_seconds: float | None = None
+) -> Table:
     """Read CSV (UTF-8 or Windows-1251; comma, semicolon or tab separated); the first line is the header."""
-    return read(body, "csv", UploadLimits(max_rows=max_rows))
+    return read(body, "csv", UploadLimits(max_rows=max_rows, max_cells=max_cells, max_seconds=max_seconds))
 
 
-def read_xlsx(body: bytes, *, max_rows: int, max_uncompressed: int, sheet: str | None = None) -> Table:
+def read_xlsx(
+    body: bytes,
+    *,
+    max_rows: int,
+    max_uncompressed: int,
+    sheet: str | None = None,
+    max_cells: int = TABLE_MAX_CELLS,
+    max_seconds: float | None = None,
+) -> Table:
     """Read the first (or the named) sheet; the first non-empty row is the header."""
-    return read(body, "xlsx", UploadLimits(max_rows=max_rows, max_uncompressed=max_uncompressed), sheet=sheet)
+    limits = UploadLimits(
+        max_rows=max_rows, max_uncompressed=max_uncompressed, max_cells=max_cells, max_seconds=max_seconds
+    )
+    return read(body, "xlsx", limits, sheet=sheet)
 
 
-def read_table(body: bytes, content_type: str | None, *, max_rows: int, max_uncompressed: int) -> Table:
-    """Read CSV or XLSX by Content-Type; anything else is 415."""
+def read_table(
+    body: bytes,
+    content_type: str | None,
+    *,
+    max_rows: int,
+    max_uncompressed: int,
+    max_cells: int = TABLE_MAX_CELLS,
+    max_seconds: float | None = None,
+) -> Table:
+    """Read CSV or XLSX by Content-Type (blocking: call it in a worker thread); anything else is 415."""
     mt = media_type(content_type)
     if mt == XLSX_MEDIA_TYPE:
-        return read_xlsx(body, max_rows=max_rows, max_uncompressed=max_uncompressed)
+        return read_xlsx(
+            body, max_rows=max_rows, max_uncompressed=max_uncompressed, max_cells=max_cells, max_seconds=max_seconds
+        )
     if mt in CSV_MEDIA_TYPES:
-        return read_csv(body, max_rows=max_rows)
+        return read_csv(body, max_rows=max_rows, max_cells=max_cells, max_seconds=max_seconds)
     raise UnsupportedMediaType("send text/csv or an XLSX workbook", code="unsupported-media-type")
 
 

@@ -10,6 +10,13 @@ header. Blank rows are skipped but counted against `UploadLimits.max_rows`, and 
 blank row's too) against `max_cells`, so a sparse sheet cannot make the reader walk a million empty
 rows. An XLSX's declared dimension is never trusted: data rows are cut to the header's columns.
 
+Reading is blocking work: a service calls the reader in a worker thread (`anyio.to_thread.run_sync`),
+never on its event loop, so other requests are served while a file is read. `UploadLimits.max_seconds`
+is a deadline from the moment the reader opens the upload, checked at every row (the header pass's
+too): a file that takes longer is refused (413) and the thread stops there instead of running on.
+openpyxl parses the workbook's XML through defusedxml (installed; `openpyxl.DEFUSEDXML`), so a
+document type with entities (billion laughs, external entities) is refused as an unreadable workbook.
+
 A refusal raises `UploadRefused` (a `kit.errors` problem). Which status, code and detail it carries
 is a table per caller (`Answers`); the checks are the same for every caller.
 
@@ -32,6 +39,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +68,7 @@ class UploadLimits:
     max_bytes: int = 200 * 1024 * 1024  # the body itself
     max_entries: int = 10_000  # parts of an XLSX
     max_shared_strings: int = 64 * 1024 * 1024  # an XLSX's sharedStrings.xml, unpacked
+    max_seconds: float | None = None  # reading, from opening the upload to its last row (None: no deadline)
 
 
 class Refusal(StrEnum):
@@ -82,6 +91,7 @@ class Refusal(StrEnum):
     too_many_rows = "too_many_rows"
     too_many_columns = "too_many_columns"
     too_many_cells = "too_many_cells"
+    too_slow = "too_slow"  # not read within UploadLimits.max_seconds
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,7 @@ ANSWERS: dict[Refusal, Answer] = {
     Refusal.too_many_rows: _body(422, "too-many-rows", "the table has more than {limit} data rows"),
     Refusal.too_many_columns: _body(422, "too-many-columns", "the header has more than {limit} columns"),
     Refusal.too_many_cells: Answer(413, "too-many-cells", "the table has more than {limit} cells"),
+    Refusal.too_slow: Answer(413, "too-slow-to-read", "the table cannot be read within {limit:g} seconds"),
 }
 
 
@@ -237,10 +248,16 @@ def blank(values: list[Any] | tuple[Any, ...]) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
+def deadline_of(limits: UploadLimits) -> float | None:
+    """The monotonic time by which an upload opened now must be read (None: no deadline)."""
+    return None if limits.max_seconds is None else time.monotonic() + limits.max_seconds
+
+
 @dataclass
 class _Budget:
     limits: UploadLimits
     answers: Answers
+    deadline: float | None = None
     cells: int = 0
 
     def take(self, number: int, width: int) -> None:
@@ -249,6 +266,11 @@ class _Budget:
         self.cells += width
         if self.cells > self.limits.max_cells:
             raise refused(Refusal.too_many_cells, self.answers, limit=self.limits.max_cells)
+        self.check_time()
+
+    def check_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise refused(Refusal.too_slow, self.answers, limit=self.limits.max_seconds)
 
 
 # --- the reader ------------------------------------------------------------------------------------
@@ -306,6 +328,7 @@ def read_csv_rows(
     charset: str | None = None,
 ) -> TableRows:
     """A CSV upload's header and data rows (cells as the text the CSV holds)."""
+    deadline = deadline_of(limits)
     encoding = csv_encoding(source, utf8=utf8, declared=charset)
     binary = _open(source)
     try:
@@ -330,7 +353,7 @@ def read_csv_rows(
     except BaseException:
         binary.close()
         raise
-    budget = _Budget(limits, answers)
+    budget = _Budget(limits, answers, deadline)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
@@ -352,6 +375,7 @@ def read_xlsx_rows(
     source: Source, limits: UploadLimits, *, answers: Answers = ANSWERS, sheet: str | None = None
 ) -> TableRows:
     """The first (or the named) sheet's header (its first non-blank row) and data rows, cut to the header."""
+    deadline = deadline_of(limits)
     check_archive(source, limits, answers)
     import openpyxl
 
@@ -363,17 +387,19 @@ def read_xlsx_rows(
         fh.close()
         raise refused(Refusal.unreadable_xlsx, answers) from e
     table = TableRows([], iter(()), [fh, wb])
-    budget = _Budget(limits, answers)
+    budget = _Budget(limits, answers, deadline)
     try:
+        budget.check_time()  # loading parsed the workbook's parts and shared strings
         ws = wb[sheet] if sheet is not None and sheet in wb.sheetnames else wb.worksheets[0]
         ws.reset_dimensions()  # never trust the declared dimension: rows end at their last cell
         header_row = 0
         leading = ws.iter_rows(values_only=True)
         for header_row, values in enumerate(leading, start=1):
-            budget.take(header_row - 1, min(len(values), limits.max_columns + 1))
             if not blank(values):
+                budget.take(header_row - 1, min(len(values), limits.max_columns + 1))
                 headers = [cell_text(v) for v in values]
                 break
+            budget.take(header_row - 1, len(values))  # a blank row is as wide as its farthest cell, all walked
         else:
             raise refused(Refusal.empty_sheet, answers)
         leading.close()  # the data rows are read by a second pass, cut to the header's columns

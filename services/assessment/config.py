@@ -21,5 +21,7 @@ class AssessmentSettings(ServiceSettings):
     # XLSX zip-bomb guards, checked on the archive's directory before anything is unpacked.
     xlsx_max_uncompressed_bytes: int = 1024 * 1024 * 1024
     xlsx_max_ratio: float = 200.0
+    # Reading and checking an XLSX's rows (in a worker thread) stops after this long: 413 too-slow-to-read.
+    upload_read_seconds: float = 600.0
     # Where uploads are spooled (None: the system's temporary directory).
     upload_dir: str | None = None

@@ -14,7 +14,10 @@ Records = list[tuple[int, dict[str, Any]]]
 
 
 def score_records(body: bytes, content_type: str | None, settings: AuditSettings) -> Records:
-    """The upload's rows as (row number, {canonical column: value}); 422 naming every bad row."""
+    """The upload's rows as (row number, {canonical column: value}); 422 naming every bad row.
+
+    Blocking (openpyxl, CSV): call it in a worker thread, never on the event loop.
+    """
     if media_type(content_type) in JSON_MEDIA_TYPES:
         return _json_records(body, settings.monitoring_max_rows)
     table = read_table(
@@ -22,6 +25,7 @@ def score_records(body: bytes, content_type: str | None, settings: AuditSettings
         content_type,
         max_rows=settings.monitoring_max_rows,
         max_uncompressed=settings.max_xlsx_uncompressed_bytes,
+        max_seconds=settings.upload_read_seconds,
     )
     return records(table, canonical_column, required=REQUIRED_COLUMNS)
 

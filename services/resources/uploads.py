@@ -22,10 +22,22 @@ CSV_TYPES = tabular.CSV_MEDIA_TYPES | {"application/vnd.ms-excel"}
 
 
 def import_limits(
-    max_rows: int = 20_000, max_unpacked_bytes: int = 100 * 1024 * 1024, max_ratio: float = 100.0
+    max_rows: int = 20_000,
+    max_unpacked_bytes: int = 100 * 1024 * 1024,
+    max_ratio: float = 100.0,
+    max_seconds: float | None = None,
 ) -> UploadLimits:
-    """The kit's upload limits with a catalogue import's numbers (the settings' import_max_*)."""
-    return UploadLimits(max_rows=max_rows, max_uncompressed=max_unpacked_bytes, max_ratio=max_ratio)
+    """The kit's upload limits with a catalogue import's numbers (the settings' import_max_*, upload_read_seconds).
+
+    The table is kept whole, so its cells are capped as kit.tabular caps them (`TABLE_MAX_CELLS`).
+    """
+    return UploadLimits(
+        max_rows=max_rows,
+        max_uncompressed=max_unpacked_bytes,
+        max_ratio=max_ratio,
+        max_cells=tabular.TABLE_MAX_CELLS,
+        max_seconds=max_seconds,
+    )
 
 
 Limits = import_limits  # the name the import endpoint builds its limits with
@@ -97,7 +109,10 @@ def read_upload(
     limits: UploadLimits | None = None,
     json_key: str = "rows",
 ) -> Upload:
-    """Parse an upload into rows keyed by canonical columns; header problems answer 422 at once."""
+    """Parse an upload into rows keyed by canonical columns; header problems answer 422 at once.
+
+    Blocking (openpyxl, CSV): call it in a worker thread, never on the event loop.
+    """
     fmt = upload_format(content_type)
     limits = limits or import_limits()
     aliases = aliases or {}

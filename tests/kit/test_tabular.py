@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import openpyxl
 import pytest
 
+from benchmarks.uploads import crafted
 from kit.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from kit.tabular import read_csv, read_table, read_xlsx, records, safe_cell
+from kit.tabular import TABLE_MAX_CELLS, read_csv, read_table, read_xlsx, records, safe_cell
 
 pytestmark = pytest.mark.no_db
+
+
+def col(n: int) -> str:
+    out = ""
+    while n:
+        n, rest = divmod(n - 1, 26)
+        out = chr(65 + rest) + out
+    return out
 
 
 class TestTabular:
@@ -31,6 +41,24 @@ class TestTabular:
         with pytest.raises(PayloadTooLarge):
             read_xlsx(buf.getvalue(), max_rows=10, max_uncompressed=4000)
         assert read_xlsx(buf.getvalue(), max_rows=10, max_uncompressed=10**7).rows[0][1][0] == 1
+
+    def test_a_table_kept_whole_is_capped_by_its_cells(self, tmp_path: Path) -> None:
+        """Sparse rows under a 1,024-column header cost the header's width each: the cap stops them."""
+        header = "".join(
+            f'<c r="A1" t="inlineStr"><is><t>h{i}</t></is></c>'.replace("A1", f"{col(i)}1") for i in range(1, 1025)
+        )
+        rows = "".join(f'<row r="{n}"><c r="AMJ{n}"><v>1</v></c></row>' for n in range(2, TABLE_MAX_CELLS // 1024 + 3))
+        path = tmp_path / "wide.xlsx"
+        crafted(path, f'<row r="1">{header}</row>{rows}', "A1")
+        with pytest.raises(PayloadTooLarge) as e:
+            read_xlsx(path.read_bytes(), max_rows=20_000, max_uncompressed=10**8)
+        assert e.value.code == "too-many-cells"
+        assert len(read_xlsx(path.read_bytes(), max_rows=20_000, max_uncompressed=10**8, max_cells=10**7).rows) > 1950
+
+    def test_a_deadline_is_passed_to_the_reader(self) -> None:
+        with pytest.raises(PayloadTooLarge) as e:
+            read_table(b"a\n1\n", "text/csv", max_rows=5, max_uncompressed=1, max_seconds=0)
+        assert e.value.code == "too-slow-to-read"
 
     def test_not_a_workbook_and_unknown_type(self) -> None:
         with pytest.raises(ValidationFailed):

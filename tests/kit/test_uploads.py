@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from kit.uploads import (
     Refusal,
     UploadLimits,
     UploadRefused,
+    UploadTooLarge,
     check_archive,
     csv_encoding,
     read_rows,
@@ -155,6 +158,16 @@ class TestXlsx:
         assert e.value.code == "too-many-cells"
         assert rows_of(path, "xlsx", UploadLimits())[1] == [(1, [1, None]), (899_999, [3, None])]
 
+    def test_blank_rows_above_the_header_count_their_whole_width(self, tmp_path: Path) -> None:
+        path = tmp_path / "leading.xlsx"
+        blank_far = "".join(
+            f'<row r="{n}"><c r="XFD{n}" t="inlineStr"><is><t> </t></is></c></row>' for n in range(1, 200)
+        )
+        crafted(path, blank_far + '<row r="200"><c r="A200"><v>1</v></c></row>', "A1")
+        with pytest.raises(PayloadTooLarge) as e:
+            rows_of(path, "xlsx", UploadLimits(max_cells=1_000_000))
+        assert e.value.code == "too-many-cells"
+
     def test_a_far_header_cell_is_too_many_columns(self, tmp_path: Path) -> None:
         path = tmp_path / "wide.xlsx"
         crafted(path, '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c><c r="XFD1"><v>1</v></c></row>', "A1")
@@ -166,6 +179,78 @@ class TestXlsx:
         with pytest.raises(ValidationFailed) as e:
             rows_of(workbook([None, None]), "xlsx")
         assert e.value.code == "empty"
+
+
+class TestDeadline:
+    def test_rows_past_the_deadline_are_refused_and_the_reading_stops(self) -> None:
+        body = b"a;b\n" + b"1;2\n" * 1000
+        table = read_rows(body, "csv", UploadLimits(max_seconds=0.05))
+        time.sleep(0.1)  # past the deadline: the next row read is refused, inside the row loop
+        with pytest.raises(UploadTooLarge) as e:
+            next(table.rows)
+        assert (e.value.status, e.value.code, e.value.refusal) == (413, "too-slow-to-read", Refusal.too_slow)
+        assert e.value.detail == "the table cannot be read within 0.05 seconds"
+        assert list(table.rows) == []  # the generator ended: nothing goes on reading
+        table.close()
+
+    def test_a_workbook_is_refused_once_its_deadline_has_passed(self) -> None:
+        with pytest.raises(PayloadTooLarge) as e:
+            rows_of(workbook(["a"], [1]), "xlsx", UploadLimits(max_seconds=0))
+        assert e.value.code == "too-slow-to-read"
+
+    def test_a_reader_in_a_worker_thread_stops_at_its_deadline(self, tmp_path: Path) -> None:
+        path = tmp_path / "far.xlsx"
+        crafted(path, *SAFETY_CASES["one far cell XFD1048576"])
+        outcome: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                rows_of(path, "xlsx", UploadLimits(max_seconds=0))
+            except UploadRefused as e:
+                outcome.append(e)
+
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()  # it returns because the reader stopped itself
+        assert [getattr(e, "code", None) for e in outcome] == ["too-slow-to-read"]
+
+    def test_no_deadline_by_default(self) -> None:
+        assert UploadLimits().max_seconds is None and rows_of(b"a\n1\n") == (["a"], [(1, ["1"])])
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + "]>"
+)
+
+
+class TestXmlBombs:
+    def test_openpyxl_parses_with_defusedxml(self) -> None:
+        assert openpyxl.DEFUSEDXML
+
+    def test_entities_in_a_sheet_are_refused(self, tmp_path: Path) -> None:
+        path = tmp_path / "laughs.xlsx"
+        crafted(path, '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row>', "A1")
+        with zipfile.ZipFile(path) as z:
+            parts = {n: z.read(n) for n in z.namelist()}
+        parts["xl/worksheets/sheet1.xml"] = BILLION_LAUGHS.encode() + parts["xl/worksheets/sheet1.xml"]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in parts.items():
+                z.writestr(name, data)
+        with pytest.raises(ValidationFailed) as e:
+            rows_of(path, "xlsx")
+        assert e.value.code == "bad-xlsx"
+        assert any(type(c).__module__.startswith("defusedxml") for c in causes(e.value))  # EntitiesForbidden
+
+
+def causes(error: BaseException) -> list[BaseException]:
+    """The exceptions an error was raised from, nearest first."""
+    out: list[BaseException] = []
+    while (nxt := error.__cause__ or error.__context__) is not None and nxt not in out:
+        out.append(nxt)
+        error = nxt
+    return out
 
 
 class TestArchive:

@@ -149,6 +149,7 @@ ANSWERS: dict[Refusal, Answer] = {
     Refusal.part_zip_bomb: Answer(413, _ARCHIVE, "a part of the workbook is suspiciously compressed"),
     Refusal.shared_strings_too_large: Answer(413, _ARCHIVE, "the workbook's shared strings are too large"),
     Refusal.too_many_rows: Answer(413, "too-many-rows", "the upload has more than {limit} data rows"),
+    Refusal.too_slow: Answer(413, "too-slow-to-read", "the upload cannot be read within {limit:g} seconds"),
 }
 
 

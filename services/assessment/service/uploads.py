@@ -128,7 +128,11 @@ async def _stage(
                 stage_path,
                 max_errors=settings.results_max_reported_errors,
                 max_json_rows=settings.results_json_max_rows,
-                archive_limits=ArchiveLimits(settings.xlsx_max_uncompressed_bytes, settings.xlsx_max_ratio),
+                archive_limits=ArchiveLimits(
+                    settings.xlsx_max_uncompressed_bytes,
+                    settings.xlsx_max_ratio,
+                    max_seconds=settings.upload_read_seconds,
+                ),
             )
         )
     except UploadRejected as e:

@@ -142,7 +142,8 @@ async def upload_scores(
     replayed = await guard.begin(body_fp)
     if replayed is not None:
         return replayed
-    raw_rows = score_records(upload.body, upload.content_type, settings)
+    # Reading is blocking work bounded by upload_read_seconds: a worker thread, so other requests are served.
+    raw_rows = await run_in_threadpool(score_records, upload.body, upload.content_type, settings)
     rows, errors = validate_rows(raw_rows)
     errors += await _unknown_municipality_errors(directory, campaign["region"], rows, raw_rows)
     errors.sort(key=lambda e: e.row or 0)

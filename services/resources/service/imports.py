@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
+import anyio.to_thread
 import asyncpg
 from fastapi import Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -165,13 +167,23 @@ async def begin_import(
     replayed = await guard.begin(fp)
     if replayed is not None:
         return replayed
-    table = read_upload(
-        upload.body,
-        upload.content_type,
-        allowed=allowed,
-        required=required,
-        aliases=aliases,
-        limits=Limits(settings.import_max_rows, settings.import_max_unpacked_bytes, settings.import_max_zip_ratio),
+    limits = Limits(
+        settings.import_max_rows,
+        settings.import_max_unpacked_bytes,
+        settings.import_max_zip_ratio,
+        settings.upload_read_seconds,
+    )
+    # Reading is blocking work bounded by the limits' deadline: a worker thread, so other requests are served.
+    table = await anyio.to_thread.run_sync(
+        partial(
+            read_upload,
+            upload.body,
+            upload.content_type,
+            allowed=allowed,
+            required=required,
+            aliases=aliases,
+            limits=limits,
+        )
     )
     return Import(region, upload.mode, table, guard, fp)
 
