@@ -43,7 +43,7 @@ class TestForms:
         assert {course["id"], club["id"]} <= offered
         for t in goal["tasks"]:
             for f in t["forms"]:
-                assert "M3" in f["reason"]
+                assert f"«{goal['competency_name']}»" in f["reason"] and "M3" not in f["reason"]
 
     async def test_forms_make_the_machine_criterion_on_concreteness_pass(self, api: httpx.AsyncClient) -> None:
         await add_resource(
