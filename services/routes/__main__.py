@@ -77,6 +77,7 @@ async def _export(args: argparse.Namespace) -> None:
         pool_size=2,
         max_overflow=0,
         application_name="routes-export",
+        direct=True,  # the job's lock is a session advisory lock: not through PgBouncer's transaction pooling
     )
     try:
         summary = await run_export(
