@@ -14,11 +14,12 @@ from gateway.config import GatewaySettings
 from kit.cli import service_main
 
 
-def _add_scope_args(p: argparse.ArgumentParser) -> None:
-    from kit.auth import Role
+def _add_scope_args(p: argparse.ArgumentParser, *, region_required: bool = False) -> None:
+    from gateway.apikeys import KEY_ROLES
 
-    p.add_argument("--role", required=True, choices=[r.value for r in Role])
-    p.add_argument("--region")
+    # `service` is the services' own identity: they mint it with the internal key; no person or key gets it.
+    p.add_argument("--role", required=True, choices=[r.value for r in KEY_ROLES])
+    p.add_argument("--region", required=region_required)
     p.add_argument("--municipality")
     p.add_argument("--organisation")
     p.add_argument("--teacher-id")
@@ -35,7 +36,14 @@ def _extra(sub: Any, handlers: dict[str, Any]) -> None:
     key_sub = p_key.add_subparsers(dest="apikey_command", required=True)
     p_issue = key_sub.add_parser("issue")
     p_issue.add_argument("--name", required=True)
-    _add_scope_args(p_issue)
+    _add_scope_args(p_issue, region_required=True)
+    p_issue.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        dest="scopes",
+        help="an operation scope the key may call (repeat; see gateway/data/scopes.json), e.g. routes:read",
+    )
     p_issue.add_argument("--read-only", action="store_true")
     p_revoke = key_sub.add_parser("revoke")
     p_revoke.add_argument("id", type=uuid.UUID)
@@ -69,11 +77,17 @@ def _token(args: argparse.Namespace) -> None:
 
 async def _apikey(args: argparse.Namespace) -> None:
     from gateway import apikeys
+    from gateway.scopes import known_scopes
     from kit.app import service_database_url
     from kit.auth import Role
     from kit.db import make_engine
     from kit.settings import CommonSettings
 
+    if args.apikey_command == "issue":
+        try:
+            apikeys.check_grant(Role(args.role), args.scopes, known_scopes())
+        except apikeys.KeyRefused as e:
+            sys.exit(f"refused: {e}")
     engine = make_engine(service_database_url(CommonSettings(), GatewaySettings()), pool_size=1, max_overflow=0)
     try:
         if args.apikey_command == "issue":
@@ -81,6 +95,8 @@ async def _apikey(args: argparse.Namespace) -> None:
                 engine,
                 name=args.name,
                 role=Role(args.role),
+                scopes=args.scopes,
+                known_scopes=known_scopes(),
                 region=args.region,
                 municipality=args.municipality,
                 organisation=args.organisation,

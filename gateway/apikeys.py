@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 import uuid
@@ -16,6 +17,14 @@ from gateway.models import api_keys
 from kit.auth import Principal, Role
 
 KEY_PREFIX = "iomk"
+# What new_key makes: anything else is refused without a database look-up.
+KEY_FORMAT = re.compile(rf"{KEY_PREFIX}_[0-9a-f]{{8}}_[A-Za-z0-9_-]{{43}}")
+# Roles a key may act as: never `service`, the services' own identity (kit.auth.TokenCodec).
+KEY_ROLES = tuple(r for r in Role if r != Role.service)
+
+
+class KeyRefused(ValueError):
+    """A key that may not be issued (its role or scopes)."""
 
 
 def hash_key(key: str) -> str:
@@ -35,17 +44,35 @@ class IssuedKey:
     prefix: str
 
 
+def well_formed(key: str) -> bool:
+    return KEY_FORMAT.fullmatch(key) is not None
+
+
+def check_grant(role: Role, scopes: list[str], known: list[str]) -> None:
+    """Refuse a key acting as a service, or with no scopes or unknown ones."""
+    if role not in KEY_ROLES:
+        raise KeyRefused(f"an API key may not act as {role.value}: that is the services' own identity")
+    if not scopes:
+        raise KeyRefused("give the key at least one scope")
+    unknown = sorted(set(scopes) - set(known))
+    if unknown:
+        raise KeyRefused(f"unknown scopes: {', '.join(unknown)}")
+
+
 async def issue(
     engine: AsyncEngine,
     *,
     name: str,
     role: Role,
+    scopes: list[str],
+    known_scopes: list[str],
     region: str | None = None,
     municipality: str | None = None,
     organisation: str | None = None,
     teacher_id: str | None = None,
     read_only: bool = False,
 ) -> IssuedKey:
+    check_grant(role, scopes, known_scopes)
     key, prefix = new_key()
     async with engine.begin() as conn:
         row = (
@@ -61,6 +88,7 @@ async def issue(
                     organisation=organisation,
                     teacher_id=teacher_id,
                     read_only=read_only,
+                    scopes=sorted(set(scopes)),
                 )
                 .returning(api_keys.c.id)
             )
@@ -90,6 +118,7 @@ async def list_keys(engine: AsyncEngine) -> list[dict[str, Any]]:
                 api_keys.c.municipality,
                 api_keys.c.organisation,
                 api_keys.c.read_only,
+                api_keys.c.scopes,
                 api_keys.c.created_at,
                 api_keys.c.revoked_at,
             ).order_by(api_keys.c.created_at)
@@ -116,7 +145,7 @@ class ApiKeyResolver:
                 await conn.execute(select(api_keys).where(api_keys.c.key_hash == h, api_keys.c.revoked_at.is_(None)))
             ).first()
         principal = None
-        if row is not None:
+        if row is not None and row.role != Role.service.value:
             principal = Principal(
                 sub=f"apikey:{row.id}",
                 role=Role(row.role),
@@ -125,6 +154,7 @@ class ApiKeyResolver:
                 organisation=row.organisation,
                 teacher_id=row.teacher_id,
                 read_only=row.read_only,
+                scopes=tuple(row.scopes),
             )
         if len(self._cache) > 10_000:
             self._cache.clear()

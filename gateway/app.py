@@ -19,6 +19,8 @@ from gateway.apikeys import ApiKeyResolver
 from gateway.config import GatewaySettings
 from gateway.openapi import merge_specs
 from gateway.proxy import API_PREFIX, Proxy
+from gateway.ratelimits import RateLimits
+from gateway.scopes import scope_table
 from kit.app import service_database_url, tune_gc
 from kit.auth import TokenCodec
 from kit.db import make_engine, ping
@@ -34,7 +36,10 @@ The whole API of the IOM platform (individual educational routes for teachers), 
 gateway in front of four services: assessment, resources, routes and audit.
 
 Authenticate with `Authorization: Bearer <JWT>` (people; `python -m gateway token`) or
-`X-API-Key: <key>` (machine clients; `python -m gateway apikey issue`). Every error is
+`X-API-Key: <key>` (machine clients; `python -m gateway apikey issue --scope ...`). An API key
+calls only the operations whose scope it holds (each operation's `apiKeyAuth` requirement names
+it; 403 `insufficient-scope` otherwise). Requests are rate limited per client IP, per person or
+key, and per expensive operation (429 with `Retry-After`). Every error is
 `application/problem+json` (RFC 9457) with a `request_id`.
 """
 
@@ -57,6 +62,8 @@ class Gateway:
             connections=settings.upstream_connections,
             upload_read_timeout=settings.upload_timeout_seconds,
             is_upload=settings.is_upload,
+            scopes=scope_table(),
+            trusted_proxies=settings.trusted_proxies,
         )
         self._openapi: tuple[float, dict[str, Any]] | None = None
         self._service_specs: dict[str, dict[str, Any]] = {}
@@ -66,6 +73,15 @@ class Gateway:
         db_url = service_database_url(self.common, self.settings)
         self.engine = make_engine(db_url, pool_size=5, max_overflow=5, application_name="gateway")
         self.proxy.resolver = ApiKeyResolver(self.engine, self.settings.api_key_cache_seconds)
+        s = self.settings
+        self.proxy.limits = RateLimits(
+            storage=s.rate_limit_storage,
+            per_ip=s.rate_limit_per_ip,
+            per_principal=s.rate_limit_per_principal,
+            failed_auth_per_ip=s.rate_limit_failed_auth_per_ip,
+            operations=s.rate_limit_operations,
+            uploads=s.rate_limit_uploads,
+        )
         await self.proxy.start()
         tune_gc()
 
@@ -124,7 +140,9 @@ class Gateway:
         if self._openapi and self._openapi[0] > now:
             return self._openapi[1]
         specs = await self.service_specs()
-        merged = merge_specs(specs, title="IOM platform API", version="1.0.0", description=API_DESCRIPTION)
+        merged = merge_specs(
+            specs, title="IOM platform API", version="1.0.0", description=API_DESCRIPTION, scopes=scope_table()
+        )
         missing = [n for n in self.settings.upstreams() if n not in specs]
         if missing:
             merged["info"]["x-unavailable-services"] = missing

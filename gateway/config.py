@@ -59,6 +59,28 @@ class GatewaySettings(ServiceSettings):
     api_key_cache_seconds: float = 5.0
     openapi_cache_seconds: float = 30.0
 
+    # Rate limits ("<n>/<second|minute|hour>", several joined by ";"; an empty string turns one off).
+    # In-process counters ("memory://"): each gateway replica counts its own; "redis://host" shares them.
+    rate_limit_storage: str = "memory://"
+    # Every request that is not a service's own, counted per client IP and per person or API key.
+    rate_limit_per_ip: str = "50/second;1200/minute"
+    rate_limit_per_principal: str = "20/second;600/minute"
+    # Failed credential checks (bad token, unknown key) per client IP; past it, no look-up is made (429).
+    rate_limit_failed_auth_per_ip: str = "30/minute"
+    # Expensive operations ("METHOD /api/v1/path" as in data/scopes.json) per principal, and uploads.
+    rate_limit_operations: dict[str, str] = Field(
+        default_factory=lambda: {
+            "POST /api/v1/matching/batch": "10/minute",
+            "POST /api/v1/matching": "60/minute",
+            "GET /api/v1/effectiveness": "10/minute",
+            "POST /api/v1/routes/generate": "5/minute",
+            "GET /api/v1/exports/monthly": "5/minute",
+        }
+    )
+    rate_limit_uploads: str = "20/minute"
+    # Peers whose X-Forwarded-For is believed (the ingress); from anyone else it is dropped.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
     def is_upload(self, path: str) -> bool:
         return path.startswith("/api/v1/") and path.rstrip("/").endswith(tuple(self.upload_path_suffixes))
 

@@ -1,7 +1,7 @@
 """The gateway's own tables (schema `gateway`): API keys for machine clients."""
 
 from sqlalchemy import Boolean, Column, DateTime, String, Table, Text, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from kit.db import schema_metadata
 
@@ -22,6 +22,8 @@ api_keys = Table(
     Column("organisation", String(32)),
     Column("teacher_id", String(64)),
     Column("read_only", Boolean, nullable=False, server_default="false"),
+    # What the key may call (gateway/data/scopes.json); keys issued before scopes existed have none.
+    Column("scopes", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
 )

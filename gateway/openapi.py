@@ -6,7 +6,21 @@ import copy
 import json
 from typing import Any
 
-SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyAuth": []}]
+from gateway.scopes import ScopeTable, scope_table
+
+API_KEY_DESCRIPTION = (
+    "A machine client's key. It calls only operations whose scope it was issued with: each operation's "
+    "`apiKeyAuth` requirement names that scope (OpenAPI 3.1 role names). Scopes: "
+)
+
+
+def security_of(method: str, path: str, scopes: ScopeTable) -> list[dict[str, list[str]]]:
+    """People's tokens, or an API key holding the operation's scope (none: keys may not call it)."""
+    scope = scopes.scope_of(method, path)
+    out: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+    if scope:
+        out.append({"apiKeyAuth": [scope]})
+    return out
 
 
 def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -54,8 +68,11 @@ def merge_specs(
     version: str,
     description: str,
     gateway_paths: dict[str, Any] | None = None,
+    scopes: ScopeTable | None = None,
 ) -> dict[str, Any]:
     """Return one OpenAPI 3.1 document for the whole API (services in the given order)."""
+    scopes = scopes or scope_table()
+    key_doc = API_KEY_DESCRIPTION + "; ".join(f"`{name}`: {what}" for name, what in scopes.scopes.items())
     merged: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},
@@ -64,7 +81,7 @@ def merge_specs(
             "schemas": {},
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": key_doc},
             },
         },
         "tags": [],
@@ -104,8 +121,8 @@ def merge_specs(
             if path in merged["paths"]:
                 raise ValueError(f"path {path} is served by two services")
             item = _rewrite_refs(item, renames)
-            for op in item.values():
-                if not isinstance(op, dict):
+            for method, op in item.items():
+                if not isinstance(op, dict) or method == "parameters":
                     continue
                 op_id = str(op.get("operationId") or f"{service}-{path}")
                 if op_id in seen_ops:
@@ -113,7 +130,7 @@ def merge_specs(
                     op["operationId"] = op_id
                 seen_ops.add(op_id)
                 if "security" in op:
-                    op["security"] = SECURITY
+                    op["security"] = security_of(method, path, scopes)
                 op.setdefault("x-service", service)
                 for t in op.get("tags", []):
                     if t not in seen_tags:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -12,9 +13,11 @@ import aiohttp
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
-from gateway.apikeys import ApiKeyResolver
-from kit.auth import Principal, TokenCodec
-from kit.errors import AppError, Unauthorized, problem_body
+from gateway.apikeys import ApiKeyResolver, well_formed
+from gateway.ratelimits import RateLimits
+from gateway.scopes import ScopeTable
+from kit.auth import SAFE_METHODS, Principal, Role, TokenCodec
+from kit.errors import AppError, Forbidden, NotFound, Unauthorized, problem_body
 from kit.jsonutil import dumps
 from kit.requestid import current_request_id
 
@@ -38,6 +41,8 @@ HOP_BY_HOP = frozenset(
         b"content-length",
     }
 )
+# Forwarding headers are the gateway's to set: whatever a client sends under these names is dropped.
+FORWARDING = (b"x-forwarded-", b"forwarded", b"x-real-ip")
 RESPONSE_DROP = frozenset(
     {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"x-request-id", b"server", b"date"}
 )
@@ -89,8 +94,14 @@ class Proxy:
         connections: int,
         upload_read_timeout: float | None = None,
         is_upload: Callable[[str], bool] | None = None,
+        scopes: ScopeTable | None = None,
+        limits: RateLimits | None = None,
+        trusted_proxies: list[str] | None = None,
     ) -> None:
         self.routes = routes
+        self.scopes = scopes
+        self.limits = limits
+        self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies or []]
         self.upstreams = upstreams
         self.codec = codec
         self.resolver = resolver
@@ -126,44 +137,94 @@ class Proxy:
         segment = rest.split("/", 1)[0]
         return self.routes.get(segment)
 
-    async def authenticate(self, headers: dict[bytes, bytes]) -> str:
-        """Return the bearer token to forward: the caller's own JWT, or one minted for an API key."""
+    async def authenticate(self, headers: dict[bytes, bytes], ip: str) -> tuple[str, Principal]:
+        """Return the bearer token to forward (the caller's own JWT, or one minted for an API key) and its principal."""
         auth = headers.get(b"authorization")
         api_key = headers.get(b"x-api-key")
         if auth is not None:
             scheme, _, token = auth.decode("latin-1").partition(" ")
             token = token.strip()
             if scheme.lower() == "bearer" and token:
-                self.codec.decode(token)
-                return token
+                return token, await self._check_failing(ip, self.codec.decode, token)
             if scheme.lower() == "apikey" and token:
                 api_key = token.encode()
             else:
                 raise Unauthorized("authorization must be a Bearer token or an API key", code="invalid-token")
         if api_key is not None:
-            return await self._token_for_key(api_key.decode("latin-1").strip())
+            return await self._token_for_key(api_key.decode("latin-1").strip(), ip)
         raise Unauthorized(
             "missing credentials: send a Bearer token or X-API-Key",
             code="missing-token",
             headers={"WWW-Authenticate": 'Bearer realm="iom"'},
         )
 
-    async def _token_for_key(self, key: str) -> str:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        principal: Principal | None = await self.resolver.resolve(key) if self.resolver else None
+    async def _check_failing(self, ip: str, check: Callable[[str], Principal], token: str) -> Principal:
+        try:
+            return check(token)
+        except Unauthorized:
+            if self.limits is not None:
+                await self.limits.failed(ip)
+            raise
+
+    async def _token_for_key(self, key: str, ip: str) -> tuple[str, Principal]:
+        if self.limits is not None:
+            await self.limits.check_failed_budget(ip)
+        # A key not of the issued shape is refused without a look-up; unknown keys are cached as such.
+        principal = await self.resolver.resolve(key) if self.resolver and well_formed(key) else None
         if principal is None:
+            if self.limits is not None:
+                await self.limits.failed(ip)
             raise Unauthorized("unknown or revoked API key", code="invalid-api-key")
+        now = asyncio.get_running_loop().time()
         cached = self._minted.get(principal.sub)
         if cached is not None and cached[0] > now:
-            return cached[1]
+            return cached[1], principal
         ttl = self.codec.internal_ttl
         token = self.codec.encode(principal, ttl_seconds=ttl)
         if len(self._minted) > 10_000:
             self._minted.clear()
         # Re-mint well before expiry; the resolver's short cache keeps revocation prompt.
         self._minted[principal.sub] = (now + min(ttl / 2, 60.0), token)
-        return token
+        return token, principal
+
+    def client_ip(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        """The caller's address: the peer's, or, behind a trusted proxy, the last untrusted X-Forwarded-For hop."""
+        client = scope.get("client")
+        peer = client[0] if client else "unknown"
+        forwarded = headers.get(b"x-forwarded-for")
+        if not self.trusted or forwarded is None or not self._is_trusted(peer):
+            return peer
+        hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted)
+
+    async def admit(self, scope: Scope, principal: Principal, ip: str) -> None:
+        """Check an API key's scope (or a token's, when it carries scopes) and charge the rate limits."""
+        if principal.role == Role.service:
+            return  # the services' own calls: internal traffic is never limited or scoped here
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if isinstance(raw, bytes) and raw else scope["path"]
+        op = self.scopes.find(method, path) if self.scopes is not None else None
+        if principal.scopes is not None:
+            if op is None:
+                raise NotFound("no such API path")
+            if principal.read_only and method not in SAFE_METHODS:
+                raise Forbidden("this credential is read-only", code="read-only-credential")
+            if op.scope not in principal.scopes:
+                raise Forbidden(f"this API key lacks the scope {op.scope}", code="insufficient-scope")
+        if self.limits is not None:
+            upload = method in ("POST", "PUT") and self.is_upload(scope["path"])
+            await self.limits.admit(ip=ip, principal=principal.sub, operation=op.key if op else None, upload=upload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -175,11 +236,13 @@ class Proxy:
         headers: dict[bytes, bytes] = {}
         for k, v in scope["headers"]:
             headers[k] = v
+        ip = self.client_ip(scope, headers)
         try:
-            token = await self.authenticate(headers)
+            token, principal = await self.authenticate(headers, ip)
+            await self.admit(scope, principal, ip)
         except AppError as e:
             hdrs = [(k.lower().encode(), v.encode()) for k, v in e.headers.items()]
-            await send_problem(send, e.status, scope, headers=hdrs, code=e.code, detail=e.detail)
+            await send_problem(send, e.status, scope, headers=hdrs, code=e.code, title=e.title, detail=e.detail)
             return
         except Exception:
             log.exception("credential check failed")
@@ -187,13 +250,17 @@ class Proxy:
             return
 
         out_headers: list[tuple[str, str]] = [
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k not in HOP_BY_HOP
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k not in HOP_BY_HOP and not k.startswith(FORWARDING)
         ]
         out_headers.append(("Authorization", f"Bearer {token}"))
         out_headers.append(("X-Request-ID", current_request_id() or ""))
-        client = scope.get("client")
-        if client:
-            out_headers.append(("X-Forwarded-For", client[0]))
+        out_headers.append(("X-Forwarded-For", ip))
+        out_headers.append(("X-Forwarded-Proto", str(scope.get("scheme", "http"))))
+        host = headers.get(b"host")
+        if host:
+            out_headers.append(("X-Forwarded-Host", host.decode("latin-1")))
         length = headers.get(b"content-length")
         has_body = scope["method"] not in ("GET", "HEAD", "OPTIONS", "DELETE") or (length not in (None, b"0"))
         data: Any = None

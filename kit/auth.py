@@ -39,6 +39,8 @@ class Principal(BaseModel):
     organisation: str | None = None
     teacher_id: str | None = None
     read_only: bool = False
+    # An API key's scopes (the gateway checks them before proxying); None for people and services.
+    scopes: tuple[str, ...] | None = None
     name: str | None = Field(default=None, description="Display label of the caller (never logged)")
 
     @property
@@ -68,42 +70,53 @@ class Principal(BaseModel):
 
 
 class TokenCodec:
-    """Encode and verify tokens with the configured key, algorithms, issuer and audience."""
+    """Encode and verify tokens: people's (and API keys') with JWT_SECRET for JWT_AUDIENCE, the
+    services' own (role `service`) with INTERNAL_JWT_SECRET for INTERNAL_JWT_AUDIENCE.
+
+    A token may carry the `service` role only when it is an internal one: a person's token, or a
+    token the gateway minted for an API key, claiming it is refused (401).
+    """
 
     def __init__(self, settings: CommonSettings) -> None:
         self.secret = settings.jwt_secret
         self.algorithms = list(settings.jwt_algorithms)
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
+        self.internal_secret = settings.internal_jwt_secret
+        self.internal_audience = settings.internal_jwt_audience
         self.internal_ttl = settings.internal_token_ttl_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
 
     def encode(self, principal: Principal, ttl_seconds: int = 3600) -> str:
+        """Sign a token; a `service` principal's with the internal key and audience."""
+        internal = principal.role == Role.service
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
-            "aud": self.audience,
+            "aud": self.internal_audience if internal else self.audience,
             "iat": now,
             "nbf": now,
             "exp": now + ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
         claims.update(principal.model_dump(mode="json", exclude_none=True))
-        return jwt.encode(claims, self.secret, algorithm=self.algorithms[0])
+        return jwt.encode(claims, self.internal_secret if internal else self.secret, algorithm=self.algorithms[0])
 
-    def decode(self, token: str) -> Principal:
-        """Verify signature, algorithm, exp, iss and aud; return the principal or raise 401."""
-        now = time.time()
-        hit = self._cache.get(token)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+    def _verify(self, token: str) -> tuple[dict[str, Any], bool]:
+        """Verified claims and whether the token is an internal (service) one."""
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as e:
+            raise Unauthorized("invalid token", code="invalid-token", headers=_challenge("invalid_token")) from e
+        aud = unverified.get("aud") if isinstance(unverified, dict) else None
+        internal = aud == self.internal_audience or (isinstance(aud, list) and self.internal_audience in aud)
         try:
             claims = jwt.decode(
                 token,
-                self.secret,
+                self.internal_secret if internal else self.secret,
                 algorithms=self.algorithms,
                 issuer=self.issuer,
-                audience=self.audience,
+                audience=self.internal_audience if internal else self.audience,
                 options={"require": ["exp", "iss", "aud", "sub"]},
                 leeway=5,
             )
@@ -111,11 +124,23 @@ class TokenCodec:
             raise Unauthorized("token expired", code="token-expired", headers=_challenge("invalid_token")) from e
         except jwt.InvalidTokenError as e:
             raise Unauthorized("invalid token", code="invalid-token", headers=_challenge("invalid_token")) from e
+        return claims, internal
+
+    def decode(self, token: str) -> Principal:
+        """Verify signature, algorithm, exp, iss and aud; return the principal or raise 401."""
+        now = time.time()
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        claims, internal = self._verify(token)
         fields = {k: claims[k] for k in Principal.model_fields if k in claims}
         try:
             principal = Principal(**fields)
         except ValueError as e:
             raise Unauthorized("invalid token claims", code="invalid-token") from e
+        if internal != (principal.role == Role.service):
+            # The service role lives only in internal tokens, and internal tokens carry only it.
+            raise Unauthorized("invalid token claims", code="invalid-token", headers=_challenge("invalid_token"))
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[token] = (float(claims["exp"]), principal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import httpx
@@ -23,6 +24,18 @@ class UpstreamError(Exception):
         self.problem = problem or {}
 
 
+# Methods that may be sent twice without changing more than once (RFC 9110 9.2.2); other requests are
+# retried only with an Idempotency-Key, or when the connection failed before anything was sent.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+def retryable(method: str, headers: dict[str, str] | None) -> bool:
+    """Whether a request may be sent again after an answer was lost or was a 502/503/504."""
+    keyed = any(k.lower() == "idempotency-key" for k in headers or {})
+    return method.upper() in IDEMPOTENT_METHODS or keyed
+
+
 class GatewayClient:
     """An HTTP client of the gateway acting as `service` (region-wide unless `region` is given)."""
 
@@ -34,8 +47,12 @@ class GatewayClient:
         region: str | None = None,
         timeout: float = 30.0,
         base_url: str | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.codec = TokenCodec(common)
+        # All attempts of one request, their waits included, end within this many seconds.
+        self.deadline = deadline if deadline is not None else 2 * timeout
+        self.timeout = timeout
         self.caller = caller
         self.region = region
         self._tokens: dict[str | None, tuple[float, str]] = {}
@@ -68,27 +85,41 @@ class GatewayClient:
         retries: int = 2,
         headers: dict[str, str] | None = None,
         region: str | None = None,
+        deadline: float | None = None,
         **kw: Any,
     ) -> httpx.Response:
-        """Send a request (acting in `region` when given); retry connection failures and 502/503/504
-        (use Idempotency-Key on writes). A `json=` body is serialised with orjson (httpx would use the
-        standard library's encoder, several times slower on the large matching batches)."""
+        """Send a request (acting in `region` when given). Retry 502/503/504 and lost answers only when the
+        request is idempotent or carries an Idempotency-Key (a refused connection always: nothing was sent),
+        after a jittered, doubling wait, all within `deadline` seconds. A `json=` body is serialised with
+        orjson (httpx would use the standard library's encoder, several times slower on large batches)."""
         if "json" in kw:
             kw["content"] = dumps(kw.pop("json"))
             headers = {"Content-Type": "application/json", **(headers or {})}
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + (deadline if deadline is not None else self.deadline)
+        may_repeat = retryable(method, headers)
+        timeout = float(kw.pop("timeout", None) or self.timeout)
         delay = 0.2
-        for attempt in range(retries + 1):
+        attempt = 0
+        while True:
+            kw["timeout"] = max(0.1, min(timeout, ends - loop.time()))
             try:
                 resp = await self.http.request(method, path, headers=self.headers(headers, region=region), **kw)
             except httpx.TransportError as e:
-                if attempt == retries:
+                # Full jitter: replicas retrying the same failure spread out instead of arriving together.
+                pause = random.uniform(0, delay)
+                again = attempt < retries and loop.time() + pause < ends
+                unsent = isinstance(e, httpx.ConnectError | httpx.ConnectTimeout)
+                if not (again and (may_repeat or unsent)):
                     raise UpstreamUnavailable("another service is unavailable") from e
             else:
-                if resp.status_code not in (502, 503, 504) or attempt == retries:
+                pause = random.uniform(0, delay)
+                again = attempt < retries and loop.time() + pause < ends
+                if resp.status_code not in RETRY_STATUSES or not (again and may_repeat):
                     return resp
-            await asyncio.sleep(delay)
+            await asyncio.sleep(pause)
             delay *= 2
-        raise AssertionError("unreachable")
+            attempt += 1
 
     async def json(self, method: str, path: str, **kw: Any) -> Any:
         """Send a request and return its JSON; raise UpstreamError for non-2xx answers."""

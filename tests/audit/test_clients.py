@@ -21,7 +21,9 @@ from tests.region import MUN_A, MUN_B, REGION, as_regional
 @pytest.fixture
 async def upstream(live: Stack) -> AsyncIterator[Upstream]:
     """The adapters' client as the audit service builds it, with the test stack's secret and gateway."""
-    common = CommonSettings(jwt_secret=TEST_ENV["JWT_SECRET"], gateway_url=live.gateway)
+    common = CommonSettings(
+        jwt_secret=TEST_ENV["JWT_SECRET"], internal_jwt_secret=TEST_ENV["INTERNAL_JWT_SECRET"], gateway_url=live.gateway
+    )
     up = Upstream(GatewayClient(common, caller="audit-test"))
     try:
         yield up

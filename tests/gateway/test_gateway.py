@@ -20,6 +20,7 @@ from tests.harness import TEST_ENV, Stack, auth, free_port, token
 from tests.region import MUN_A, REGION, as_methodologist, as_regional, seed_region
 
 SECRET = TEST_ENV["JWT_SECRET"]
+PORTAL = ("--name", "school portal", "--role", "regional_specialist", "--region", REGION)
 
 
 def forged(claims_update: dict[str, object], *, key: str = SECRET, alg: str = "HS256") -> str:
@@ -77,16 +78,75 @@ class TestAuthentication:
         assert r.status_code == 401
 
 
+class TestServiceIdentity:
+    """The `service` role is the services' own: only tokens signed with the internal key carry it."""
+
+    @pytest.mark.parametrize(
+        "claims",
+        [
+            pytest.param({"role": "service"}, id="people-key"),
+            pytest.param({"role": "service", "aud": "iom-internal"}, id="people-key-internal-audience"),
+        ],
+    )
+    async def test_a_service_token_signed_with_the_people_key_is_401(
+        self, live: Stack, api: httpx.AsyncClient, claims: dict[str, object]
+    ) -> None:
+        await seed_region(api)
+        h = {"Authorization": f"Bearer {forged(claims)}"}
+        assert (await api.get("/api/v1/assessment/changes", headers=h)).status_code == 401
+        async with httpx.AsyncClient(base_url=live.url("assessment")) as direct:
+            r = await direct.get("/api/v1/assessment/changes", headers=h)
+        assert r.status_code == 401 and r.json()["code"] == "invalid-token"
+
+    async def test_an_internal_token_carries_only_the_service_role(self, api: httpx.AsyncClient) -> None:
+        tok = forged({"role": "admin", "aud": "iom-internal"}, key=TEST_ENV["INTERNAL_JWT_SECRET"])
+        r = await api.get("/api/v1/teachers", headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 401
+
+    async def test_the_services_own_token_still_works(self, api: httpx.AsyncClient) -> None:
+        await seed_region(api)
+        r = await api.get("/api/v1/assessment/changes", headers=auth(Role.service, region=REGION))
+        assert r.status_code == 200
+
+    def test_the_token_command_refuses_the_service_role(self, live: Stack) -> None:
+        out = subprocess.run(
+            [sys.executable, "-m", "gateway", "token", "--role", "service", "--region", REGION],
+            env=live.env,
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode != 0 and "invalid choice: 'service'" in out.stderr and not out.stdout
+
+
 class TestApiKeys:
+    def refused(self, live: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "gateway", "apikey", *args]
+        return subprocess.run(cmd, env=live.env, capture_output=True, text=True)
+
     def cli(self, live: Stack, *args: str) -> str:
         out = subprocess.run(
             [sys.executable, "-m", "gateway", "apikey", *args], env=live.env, capture_output=True, text=True, check=True
         )
         return out.stdout
 
+    async def test_a_key_cannot_act_as_a_service(self, live: Stack, db: object) -> None:
+        args = ("issue", "--name", "school portal", "--role", "service", "--region", REGION, "--scope", "routes:read")
+        out = self.refused(live, *args)
+        assert out.returncode != 0 and "'service'" in out.stderr
+        assert await db.fetch("SELECT * FROM gateway.api_keys") == []  # type: ignore[attr-defined]
+
+    async def test_a_key_of_the_service_role_stored_before_is_not_honoured(
+        self, live: Stack, api: httpx.AsyncClient, db: object
+    ) -> None:
+        await seed_region(api)
+        issued = json.loads(self.cli(live, "issue", *PORTAL, "--scope", "teachers:read", "--scope", "changes:read"))
+        await db.execute("UPDATE gateway.api_keys SET role = 'service'")  # type: ignore[attr-defined]
+        r = await api.get("/api/v1/assessment/changes", headers={"X-API-Key": issued["key"]})
+        assert r.status_code == 401 and r.json()["code"] == "invalid-api-key"
+
     async def test_issued_key_works_and_revoked_key_stops_working(self, live: Stack, api: httpx.AsyncClient) -> None:
         await seed_region(api)
-        issued = json.loads(self.cli(live, "issue", "--name", "school portal", "--role", "service", "--region", REGION))
+        issued = json.loads(self.cli(live, "issue", *PORTAL, "--scope", "teachers:read"))
         r = await api.get("/api/v1/teachers", headers={"X-API-Key": issued["key"]})
         assert r.status_code == 200 and len(r.json()["items"]) == 5
         assert issued["key"] not in self.cli(live, "list")
@@ -100,7 +160,7 @@ class TestApiKeys:
         assert r.status_code == 401
 
     async def test_key_is_stored_only_as_hash(self, live: Stack, db: object) -> None:
-        issued = json.loads(self.cli(live, "issue", "--name", "export job", "--role", "regional_specialist"))
+        issued = json.loads(self.cli(live, "issue", *PORTAL, "--scope", "exports:read"))
         rows = await db.fetch("SELECT * FROM gateway.api_keys")  # type: ignore[attr-defined]
         assert len(rows) == 1
         assert issued["key"] not in json.dumps([dict(r) for r in rows], default=str)
@@ -108,13 +168,13 @@ class TestApiKeys:
     async def test_scoped_key_sees_only_its_municipality(self, live: Stack, api: httpx.AsyncClient) -> None:
         await seed_region(api)
         args = ("issue", "--name", "dashboard", "--role", "municipal_methodologist", "--region", REGION)
-        issued = json.loads(self.cli(live, *args, "--municipality", MUN_A))
+        issued = json.loads(self.cli(live, *args, "--municipality", MUN_A, "--scope", "teachers:read"))
         r = await api.get("/api/v1/teachers", headers={"X-API-Key": issued["key"]})
         assert {t["municipality"] for t in r.json()["items"]} == {MUN_A}
 
     async def test_read_only_key_cannot_write(self, live: Stack, api: httpx.AsyncClient) -> None:
         await seed_region(api)
-        args = ("issue", "--name", "ro", "--role", "regional_specialist", "--region", REGION, "--read-only")
+        args = ("issue", *PORTAL, "--read-only", "--scope", "teachers:read", "--scope", "directory:write")
         issued = json.loads(self.cli(live, *args))
         h = {"X-API-Key": issued["key"]}
         assert (await api.get("/api/v1/teachers", headers=h)).status_code == 200
@@ -219,7 +279,7 @@ class TestHealthAndDocs:
             for code, resp in op["responses"].items():
                 if code.startswith(("4", "5")):
                     assert "application/problem+json" in resp["content"], (op["operationId"], code)
-            assert op["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}]
+            assert op["security"][0] == {"bearerAuth": []}, op["operationId"]
         assert "Problem" in spec["components"]["schemas"]
         assert "HTTPValidationError" not in spec["components"]["schemas"]
 
