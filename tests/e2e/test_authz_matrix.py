@@ -6,6 +6,8 @@
    Requests are otherwise valid (a schema example body, the current ETag in If-Match), so the scope
    is the only reason to refuse them.
 2. Every write operation (POST/PUT/PATCH/DELETE) with a read-only API key is 403.
+   API keys attack like people (keys of another region and another municipality, holding every scope),
+   and every operation refuses (403 insufficient-scope) a key holding every scope but its own.
 3. Tokens with alg=none, a wrong signature, a wrong audience or expired are 401 on every operation,
    at the gateway and at the owning service directly.
 
@@ -32,6 +34,8 @@ import jwt
 import pytest
 
 from deploy.openapi import DEFAULT_FILE
+from gateway.apikeys import hash_key, new_key
+from gateway.scopes import known_scopes, scope_table
 from kit.auth import Role
 from kit.dbadmin import asyncpg_dsn
 from tests.assessment.intake_support import framework_doc, items_obj, scores_with
@@ -99,8 +103,11 @@ class Attacker:
     municipality: str | None = None
     organisation: str | None = None
     teacher: str | None = None  # external id of the teacher whose token this is (same region only)
+    key: bool = False  # an API key with every scope, of this role and territory, instead of a token
 
     def headers(self, world: World) -> dict[str, str]:
+        if self.key:
+            return {"X-API-Key": KEYS[self.label]}
         scope: dict[str, Any] = {"region": self.region}
         if self.municipality:
             scope["municipality"] = self.municipality
@@ -126,7 +133,13 @@ ATTACKERS = (
     Attacker("regional specialist of another region", Role.regional_specialist, OTHER_REGION),
     Attacker("admin of another region", Role.admin, OTHER_REGION),
     Attacker("service of another region", Role.service, OTHER_REGION),
+    Attacker("API key of another region", Role.regional_specialist, OTHER_REGION, key=True),
+    Attacker("API key of another municipality", Role.municipal_methodologist, REGION, MUN_B, key=True),
+    Attacker("API key of another school", Role.school_admin, REGION, MUN_A, ORG_A2, key=True),
 )
+# The attackers' API keys (label -> key), issued by the `world` fixture; keys of a scope (scope -> key
+# holding every scope but that one) for the scope test.
+KEYS: dict[str, str] = {}
 
 # How widely each kind of object may be read: only callers outside that scope attack a read. None of
 # the attackers may change anything of the object's (its writers are the regional specialist and, for
@@ -299,11 +312,49 @@ async def empty_tables(admin_url: str) -> None:
         await conn.close()
 
 
+async def store_key(
+    conn: asyncpg.Connection, label: str, role: Role, scopes: list[str], region: str, **territory: str | None
+) -> str:
+    """An API key as `python -m gateway apikey issue` stores it (the CLI takes a second a key)."""
+    key, prefix = new_key()
+    await conn.execute(
+        "INSERT INTO gateway.api_keys (name, key_hash, prefix, role, region, municipality, organisation, scopes) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        label,
+        hash_key(key),
+        prefix,
+        role.value,
+        region,
+        territory.get("municipality"),
+        territory.get("organisation"),
+        scopes,
+    )
+    return key
+
+
+async def issue_keys(admin_url: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        every = known_scopes()
+        for a in ATTACKERS:
+            if a.key:
+                KEYS[a.label] = await store_key(
+                    conn, a.label, a.role, every, a.region, municipality=a.municipality, organisation=a.organisation
+                )
+        for scope in every:
+            others = [s for s in every if s != scope]
+            KEYS[scope] = await store_key(conn, f"all but {scope}", Role.regional_specialist, others, REGION)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="module")
 async def world(live: Stack, admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> World:
     await empty_tables(admin_url)
     async with httpx.AsyncClient(base_url=live.gateway, timeout=60) as api:
-        return await build_world(api, live, tmp_path_factory.mktemp("exports"))
+        built = await build_world(api, live, tmp_path_factory.mktemp("exports"))
+    await issue_keys(admin_url)
+    return built
 
 
 @pytest.fixture
@@ -328,6 +379,7 @@ def read_only_key(live: Stack, world: World) -> str:
             "--region",
             REGION,
             "--read-only",
+            *(arg for scope in known_scopes() for arg in ("--scope", scope)),
         ],
         env=live.env,
         capture_output=True,
@@ -396,6 +448,17 @@ async def test_read_only_key_cannot_write(
     assert r.status_code == 403 and _problem(r), f"{op.id}: {r.status_code} {r.text[:300]}"
     assert r.json()["code"] == "read-only-credential"
     assert not diff(before, await snapshot(client, world))
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda o: o.id)
+async def test_a_key_without_the_operations_scope_is_refused(
+    op: Operation, world: World, client: httpx.AsyncClient
+) -> None:
+    scope = scope_table().scope_of(op.method, op.path)
+    assert scope, f"{op.id}: no scope in gateway/data/scopes.json"
+    r = await request(client, op, world, {"X-API-Key": KEYS[scope]}, strict=False)
+    assert r.status_code == 403 and _problem(r), f"{op.id}: {r.status_code} {r.text[:300]}"
+    assert r.json()["code"] == "insufficient-scope"
 
 
 # --- 3. bad tokens are 401 everywhere -------------------------------------------------------------
