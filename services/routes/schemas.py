@@ -18,15 +18,17 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, m
 class CriterionScore(BaseModel):
     number: int
     title: str
-    score: int | None
-    auto: bool
-    reason: str | None
+    score: int | None = Field(description="0..2; null until scored")
+    auto: bool = Field(description="Scored by the machine from the route's data (else by a person)")
+    scored: bool = Field(default=True, description="Whether the criterion has a score yet")
+    reason: str | None = Field(description="Why this score, naming the tasks that lose points; or who scores it")
 
 
 class SelfCheck(BaseModel):
     criteria: list[CriterionScore]
     total: int | None = Field(description="0..20 once every criterion is scored")
-    auto_total: int
+    auto_total: int = Field(description="Sum of the machine's scores")
+    auto_max: int | None = Field(default=None, description="What the machine's scored criteria could reach")
 
 
 class RouteSummary(BaseModel):
