@@ -5,9 +5,9 @@
 -- is not needed when that command runs. Run it as a superuser connected to the `iom` database
 -- (e.g. from /docker-entrypoint-initdb.d/ of the postgres image, where POSTGRES_DB=iom).
 --
--- CHANGE THE PASSWORDS: 'iom_<name>_dev' are development placeholders (the defaults the services
--- fall back to). Outside development run ALTER ROLE iom_<name> PASSWORD '...' and give the same
--- value to the service as <NAME>_DB_PASSWORD.
+-- The roles are made without a password (no one can log in as them yet): give each its own with
+-- ALTER ROLE iom_<name> PASSWORD '...' and the same value to the service as <NAME>_DB_PASSWORD
+-- (outside development the services refuse a placeholder, short or `_dev` password).
 
 -- Nobody creates objects in `public`; every service owns exactly one schema.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
@@ -19,19 +19,19 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA extensions;
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'iom_assessment') THEN
-    CREATE ROLE iom_assessment LOGIN PASSWORD 'iom_assessment_dev';
+    CREATE ROLE iom_assessment LOGIN;
   END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'iom_resources') THEN
-    CREATE ROLE iom_resources LOGIN PASSWORD 'iom_resources_dev';
+    CREATE ROLE iom_resources LOGIN;
   END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'iom_routes') THEN
-    CREATE ROLE iom_routes LOGIN PASSWORD 'iom_routes_dev';
+    CREATE ROLE iom_routes LOGIN;
   END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'iom_audit') THEN
-    CREATE ROLE iom_audit LOGIN PASSWORD 'iom_audit_dev';
+    CREATE ROLE iom_audit LOGIN;
   END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'iom_gateway') THEN
-    CREATE ROLE iom_gateway LOGIN PASSWORD 'iom_gateway_dev';
+    CREATE ROLE iom_gateway LOGIN;
   END IF;
 END $$;
 

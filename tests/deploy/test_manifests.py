@@ -594,7 +594,8 @@ class TestInitSql:
     @pytest.mark.parametrize("schema", list(PROCESSES))
     def test_role_and_schema(self, schema: str) -> None:
         role = f"iom_{schema}"
-        assert f"CREATE ROLE {role} LOGIN PASSWORD '{role}_dev';" in self.sql
+        # No password ships: the DBA gives each role its own (issue 12, point 4).
+        assert f"CREATE ROLE {role} LOGIN;" in self.sql and "_dev'" not in self.sql
         assert f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role};" in self.sql
         assert f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC;" in self.sql
         assert f"GRANT USAGE ON SCHEMA extensions TO {role};" in self.sql
