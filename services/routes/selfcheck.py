@@ -47,11 +47,10 @@ def _tasks(content: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _names(content: dict[str, Any]) -> dict[str, str]:
-    """Competency code -> name, from the route's competency profile and goals."""
+    """Competency code -> name, from the route's competency profile (read only when a name is needed:
+    the monthly export fetches the deficits and the goals, not the whole profile)."""
     profile = content.get("sections", {}).get("competency_profile", {})
-    names = {str(c.get("code")): str(c.get("name") or c.get("code")) for c in profile.get("competencies", [])}
-    names.update({str(g.get("competency")): str(g.get("competency_name")) for g in _goals(content)})
-    return names
+    return {str(c.get("code")): str(c.get("name") or c.get("code")) for c in profile.get("competencies", [])}
 
 
 def _task_label(task: dict[str, Any], goal: dict[str, Any]) -> str:
@@ -82,9 +81,11 @@ def tasks_match_deficits(content: dict[str, Any]) -> Scored:
     if not deficits:
         return None, "в профиле нет выявленных дефицитов: соответствие задач оценивает методист"
     covered = {g.get("competency") for g in _goals(content) if g.get("tasks")}
-    names = _names(content)
     ok = sum(1 for d in deficits if d in covered)
-    missing = [f"«{names.get(d, d)}»" for d in deficits if d not in covered]
+    missing = [d for d in deficits if d not in covered]
+    if missing:
+        names = _names(content)
+        missing = [f"«{names.get(d, d)}»" for d in missing]
     why = f"задачи есть для {ok} из {len(deficits)} дефицитов"
     if missing:
         why += "; без задач: " + _listing(missing)
