@@ -73,7 +73,9 @@ def health_router(check: Callable[[Request], Awaitable[dict[str, Any]]]) -> APIR
             detail = await check(request)
         except Exception as e:  # any failure means not ready
             log.warning("not ready", extra={"reason": type(e).__name__})
-            return problem_response(503, code="not-ready", detail=f"not ready: {type(e).__name__}")
+            return problem_response(
+                503, code="not-ready", detail="Сервис ещё не готов: недоступна база данных или другой сервис"
+            )
         return JSONResponse({"status": "ok", **detail})
 
     @router.get("/metrics", include_in_schema=False)

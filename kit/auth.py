@@ -24,6 +24,16 @@ class Role(enum.StrEnum):
     service = "service"
 
 
+# The roles as people name them (messages say "Ваша роль «Учитель» не позволяет ...").
+ROLE_LABELS: dict[Role, str] = {
+    Role.teacher: "Учитель",
+    Role.school_admin: "Администратор школы",
+    Role.municipal_methodologist: "Методист муниципальной службы",
+    Role.regional_specialist: "Специалист регионального центра",
+    Role.admin: "Администратор",
+    Role.service: "Сервис",
+}
+
 REGIONAL_ROLES = frozenset({Role.regional_specialist, Role.admin, Role.service})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -107,7 +117,9 @@ class TokenCodec:
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.InvalidTokenError as e:
-            raise Unauthorized("invalid token", code="invalid-token", headers=_challenge("invalid_token")) from e
+            raise Unauthorized(
+                "Токен доступа недействителен", code="invalid-token", headers=_challenge("invalid_token")
+            ) from e
         aud = unverified.get("aud") if isinstance(unverified, dict) else None
         internal = aud == self.internal_audience or (isinstance(aud, list) and self.internal_audience in aud)
         try:
@@ -121,9 +133,15 @@ class TokenCodec:
                 leeway=5,
             )
         except jwt.ExpiredSignatureError as e:
-            raise Unauthorized("token expired", code="token-expired", headers=_challenge("invalid_token")) from e
+            raise Unauthorized(
+                "Срок действия токена доступа истёк: войдите снова",
+                code="token-expired",
+                headers=_challenge("invalid_token"),
+            ) from e
         except jwt.InvalidTokenError as e:
-            raise Unauthorized("invalid token", code="invalid-token", headers=_challenge("invalid_token")) from e
+            raise Unauthorized(
+                "Токен доступа недействителен", code="invalid-token", headers=_challenge("invalid_token")
+            ) from e
         return claims, internal
 
     def decode(self, token: str) -> Principal:
@@ -137,10 +155,14 @@ class TokenCodec:
         try:
             principal = Principal(**fields)
         except ValueError as e:
-            raise Unauthorized("invalid token claims", code="invalid-token") from e
+            raise Unauthorized("Токен доступа содержит недопустимые сведения", code="invalid-token") from e
         if internal != (principal.role == Role.service):
             # The service role lives only in internal tokens, and internal tokens carry only it.
-            raise Unauthorized("invalid token claims", code="invalid-token", headers=_challenge("invalid_token"))
+            raise Unauthorized(
+                "Токен доступа содержит недопустимые сведения",
+                code="invalid-token",
+                headers=_challenge("invalid_token"),
+            )
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[token] = (float(claims["exp"]), principal)
@@ -157,10 +179,16 @@ def _challenge(error: str | None = None) -> dict[str, str]:
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise Unauthorized("missing bearer token", code="missing-token", headers=_challenge())
+        raise Unauthorized(
+            "Войдите в систему: в запросе нет токена доступа", code="missing-token", headers=_challenge()
+        )
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("authorization must be a Bearer token", code="invalid-token", headers=_challenge())
+        raise Unauthorized(
+            "Передайте токен доступа в заголовке Authorization по схеме Bearer",
+            code="invalid-token",
+            headers=_challenge(),
+        )
     return token.strip()
 
 
@@ -169,25 +197,25 @@ async def current_principal(request: Request) -> Principal:
     codec: TokenCodec = request.app.state.token_codec
     principal = codec.decode(bearer_token(request))
     if principal.read_only and request.method not in SAFE_METHODS:
-        raise Forbidden("this credential is read-only", code="read-only-credential")
+        raise Forbidden("Эти учётные данные дают доступ только для чтения", code="read-only-credential")
     return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role, action: str = "perform this action") -> Any:
-    """Dependency refusing (403) callers whose role is not listed; `action` completes "your role may not ...".
+def require_roles(*roles: Role, action: str = "выполнять это действие") -> Any:
+    """Dependency refusing (403) callers whose role is not listed; `action` (Russian, an infinitive phrase)
+    completes "Ваша роль «<role>» не позволяет ...".
 
     Each service's auth.py names its permissions with it, for mypy as a plain Annotated alias:
-    `Auditor = Annotated[Principal, require_roles(Role.regional_specialist, action="audit routes")]`.
+    `Auditor = Annotated[Principal, require_roles(Role.regional_specialist, action="проводить аудит маршрутов")]`.
     """
     allowed = frozenset(roles)
-    message = f"your role may not {action}"
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
-            raise Forbidden(message, code="role-forbidden")
+            raise Forbidden(f"Ваша роль «{ROLE_LABELS[principal.role]}» не позволяет {action}", code="role-forbidden")
         return principal
 
     return Depends(check)

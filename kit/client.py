@@ -111,7 +111,9 @@ class GatewayClient:
                 again = attempt < retries and loop.time() + pause < ends
                 unsent = isinstance(e, httpx.ConnectError | httpx.ConnectTimeout)
                 if not (again and (may_repeat or unsent)):
-                    raise UpstreamUnavailable("another service is unavailable") from e
+                    raise UpstreamUnavailable(
+                        "Другой сервис платформы временно недоступен: повторите запрос чуть позже"
+                    ) from e
             else:
                 pause = random.uniform(0, delay)
                 again = attempt < retries and loop.time() + pause < ends

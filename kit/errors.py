@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import traceback
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -43,9 +47,9 @@ class Problem(BaseModel):
             "examples": [
                 {
                     "type": PROBLEM_BASE + "not-found",
-                    "title": "Not found",
+                    "title": "Не найдено",
                     "status": 404,
-                    "detail": "teacher not found",
+                    "detail": "Педагог не найден",
                     "request_id": "0b7c9f3e6a2d4f1e",
                 }
             ]
@@ -66,7 +70,7 @@ class AppError(Exception):
 
     status = 500
     code = "internal-error"
-    title = "Internal server error"
+    title = "Внутренняя ошибка сервера"
 
     def __init__(
         self,
@@ -87,73 +91,81 @@ class AppError(Exception):
 
 
 class BadRequest(AppError):
-    status, code, title = 400, "bad-request", "Bad request"
+    status, code, title = 400, "bad-request", "Некорректный запрос"
 
 
 class Unauthorized(AppError):
-    status, code, title = 401, "unauthorized", "Unauthorized"
+    status, code, title = 401, "unauthorized", "Требуется вход"
 
 
 class Forbidden(AppError):
-    status, code, title = 403, "forbidden", "Forbidden"
+    status, code, title = 403, "forbidden", "Доступ запрещён"
 
 
 class NotFound(AppError):
-    status, code, title = 404, "not-found", "Not found"
+    status, code, title = 404, "not-found", "Не найдено"
 
 
 class Conflict(AppError):
-    status, code, title = 409, "conflict", "Conflict"
+    status, code, title = 409, "conflict", "Конфликт с текущим состоянием"
 
 
 class PreconditionFailed(AppError):
-    status, code, title = 412, "precondition-failed", "Precondition failed"
+    status, code, title = 412, "precondition-failed", "Данные уже изменились"
 
 
 class PayloadTooLarge(AppError):
-    status, code, title = 413, "payload-too-large", "Payload too large"
+    status, code, title = 413, "payload-too-large", "Слишком большой объём данных"
 
 
 class UnsupportedMediaType(AppError):
-    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+    status, code, title = 415, "unsupported-media-type", "Неподдерживаемый формат данных"
 
 
 class ValidationFailed(AppError):
-    status, code, title = 422, "validation-failed", "Validation failed"
+    status, code, title = 422, "validation-failed", "Данные не прошли проверку"
 
 
 class PreconditionRequired(AppError):
-    status, code, title = 428, "precondition-required", "Precondition required"
+    status, code, title = 428, "precondition-required", "Не указана версия"
 
 
 class UpstreamUnavailable(AppError):
-    status, code, title = 503, "upstream-unavailable", "Service unavailable"
+    status, code, title = 503, "upstream-unavailable", "Сервис временно недоступен"
 
 
 class UpstreamTimeout(AppError):
-    status, code, title = 504, "upstream-timeout", "Upstream timed out"
+    status, code, title = 504, "upstream-timeout", "Сервис не ответил вовремя"
 
 
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    411: "Length required",
-    412: "Precondition failed",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Validation failed",
-    428: "Precondition required",
-    429: "Too many requests",
-    500: "Internal server error",
-    502: "Bad gateway",
-    503: "Service unavailable",
-    504: "Gateway timeout",
+# Status -> (stable machine code, Russian title for people). The code is for programs and never changes.
+_STATUSES: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "Некорректный запрос"),
+    401: ("unauthorized", "Требуется вход"),
+    403: ("forbidden", "Доступ запрещён"),
+    404: ("not-found", "Не найдено"),
+    405: ("method-not-allowed", "Метод не поддерживается"),
+    406: ("not-acceptable", "Формат ответа не поддерживается"),
+    409: ("conflict", "Конфликт с текущим состоянием"),
+    411: ("length-required", "Не указана длина запроса"),
+    412: ("precondition-failed", "Данные уже изменились"),
+    413: ("payload-too-large", "Слишком большой объём данных"),
+    415: ("unsupported-media-type", "Неподдерживаемый формат данных"),
+    422: ("validation-failed", "Данные не прошли проверку"),
+    428: ("precondition-required", "Не указана версия"),
+    429: ("too-many-requests", "Слишком много запросов"),
+    500: ("internal-server-error", "Внутренняя ошибка сервера"),
+    502: ("bad-gateway", "Ошибка связи между сервисами"),
+    503: ("service-unavailable", "Сервис временно недоступен"),
+    504: ("gateway-timeout", "Сервис не ответил вовремя"),
 }
+_TITLES = {status: title for status, (_, title) in _STATUSES.items()}
+GENERIC_TITLE = "Ошибка"
+
+
+def status_title(status: int) -> str:
+    """The Russian title of a status (a generic one for a status not listed)."""
+    return _TITLES.get(status, GENERIC_TITLE)
 
 
 def problem_body(
@@ -167,10 +179,10 @@ def problem_body(
     request_id: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    code = code or _TITLES.get(status, "error").lower().replace(" ", "-")
+    code = code or _STATUSES.get(status, ("error", ""))[0]
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
-        "title": title or _TITLES.get(status, "Error"),
+        "title": title or status_title(status),
         "status": status,
         "code": code,
         "request_id": request_id if request_id is not None else current_request_id(),
@@ -195,12 +207,37 @@ def problem_response(status: int, headers: dict[str, str] | None = None, **kw: A
     )
 
 
+_VALIDATION = json.loads((Path(__file__).parent / "data" / "validation_messages.json").read_text(encoding="utf-8"))
+VALIDATION_MESSAGES: dict[str, str] = _VALIDATION["messages"]
+VALIDATION_DEFAULT: str = _VALIDATION["default"]
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+_OWN_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def field_message(error: Mapping[str, Any]) -> str:
+    """The Russian message of one pydantic error, by its `type` (kit/data/validation_messages.json), filled
+    with the limits of its context; a validator's own message is kept when it is written in Russian."""
+    kind = str(error.get("type", ""))
+    if kind in ("value_error", "assertion_error"):
+        own = str(error.get("msg", ""))
+        for prefix in _OWN_PREFIXES:
+            own = own.removeprefix(prefix)
+        if _CYRILLIC.search(own):
+            return own
+    template = VALIDATION_MESSAGES.get(kind, VALIDATION_DEFAULT)
+    ctx = error.get("ctx") or {}
+    try:
+        return template.format_map({k: str(v) for k, v in ctx.items()})
+    except (KeyError, IndexError, ValueError):
+        return VALIDATION_DEFAULT
+
+
 def validation_errors(exc: RequestValidationError) -> list[FieldError]:
-    """Translate pydantic errors to FieldErrors without the rejected input."""
+    """Translate pydantic errors to FieldErrors in Russian, without the rejected input."""
     out: list[FieldError] = []
     for e in exc.errors():
         loc = [p if isinstance(p, int | str) else str(p) for p in e.get("loc", ())]
-        out.append(FieldError(loc=loc, code=str(e.get("type", "invalid")), message=str(e.get("msg", "invalid"))))
+        out.append(FieldError(loc=loc, code=str(e.get("type", "invalid")), message=field_message(e)))
     return out
 
 
@@ -246,7 +283,7 @@ def _duplicate_response(request: Request, constraint: str) -> Response:
     return problem_response(
         409,
         code="duplicate-key",
-        detail="an object with this key already exists",
+        detail="Запись с таким ключом уже есть",
         instance=request.url.path,
     )
 
@@ -275,7 +312,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else None
+        # Starlette's own details are English status phrases ("Not Found", "Method Not Allowed"): the Russian
+        # title says the same, so only a detail written for people in Russian is kept.
+        detail = exc.detail if isinstance(exc.detail, str) and _CYRILLIC.search(exc.detail) else None
         return problem_response(
             exc.status_code, headers=getattr(exc, "headers", None), detail=detail, instance=request.url.path
         )
@@ -285,7 +324,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             422,
             code="validation-failed",
-            detail="The request does not match the schema",
+            detail="Запрос заполнен неверно: исправьте отмеченные поля",
             errors=validation_errors(exc),
             instance=request.url.path,
         )
@@ -302,7 +341,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return problem_response(
                 422,
                 code="value-not-storable",
-                detail="a value of the request is out of range or contains characters that cannot be stored",
+                detail="Значение в запросе выходит за допустимые пределы или содержит недопустимые символы",
                 instance=request.url.path,
             )
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
@@ -311,7 +350,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 503,
                 headers={"Retry-After": "5"},
                 code="database-unavailable",
-                detail="the database is unavailable; retry shortly",
+                detail="База данных временно недоступна: повторите запрос чуть позже",
                 instance=request.url.path,
             )
         return await unhandled(request, exc)
@@ -322,7 +361,7 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             headers={"Retry-After": "5"},
             code="database-unavailable",
-            detail="the database is unavailable; retry shortly",
+            detail="База данных временно недоступна: повторите запрос чуть позже",
             instance=request.url.path,
         )
 
@@ -361,7 +400,9 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         else:
             log.exception("unhandled error", extra={"path_template": template})
-        return problem_response(500, detail="An unexpected error occurred", instance=request.url.path)
+        return problem_response(
+            500, detail="Произошла непредвиденная ошибка. Повторите попытку позже", instance=request.url.path
+        )
 
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
@@ -379,7 +420,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
     for s in statuses:
         out[s] = {
-            "description": _TITLES.get(s, "Error"),
+            "description": status_title(s),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     return out

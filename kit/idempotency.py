@@ -58,15 +58,21 @@ def check_key(key: str | None, *, required: bool = True) -> str | None:
     if key is None:
         if required:
             raise BadRequest(
-                f"the {IDEMPOTENCY_HEADER} header is required for this operation",
+                f"Для этой операции нужен заголовок {IDEMPOTENCY_HEADER}",
                 code="idempotency-key-required",
             )
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationFailed(
-            "invalid idempotency key",
-            errors=[FieldError(loc=["header", IDEMPOTENCY_HEADER], code="invalid", message="1..200 characters")],
+            "Ключ идемпотентности записан неверно",
+            errors=[
+                FieldError(
+                    loc=["header", IDEMPOTENCY_HEADER],
+                    code="invalid",
+                    message="Ключ должен содержать от 1 до 200 символов",
+                )
+            ],
         )
     return key
 
@@ -107,7 +113,10 @@ class IdempotencyGuard:
             )
         ).scalar_one()
         if not got:
-            raise Conflict("a request with this idempotency key is still being processed", code="idempotency-in-flight")
+            raise Conflict(
+                "Запрос с этим ключом идемпотентности ещё выполняется: повторите его чуть позже",
+                code="idempotency-in-flight",
+            )
 
     async def begin(self, body_fingerprint: str) -> Response | None:
         """Lock the key; return the stored answer to replay, or None (do the work, then `store`)."""
@@ -139,7 +148,7 @@ class IdempotencyGuard:
             return None
         if row.fingerprint != body_fingerprint:
             raise ValidationFailed(
-                "this idempotency key was used with a different request body",
+                "Этот ключ идемпотентности уже использован для другого запроса: для нового запроса нужен новый ключ",
                 code="idempotency-key-reused",
             )
         return StoredResponse(row.status_code, row.response)

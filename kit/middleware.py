@@ -14,6 +14,7 @@ from kit.errors import problem_body
 from kit.jsonutil import dumps
 from kit.logging import route_template as route_template  # where the gateway imports it from
 from kit.requestid import REQUEST_ID_HEADER, accept_or_make, reset_request_id, set_request_id
+from kit.russian import size
 
 access_log = logging.getLogger("access")
 DRAIN_CAP = 32 * 1024 * 1024
@@ -53,7 +54,7 @@ class _TooLarge(StarletteHTTPException):
     """Raised from receive(); an HTTPException so FastAPI's body parsing re-raises it as is."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body exceeds {limit} bytes")
+        super().__init__(413, f"Запрос больше допустимого размера ({size(limit)})")
 
 
 class RequestContextMiddleware:
@@ -111,7 +112,12 @@ class RequestContextMiddleware:
         async def too_large() -> None:
             status_holder[0] = 413
             body = dumps(
-                problem_body(413, detail=f"request body exceeds {limit} bytes", instance=scope["path"], request_id=rid)
+                problem_body(
+                    413,
+                    detail=f"Запрос больше допустимого размера ({size(limit)})",
+                    instance=scope["path"],
+                    request_id=rid,
+                )
             )
             await send(
                 {

@@ -35,6 +35,12 @@ def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
         return values
     except ValueError as e:
         raise ValidationFailed(
-            "invalid cursor",
-            errors=[FieldError(loc=["query", "cursor"], code="invalid-cursor", message="cursor is not valid")],
+            "Курсор страницы записан неверно",
+            errors=[
+                FieldError(
+                    loc=["query", "cursor"],
+                    code="invalid-cursor",
+                    message="Передайте курсор из ответа на предыдущую страницу",
+                )
+            ],
         ) from e

@@ -89,7 +89,7 @@ def read_table(
         )
     if mt in CSV_MEDIA_TYPES:
         return read_csv(body, max_rows=max_rows, max_cells=max_cells, max_seconds=max_seconds)
-    raise UnsupportedMediaType("send text/csv or an XLSX workbook", code="unsupported-media-type")
+    raise UnsupportedMediaType("Загрузите таблицу в формате CSV или XLSX", code="unsupported-media-type")
 
 
 def records(
@@ -102,7 +102,9 @@ def records(
     for h in table.headers:
         f = column_of(h) if h else None
         if f is not None and f in seen:
-            errors.append(FieldError(loc=["header", f], code="duplicate-column", message="a column repeats", column=f))
+            errors.append(
+                FieldError(loc=["header", f], code="duplicate-column", message="Столбец повторяется", column=f)
+            )
             f = None
         if f is not None:
             seen.add(f)
@@ -110,10 +112,10 @@ def records(
     for f in required:
         if f not in seen:
             errors.append(
-                FieldError(loc=["header", f], code="missing-column", message="a required column is missing", column=f)
+                FieldError(loc=["header", f], code="missing-column", message="Нет обязательного столбца", column=f)
             )
     if errors:
-        raise ValidationFailed("the header row is not usable; nothing was stored", errors=errors)
+        raise ValidationFailed("Строка заголовков не подходит; ничего не сохранено", errors=errors)
     out: list[tuple[int, dict[str, Any]]] = []
     for n, values in table.rows:
         rec: dict[str, Any] = {}

@@ -49,6 +49,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from kit.errors import AppError, FieldError, PayloadTooLarge, ValidationFailed
+from kit.russian import size
 
 Source = bytes | Path
 DELIMITERS = (";", ",", "\t")
@@ -96,7 +97,8 @@ class Refusal(StrEnum):
 
 @dataclass(frozen=True)
 class Answer:
-    """The problem a refusal is answered with; `detail` may name {limit} and {row}."""
+    """The problem a refusal is answered with; `detail` may name {limit}, {size} (the limit as a size in bytes,
+    in Russian words) and {row}."""
 
     status: int
     code: str
@@ -113,24 +115,36 @@ def _body(status: int, code: str, detail: str) -> Answer:
 
 # The kit's own answers (kit.tabular's codes); a caller overrides the ones it has always answered otherwise.
 ANSWERS: dict[Refusal, Answer] = {
-    Refusal.too_large: Answer(413, "payload-too-large", "the upload exceeds {limit} bytes"),
-    Refusal.empty: _body(422, "empty", "the table is empty"),
-    Refusal.empty_sheet: _body(422, "empty", "the table is empty"),
-    Refusal.bad_encoding: _body(422, "bad-encoding", "the CSV is neither UTF-8 nor Windows-1251"),
-    Refusal.undecodable_header: _body(422, "bad-encoding", "the CSV is neither UTF-8 nor Windows-1251"),
-    Refusal.unreadable_header: _body(422, "bad-csv", "the CSV cannot be read"),
-    Refusal.bad_csv: _body(422, "bad-csv", "the CSV cannot be read"),
-    Refusal.not_xlsx: _body(422, "bad-xlsx", "the file is not an XLSX workbook"),
-    Refusal.unreadable_xlsx: _body(422, "bad-xlsx", "the file is not a readable XLSX workbook"),
-    Refusal.too_many_parts: Answer(413, "xlsx-too-large", "the workbook has too many parts"),
-    Refusal.archive_too_large: Answer(413, "xlsx-too-large", "the workbook unpacks beyond {limit} bytes"),
-    Refusal.zip_bomb: Answer(413, "xlsx-too-large", "the workbook's compression ratio is suspicious (zip bomb)"),
-    Refusal.part_zip_bomb: Answer(413, "xlsx-too-large", "a part of the workbook is suspiciously compressed"),
-    Refusal.shared_strings_too_large: Answer(413, "xlsx-too-large", "the workbook's shared strings are too large"),
-    Refusal.too_many_rows: _body(422, "too-many-rows", "the table has more than {limit} data rows"),
-    Refusal.too_many_columns: _body(422, "too-many-columns", "the header has more than {limit} columns"),
-    Refusal.too_many_cells: Answer(413, "too-many-cells", "the table has more than {limit} cells"),
-    Refusal.too_slow: Answer(413, "too-slow-to-read", "the table cannot be read within {limit:g} seconds"),
+    Refusal.too_large: Answer(413, "payload-too-large", "Файл больше допустимого размера ({size})"),
+    Refusal.empty: _body(422, "empty", "Файл пуст"),
+    Refusal.empty_sheet: _body(422, "empty", "Лист таблицы пуст"),
+    Refusal.bad_encoding: _body(422, "bad-encoding", "Файл CSV должен быть в кодировке UTF-8 или Windows-1251"),
+    Refusal.undecodable_header: _body(422, "bad-encoding", "Файл CSV должен быть в кодировке UTF-8 или Windows-1251"),
+    Refusal.unreadable_header: _body(422, "bad-csv", "Файл CSV не удаётся прочитать: проверьте разделители и кавычки"),
+    Refusal.bad_csv: _body(422, "bad-csv", "Файл CSV не удаётся прочитать: проверьте разделители и кавычки"),
+    Refusal.not_xlsx: _body(422, "bad-xlsx", "Файл не является книгой XLSX"),
+    Refusal.unreadable_xlsx: _body(
+        422, "bad-xlsx", "Книгу XLSX не удаётся прочитать: сохраните её заново в Excel или LibreOffice"
+    ),
+    Refusal.too_many_parts: Answer(
+        413, "xlsx-too-large", "В книге XLSX слишком много частей: оставьте в ней только нужный лист"
+    ),
+    Refusal.archive_too_large: Answer(
+        413, "xlsx-too-large", "Книга XLSX в распакованном виде больше допустимого размера ({size})"
+    ),
+    Refusal.zip_bomb: Answer(413, "xlsx-too-large", "Книга XLSX сжата подозрительно сильно; такой файл не принимается"),
+    Refusal.part_zip_bomb: Answer(
+        413, "xlsx-too-large", "Часть книги XLSX сжата подозрительно сильно; такой файл не принимается"
+    ),
+    Refusal.shared_strings_too_large: Answer(413, "xlsx-too-large", "В книге XLSX слишком много текста в ячейках"),
+    Refusal.too_many_rows: _body(422, "too-many-rows", "В таблице больше строк, чем допустимо (не более {limit})"),
+    Refusal.too_many_columns: _body(
+        422, "too-many-columns", "В таблице больше столбцов, чем допустимо (не более {limit})"
+    ),
+    Refusal.too_many_cells: Answer(413, "too-many-cells", "В таблице больше ячеек, чем допустимо (не более {limit})"),
+    Refusal.too_slow: Answer(
+        413, "too-slow-to-read", "Таблицу не удалось прочитать за отведённое время ({limit:g} с): разделите её на части"
+    ),
 }
 
 
@@ -157,7 +171,7 @@ def refused(refusal: Refusal, answers: Answers, *, limit: float | None = None, r
     """The problem that answers `refusal` (413 or 422, as the caller's table says)."""
     answer = answers.get(refusal) or ANSWERS[refusal]
     cls = UploadTooLarge if answer.status == 413 else UploadInvalid
-    return cls(refusal, answer, answer.detail.format(limit=limit, row=row))
+    return cls(refusal, answer, answer.detail.format(limit=limit, row=row, size=size(int(limit or 0))))
 
 
 # --- the pieces ------------------------------------------------------------------------------------

@@ -26,20 +26,30 @@ def parse_if_match(value: str | None) -> int | None:
     try:
         return int(v)
     except ValueError:
-        raise PreconditionFailed("If-Match does not match the current version", code="stale-version") from None
+        raise PreconditionFailed(
+            "Версия в If-Match не совпадает с текущей: прочитайте запись заново", code="stale-version"
+        ) from None
 
 
 def require_if_match(value: str | None) -> int:
     """The version a required If-Match names: 428 when missing (or `*`), 412 when it names none."""
     if value is None:
-        raise PreconditionRequired("send If-Match with the ETag you read", code="if-match-required")
+        raise PreconditionRequired(
+            "Передайте заголовок If-Match со значением ETag, полученным при чтении", code="if-match-required"
+        )
     expected = parse_if_match(value)
     if expected is None:
-        raise PreconditionRequired("If-Match must name a version, not *", code="if-match-required")
+        raise PreconditionRequired(
+            "В заголовке If-Match укажите версию (значение ETag), а не *", code="if-match-required"
+        )
     return expected
 
 
-def ensure_current(expected: int | None, current: int, what: str = "the object") -> None:
-    """412 when the caller read an older version than the current one."""
+def ensure_current(
+    expected: int | None,
+    current: int,
+    detail: str = "Запись изменилась с тех пор, как вы её прочитали: прочитайте её заново и повторите изменение",
+) -> None:
+    """412 when the caller read an older version than the current one; `detail` says it for people."""
     if expected is not None and expected != current:
-        raise PreconditionFailed(f"{what} changed since you read it", code="stale-version")
+        raise PreconditionFailed(detail, code="stale-version")
