@@ -163,62 +163,82 @@ def check_framework(doc: dict[str, Any]) -> list[tuple[list[str | int], str, str
     comps: dict[str, dict[str, Any]] = {}
     for i, c in enumerate(doc.get("competencies", [])):
         if c["code"] in comps:
-            errors.append((["competencies", i, "code"], "duplicate-code", "competency code repeats"))
+            errors.append((["competencies", i, "code"], "duplicate-code", "Код компетенции повторяется"))
         comps[c["code"]] = c
         if c.get("area") == Area.subject and not c.get("subject"):
-            errors.append((["competencies", i, "subject"], "missing", "a subject competency needs its subject"))
+            errors.append((["competencies", i, "subject"], "missing", "Для предметной компетенции укажите предмет"))
         t = c.get("thresholds")
         if t and t["deficit_below"] > t["strength_from"]:
             errors.append(
-                (["competencies", i, "thresholds"], "thresholds-order", "deficit_below must not exceed strength_from")
+                (
+                    ["competencies", i, "thresholds"],
+                    "thresholds-order",
+                    "Порог дефицита не может быть выше порога сильной стороны",
+                )
             )
     t = doc.get("thresholds") or {}
     if t and t.get("deficit_below", DEFAULT_DEFICIT_BELOW) > t.get("strength_from", DEFAULT_STRENGTH_FROM):
-        errors.append((["thresholds"], "thresholds-order", "deficit_below must not exceed strength_from"))
+        errors.append((["thresholds"], "thresholds-order", "Порог дефицита не может быть выше порога сильной стороны"))
     levels = doc.get("levels", [])
     if [lv["level"] for lv in levels] != [lv.value for lv in Level]:
-        errors.append((["levels"], "levels-order", "levels must be low, basic, elevated, high in this order"))
+        errors.append(
+            (["levels"], "levels-order", "Уровни должны идти по порядку: низкий, базовый, повышенный, высокий")
+        )
     else:
         mins = [lv["min_percent"] for lv in levels]
         if mins[0] != 0 or any(a >= b for a, b in itertools.pairwise(mins)):
-            errors.append((["levels"], "cut-scores", "min_percent must start at 0 and strictly increase"))
+            errors.append(
+                (
+                    ["levels"],
+                    "cut-scores",
+                    "Нижние границы уровней (в процентах) должны начинаться с 0 и строго возрастать",
+                )
+            )
         if [lv["group"] for lv in levels] != [LEVEL_GROUP[lv] for lv in Level]:
-            errors.append((["levels"], "groups", "groups must be 1, 2, 3, 4"))
+            errors.append((["levels"], "groups", "Группы уровней должны быть 1, 2, 3, 4"))
     codes: set[str] = set()
     for j, ins in enumerate(doc.get("instruments", [])):
         if ins["code"] in codes:
-            errors.append((["instruments", j, "code"], "duplicate-code", "instrument code repeats"))
+            errors.append((["instruments", j, "code"], "duplicate-code", "Код инструмента повторяется"))
         codes.add(ins["code"])
         seen: set[str] = set()
         if not ins.get("items"):
-            errors.append((["instruments", j, "items"], "missing", "an instrument needs items"))
+            errors.append((["instruments", j, "items"], "missing", "В инструменте должны быть задания"))
         for k, it in enumerate(ins.get("items", [])):
             loc: list[str | int] = ["instruments", j, "items", k]
             if it["code"] in seen:
-                errors.append(([*loc, "code"], "duplicate-code", "item code repeats in the instrument"))
+                errors.append(([*loc, "code"], "duplicate-code", "Код задания повторяется в инструменте"))
             seen.add(it["code"])
             if it["code"] in comps or it["code"].casefold() in RESERVED_COLUMNS:
                 errors.append(
                     (
                         [*loc, "code"],
                         "ambiguous-code",
-                        "item codes must differ from competency codes and reserved column names",
+                        "Код задания не должен совпадать с кодом компетенции или со служебным названием столбца",
                     )
                 )
             comp = comps.get(it["competency"])
             if comp is None:
-                errors.append(([*loc, "competency"], "unknown-competency", "item refers to an unknown competency"))
+                errors.append(
+                    ([*loc, "competency"], "unknown-competency", "Задание относится к неизвестной компетенции")
+                )
             elif comp.get("area") == Area.subject and ins.get("subject") and comp.get("subject") != ins["subject"]:
                 errors.append(
                     (
                         [*loc, "competency"],
                         "subject-mismatch",
-                        "a subject competency of another subject than the instrument's",
+                        "Предметная компетенция относится к другому предмету, чем инструмент",
                     )
                 )
     for c in comps:
         if c.casefold() in RESERVED_COLUMNS:
-            errors.append((["competencies"], "ambiguous-code", "competency codes must differ from reserved names"))
+            errors.append(
+                (
+                    ["competencies"],
+                    "ambiguous-code",
+                    "Код компетенции не должен совпадать со служебным названием столбца",
+                )
+            )
     return errors
 
 

@@ -110,13 +110,13 @@ class TestCsv:
         assert body.value.code == "payload-too-large"
 
     def test_a_caller_answers_with_its_own_codes(self) -> None:
-        mine = {Refusal.empty: Answer(422, "empty-file", "the file is empty")}
+        mine = {Refusal.empty: Answer(422, "empty-file", "Файл пуст")}
         with pytest.raises(UploadRefused) as e:
             read_rows(b"\n", "csv", LIMITS, answers=mine)
         assert (e.value.status, e.value.code, e.value.detail, e.value.refusal) == (
             422,
             "empty-file",
-            "the file is empty",
+            "Файл пуст",
             Refusal.empty,
         )
         assert isinstance(e.value, ValidationFailed) and e.value.errors is None

@@ -62,7 +62,7 @@ async def list_frameworks(
 async def get_latest_framework(code: str, principal: CurrentPrincipal, session: DbSession) -> dict[str, Any]:
     row = await FrameworkRepository(session).get(principal, code, None)
     if row is None:
-        raise NotFound("framework not found", code="framework-not-found")
+        raise NotFound("Модель компетенций не найдена", code="framework-not-found")
     return summary(row)
 
 
@@ -81,5 +81,5 @@ async def get_framework_version(
 ) -> dict[str, Any]:
     row = await FrameworkRepository(session).get(principal, code, version)
     if row is None:
-        raise NotFound("framework version not found", code="framework-not-found")
+        raise NotFound("Такой версии модели компетенций нет", code="framework-not-found")
     return summary(row)

@@ -75,7 +75,7 @@ async def get_result(
     repo = ResultRepository(session)
     row = await repo.get(principal, result_id)
     if row is None:
-        raise NotFound("result not found", code="result-not-found")
+        raise NotFound("Результат не найден", code="result-not-found")
     history = await present_all(session, await repo.of_teacher(principal, row["teacher_id"]))
     attach_changes(history)
     response.headers["ETag"] = f'"{row["version"]}"'
@@ -91,7 +91,7 @@ async def get_result(
 async def get_teacher_profile(teacher_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> dict[str, Any]:
     teacher = await TeacherRepository(session).get(principal, teacher_id)
     if teacher is None:
-        raise NotFound("teacher not found", code="teacher-not-found")
+        raise NotFound("Педагог не найден", code="teacher-not-found")
     history = await present_all(session, await ResultRepository(session).of_teacher(principal, teacher_id))
     attach_changes(history)
     latest: dict[str, dict[str, Any]] = {}

@@ -78,7 +78,7 @@ async def get_teacher_by_external_id(
 ) -> dict[str, Any]:
     row = await TeacherRepository(session).get_by_external_id(principal, external_id)
     if row is None:
-        raise NotFound("teacher not found", code="teacher-not-found")
+        raise NotFound("Педагог не найден", code="teacher-not-found")
     response.headers["ETag"] = etag(row["version"])
     return row
 

@@ -202,12 +202,12 @@ class RowChecker:
         errs: list[FieldError] = []
         prefix: list[str | int] = ["body", "rows", row - 1]
         if not isinstance(obj, dict):
-            self._err(errs, prefix, row, "", "invalid-row", "a row must be an object")
+            self._err(errs, prefix, row, "", "invalid-row", "Строка должна быть объектом с полями")
             self._finish(errs)
             return
         for k in obj:
             if k not in JSON_FIELDS:
-                self._err(errs, [*prefix, str(k)], row, str(k), "unknown-column", "unknown field")
+                self._err(errs, [*prefix, str(k)], row, str(k), "unknown-column", "Такого поля нет в форме загрузки")
         item_points: list[float] | None = None
         comp_points: list[float] | None = None
         if obj.get("items") is not None:
@@ -219,7 +219,14 @@ class RowChecker:
                 row, obj["competencies"], list(self.ins.competencies), self.comp_max, "competencies", prefix, errs
             )
         elif obj.get("total") is None:
-            self._err(errs, prefix, row, "items", "missing-scores", "send items, competencies or at least a total")
+            self._err(
+                errs,
+                prefix,
+                row,
+                "items",
+                "missing-scores",
+                "Укажите баллы по заданиям, по компетенциям или хотя бы итоговый балл",
+            )
         names = list(FIELD_ALIASES)
         fields = {name: i for i, name in enumerate(names)}
         values = [obj.get(name) for name in names]
@@ -243,7 +250,9 @@ class RowChecker:
         errs: list[FieldError],
     ) -> list[float] | None:
         if not isinstance(given, dict):
-            self._err(errs, [*prefix, key], row, key, "invalid-scores", f"{key} must be an object of code: points")
+            self._err(
+                errs, [*prefix, key], row, key, "invalid-scores", f"Поле «{key}» должно быть объектом вида «код: балл»"
+            )
             return None
         known = set(codes)
         for k in given:
@@ -254,7 +263,7 @@ class RowChecker:
                     row,
                     f"{key}.{k}",
                     "unknown-column",
-                    "not an item or competency of the campaign's instrument",
+                    "В инструменте кампании нет такого задания или компетенции",
                 )
         out: list[float] = []
         for code, mx in zip(codes, maxes, strict=True):
@@ -262,18 +271,18 @@ class RowChecker:
             col = f"{key}.{code}"
             loc: list[str | int] = [*prefix, key, code]
             if v is None:
-                self._err(errs, loc, row, col, "missing-score", "the score is missing")
+                self._err(errs, loc, row, col, "missing-score", "Нет балла")
                 continue
             if isinstance(v, bool) or not isinstance(v, int | float | str):
-                self._err(errs, loc, row, col, "not-a-number", "the score is not a number")
+                self._err(errs, loc, row, col, "not-a-number", "Балл должен быть числом")
                 continue
             p = _slow_number(str(v)) if isinstance(v, str) else (float(v) if math.isfinite(v) else None)
             if p is None:
-                self._err(errs, loc, row, col, "not-a-number", "the score is not a number")
+                self._err(errs, loc, row, col, "not-a-number", "Балл должен быть числом")
             elif p < 0:
-                self._err(errs, loc, row, col, "negative-score", "the score is negative")
+                self._err(errs, loc, row, col, "negative-score", "Балл не может быть отрицательным")
             elif p > mx + 1e-9:
-                self._err(errs, loc, row, col, "above-max", f"the score is above the maximum of {fmt_points(mx)}")
+                self._err(errs, loc, row, col, "above-max", f"Балл больше максимального ({fmt_points(mx)})")
             else:
                 out.append(round(p, 2))
         return out if len(out) == len(codes) else None
@@ -302,15 +311,15 @@ class RowChecker:
             col = cols.names[idx[k]]
             loc: list[str | int] = [*prefix, row, col]
             if not c.strip():
-                self._err(errs, loc, row, col, "missing-score", "the score is missing")
+                self._err(errs, loc, row, col, "missing-score", "Нет балла")
                 ok = False
                 continue
             p = _slow_number(c)
             if p is None:
-                self._err(errs, loc, row, col, "not-a-number", "the score is not a number")
+                self._err(errs, loc, row, col, "not-a-number", "Балл должен быть числом")
                 ok = False
             elif p < 0:
-                self._err(errs, loc, row, col, "negative-score", "the score is negative")
+                self._err(errs, loc, row, col, "negative-score", "Балл не может быть отрицательным")
                 ok = False
             elif p > mx + 1e-9:
                 self._err(
@@ -319,7 +328,7 @@ class RowChecker:
                     row,
                     col,
                     "above-max",
-                    f"the score is above the maximum of {fmt_points(mx)} for {codes[k]}",
+                    f"Балл больше максимального ({fmt_points(mx)}) для «{codes[k]}»",
                 )
                 ok = False
             else:
@@ -345,15 +354,22 @@ class RowChecker:
         ext = cell(f.get("external_id"))
         if not ext:
             loc, column = col_loc("external_id")
-            self._err(errs, loc, row, column, "missing", "the external id is missing")
+            self._err(errs, loc, row, column, "missing", "Не указан код педагога")
         elif not EXTERNAL_ID.match(ext):
             loc, column = col_loc("external_id")
-            self._err(errs, loc, row, column, "invalid-external-id", "1..64 characters: latin letters, digits, _ . : -")
+            self._err(
+                errs,
+                loc,
+                row,
+                column,
+                "invalid-external-id",
+                "Код педагога — от 1 до 64 символов: латинские буквы, цифры и знаки _ . : -",
+            )
         else:
             first = self.seen.get(ext)
             if first is not None:
                 loc, column = col_loc("external_id")
-                self._err(errs, loc, row, column, "duplicate-in-batch", f"the teacher repeats data row {first}")
+                self._err(errs, loc, row, column, "duplicate-in-batch", f"Педагог уже есть в строке {first}")
             else:
                 self.seen[ext] = row
         # Registry fields: optional, but when given they must be valid.
@@ -364,10 +380,10 @@ class RowChecker:
         region = ""
         if full_name and not (3 <= len(full_name) <= 300):
             loc, column = col_loc("full_name")
-            self._err(errs, loc, row, column, "invalid-name", "the name must have 3..300 characters")
+            self._err(errs, loc, row, column, "invalid-name", "ФИО должно содержать от 3 до 300 символов")
         if len(position) > 300:
             loc, column = col_loc("position")
-            self._err(errs, loc, row, column, "too-long", "at most 300 characters")
+            self._err(errs, loc, row, column, "too-long", "Должность — не длиннее 300 символов")
         if mun or org:
             o = self.orgs.get(org)
             if o is None or o.municipality != mun:
@@ -378,7 +394,7 @@ class RowChecker:
                     row,
                     column,
                     "unknown-organisation",
-                    "organisation is unknown or belongs to another municipality",
+                    "Образовательная организация не найдена или относится к другому муниципалитету",
                 )
             else:
                 region = o.region
@@ -389,9 +405,9 @@ class RowChecker:
             total = _slow_number(total_cell)
             loc, column = col_loc("total")
             if total is None:
-                self._err(errs, loc, row, column, "not-a-number", "the total is not a number")
+                self._err(errs, loc, row, column, "not-a-number", "Итоговый балл должен быть числом")
             elif total < 0:
-                self._err(errs, loc, row, column, "negative-score", "the total is negative")
+                self._err(errs, loc, row, column, "negative-score", "Итоговый балл не может быть отрицательным")
             elif total > self.ins.max_total + 1e-9:
                 self._err(
                     errs,
@@ -399,11 +415,11 @@ class RowChecker:
                     row,
                     column,
                     "above-max",
-                    f"the total is above the maximum of {fmt_points(self.ins.max_total)}",
+                    f"Итоговый балл больше максимального ({fmt_points(self.ins.max_total)})",
                 )
         elif item_points is None and comp_points is None and not errs:
             loc, column = col_loc("total")
-            self._err(errs, loc, row, column, "missing-score", "the total is missing")
+            self._err(errs, loc, row, column, "missing-score", "Нет итогового балла")
         level_cell = cell(f.get("level"))
         reported: Level | None = None
         if level_cell:
@@ -416,7 +432,7 @@ class RowChecker:
                     row,
                     column,
                     "invalid-level",
-                    "level must be low/basic/elevated/high, низкий/базовый/повышенный/высокий or 1..4",
+                    "Укажите уровень: «низкий», «базовый», «повышенный», «высокий» или номер от 1 до 4",
                 )
         if errs:
             self._finish(errs)
@@ -435,7 +451,7 @@ class RowChecker:
             and abs(total - score.total) > 0.005
         ):
             loc, column = col_loc("total")
-            self._err(errs, loc, row, column, "total-mismatch", "the total differs from the sum of the scores")
+            self._err(errs, loc, row, column, "total-mismatch", "Итоговый балл не равен сумме баллов")
             self._finish(errs)
             return
         if item_points is not None:
@@ -488,18 +504,20 @@ def check_upload(
             rows = json_rows(spool)
             if len(rows) > max_json_rows:
                 raise UploadRejected(
-                    413, "too-many-rows", f"a JSON batch holds at most {max_json_rows} rows; send CSV or XLSX"
+                    413,
+                    "too-many-rows",
+                    f"В пакете JSON допустимо не более {max_json_rows} строк; больше загружайте файлом CSV или XLSX",
                 )
             for i, obj in enumerate(rows, start=1):
                 checker.check_json(i, obj)
         else:
             if spool.size == 0:
-                raise UploadRejected(422, "empty-file", "the file is empty")
+                raise UploadRejected(422, "empty-file", "Файл пуст")
             header, data = csv_rows(spool, charset) if fmt == FORMAT_CSV else xlsx_rows(spool, archive_limits)
             cols = map_header(header, instrument)
             prefix: list[str | int] = ["row"]
             for i, cells in enumerate(data, start=1):
                 checker.check(i, cells, cols, prefix)
             if checker.outcome.rows == 0:
-                raise UploadRejected(422, "no-rows", "the file has a header but no data rows")
+                raise UploadRejected(422, "no-rows", "В файле есть строка заголовков, но нет строк с данными")
     return checker.outcome

@@ -60,7 +60,7 @@ def map_header(header: list[str], instrument: Instrument) -> Columns:
                     loc=["header", col + 1],
                     code="unknown-column",
                     column=name,
-                    message="the column is not a registry field, item or competency of the campaign's instrument",
+                    message="Неизвестный столбец: это не поле реестра, не задание и не компетенция инструмента",
                 )
             )
             continue
@@ -70,7 +70,7 @@ def map_header(header: list[str], instrument: Instrument) -> Columns:
                     loc=["header", col + 1],
                     code="duplicate-column",
                     column=name,
-                    message="the column appears more than once",
+                    message="Столбец повторяется",
                 )
             )
             continue
@@ -81,7 +81,7 @@ def map_header(header: list[str], instrument: Instrument) -> Columns:
                 loc=["header"],
                 code="missing-column",
                 column="external_id",
-                message="the external_id column is required",
+                message="Нужен столбец «Код педагога» (или «external_id»)",
             )
         )
     if item_idx and comp_idx:
@@ -90,7 +90,7 @@ def map_header(header: list[str], instrument: Instrument) -> Columns:
                 loc=["header"],
                 code="mixed-scores",
                 column=None,
-                message="send item scores or competency scores, not both",
+                message="Загрузите баллы либо по заданиям, либо по компетенциям, но не то и другое сразу",
             )
         )
     if item_idx and len(item_idx) != len(instrument.items):
@@ -100,7 +100,7 @@ def map_header(header: list[str], instrument: Instrument) -> Columns:
                 loc=["header"],
                 code="missing-column",
                 column=missing[0],
-                message=f"item columns missing: {', '.join(missing)}",
+                message=f"Нет столбцов заданий: {', '.join(missing)}",
             )
         )
     if comp_idx and len(comp_idx) != len(instrument.competencies):
@@ -110,7 +110,7 @@ def map_header(header: list[str], instrument: Instrument) -> Columns:
                 loc=["header"],
                 code="missing-column",
                 column=missing[0],
-                message=f"competency columns missing: {', '.join(missing)}",
+                message=f"Нет столбцов компетенций: {', '.join(missing)}",
             )
         )
     if not item_idx and not comp_idx and "total" not in fields:
@@ -119,11 +119,11 @@ def map_header(header: list[str], instrument: Instrument) -> Columns:
                 loc=["header"],
                 code="missing-column",
                 column="total",
-                message="send item scores, competency scores or at least a total",
+                message="Добавьте баллы по заданиям, по компетенциям или хотя бы столбец «Итого»",
             )
         )
     if errors:
-        raise UploadRejected(422, "invalid-header", "the header has errors; nothing was stored", errors)
+        raise UploadRejected(422, "invalid-header", "В строке заголовков есть ошибки; ничего не сохранено", errors)
     return Columns(
         fields=fields,
         items=[item_idx[k] for k in range(len(instrument.items))] if item_idx else None,

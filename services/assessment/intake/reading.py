@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from kit import uploads
+from kit import russian, uploads
 from kit.errors import FieldError
 from kit.uploads import Answer, Refusal, TableRows, UploadLimits, UploadRefused
 
@@ -69,7 +69,9 @@ async def spool_body(chunks: AsyncIterator[bytes], limit: int, directory: str | 
                     continue
                 size += len(chunk)
                 if size > limit:
-                    raise UploadRejected(413, "payload-too-large", f"the upload exceeds {limit} bytes")
+                    raise UploadRejected(
+                        413, "payload-too-large", f"Файл больше допустимого размера ({russian.size(limit)})"
+                    )
                 h.update(chunk)
                 if utf8:
                     try:
@@ -103,8 +105,7 @@ def format_of(content_type: str | None) -> tuple[str, str | None]:
         raise UploadRejected(
             415,
             "unsupported-media-type",
-            "send text/csv, application/json or an XLSX workbook "
-            "(application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)",
+            "Загрузите таблицу в формате CSV или XLSX либо пакет строк в формате JSON",
         )
     charset = None
     for p in params.split(";"):
@@ -131,25 +132,41 @@ ArchiveLimits = UploadLimits
 CSV_LIMITS = UploadLimits()
 
 # What the intake has always answered when an upload cannot be read as a whole.
-_HEADER = Answer(422, "unreadable-file", "the CSV header cannot be read")
-_CSV = Answer(422, "unreadable-file", "the CSV cannot be read after data row {row}")
+_HEADER = Answer(
+    422, "unreadable-file", "Строку заголовков файла CSV не удаётся прочитать: сохраните файл в кодировке UTF-8"
+)
+_CSV = Answer(
+    422,
+    "unreadable-file",
+    "Файл CSV не удаётся прочитать после строки данных {row}: проверьте кодировку, разделители и кавычки",
+)
 _ARCHIVE = "archive-too-large"
 ANSWERS: dict[Refusal, Answer] = {
-    Refusal.empty: Answer(422, "empty-file", "the file is empty"),
-    Refusal.empty_sheet: Answer(422, "empty-file", "the workbook's first sheet is empty"),
+    Refusal.empty: Answer(422, "empty-file", "Файл пуст"),
+    Refusal.empty_sheet: Answer(422, "empty-file", "Первый лист книги пуст"),
     Refusal.undecodable_header: _HEADER,
     Refusal.unreadable_header: _HEADER,
     Refusal.bad_encoding: _CSV,
     Refusal.bad_csv: _CSV,
-    Refusal.not_xlsx: Answer(422, "unreadable-file", "the body is not an XLSX workbook"),
-    Refusal.unreadable_xlsx: Answer(422, "unreadable-file", "the XLSX workbook cannot be read"),
-    Refusal.too_many_parts: Answer(413, _ARCHIVE, "the workbook has too many parts"),
-    Refusal.archive_too_large: Answer(413, _ARCHIVE, "the workbook unpacks to more than {limit} bytes"),
-    Refusal.zip_bomb: Answer(413, _ARCHIVE, "the workbook's compression ratio is suspicious (zip bomb)"),
-    Refusal.part_zip_bomb: Answer(413, _ARCHIVE, "a part of the workbook is suspiciously compressed"),
-    Refusal.shared_strings_too_large: Answer(413, _ARCHIVE, "the workbook's shared strings are too large"),
-    Refusal.too_many_rows: Answer(413, "too-many-rows", "the upload has more than {limit} data rows"),
-    Refusal.too_slow: Answer(413, "too-slow-to-read", "the upload cannot be read within {limit:g} seconds"),
+    Refusal.not_xlsx: Answer(422, "unreadable-file", "Файл не является книгой XLSX"),
+    Refusal.unreadable_xlsx: Answer(
+        422, "unreadable-file", "Книгу XLSX не удаётся прочитать: сохраните её заново в Excel или LibreOffice"
+    ),
+    Refusal.too_many_parts: Answer(
+        413, _ARCHIVE, "В книге XLSX слишком много частей: оставьте в ней только нужный лист"
+    ),
+    Refusal.archive_too_large: Answer(
+        413, _ARCHIVE, "Книга XLSX в распакованном виде больше допустимого размера ({size})"
+    ),
+    Refusal.zip_bomb: Answer(413, _ARCHIVE, "Книга XLSX сжата подозрительно сильно; такой файл не принимается"),
+    Refusal.part_zip_bomb: Answer(
+        413, _ARCHIVE, "Часть книги XLSX сжата подозрительно сильно; такой файл не принимается"
+    ),
+    Refusal.shared_strings_too_large: Answer(413, _ARCHIVE, "В книге XLSX слишком много текста в ячейках"),
+    Refusal.too_many_rows: Answer(413, "too-many-rows", "В файле больше строк, чем допустимо (не более {limit})"),
+    Refusal.too_slow: Answer(
+        413, "too-slow-to-read", "Файл не удалось прочитать за отведённое время ({limit:g} с): разделите его на части"
+    ),
 }
 
 
@@ -201,15 +218,15 @@ def json_rows(spool: SpooledBody) -> list[Any]:
     try:
         doc = orjson.loads(spool.path.read_bytes())
     except orjson.JSONDecodeError as e:
-        raise UploadRejected(422, "unreadable-file", "the body is not valid JSON") from e
+        raise UploadRejected(422, "unreadable-file", "Тело запроса не читается как JSON") from e
     if not isinstance(doc, dict) or set(doc) != {"rows"} or not isinstance(doc["rows"], list):
         raise UploadRejected(
             422,
             "invalid-batch",
-            'a JSON batch is an object with one key, "rows", holding an array',
-            [FieldError(loc=["body"], code="invalid-batch", message='expected {"rows": [...]}')],
+            "Пакет JSON должен быть объектом с единственным полем «rows» — списком строк",
+            [FieldError(loc=["body"], code="invalid-batch", message="Ожидается объект вида {«rows»: [...]}")],
         )
     if not doc["rows"]:
-        raise UploadRejected(422, "no-rows", "the batch has no rows")
+        raise UploadRejected(422, "no-rows", "В пакете нет ни одной строки")
     rows: list[Any] = doc["rows"]
     return rows

@@ -24,12 +24,13 @@ TRANSITIONS = {
     CampaignStatus.closed: {CampaignStatus.open},
 }
 RESCORE_CHUNK = 5000
+STALE_CAMPAIGN_DETAIL = "Кампания изменилась с тех пор, как вы её прочитали: прочитайте её заново и повторите изменение"
 
 
 def require_if_match(value: str | None, current: int) -> int:
     """The version the caller read: 428 without If-Match, 412 when it is not the current one."""
     expected = require_version(value)
-    ensure_current(expected, current, "the campaign")
+    ensure_current(expected, current, STALE_CAMPAIGN_DETAIL)
     return current
 
 
@@ -43,7 +44,7 @@ async def get_campaign(
     """The campaign in the caller's scope, or 404."""
     row = await CampaignRepository(session).get(principal, campaign_id, lock=lock)
     if row is None:
-        raise NotFound("campaign not found", code="campaign-not-found")
+        raise NotFound("Кампания не найдена", code="campaign-not-found")
     return row
 
 
@@ -55,18 +56,23 @@ async def create_campaign(
     fw_row = await fws.get(principal, body.framework_code, body.framework_version)
     if fw_row is None:
         raise _invalid(
-            "unknown framework or version", "framework_code", "unknown-framework", "no such framework version"
+            "Неизвестная модель компетенций или её версия",
+            "framework_code",
+            "unknown-framework",
+            "Такой версии модели компетенций нет",
         )
     fw = await fws.scoring(fw_row["id"])
     instrument = fw.instruments.get(body.instrument)
     if instrument is None:
-        raise _invalid("unknown instrument", "instrument", "unknown-instrument", "the framework has no such instrument")
+        raise _invalid(
+            "Неизвестный инструмент", "instrument", "unknown-instrument", "В модели компетенций нет такого инструмента"
+        )
     if instrument.subject and instrument.subject != body.subject:
         raise _invalid(
-            "instrument of another subject",
+            "Инструмент относится к другому предмету",
             "instrument",
             "subject-mismatch",
-            "the instrument is for another subject than the campaign's",
+            "Инструмент предназначен не для того предмета, что у кампании",
         )
     return await CampaignRepository(session).create(
         {
@@ -98,10 +104,10 @@ async def update_campaign(
         values["name"] = body.name
     if body.status is not None and body.status != current["status"]:
         if body.status not in TRANSITIONS[CampaignStatus(current["status"])]:
-            raise Conflict("this status change is not allowed", code="invalid-transition")
+            raise Conflict("Такой переход статуса кампании невозможен", code="invalid-transition")
         values["status"] = body.status.value
     if values and not await repo.update(campaign_id, expected, values):
-        raise PreconditionFailed("the campaign changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_CAMPAIGN_DETAIL, code="stale-version")
     return await get_campaign(session, principal, campaign_id)
 
 
@@ -116,7 +122,7 @@ def _rescored(framework: Framework, instrument: Instrument, r: dict[str, Any], s
     comps = [float(x) for x in r["competency_points"]] if r["competency_points"] else None
     if items is None and comps is not None and not same_comps:
         raise ValidationFailed(
-            "results without item scores cannot be moved to other competencies", code="instrument-mismatch"
+            "Результаты без баллов по заданиям нельзя перенести на другие компетенции", code="instrument-mismatch"
         )
     reported = Level(r["level"]) if r["level_source"] == "reported" else None
     sc = score_result(
@@ -152,17 +158,20 @@ async def rescore_campaign(
     target = await fws.get(principal, campaign["framework_code"], framework_version)
     if target is None:
         raise _invalid(
-            "unknown framework version", "framework_version", "unknown-framework", "no such framework version"
+            "Неизвестная версия модели компетенций",
+            "framework_version",
+            "unknown-framework",
+            "Такой версии модели компетенций нет",
         )
     old_ins = (await fws.scoring(campaign["framework_id"])).instruments[campaign["instrument"]]
     new_fw = await fws.scoring(target["id"])
     new_ins = new_fw.instruments.get(campaign["instrument"])
     if new_ins is None or new_ins.item_codes() != old_ins.item_codes():
         raise _invalid(
-            "the new version's instrument has other items",
+            "В новой версии у инструмента другие задания",
             "framework_version",
             "instrument-mismatch",
-            "the instrument must keep the same item codes in the same order",
+            "Коды заданий инструмента должны остаться теми же и в том же порядке",
         )
     same_comps = new_ins.competencies == old_ins.competencies
     writer = IntakeWriter(session)
@@ -177,6 +186,6 @@ async def rescore_campaign(
         after = chunk[-1]["id"]
     if target["id"] != campaign["framework_id"]:
         if not await campaigns.update(campaign_id, expected, {"framework_id": target["id"]}):
-            raise PreconditionFailed("the campaign changed since you read it", code="stale-version")
+            raise PreconditionFailed(STALE_CAMPAIGN_DETAIL, code="stale-version")
     row = await get_campaign(session, principal, campaign_id)
     return {"campaign": row, "results": total, "changed": changed}

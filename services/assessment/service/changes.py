@@ -19,8 +19,14 @@ def feed_position(after: str | None) -> tuple[int, int]:
     position = decode_cursor(after, 2) or [0, 0]
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in position):
         raise ValidationFailed(
-            "invalid cursor",
-            errors=[FieldError(loc=["query", "after"], code="invalid-cursor", message="cursor is not valid")],
+            "Курсор страницы записан неверно",
+            errors=[
+                FieldError(
+                    loc=["query", "after"],
+                    code="invalid-cursor",
+                    message="Передайте курсор из ответа на предыдущую страницу",
+                )
+            ],
         )
     return position[0], position[1]
 

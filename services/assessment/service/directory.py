@@ -16,12 +16,12 @@ def _unique_codes(codes: list[str]) -> None:
     errors: list[FieldError] = []
     for i, code in enumerate(codes):
         if code in first:
-            message = f"item {i} repeats item {first[code]}"
+            message = f"Элемент {i} повторяет код элемента {first[code]}"
             errors.append(FieldError(loc=["body", i, "code"], code="duplicate-code", message=message))
         else:
             first[code] = i
     if errors:
-        raise ValidationFailed("codes repeat within the body; nothing was stored", errors=errors)
+        raise ValidationFailed("Коды в запросе повторяются; ничего не сохранено", errors=errors)
 
 
 def _not_elsewhere(existing: dict[str, str], wanted: dict[str, str], what: str) -> None:
@@ -29,7 +29,7 @@ def _not_elsewhere(existing: dict[str, str], wanted: dict[str, str], what: str) 
     taken = sorted(code for code, region in wanted.items() if code in existing and existing[code] != region)
     if taken:
         raise Conflict(
-            f"{len(taken)} {what} codes belong to another region; nothing was stored",
+            f"Кодов, уже занятых {what} другого региона: {len(taken)}; ничего не сохранено",
             code="code-of-another-region",
             extra={"codes": taken[:50]},
         )
@@ -40,12 +40,12 @@ async def upsert_municipalities(
 ) -> list[dict[str, object]]:
     """Create or update municipalities of the caller's region; 409 for a code of another region."""
     if principal.region and any(m.region != principal.region for m in body):
-        raise Forbidden("municipalities outside your region", code="out-of-scope")
+        raise Forbidden("Можно изменять только муниципалитеты своего региона", code="out-of-scope")
     _unique_codes([m.code for m in body])
     repo = DirectoryRepository(session)
     if body:
         wanted = {m.code: m.region for m in body}
-        _not_elsewhere(await repo.regions_of_municipalities(list(wanted)), wanted, "municipality")
+        _not_elsewhere(await repo.regions_of_municipalities(list(wanted)), wanted, "муниципалитетами")
         await repo.upsert_municipalities([m.model_dump() for m in body])
     return [m.model_dump() for m in body]
 
@@ -71,10 +71,10 @@ async def upsert_organisations(
     target = await repo.regions_of_municipalities(sorted({o.municipality for o in body}))
     for code in {o.municipality for o in body}:
         if code not in target or (principal.region and target[code] != principal.region):
-            raise NotFound("municipality not found", code="municipality-not-found")
+            raise NotFound("Муниципалитет не найден", code="municipality-not-found")
     if body:
         wanted = {o.code: target[o.municipality] for o in body}
-        _not_elsewhere(await repo.regions_of_organisations(list(wanted)), wanted, "organisation")
+        _not_elsewhere(await repo.regions_of_organisations(list(wanted)), wanted, "образовательными организациями")
         await repo.upsert_organisations(
             [{"code": o.code, "name": o.name, "municipality_code": o.municipality} for o in body]
         )

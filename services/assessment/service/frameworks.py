@@ -19,7 +19,7 @@ async def create_framework(session: AsyncSession, principal: Principal, body: Fr
     problems = check_framework(document)
     if problems:
         raise ValidationFailed(
-            "the framework is inconsistent",
+            "Модель компетенций противоречива: исправьте отмеченные места",
             errors=[FieldError(loc=["body", *loc], code=code, message=msg) for loc, code, msg in problems],
         )
     return await FrameworkRepository(session).create(

@@ -29,7 +29,10 @@ async def depersonalise_teacher(
     repo = PersonalDataRepository(session)
     row = await repo.depersonalise(teacher_id, parse_if_match(if_match))
     if row is None:
-        raise PreconditionFailed("the teacher changed since you read it", code="stale-version")
+        raise PreconditionFailed(
+            "Данные педагога изменились с тех пор, как вы их прочитали: прочитайте их заново и повторите изменение",
+            code="stale-version",
+        )
     await repo.announce(teacher_id)
     await repo.log(principal, DEPERSONALISED, teacher_id, str(current["region"]))
     return row
@@ -42,8 +45,14 @@ async def personal_data_log(
     after = decode_cursor(cursor, 1)
     if after is not None and not (isinstance(after[0], int) and not isinstance(after[0], bool)):
         raise ValidationFailed(
-            "invalid cursor",
-            errors=[FieldError(loc=["query", "cursor"], code="invalid-cursor", message="cursor is not valid")],
+            "Курсор страницы записан неверно",
+            errors=[
+                FieldError(
+                    loc=["query", "cursor"],
+                    code="invalid-cursor",
+                    message="Передайте курсор из ответа на предыдущую страницу",
+                )
+            ],
         )
     rows = await PersonalDataRepository(session).entries(principal, teacher_id, after[0] if after else None, limit + 1)
     next_cursor = encode_cursor([rows[limit - 1]["id"]]) if len(rows) > limit else None

@@ -31,12 +31,12 @@ def check_placement(
     loc: list[str | int] = ["body", "teachers", row - 1] if row else ["body"]
     if org is None or org["municipality_code"] != municipality:
         raise ValidationFailed(
-            "unknown organisation or it is not in the given municipality",
+            "Образовательная организация не найдена или не относится к указанному муниципалитету",
             errors=[
                 FieldError(
                     loc=[*loc, "organisation"],
                     code="unknown-organisation",
-                    message="organisation is unknown or belongs to another municipality",
+                    message="Образовательная организация не найдена или относится к другому муниципалитету",
                     row=row,
                     column="organisation",
                 )
@@ -47,7 +47,10 @@ def check_placement(
     return str(org["region"])
 
 
-OUT_OF_SCOPE = "the teacher would be outside your scope"
+OUT_OF_SCOPE = "Педагог оказался бы вне вашей зоны доступа"
+STALE_TEACHER_DETAIL = (
+    "Данные педагога изменились с тех пор, как вы их прочитали: прочитайте их заново и повторите изменение"
+)
 
 
 def sees_registered(principal: Principal, now: dict[str, Any]) -> bool:
@@ -69,7 +72,7 @@ async def create_teacher(session: AsyncSession, principal: Principal, body: Teac
     if now is not None and not sees_registered(principal, now):
         raise Forbidden(OUT_OF_SCOPE, code="out-of-scope")
     if now is not None:
-        raise Conflict("a teacher with this external id already exists", code="external-id-taken")
+        raise Conflict("Педагог с таким кодом уже есть", code="external-id-taken")
     return await repo.insert(_row_values(body, region))
 
 
@@ -77,7 +80,7 @@ async def get_teacher(session: AsyncSession, principal: Principal, teacher_id: u
     """The teacher in the caller's scope, or 404."""
     row = await TeacherRepository(session).get(principal, teacher_id)
     if row is None:
-        raise NotFound("teacher not found", code="teacher-not-found")
+        raise NotFound("Педагог не найден", code="teacher-not-found")
     return row
 
 
@@ -110,11 +113,11 @@ async def update_teacher(
     expected = require_if_match(if_match)
     values = await _changed_values(session, principal, current, body.model_dump(exclude_unset=True, exclude_none=True))
     if not values:
-        ensure_current(expected, current["version"], "the teacher")
+        ensure_current(expected, current["version"], STALE_TEACHER_DETAIL)
         return current
     row = await TeacherRepository(session).update(teacher_id, values, expected)
     if row is None:
-        raise PreconditionFailed("the teacher changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_TEACHER_DETAIL, code="stale-version")
     return row
 
 
@@ -127,7 +130,7 @@ def _duplicates(body: TeacherBulk) -> list[FieldError]:
                 FieldError(
                     loc=["body", "teachers", i - 1, "external_id"],
                     code="duplicate-in-batch",
-                    message=f"external id repeats row {seen[t.external_id]}",
+                    message=f"Код педагога повторяет строку {seen[t.external_id]}",
                     row=i,
                     column="external_id",
                 )
@@ -162,7 +165,7 @@ async def bulk_upsert_teachers(session: AsyncSession, principal: Principal, body
             continue
         rows.append(_row_values(t, region))
     if errors:
-        raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
+        raise ValidationFailed(f"Отклонено строк: {len({e.row for e in errors})}; ничего не сохранено", errors=errors)
     inserted, updated = await repo.bulk_upsert(rows)
     return BulkResult(inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated)
 
@@ -171,7 +174,7 @@ def _out_of_scope_row(i: int) -> FieldError:
     return FieldError(
         loc=["body", "teachers", i - 1, "external_id"],
         code="teacher-out-of-scope",
-        message="the teacher is registered, or would be, outside your scope",
+        message="Педагог зарегистрирован (или был бы зарегистрирован) вне вашей зоны доступа",
         row=i,
         column="external_id",
     )

@@ -58,8 +58,8 @@ log = logging.getLogger("assessment.intake")
 
 _REJECTED = {400: BadRequest, 413: PayloadTooLarge, 415: UnsupportedMediaType, 422: ValidationFailed}
 UNKNOWN_TEACHER_MESSAGE = (
-    "no teacher with this external id in your scope (to register a new one, give full_name, "
-    "municipality and organisation within your scope)"
+    "Педагога с таким кодом нет в вашей зоне доступа. Чтобы зарегистрировать нового педагога, "
+    "заполните ФИО, муниципалитет и образовательную организацию в пределах вашей зоны доступа"
 )
 
 
@@ -166,14 +166,14 @@ def _refuse_when_nothing_may_be_stored(
 ) -> None:
     if rejected and upload.mode == UploadMode.all:
         raise ValidationFailed(
-            f"{rejected} of {outcome.rows} rows rejected; nothing was stored",
+            f"Отклонено строк: {rejected} из {outcome.rows}; ничего не сохранено",
             code="rows-rejected",
             errors=errors,
             extra=extra,
         )
     if rejected == outcome.rows:
         raise ValidationFailed(
-            "every row was rejected; nothing was stored", code="rows-rejected", errors=errors, extra=extra
+            "Отклонены все строки; ничего не сохранено", code="rows-rejected", errors=errors, extra=extra
         )
 
 
@@ -199,7 +199,7 @@ async def store_results(
             return replayed
         campaign = await get_campaign(session, principal, campaign_id)
         if campaign["status"] != CampaignStatus.open:
-            raise Conflict("the campaign does not accept results (it is not open)", code="campaign-not-open")
+            raise Conflict("Кампания не принимает результаты: она не открыта", code="campaign-not-open")
         fw = await FrameworkRepository(session).scoring(campaign["framework_id"])
         instrument = fw.instruments[campaign["instrument"]]
         writer = IntakeWriter(session)
