@@ -15,26 +15,28 @@ _REGIONAL = sorted(REGIONAL_ROLES)
 # Regional staff add anything, municipal services their municipality's resources, teachers their own peer resources.
 ResourceAuthor = Annotated[
     Principal,
-    require_roles(*_REGIONAL, Role.municipal_methodologist, Role.teacher, action="add to the resource map"),
+    require_roles(*_REGIONAL, Role.municipal_methodologist, Role.teacher, action="пополнять ресурсную карту"),
 ]
 # Catalogue imports are for the regional centre and the municipal services (their local resources).
 ResourceImporter = Annotated[
-    Principal, require_roles(*_REGIONAL, Role.municipal_methodologist, action="import resources")
+    Principal, require_roles(*_REGIONAL, Role.municipal_methodologist, action="импортировать ресурсы")
 ]
-MentorImporter = Annotated[Principal, require_roles(*_REGIONAL, Role.municipal_methodologist, action="import mentors")]
+MentorImporter = Annotated[
+    Principal, require_roles(*_REGIONAL, Role.municipal_methodologist, action="импортировать наставников")
+]
 # The methodological active is kept by the regional centre (all of it) and municipal services (their own).
 MentorKeeper = Annotated[
     Principal,
-    require_roles(*_REGIONAL, Role.municipal_methodologist, action="change the methodological active"),
+    require_roles(*_REGIONAL, Role.municipal_methodologist, action="изменять состав методического актива"),
 ]
 # The region-wide mentor assignment and the neighbour relation are the regional centre's.
 RegionalAssigner = Annotated[
     Principal,
-    require_roles(*_REGIONAL, action="assign mentors across the region (the regional centre runs it)"),
+    require_roles(*_REGIONAL, action="распределять наставников по региону: это делает региональный центр"),
 ]
 NeighbourKeeper = Annotated[
     Principal,
-    require_roles(*_REGIONAL, action="change the neighbour relation (the regional centre keeps it)"),
+    require_roles(*_REGIONAL, action="изменять соседство муниципалитетов: его ведёт региональный центр"),
 ]
 # Coverage is for the regional centre and the municipal services.
 CoverageAnalyst = Annotated[
@@ -42,7 +44,7 @@ CoverageAnalyst = Annotated[
     require_roles(
         *_REGIONAL,
         Role.municipal_methodologist,
-        action="read coverage (it is for the regional centre and municipal services)",
+        action="просматривать обеспеченность ресурсами: она доступна региональному центру и муниципальным службам",
     ),
 ]
 # Reservations are made for a route by the routes service and by staff in scope for the route's teacher;
@@ -53,6 +55,6 @@ Reserver = Annotated[
         *_REGIONAL,
         Role.municipal_methodologist,
         Role.school_admin,
-        action="reserve or release seats and mentor slots (routes and staff in scope for the teacher do)",
+        action="бронировать и освобождать места и наставников: это делают сервис маршрутов и кураторы педагога",
     ),
 ]

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kit.errors import FieldError
+from kit.errors import FieldError, field_message
 from services.resources.schemas import ExternalId, MentorCreate, ResourceCreate
 from services.resources.uploads import Upload, split_list
 from services.resources.vocab import OwnerScope, ResourceKind
@@ -129,7 +129,7 @@ def _prepare(row: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if "\x00" in str(value):  # PostgreSQL text cannot hold NUL
-            raise CellError(col, "invalid-character", "contains a NUL character")
+            raise CellError(col, "invalid-character", "Ячейка содержит недопустимый нулевой символ")
         if col in LIST_COLUMNS:
             out[col] = split_list(value)
         elif col in BOOL_COLUMNS and not isinstance(value, bool):
@@ -139,12 +139,12 @@ def _prepare(row: dict[str, Any]) -> dict[str, Any]:
             elif v in FALSE:
                 out[col] = False
             else:
-                raise CellError(col, "invalid-boolean", "expected да/нет, true/false or 1/0")
+                raise CellError(col, "invalid-boolean", "Укажите «да» или «нет» (или 1 и 0)")
         elif col in DATE_COLUMNS and isinstance(value, str) and (m := _RU_DATE.match(value.strip())):
             try:
                 out[col] = date(int(m.group(3)), int(m.group(2)), int(m.group(1))).isoformat()
             except ValueError as e:
-                raise CellError(col, "invalid-date", "not a calendar date") from e
+                raise CellError(col, "invalid-date", "Такой даты нет в календаре") from e
         elif col in DATE_COLUMNS and isinstance(value, str) and "T" in value:
             out[col] = value.split("T", 1)[0]
         else:
@@ -177,7 +177,7 @@ def validate_rows(table: Upload, model: type[T]) -> tuple[list[tuple[int, T]], l
                     FieldError(
                         loc=["row", number, *loc],
                         code=str(err.get("type", "invalid")),
-                        message=str(err.get("msg", "invalid")).replace("Value error, ", ""),
+                        message=field_message(err),
                         row=number,
                         column=column,
                     )
@@ -205,17 +205,17 @@ def resource_row_problem(
     `first_row` the earlier row of the same external id.
     """
     if first_row is not None:
-        return ("external_id", "duplicate-in-batch", f"external id repeats row {first_row}")
+        return ("external_id", "duplicate-in-batch", f"Код ресурса повторяет строку {first_row}")
     if r.kind == ResourceKind.peer_resource:
-        return ("kind", "not-importable", "peer resources are offered by teachers themselves")
+        return ("kind", "not-importable", "Ресурсы коллег не импортируются: их предлагают сами педагоги")
     if r.owner_teacher_id is not None:
-        return ("owner_teacher_id", "not-importable", "owners are not imported")
+        return ("owner_teacher_id", "not-importable", "Педагог-владелец не импортируется")
     if owner is not None and any(m != owner for m in r.municipalities):
-        return ("municipalities", "out-of-scope", "only your municipality's local resources")
+        return ("municipalities", "out-of-scope", "Можно импортировать только местные ресурсы своего муниципалитета")
     if prior is not None and owner is not None and prior["owner_municipality"] != owner:
-        return ("external_id", "out-of-scope", "this resource belongs to another catalogue owner")
+        return ("external_id", "out-of-scope", "Этот ресурс принадлежит другому владельцу каталога")
     if prior is not None and r.capacity is not None and r.capacity < prior["reserved"]:
-        return ("capacity", "capacity-below-reserved", "capacity is below the seats already reserved")
+        return ("capacity", "capacity-below-reserved", "Число мест меньше уже забронированных")
     return None
 
 
@@ -252,11 +252,11 @@ def mentor_row_problem(
 ) -> Problem | None:
     """Why a mentor row cannot be stored: a repeat, another municipality's, or below the mentees held."""
     if first_row is not None:
-        return ("teacher_id", "duplicate-in-batch", f"teacher repeats row {first_row}")
+        return ("teacher_id", "duplicate-in-batch", f"Педагог повторяет строку {first_row}")
     if own is not None and (r.municipality != own or (prior is not None and prior["municipality"] != own)):
-        return ("municipality", "out-of-scope", "only mentors of your municipality")
+        return ("municipality", "out-of-scope", "Можно импортировать только наставников своего муниципалитета")
     if prior is not None and r.capacity < prior["load"]:
-        return ("capacity", "capacity-below-load", "capacity is below the mentees already held")
+        return ("capacity", "capacity-below-load", "Число мест меньше числа уже закреплённых подопечных")
     return None
 
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from kit.auth import Principal, Role
+from kit.auth import ROLE_LABELS, Principal, Role
 from kit.errors import FieldError, Forbidden, ValidationFailed
 from services.resources.schemas import ResourceCreate
 from services.resources.vocab import OwnerScope, ResourceKind
@@ -25,17 +25,19 @@ def ownership_for_create(principal: Principal, body: ResourceCreate) -> dict[str
         return _municipal_ownership(principal.municipality, body)
     if principal.role == Role.teacher and principal.teacher_id:
         return _teacher_ownership(principal, body)
-    raise Forbidden("your role may not add to the resource map", code="role-forbidden")
+    raise Forbidden(
+        f"Ваша роль «{ROLE_LABELS[principal.role]}» не позволяет пополнять ресурсную карту", code="role-forbidden"
+    )
 
 
 def _regional_ownership(body: ResourceCreate) -> dict[str, Any]:
     if body.kind == ResourceKind.peer_resource:
         if body.owner_teacher_id is None:
             raise ValidationFailed(
-                "a peer resource needs the teacher who offers it",
+                "Для ресурса коллеги укажите педагога, который его предлагает",
                 errors=[
                     FieldError(
-                        loc=["body", "owner_teacher_id"], code="missing", message="required for kind=peer_resource"
+                        loc=["body", "owner_teacher_id"], code="missing", message="Обязательно для ресурса коллеги"
                     )
                 ],
             )
@@ -46,9 +48,13 @@ def _regional_ownership(body: ResourceCreate) -> dict[str, Any]:
         }
     if body.owner_teacher_id is not None:
         raise ValidationFailed(
-            "only peer resources have an owner teacher",
+            "Педагог-владелец указывается только у ресурса коллеги",
             errors=[
-                FieldError(loc=["body", "owner_teacher_id"], code="not-allowed", message="only for kind=peer_resource")
+                FieldError(
+                    loc=["body", "owner_teacher_id"],
+                    code="not-allowed",
+                    message="Заполняется только для ресурса коллеги",
+                )
             ],
         )
     return {"owner_scope": OwnerScope.region, "owner_teacher_id": None, "owner_municipality": None}
@@ -56,9 +62,9 @@ def _regional_ownership(body: ResourceCreate) -> dict[str, Any]:
 
 def _municipal_ownership(municipality: str, body: ResourceCreate) -> dict[str, Any]:
     if body.kind == ResourceKind.peer_resource or body.owner_teacher_id is not None:
-        raise Forbidden("peer resources are offered by teachers themselves", code="role-forbidden")
+        raise Forbidden("Ресурсы коллег предлагают сами педагоги", code="role-forbidden")
     if any(m != municipality for m in body.municipalities):
-        raise Forbidden("municipal services add resources of their own municipality only", code="out-of-scope")
+        raise Forbidden("Муниципальная служба добавляет ресурсы только своего муниципалитета", code="out-of-scope")
     return {
         "owner_scope": OwnerScope.municipality,
         "owner_municipality": municipality,
@@ -70,12 +76,12 @@ def _municipal_ownership(municipality: str, body: ResourceCreate) -> dict[str, A
 def _teacher_ownership(principal: Principal, body: ResourceCreate) -> dict[str, Any]:
     assert principal.teacher_id is not None
     if body.kind != ResourceKind.peer_resource:
-        raise Forbidden("teachers offer their own resources (kind=peer_resource)", code="role-forbidden")
+        raise Forbidden("Педагог может предложить только собственный ресурс — ресурс коллеги", code="role-forbidden")
     if body.owner_teacher_id is not None and str(body.owner_teacher_id) != principal.teacher_id:
-        raise Forbidden("teachers offer only their own resources", code="out-of-scope")
+        raise Forbidden("Педагог может предлагать только собственные ресурсы", code="out-of-scope")
     own = [principal.municipality] if principal.municipality else []
     if any(m not in own for m in body.municipalities):
-        raise Forbidden("a teacher's resource is held in their own municipality (or online)", code="out-of-scope")
+        raise Forbidden("Ресурс педагога проводится в его муниципалитете (или онлайн)", code="out-of-scope")
     return {
         "owner_scope": OwnerScope.teacher,
         "owner_teacher_id": uuid.UUID(principal.teacher_id),
@@ -97,14 +103,14 @@ def can_edit(principal: Principal, row: dict[str, Any]) -> bool:
 
 def ensure_can_edit(principal: Principal, row: dict[str, Any]) -> None:
     if not can_edit(principal, row):
-        raise Forbidden("you may not change this resource", code="not-owner")
+        raise Forbidden("Вы не можете изменять этот ресурс: он принадлежит другому владельцу", code="not-owner")
 
 
 def local_municipalities(principal: Principal, wanted: Sequence[str]) -> list[str]:
     """Where a local owner's changed resource is held: their own municipality only, never region-wide."""
     own = principal.municipality
     if any(m != own for m in wanted):
-        raise Forbidden("local resources stay in your municipality", code="out-of-scope")
+        raise Forbidden("Местные ресурсы остаются в вашем муниципалитете", code="out-of-scope")
     # Emptying the list would make a local resource region-wide: it stays where its owner is.
     return list(wanted) or ([own] if own else [])
 

@@ -116,9 +116,9 @@ class ResourceUpdate(BaseModel):
 
 def check_resource(kind: str, event_format: str | None, starts_on: date | None, ends_on: date | None) -> None:
     if event_format is not None and kind != ResourceKind.event:
-        raise ValueError("event_format is only for kind=event")
+        raise ValueError("Формат мероприятия указывается только для мероприятий")
     if starts_on and ends_on and ends_on < starts_on:
-        raise ValueError("ends_on is before starts_on")
+        raise ValueError("Дата окончания раньше даты начала")
 
 
 class ResourceRead(BaseModel):
@@ -278,7 +278,7 @@ class Period(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> Period:
         if self.end < self.start:
-            raise ValueError("period end is before its start")
+            raise ValueError("Конец периода раньше его начала")
         return self
 
 
@@ -389,7 +389,7 @@ class ReservationCreate(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> ReservationCreate:
         if (self.resource_id is None) == (self.mentor_id is None):
-            raise ValueError("give exactly one of resource_id and mentor_id")
+            raise ValueError("Укажите что-то одно: ресурс или наставника")
         return self
 
 
@@ -402,7 +402,7 @@ class ReservationRelease(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> ReservationRelease:
         if (self.resource_id is None) == (self.mentor_id is None):
-            raise ValueError("give exactly one of resource_id and mentor_id")
+            raise ValueError("Укажите что-то одно: ресурс или наставника")
         return self
 
 
@@ -507,7 +507,7 @@ class NeighbourPair(BaseModel):
     @model_validator(mode="after")
     def _distinct(self) -> NeighbourPair:
         if self.municipality == self.neighbour:
-            raise ValueError("a municipality is not its own neighbour")
+            raise ValueError("Муниципалитет не может быть соседом самому себе")
         return self
 
 

@@ -43,8 +43,8 @@ def import_limits(
 Limits = import_limits  # the name the import endpoint builds its limits with
 
 # What this service has always answered for a workbook that is no zip, or compressed too well.
-_NOT_XLSX = Answer(422, "invalid-xlsx", "the file is not a valid XLSX workbook")
-_ZIP_BOMB = Answer(422, "xlsx-zip-bomb", "the workbook is compressed suspiciously well (zip bomb?)")
+_NOT_XLSX = Answer(422, "invalid-xlsx", "Файл не является книгой XLSX")
+_ZIP_BOMB = Answer(422, "xlsx-zip-bomb", "Книга XLSX сжата подозрительно сильно; такой файл не принимается")
 ANSWERS: dict[Refusal, Answer] = {
     Refusal.not_xlsx: _NOT_XLSX,
     Refusal.zip_bomb: _ZIP_BOMB,
@@ -68,7 +68,7 @@ def upload_format(content_type: str | None) -> str:
     if mt in tabular.JSON_MEDIA_TYPES:
         return "json"
     raise UnsupportedMediaType(
-        f"send text/csv, application/json or an XLSX workbook ({tabular.XLSX_MEDIA_TYPE})",
+        "Загрузите таблицу в формате CSV или XLSX либо строки в формате JSON",
         code="unsupported-upload-type",
     )
 
@@ -118,7 +118,7 @@ def read_upload(
     aliases = aliases or {}
     allowed_set = set(allowed)
     if not body.strip():
-        raise ValidationFailed("the file is empty", code="empty-file")
+        raise ValidationFailed("Файл пуст", code="empty-file")
     if fmt == "json":
         return _read_json(body, allowed_set, aliases, limits.max_rows, json_key)
     table = tabular.read(body, fmt, limits, answers=ANSWERS)
@@ -131,7 +131,7 @@ def read_upload(
         FieldError(
             loc=["header", pos],
             code="unknown-column",
-            message=f"column {pos} is not a known column",
+            message=f"Неизвестный столбец (по счёту {pos})",
             column=normalize_header(h)[:64],
         )
         for pos, h in enumerate(table.headers, start=1)
@@ -143,14 +143,14 @@ def read_upload(
         )
     except ValidationFailed as e:
         raise ValidationFailed(
-            "the header row is not valid; nothing was stored", errors=unknown + list(e.errors or [])
+            "В строке заголовков есть ошибки; ничего не сохранено", errors=unknown + list(e.errors or [])
         ) from e
     if unknown:
-        raise ValidationFailed("the header row is not valid; nothing was stored", errors=unknown)
+        raise ValidationFailed("В строке заголовков есть ошибки; ничего не сохранено", errors=unknown)
     rows = [(n, {k: plain(v) for k, v in rec.items()}) for n, rec in records]
     rows = [(n, rec) for n, rec in rows if any(v is not None for v in rec.values())]
     if not rows:
-        raise ValidationFailed("the file has a header but no data rows", code="no-rows")
+        raise ValidationFailed("В файле есть строка заголовков, но нет строк с данными", code="no-rows")
     return Upload(fmt, rows)
 
 
@@ -158,14 +158,16 @@ def _read_json(body: bytes, allowed: set[str], aliases: Mapping[str, str], max_r
     try:
         doc = loads(body)
     except ValueError as e:
-        raise ValidationFailed("the body is not valid JSON", code="invalid-json") from e
+        raise ValidationFailed("Тело запроса не читается как JSON", code="invalid-json") from e
     items = doc.get(json_key) if isinstance(doc, dict) else doc
     if not isinstance(items, list):
-        raise ValidationFailed(f'send a JSON array of row objects or {{"{json_key}": [...]}}', code="invalid-json")
+        raise ValidationFailed(
+            f"Передайте список строк в формате JSON или объект вида {{«{json_key}»: [...]}}", code="invalid-json"
+        )
     if not items:
-        raise ValidationFailed("the upload has no rows", code="no-rows")
+        raise ValidationFailed("В загрузке нет ни одной строки", code="no-rows")
     if len(items) > max_rows:
-        raise ValidationFailed(f"the upload has more than {max_rows} rows", code="too-many-rows")
+        raise ValidationFailed(f"В загрузке больше строк, чем допустимо (не более {max_rows})", code="too-many-rows")
     errors: list[FieldError] = []
     upload = Upload("json")
     for number, item in enumerate(items, start=1):
@@ -174,7 +176,7 @@ def _read_json(body: bytes, allowed: set[str], aliases: Mapping[str, str], max_r
                 FieldError(
                     loc=[json_key, number - 1],
                     code="not-an-object",
-                    message="each row must be a JSON object",
+                    message="Каждая строка должна быть объектом JSON",
                     row=number,
                 )
             )
@@ -187,7 +189,7 @@ def _read_json(body: bytes, allowed: set[str], aliases: Mapping[str, str], max_r
                     FieldError(
                         loc=[json_key, number - 1, str(key)[:64]],
                         code="unknown-column",
-                        message="not a known column",
+                        message="Неизвестный столбец",
                         row=number,
                         column=str(key)[:64],
                     )
@@ -196,7 +198,7 @@ def _read_json(body: bytes, allowed: set[str], aliases: Mapping[str, str], max_r
             row[canon] = value if isinstance(value, list | dict) else plain(value)
         upload.rows.append((number, row))
     if errors:
-        raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
+        raise ValidationFailed(f"Отклонено строк: {len({e.row for e in errors})}; ничего не сохранено", errors=errors)
     return upload
 
 

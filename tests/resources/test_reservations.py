@@ -215,7 +215,7 @@ class TestCap:
             made.append(r.json())
         over = await api.post(URL, json={**route, "resource_id": resources[CAP]["id"]}, headers=as_regional())
         assert over.status_code == 409 and over.json()["code"] == "reservation-limit"
-        assert "most allowed" in over.json()["detail"]
+        assert "предельное число" in over.json()["detail"]
         assert await reserved_seats(db, resources[CAP]["id"]) == 0
         # Repeating a held reservation is not a new one; releasing one makes room.
         again = await api.post(URL, json={**route, "resource_id": resources[0]["id"]}, headers=as_regional())

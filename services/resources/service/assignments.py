@@ -40,13 +40,13 @@ def ensure_unique_mentees(body: AssignmentRequest) -> None:
                 FieldError(
                     loc=["body", "mentees", i],
                     code="duplicate-in-batch",
-                    message=f"teacher and subject repeat item {seen[k]}",
+                    message=f"Педагог и предмет повторяют элемент {seen[k]}",
                     row=i + 1,
                 )
             )
         seen.setdefault(k, i)
     if errors:
-        raise ValidationFailed("mentees repeat", errors=errors)
+        raise ValidationFailed("Подопечные в запросе повторяются", errors=errors)
 
 
 async def assign_mentors(
@@ -184,4 +184,6 @@ async def _store(
     mentor_repo = MentorRepository(session)
     for mentor_id, count in Counter(a["mentor_id"] for a in assigned).items():
         if not await mentor_repo.take_slot(uuid.UUID(mentor_id), count):
-            raise Conflict("a mentor's load changed during the assignment; retry", code="assignment-race")
+            raise Conflict(
+                "Нагрузка наставника изменилась во время распределения; повторите распределение", code="assignment-race"
+            )

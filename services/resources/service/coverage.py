@@ -23,7 +23,7 @@ async def list_neighbours(session: AsyncSession, principal: Principal) -> dict[s
 async def replace_neighbours(session: AsyncSession, principal: Principal, body: NeighboursWrite) -> dict[str, Any]:
     """Replace the region's relation (the role is checked by `auth.NeighbourKeeper`; a region is needed)."""
     if not principal.region:
-        raise Forbidden("the neighbour relation is kept by the regional centre", code="role-forbidden")
+        raise Forbidden("Соседство муниципалитетов ведёт региональный центр", code="role-forbidden")
     repo = NeighbourRepository(session)
     await repo.replace(principal.region, [(p.municipality, p.neighbour) for p in body.pairs])
     return await list_neighbours(session, principal)

@@ -108,7 +108,7 @@ async def import_resources(
             checked.refuse(number, problem)
         else:
             checked.records.append(resource_record(r, run.region, owner, principal.sub))
-    return await finish_import(run, checked, lambda recs: upsert_resources(session, recs), changed="the catalogue")
+    return await finish_import(run, checked, lambda recs: upsert_resources(session, recs), changed="Каталог ресурсов")
 
 
 async def import_mentors(
@@ -143,7 +143,7 @@ async def import_mentors(
         run,
         checked,
         lambda recs: upsert_mentors(session, recs, principal.sub, this_year()),
-        changed="the active",
+        changed="Методический актив",
     )
 
 
@@ -200,15 +200,17 @@ async def finish_import(
     errors, records = checked.errors, checked.records
     errors.sort(key=lambda e: (e.row or 0, e.column or ""))
     if errors and run.mode == "all":
-        raise ValidationFailed(f"{len(checked.bad_rows)} rows rejected; nothing was stored", errors=errors)
+        raise ValidationFailed(f"Отклонено строк: {len(checked.bad_rows)}; ничего не сохранено", errors=errors)
     inserted = updated = 0
     if records:
         try:
             inserted, updated = await upsert(records)
         except asyncpg.DataError as e:  # a value PostgreSQL refuses (validation should have caught it)
-            raise ValidationFailed("a value cannot be stored", code="invalid-value") from e
+            raise ValidationFailed(
+                "Одно из значений нельзя сохранить: проверьте числа и символы в таблице", code="invalid-value"
+            ) from e
         except asyncpg.IntegrityConstraintViolationError as e:
-            raise Conflict(f"{changed} changed during the import; retry", code="import-conflict") from e
+            raise Conflict(f"{changed} изменился во время импорта; повторите импорт", code="import-conflict") from e
     result = ImportResult(
         mode=run.mode,
         format=run.table.format,

@@ -17,6 +17,10 @@ from services.resources.schemas import MembershipCreate, MentorCreate, MentorUpd
 from services.resources.service.regions import write_region
 from services.resources.vocab import MembershipAction, MentorStatus
 
+STALE_MENTOR_DETAIL = (
+    "Данные наставника изменились с тех пор, как вы их прочитали: прочитайте их заново и повторите изменение"
+)
+
 
 def this_year() -> int:
     return datetime.now(UTC).year
@@ -29,7 +33,7 @@ def ensure_keeps_municipality(principal: Principal, municipality: str) -> None:
     """
     if principal.is_regional or principal.municipality == municipality:
         return
-    raise Forbidden("mentors of another municipality are kept by their own service", code="out-of-scope")
+    raise Forbidden("Наставников другого муниципалитета ведёт его муниципальная служба", code="out-of-scope")
 
 
 async def create_mentor(session: AsyncSession, principal: Principal, body: MentorCreate) -> dict[str, Any]:
@@ -37,7 +41,7 @@ async def create_mentor(session: AsyncSession, principal: Principal, body: Mento
     ensure_keeps_municipality(principal, body.municipality)
     repo = MentorRepository(session)
     if await repo.teacher_registered(region, body.teacher_id):
-        raise Conflict("this teacher is already registered in the active", code="mentor-exists")
+        raise Conflict("Этот педагог уже включён в методический актив", code="mentor-exists")
     values = body.model_dump()
     values["subjects"] = [str(s) for s in values["subjects"]]
     row = await repo.insert({**values, "region": region})
@@ -68,14 +72,14 @@ async def list_mentors(
 async def get_mentor_by_teacher(session: AsyncSession, principal: Principal, teacher_id: uuid.UUID) -> dict[str, Any]:
     row = await MentorRepository(session).get_by_teacher(principal.region, teacher_id)
     if row is None:
-        raise NotFound("mentor not found", code="mentor-not-found")
+        raise NotFound("Наставник не найден", code="mentor-not-found")
     return row
 
 
 async def get_mentor(session: AsyncSession, principal: Principal, mentor_id: uuid.UUID) -> dict[str, Any]:
     row = await MentorRepository(session).get(principal.region, mentor_id)
     if row is None:
-        raise NotFound("mentor not found", code="mentor-not-found")
+        raise NotFound("Наставник не найден", code="mentor-not-found")
     return row
 
 
@@ -92,13 +96,15 @@ async def update_mentor(
         changes["subjects"] = [str(s) for s in changes["subjects"]]
     expected = require_if_match(if_match)
     if not changes:
-        ensure_current(expected, current["version"], "the mentor")
+        ensure_current(expected, current["version"], STALE_MENTOR_DETAIL)
         return current
     row = await MentorRepository(session).update(mentor_id, changes, expected)
     if row is None:
         if changes.get("capacity") is not None and changes["capacity"] < current["load"]:
-            raise Conflict("capacity cannot fall below the mentees already held", code="capacity-below-load")
-        raise PreconditionFailed("the mentor changed since you read it", code="stale-version")
+            raise Conflict(
+                "Число мест не может быть меньше числа уже закреплённых подопечных", code="capacity-below-load"
+            )
+        raise PreconditionFailed(STALE_MENTOR_DETAIL, code="stale-version")
     return row
 
 
@@ -116,11 +122,11 @@ async def set_status(
     ensure_keeps_municipality(principal, current["municipality"])
     expected = require_if_match(if_match)
     if current["status"] == to:
-        ensure_current(expected, current["version"], "the mentor")
+        ensure_current(expected, current["version"], STALE_MENTOR_DETAIL)
         return current
     row = await repo.update(mentor_id, {"status": to.value}, expected)
     if row is None:
-        raise PreconditionFailed("the mentor changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_MENTOR_DETAIL, code="stale-version")
     await repo.add_membership(
         {"mentor_id": mentor_id, "year": this_year(), "action": action.value, "recorded_by": principal.sub}
     )

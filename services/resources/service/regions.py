@@ -10,7 +10,7 @@ def write_region(principal: Principal) -> str:
     """The region a write lands in: the caller's own."""
     if not principal.region:
         raise ValidationFailed(
-            "your credential names no region",
-            errors=[FieldError(loc=["token", "region"], code="region-required", message="a region is required")],
+            "В ваших учётных данных не указан регион",
+            errors=[FieldError(loc=["token", "region"], code="region-required", message="Нужен регион")],
         )
     return principal.region

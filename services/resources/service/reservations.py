@@ -61,7 +61,7 @@ async def _route_of(principal: Principal, body: ReservationCreate, routes: Route
         route = await routes.route(body.route_id, principal.region)
     except Unavailable as e:
         raise UpstreamUnavailable(
-            "the routes service cannot confirm the route; nothing was reserved", code="routes-unavailable"
+            "Сервис маршрутов не может подтвердить маршрут; ничего не забронировано", code="routes-unavailable"
         ) from e
     if route is None or not principal.sees(
         region=route.region,
@@ -69,7 +69,7 @@ async def _route_of(principal: Principal, body: ReservationCreate, routes: Route
         organisation=route.organisation,
         teacher_id=str(route.teacher_id),
     ):
-        raise NotFound("route not found", code="route-not-found")
+        raise NotFound("Маршрут не найден", code="route-not-found")
     return route
 
 
@@ -77,11 +77,11 @@ def _mismatches(body: ReservationCreate, route: RouteRef) -> list[FieldError]:
     """Fields of the body that disagree with the route (the route's teacher, municipality and school win)."""
     errors = []
     if body.teacher_id != route.teacher_id:
-        errors.append(("teacher_id", "the route belongs to another teacher"))
+        errors.append(("teacher_id", "Маршрут принадлежит другому педагогу"))
     if body.municipality is not None and body.municipality != route.municipality:
-        errors.append(("municipality", "the route's teacher works in another municipality"))
+        errors.append(("municipality", "Педагог этого маршрута работает в другом муниципалитете"))
     if body.organisation is not None and body.organisation != route.organisation:
-        errors.append(("organisation", "the route's teacher works in another school"))
+        errors.append(("organisation", "Педагог этого маршрута работает в другой образовательной организации"))
     return [FieldError(loc=["body", field], code="route-mismatch", message=message) for field, message in errors]
 
 
@@ -96,13 +96,13 @@ async def create_reservation(
     route = await _route_of(principal, body, routes)
     errors = _mismatches(body, route)
     if errors:
-        raise ValidationFailed("the reservation disagrees with its route", errors=errors)
+        raise ValidationFailed("Бронирование не соответствует своему маршруту", errors=errors)
     body = body.model_copy(update={"municipality": route.municipality, "organisation": route.organisation})
     repo = ReservationRepository(session)
     existing = await repo.active_for(route_id=body.route_id, resource_id=body.resource_id, mentor_id=body.mentor_id)
     if existing is not None:
         if existing["teacher_id"] != body.teacher_id:
-            raise Conflict("this route already holds the reservation for another teacher", code="route-mismatch")
+            raise Conflict("По этому маршруту бронирование уже сделано для другого педагога", code="route-mismatch")
         return Reserved(existing, created=False)
     if body.resource_id is not None:
         return await _reserve_seat(session, principal, body, route.region, settings)
@@ -114,7 +114,7 @@ async def _check_cap(session: AsyncSession, teacher_id: uuid.UUID, settings: Res
     cap = settings.max_active_reservations_per_teacher
     if await ReservationRepository(session).hold_teacher(teacher_id) >= cap:
         raise Conflict(
-            f"the teacher already holds {cap} active reservations, the most allowed; release one first",
+            f"У педагога уже предельное число активных бронирований ({cap}); сначала освободите одно из них",
             code="reservation-limit",
         )
 
@@ -125,34 +125,34 @@ async def _reserve_seat(
     assert body.resource_id is not None
     resource = await ResourceRepository(session).get(region, body.resource_id)
     if resource is None:
-        raise NotFound("resource not found", code="resource-not-found")
+        raise NotFound("Ресурс не найден", code="resource-not-found")
     if resource["status"] != "active":
-        raise Conflict("the resource is archived", code="resource-archived")
+        raise Conflict("Ресурс в архиве", code="resource-archived")
     if resource["ends_on"] is not None and resource["ends_on"] < datetime.now(UTC).date():
-        raise Conflict("the resource has ended", code="resource-ended")
+        raise Conflict("Ресурс уже завершился", code="resource-ended")
     await _check_cap(session, body.teacher_id, settings)
     repo = ReservationRepository(session)
     row = await repo.insert(_values(body, principal, resource["region"]))
     if row is None:  # a concurrent request for the same route and resource won
         again = await repo.active_for(route_id=body.route_id, resource_id=body.resource_id)
         if again is None:
-            raise Conflict("the reservation is being changed concurrently; retry", code="reservation-race")
+            raise Conflict("Бронирование сейчас изменяется другим запросом; повторите попытку", code="reservation-race")
         return Reserved(again, created=False)
     if not await ResourceRepository(session).take_seat(body.resource_id):
-        raise Conflict("no free seats left", code="capacity-exhausted")
+        raise Conflict("Свободных мест не осталось", code="capacity-exhausted")
     return Reserved(row, created=True)
 
 
 def _check_mentor(mentor: dict[str, Any] | None, body: ReservationCreate) -> dict[str, Any]:
     """The mentor, refused when absent (404), inactive, the teacher themselves, or of another subject (409)."""
     if mentor is None:
-        raise NotFound("mentor not found", code="mentor-not-found")
+        raise NotFound("Наставник не найден", code="mentor-not-found")
     if mentor["status"] != "active":
-        raise Conflict("the mentor is not in the active", code="mentor-inactive")
+        raise Conflict("Наставник не входит в методический актив", code="mentor-inactive")
     if str(mentor["teacher_id"]) == str(body.teacher_id):
-        raise Conflict("a teacher cannot be their own mentor", code="self-mentoring")
+        raise Conflict("Педагог не может быть наставником самому себе", code="self-mentoring")
     if body.subject is not None and body.subject.value not in mentor["subjects"]:
-        raise Conflict("the mentor does not work in this subject", code="subject-mismatch")
+        raise Conflict("Наставник не работает по этому предмету", code="subject-mismatch")
     return mentor
 
 
@@ -168,16 +168,16 @@ async def _reserve_mentor(
             attached = await repo.attach_route(held["id"], body.route_id)
             if attached is not None:
                 return Reserved(attached, created=False)
-        raise Conflict("the teacher already holds a slot of this mentor for another route", code="already-mentored")
+        raise Conflict("Педагог уже закреплён за этим наставником по другому маршруту", code="already-mentored")
     await _check_cap(session, body.teacher_id, settings)
     row = await repo.insert(_values(body, principal, mentor["region"]))
     if row is None:
         again = await repo.active_for(route_id=body.route_id, mentor_id=body.mentor_id)
         if again is None:
-            raise Conflict("the teacher already holds a slot of this mentor", code="already-mentored")
+            raise Conflict("Педагог уже закреплён за этим наставником", code="already-mentored")
         return Reserved(again, created=False)
     if not await MentorRepository(session).take_slot(body.mentor_id):
-        raise Conflict("the mentor has no free slots", code="capacity-exhausted")
+        raise Conflict("У наставника нет свободных мест", code="capacity-exhausted")
     return Reserved(row, created=True)
 
 
@@ -224,7 +224,7 @@ async def list_reservations(
 async def get_reservation(session: AsyncSession, principal: Principal, reservation_id: uuid.UUID) -> dict[str, Any]:
     row = await ReservationRepository(session).get(principal.region, reservation_id)
     if row is None or not sees(principal, row):
-        raise NotFound("reservation not found", code="reservation-not-found")
+        raise NotFound("Бронирование не найдено", code="reservation-not-found")
     return row
 
 
@@ -239,5 +239,5 @@ async def release_for_route(session: AsyncSession, principal: Principal, body: R
         principal.region, body.route_id, resource_id=body.resource_id, mentor_id=body.mentor_id
     )
     if row is None or not sees(principal, row):
-        raise NotFound("reservation not found", code="reservation-not-found")
+        raise NotFound("Бронирование не найдено", code="reservation-not-found")
     return await _release(session, row)

@@ -17,6 +17,8 @@ from services.resources.schemas import ResourceCreate, ResourceUpdate, check_res
 from services.resources.service.regions import write_region
 from services.resources.vocab import ResourceStatus
 
+STALE_RESOURCE_DETAIL = "Ресурс изменился с тех пор, как вы его прочитали: прочитайте его заново и повторите изменение"
+
 NULLABLE_FIELDS = frozenset({"event_format", "provider", "hours", "starts_on", "ends_on", "capacity", "url"})
 
 
@@ -32,7 +34,7 @@ async def create_resource(session: AsyncSession, principal: Principal, body: Res
     owner = ownership_for_create(principal, body)
     repo = ResourceRepository(session)
     if body.external_id and await repo.external_id_taken(region, body.external_id):
-        raise Conflict("a resource with this external id already exists", code="external-id-taken")
+        raise Conflict("Ресурс с таким кодом уже есть", code="external-id-taken")
     values = body.model_dump(exclude={"owner_teacher_id"})
     values.update(owner)
     values.update(region=region, created_by=principal.sub)
@@ -53,8 +55,14 @@ async def list_resources(
     after = decode_cursor(cursor, 3)
     if after is not None and after[0] != sort:
         raise ValidationFailed(
-            "the cursor belongs to another sort order",
-            errors=[FieldError(loc=["query", "cursor"], code="invalid-cursor", message="cursor is not valid")],
+            "Курсор относится к другому порядку сортировки: начните с первой страницы",
+            errors=[
+                FieldError(
+                    loc=["query", "cursor"],
+                    code="invalid-cursor",
+                    message="Передайте курсор из ответа на предыдущую страницу",
+                )
+            ],
         )
     effective_sort = sort if (sort != "relevance" or filters.get("q")) else "title"
     rows = await ResourceRepository(session).page(
@@ -74,7 +82,7 @@ async def list_resources(
 async def get_resource(session: AsyncSession, principal: Principal, resource_id: uuid.UUID) -> dict[str, Any]:
     row = await ResourceRepository(session).get(principal.region, resource_id)
     if row is None:
-        raise NotFound("resource not found", code="resource-not-found")
+        raise NotFound("Ресурс не найден", code="resource-not-found")
     return with_free(row)
 
 
@@ -102,13 +110,13 @@ async def update_resource(
     except ValueError as e:
         raise ValidationFailed(str(e), errors=[FieldError(loc=["body"], code="inconsistent", message=str(e))]) from e
     if not changes:
-        ensure_current(expected, current["version"], "the resource")
+        ensure_current(expected, current["version"], STALE_RESOURCE_DETAIL)
         return current
     row = await repo.update(resource_id, changes, expected)
     if row is None:
         if changes.get("capacity") is not None and changes["capacity"] < current["reserved"]:
-            raise Conflict("capacity cannot fall below the seats already reserved", code="capacity-below-reserved")
-        raise PreconditionFailed("the resource changed since you read it", code="stale-version")
+            raise Conflict("Число мест не может быть меньше уже забронированных", code="capacity-below-reserved")
+        raise PreconditionFailed(STALE_RESOURCE_DETAIL, code="stale-version")
     return with_free(row)
 
 
@@ -120,9 +128,9 @@ async def set_status(
     ensure_can_edit(principal, current)
     expected = require_if_match(if_match)
     if current["status"] == to:
-        ensure_current(expected, current["version"], "the resource")
+        ensure_current(expected, current["version"], STALE_RESOURCE_DETAIL)
         return current
     row = await ResourceRepository(session).update(resource_id, {"status": to.value}, expected)
     if row is None:
-        raise PreconditionFailed("the resource changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_RESOURCE_DETAIL, code="stale-version")
     return with_free(row)
