@@ -62,6 +62,10 @@ class ResourceMap(Protocol):
 
     async def mentors(self, mentees: Sequence[Mentee]) -> dict[str, MentorChoice]: ...
 
+    async def municipality_names(self, regions: Sequence[str]) -> dict[str, str]:
+        """Municipality code -> name in these regions (the form reasons name where a form runs)."""
+        ...
+
 
 @dataclass
 class Outcome:
@@ -162,7 +166,8 @@ async def plan_routes(
 ) -> Plan:
     """Generate the content of new routes and of drafts to regenerate; leave routes under way alone.
 
-    Asks the resource map for forms and mentors (a stored assignment, replayed for the same mentees)."""
+    Asks the resource map for forms, mentors (a stored assignment, replayed for the same mentees) and the
+    names of municipalities (the form reasons say where a form runs by name)."""
     out = Outcome(considered=batch.considered, outdated=batch.outdated)
     plan = Plan(out, {key: int(row["version"]) for key, row in existing.items()})
     pending: dict[uuid.UUID, tuple[Snapshot, dict[str, Any] | None]] = {}
@@ -202,19 +207,23 @@ async def plan_routes(
         timed("match_ms", resource_map.alternatives(sorted(set(contexts.values()), key=repr)))
     )
     assigning = asyncio.ensure_future(timed("mentors_ms", resource_map.mentors(mentees))) if mentees else None
+    regions = sorted({snap.region for snap, _ in pending.values()})
+    naming = asyncio.ensure_future(timed("names_ms", resource_map.municipality_names(regions)))
     try:
         alternatives = await matching
         if assigning is not None:
             mentors.update(await assigning)
+        names = await naming
     finally:
         matching.cancel()
+        naming.cancel()
         if assigning is not None:
             assigning.cancel()
     t0 = time.perf_counter()
     for n, (rid, (s, row)) in enumerate(pending.items(), 1):
         if n % YIELD_EVERY == 0:
             await asyncio.sleep(0)
-        generated = generate(s, alternatives.get(contexts[rid], {}), mentors.get(s.teacher_id), today)
+        generated = generate(s, alternatives.get(contexts[rid], {}), mentors.get(s.teacher_id), today, names)
         source = {"result_id": s.result_id, "campaign_id": s.campaign_id, "version": s.result_version}
         if row is None:
             plan.inserts.append(
