@@ -14,23 +14,26 @@ _ANALYSTS = (*_AUDITORS, Role.service)
 _REGIONAL_WRITERS = (Role.regional_specialist, Role.admin, Role.service)
 
 # --- route audit ---------------------------------------------------------------------------------
-Auditor = Annotated[Principal, require_roles(*_AUDITORS, action="audit routes")]
+Auditor = Annotated[Principal, require_roles(*_AUDITORS, action="проводить аудит маршрутов")]
 AuditReader = Annotated[
-    Principal, require_roles(*_AUDITORS, Role.service, Role.school_admin, Role.teacher, action="read audits")
+    Principal,
+    require_roles(*_AUDITORS, Role.service, Role.school_admin, Role.teacher, action="просматривать результаты аудита"),
 ]
 AuditStatsReader = Annotated[
-    Principal, require_roles(*_AUDITORS, Role.service, Role.school_admin, action="read audit statistics")
+    Principal, require_roles(*_AUDITORS, Role.service, Role.school_admin, action="просматривать статистику аудита")
 ]
-DeliveryRetrier = Annotated[Principal, require_roles(*_AUDITORS, action="retry deliveries")]
+DeliveryRetrier = Annotated[Principal, require_roles(*_AUDITORS, action="повторять передачу результатов аудита")]
 
 # --- monitoring of municipalities ----------------------------------------------------------------
-MonitoringRunner = Annotated[Principal, require_roles(*_REGIONAL_WRITERS, action="run the monitoring")]
-ScoreLoader = Annotated[Principal, require_roles(*_REGIONAL_WRITERS, action="load monitoring scores")]
-MonitoringReader = Annotated[Principal, require_roles(*_ANALYSTS, action="read the monitoring")]
+MonitoringRunner = Annotated[
+    Principal, require_roles(*_REGIONAL_WRITERS, action="проводить мониторинг муниципалитетов")
+]
+ScoreLoader = Annotated[Principal, require_roles(*_REGIONAL_WRITERS, action="загружать баллы мониторинга")]
+MonitoringReader = Annotated[Principal, require_roles(*_ANALYSTS, action="просматривать результаты мониторинга")]
 
 # --- checklists of municipal documents -----------------------------------------------------------
-ChecklistReader = Annotated[Principal, require_roles(*_ANALYSTS, action="read checklists")]
-ChecklistEditor = Annotated[Principal, require_roles(*_AUDITORS, action="edit checklists")]
+ChecklistReader = Annotated[Principal, require_roles(*_ANALYSTS, action="просматривать чек-листы")]
+ChecklistEditor = Annotated[Principal, require_roles(*_AUDITORS, action="изменять чек-листы")]
 
 # --- KPIs and effectiveness ----------------------------------------------------------------------
-Analyst = Annotated[Principal, require_roles(*_ANALYSTS, action="read analytics")]
+Analyst = Annotated[Principal, require_roles(*_ANALYSTS, action="просматривать аналитику")]

@@ -44,20 +44,25 @@ class Upstream:
 
 
 class BadUpstreamAnswer(AppError):
-    status, code, title = 502, "upstream-contract", "Bad gateway"
+    status, code, title = 502, "upstream-contract", "Ошибка связи между сервисами"
+
+
+# The other services as people name them ("Сервис маршрутов ...").
+SERVICE_NAMES_RU = {"assessment": "Сервис оценки", "routes": "Сервис маршрутов", "resources": "Сервис ресурсов"}
 
 
 def upstream_reason(service: str, exc: BaseException) -> str:
-    """Why an upstream call failed, without any personal data."""
+    """Why an upstream call failed, in Russian, without any personal data."""
+    name = SERVICE_NAMES_RU.get(service, "Другой сервис платформы")
     if isinstance(exc, UpstreamShapeError):
-        return f"the {service} service answered in an unexpected shape"
+        return f"{name} ответил в неожиданном формате"
     if isinstance(exc, UpstreamError):
         if exc.status == 404:
-            return f"the {service} service does not offer this data (404)"
+            return f"{name} не предоставляет эти данные"
         if exc.status in (502, 503, 504):
-            return f"the {service} service is unavailable"
-        return f"the {service} service answered {exc.status}"
-    return f"the {service} service is unavailable"
+            return f"{name} временно недоступен"
+        return f"{name} ответил ошибкой (код {exc.status})"
+    return f"{name} временно недоступен"
 
 
 # --- the answers' shapes: read through pydantic, any mismatch is an UpstreamShapeError ------------
@@ -172,7 +177,7 @@ async def fetch_route(up: Upstream, route_id: uuid.UUID) -> RouteSnapshot | None
         if e.status == 404:
             return None
         if e.status >= 500:
-            raise UpstreamUnavailable("the routes service is unavailable", code="routes-unavailable") from e
+            raise UpstreamUnavailable("Сервис маршрутов временно недоступен", code="routes-unavailable") from e
         raise
     return parse_route(body)
 
@@ -520,5 +525,6 @@ async def unknown_municipalities(directory: MunicipalityDirectory, region: str, 
         return await directory.unknown(region, codes)
     except (UpstreamError, UpstreamShapeError) as e:
         raise UpstreamUnavailable(
-            f"municipality codes cannot be checked: {upstream_reason('assessment', e)}", code="upstream-unavailable"
+            f"Коды муниципалитетов сейчас нельзя проверить: {upstream_reason('assessment', e)}",
+            code="upstream-unavailable",
         ) from e

@@ -64,9 +64,9 @@ def compute_kpis(
 ) -> list[Kpi]:
     """Six KPIs; a KPI whose source did not answer is `unavailable` (with why) rather than failing all."""
     why = unavailable or {}
-    miss_a = why.get("assessment", "assessment analytics did not answer")
-    miss_r = why.get("routes", "routes statistics did not answer")
-    miss_m = why.get("monitoring", "municipal directory did not answer")
+    miss_a = why.get("assessment", "Аналитика сервиса оценки не ответила")
+    miss_r = why.get("routes", "Статистика сервиса маршрутов не ответила")
+    miss_m = why.get("monitoring", "Справочник муниципалитетов не ответил")
     both = miss_a if levels is None else miss_r
     out = [
         _share(

@@ -130,15 +130,15 @@ def validate_rows(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[list[S
         code_value = raw.get("municipality")
         code = str(code_value).strip() if code_value is not None else ""
         if not code:
-            err(row_no, "municipality", "missing", f"row {row_no}: the municipality code is missing")
+            err(row_no, "municipality", "missing", f"Строка {row_no}: не указан код муниципалитета")
         elif not CODE_RE.match(code):
-            err(row_no, "municipality", "invalid-code", f"row {row_no}: the municipality code has invalid characters")
+            err(row_no, "municipality", "invalid-code", f"Строка {row_no}: в коде муниципалитета недопустимые символы")
         elif code in seen:
             err(
                 row_no,
                 "municipality",
                 "duplicate-municipality",
-                f"row {row_no}: the municipality repeats row {seen[code]}",
+                f"Строка {row_no}: муниципалитет уже есть в строке {seen[code]}",
             )
         else:
             seen[code] = row_no
@@ -147,19 +147,35 @@ def validate_rows(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[list[S
         points: dict[Step, Decimal] = {}
         for step in Step:
             maximum = STEP_MAX[step]
+            label = STEP_LABELS_RU[step]
             try:
                 value = _number(raw.get(step.value))
             except ValueError:
-                err(row_no, step.value, "not-a-number", f"row {row_no}: {step.value} is not a number")
+                err(row_no, step.value, "not-a-number", f"Строка {row_no}: балл за шаг «{label}» должен быть числом")
                 continue
             if value is None:
-                err(row_no, step.value, "missing", f"row {row_no}: {step.value} is missing")
+                err(row_no, step.value, "missing", f"Строка {row_no}: нет балла за шаг «{label}»")
             elif value < 0:
-                err(row_no, step.value, "negative", f"row {row_no}: {step.value} is below 0")
+                err(
+                    row_no,
+                    step.value,
+                    "negative",
+                    f"Строка {row_no}: балл за шаг «{label}» не может быть отрицательным",
+                )
             elif value > maximum:
-                err(row_no, step.value, "above-max", f"row {row_no}: {step.value} is above its maximum of {maximum}")
+                err(
+                    row_no,
+                    step.value,
+                    "above-max",
+                    f"Строка {row_no}: балл за шаг «{label}» больше максимального ({maximum})",
+                )
             elif value != value.quantize(CENT):
-                err(row_no, step.value, "too-precise", f"row {row_no}: {step.value} has more than two decimals")
+                err(
+                    row_no,
+                    step.value,
+                    "too-precise",
+                    f"Строка {row_no}: балл за шаг «{label}» — не больше двух знаков после запятой",
+                )
             else:
                 points[step] = value
         total_raw = raw.get("total")
@@ -167,7 +183,7 @@ def validate_rows(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[list[S
             try:
                 declared = _number(total_raw) if total_raw not in (None, "") else None
             except ValueError:
-                err(row_no, "total", "not-a-number", f"row {row_no}: total is not a number")
+                err(row_no, "total", "not-a-number", f"Строка {row_no}: итоговый балл должен быть числом")
             else:
                 computed = sum(points.values(), Decimal(0))
                 if declared is not None and declared != computed:
@@ -175,7 +191,7 @@ def validate_rows(rows: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[list[S
                         row_no,
                         "total",
                         "total-mismatch",
-                        f"row {row_no}: total does not equal the sum of the nine steps ({computed.normalize():f})",
+                        f"Строка {row_no}: итог не равен сумме баллов за девять шагов ({computed.normalize():f})",
                     )
         if len(errors) == before:
             good.append(ScoreRow(code, name, points))

@@ -107,20 +107,26 @@ def requirement(
     done = len(auditors)
     if procedure == Procedure.double:
         if done >= 2:
-            return Requirement(True, 2, done, "reviewed by two auditors")
+            return Requirement(True, 2, done, "Проверено двумя экспертами")
         if done == 1 and rules.allow_named_second_check and any(r.second_check for r in reviews):
-            return Requirement(True, 2, done, "reviewed by one auditor with a named second check")
-        needed = "a second auditor's review" + (" or a named second check" if rules.allow_named_second_check else "")
-        return Requirement(False, 2, done, f"group rule: needs {needed}" if done else "needs two reviews")
+            return Requirement(True, 2, done, "Проверено одним экспертом с именной повторной проверкой")
+        needed = "проверка вторым экспертом" + (
+            " или именная повторная проверка" if rules.allow_named_second_check else ""
+        )
+        return Requirement(
+            False, 2, done, f"По правилу группы нужна {needed}" if done else "Нужны две экспертные проверки"
+        )
     if procedure == Procedure.full:
         if done >= 1:
-            return Requirement(True, 1, done, "reviewed")
-        return Requirement(False, 1, done, "needs a full review of the ten criteria")
+            return Requirement(True, 1, done, "Проверено")
+        return Requirement(False, 1, done, "Нужна полная проверка по десяти критериям")
     if done >= 1:
-        return Requirement(True, 0, done, "reviewed although sampled out")
+        return Requirement(True, 0, done, "Проверено, хотя маршрут не попал в выборку")
     if len(self_check) == CRITERIA_COUNT and all(s is not None for s in self_check):
-        return Requirement(True, 0, done, "not in the sample: the self-check is confirmed")
-    return Requirement(False, 1, done, "not in the sample, but the self-check is incomplete: needs a review")
+        return Requirement(True, 0, done, "Маршрут не попал в выборку: самопроверка подтверждена")
+    return Requirement(
+        False, 1, done, "Маршрут не попал в выборку, но самопроверка не завершена: нужна экспертная проверка"
+    )
 
 
 def final_scores(reviews: Sequence[Review], self_check: Sequence[int | None]) -> list[int]:

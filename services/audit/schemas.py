@@ -73,7 +73,7 @@ class ReviewWrite(BaseModel):
     @classmethod
     def _each_once(cls, v: list[CriterionScore]) -> list[CriterionScore]:
         if sorted(c.number for c in v) != list(range(1, CRITERIA_COUNT + 1)):
-            raise ValueError("score every criterion 1..10 exactly once")
+            raise ValueError("Оцените каждый из десяти критериев ровно один раз")
         return sorted(v, key=lambda c: c.number)
 
 
@@ -402,7 +402,7 @@ class ChecklistWrite(BaseModel):
     @classmethod
     def _each_once(cls, v: list[DirectionWrite]) -> list[DirectionWrite]:
         if {d.direction for d in v} != set(Direction):
-            raise ValueError("answer every one of the twelve directions exactly once")
+            raise ValueError("Заполните каждое из двенадцати направлений ровно один раз")
         order = list(Direction)
         return sorted(v, key=lambda d: order.index(d.direction))
 

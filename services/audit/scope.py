@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from kit.auth import Principal, Role
+from kit.auth import ROLE_LABELS, Principal, Role
 from kit.errors import FieldError, Forbidden, NotFound, ValidationFailed
 
 
@@ -15,7 +15,10 @@ def own_municipality(principal: Principal) -> str | None:
     if principal.role == Role.municipal_methodologist:
         return principal.municipality or "-"
     # The permissions (auth.py) let no other role this far; refuse rather than widen the scope.
-    raise Forbidden("your role may not see municipal analytics", code="role-forbidden")
+    raise Forbidden(
+        f"Ваша роль «{ROLE_LABELS[principal.role]}» не позволяет просматривать аналитику муниципалитетов",
+        code="role-forbidden",
+    )
 
 
 def sees_municipality(principal: Principal, municipality: str) -> bool:
@@ -27,15 +30,17 @@ def writer_region(principal: Principal, given: str | None = None) -> str:
     """The region a write belongs to: the credential's, or (only without one) the one given."""
     if principal.region:
         if given and given != principal.region:
-            raise Forbidden("that region is outside your scope", code="out-of-scope")
+            raise Forbidden("Этот регион вне вашей зоны доступа", code="out-of-scope")
         return principal.region
     if given:
         return given
     raise ValidationFailed(
-        "a region is needed",
+        "Укажите регион",
         errors=[
             FieldError(
-                loc=["body", "region"], code="region-required", message="your credential has no region; name the region"
+                loc=["body", "region"],
+                code="region-required",
+                message="В ваших учётных данных нет региона: укажите регион в запросе",
             )
         ],
     )
@@ -46,14 +51,14 @@ def analytics_scope(
 ) -> tuple[str | None, str | None]:
     """(region, municipality) the caller may ask about; a municipal methodologist is held to their own."""
     if date_from and date_to and date_from > date_to:
-        raise ValidationFailed("date_from is after date_to", code="invalid-period")
+        raise ValidationFailed("Начало периода позже его конца", code="invalid-period")
     own = own_municipality(principal)
     if own is not None:
         if municipality and municipality != own:
-            raise NotFound("municipality not found", code="municipality-not-found")
+            raise NotFound("Муниципалитет не найден", code="municipality-not-found")
         municipality = own
     if principal.region:
         if region and region != principal.region:
-            raise NotFound("region not found", code="region-not-found")
+            raise NotFound("Регион не найден", code="region-not-found")
         region = principal.region
     return region, municipality

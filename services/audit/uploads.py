@@ -36,17 +36,20 @@ def _json_rows(body: bytes, max_rows: int) -> list[Any]:
         doc = loads(body)
     except ValueError:
         raise ValidationFailed(
-            "the body is not JSON", errors=[FieldError(loc=["body"], code="bad-json", message="not JSON")]
+            "Тело запроса не читается как JSON",
+            errors=[FieldError(loc=["body"], code="bad-json", message="Ожидается JSON")],
         ) from None
     if not isinstance(doc, dict) or set(doc) != {"rows"} or not isinstance(doc["rows"], list) or not doc["rows"]:
         raise ValidationFailed(
-            'send {"rows": [...]} with at least one row',
-            errors=[FieldError(loc=["body", "rows"], code="invalid", message="a non-empty list of rows")],
+            "Передайте объект вида {«rows»: [...]} хотя бы с одной строкой",
+            errors=[FieldError(loc=["body", "rows"], code="invalid", message="Нужен непустой список строк")],
         )
     if len(doc["rows"]) > max_rows:
         raise ValidationFailed(
-            "too many rows",
-            errors=[FieldError(loc=["body", "rows"], code="too-many-rows", message=f"at most {max_rows} rows")],
+            "Слишком много строк",
+            errors=[
+                FieldError(loc=["body", "rows"], code="too-many-rows", message=f"Допустимо не более {max_rows} строк")
+            ],
         )
     rows: list[Any] = doc["rows"]
     return rows
@@ -55,7 +58,9 @@ def _json_rows(body: bytes, max_rows: int) -> list[Any]:
 def _json_record(n: int, item: Any, errors: list[FieldError]) -> dict[str, Any]:
     """One JSON row keyed by canonical column; an unknown field or a non-object is added to `errors`."""
     if not isinstance(item, dict):
-        errors.append(FieldError(loc=["body", n], code="not-an-object", message=f"row {n}: not an object", row=n))
+        errors.append(
+            FieldError(loc=["body", n], code="not-an-object", message=f"Строка {n}: ожидается объект с полями", row=n)
+        )
         return {}
     rec: dict[str, Any] = {}
     for k, v in item.items():
@@ -65,7 +70,7 @@ def _json_record(n: int, item: Any, errors: list[FieldError]) -> dict[str, Any]:
                 FieldError(
                     loc=["body", n, str(k)[:64]],
                     code="unknown-field",
-                    message=f"row {n}: unknown field",
+                    message=f"Строка {n}: неизвестное поле",
                     row=n,
                     column=str(k)[:64],
                 )
@@ -83,5 +88,5 @@ def _json_records(body: bytes, max_rows: int) -> Records:
         if isinstance(item, dict):
             out.append((n, rec))
     if errors:
-        raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
+        raise ValidationFailed(f"Отклонено строк: {len({e.row for e in errors})}; ничего не сохранено", errors=errors)
     return out

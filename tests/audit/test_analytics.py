@@ -93,7 +93,7 @@ class TestKpi:
             live.start("routes")
         assert k["teachers_assessed"]["status"] == "ok" and k["municipalities_engaged"]["status"] == "ok"
         assert k["routes_created"]["status"] == "unavailable"
-        assert k["teachers_with_route"]["detail"] == "the routes service is unavailable"
+        assert k["teachers_with_route"]["detail"] == "Сервис маршрутов временно недоступен"
 
 
 class TestEffectiveness:

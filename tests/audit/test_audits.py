@@ -74,7 +74,7 @@ class TestStartAudit:
             "met": False,
             "reviews_required": 1,
             "reviews_done": 0,
-            "detail": "needs a full review of the ten criteria",
+            "detail": "Нужна полная проверка по десяти критериям",
         }
         assert audit["delivery"]["status"] == "not_started"
 

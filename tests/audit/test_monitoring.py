@@ -198,7 +198,7 @@ class TestUpload:
             (4, "goals", "above-max"),
             (4, "decisions", "negative"),
         }
-        assert "3 rows rejected" in problem["detail"]
+        assert "Отклонено строк: 3" in problem["detail"]
         assert await scores(api, c["id"]) == []
 
     async def test_a_code_outside_the_regions_directory_is_rejected_naming_the_row(

@@ -28,6 +28,8 @@ from services.audit.repository import AuditRepository
 from services.audit.schemas import ReviewWrite
 from services.audit.vocab import CRITERIA_COUNT, criteria
 
+STALE_AUDIT_DETAIL = "Аудит изменился с тех пор, как вы его прочитали: прочитайте его заново и повторите изменение"
+
 _AUDIT_FIELDS = (
     "id",
     "route_id",
@@ -136,7 +138,7 @@ async def _audit_or_404(
 ) -> dict[str, Any]:
     row = await repo.get(principal, audit_id, lock=lock)
     if row is None:
-        raise NotFound("audit not found", code="audit-not-found")
+        raise NotFound("Аудит не найден", code="audit-not-found")
     return row
 
 
@@ -182,19 +184,19 @@ async def start_audit(
     try:
         route = await fetch_route(upstream, route_id)
     except UpstreamShapeError as e:
-        raise BadUpstreamAnswer("the routes service answered in an unexpected shape") from e
+        raise BadUpstreamAnswer("Сервис маршрутов ответил в неожиданном формате") from e
     except UpstreamError as e:
-        raise BadUpstreamAnswer(f"the routes service answered {e.status}") from e
+        raise BadUpstreamAnswer(f"Сервис маршрутов ответил ошибкой (код {e.status})") from e
     if route is None or not principal.sees(
         region=route.region, municipality=route.municipality, organisation=route.organisation
     ):
-        raise NotFound("route not found", code="route-not-found")
+        raise NotFound("Маршрут не найден", code="route-not-found")
     repo = AuditRepository(session)
     existing = await repo.find_by_route(principal, route.id)
     if existing is not None:
-        raise Conflict("this route already has an audit", code="audit-exists", extra={"audit_id": str(existing["id"])})
+        raise Conflict("У этого маршрута уже есть аудит", code="audit-exists", extra={"audit_id": str(existing["id"])})
     if route.status != "completed":
-        raise Conflict("only a completed route can be audited", code="route-not-completed")
+        raise Conflict("Аудит проводится только для завершённого маршрута", code="route-not-completed")
     procedure, sampled = procedure_for(route.group, route.id, rules)
     row = await repo.insert(
         {
@@ -215,7 +217,7 @@ async def start_audit(
         }
     )
     if not row:
-        raise Conflict("this route already has an audit", code="audit-exists")
+        raise Conflict("У этого маршрута уже есть аудит", code="audit-exists")
     return await audit_view(repo, row, rules)
 
 
@@ -226,7 +228,7 @@ def _audits_cursor(cursor: str | None) -> tuple[str, str] | None:
         if key:
             datetime.fromisoformat(key[0])
     except ValueError:
-        raise ValidationFailed("invalid cursor", code="invalid-cursor") from None
+        raise ValidationFailed("Курсор страницы записан неверно", code="invalid-cursor") from None
     return key
 
 
@@ -278,10 +280,10 @@ async def put_review(
     repo = AuditRepository(session)
     row = await _audit_or_404(repo, principal, audit_id, lock=True)
     if row["status"] != "open":
-        raise Conflict("the audit is completed", code="audit-completed")
+        raise Conflict("Аудит уже завершён", code="audit-completed")
     if body.second_check is not None and not rules.allow_named_second_check:
-        raise ValidationFailed("named second checks are not allowed here", code="second-check-not-allowed")
-    ensure_current(parse_if_match(if_match), row["version"], "the audit")
+        raise ValidationFailed("Именная повторная проверка здесь не допускается", code="second-check-not-allowed")
+    ensure_current(parse_if_match(if_match), row["version"], STALE_AUDIT_DETAIL)
     await repo.upsert_review(
         {
             "audit_id": audit_id,
@@ -293,7 +295,7 @@ async def put_review(
         }
     )
     if await repo.bump(audit_id, row["version"], {}) is None:
-        raise PreconditionFailed("the audit changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_AUDIT_DETAIL, code="stale-version")
     return await audit_view(repo, await _audit_or_404(repo, principal, audit_id), rules)
 
 
@@ -308,8 +310,8 @@ async def complete_audit(
     repo = AuditRepository(session)
     row = await _audit_or_404(repo, principal, audit_id, lock=True)
     if row["status"] != "open":
-        raise Conflict("the audit is already completed", code="audit-completed")
-    ensure_current(expected, row["version"], "the audit")
+        raise Conflict("Аудит уже завершён", code="audit-completed")
+    ensure_current(expected, row["version"], STALE_AUDIT_DETAIL)
     reviews = _reviews(await repo.reviews(audit_id))
     req = requirement(Procedure(row["procedure"]), reviews, row["self_check_scores"], rules)
     if not req.met:
@@ -330,7 +332,7 @@ async def complete_audit(
         },
     )
     if version is None:
-        raise PreconditionFailed("the audit changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_AUDIT_DETAIL, code="stale-version")
     await repo.add_outbox(
         audit_id, row["route_id"], {"audit_id": str(audit_id), "total": total, "completed_at": now.isoformat()}
     )
@@ -344,5 +346,5 @@ async def retry_delivery(
     repo = AuditRepository(session)
     row = await _audit_or_404(repo, principal, audit_id)
     if not await repo.retry_delivery(audit_id):
-        raise Conflict("nothing to deliver: the audit is open or already delivered", code="nothing-to-deliver")
+        raise Conflict("Передавать нечего: аудит ещё открыт или уже передан", code="nothing-to-deliver")
     return await audit_view(repo, row, rules)

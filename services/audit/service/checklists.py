@@ -80,7 +80,7 @@ async def get_checklist(session: AsyncSession, principal: Principal, municipalit
         else None
     )
     if row is None:
-        raise NotFound("checklist not found", code="checklist-not-found")
+        raise NotFound("Чек-лист не найден", code="checklist-not-found")
     return checklist_view(row)
 
 
@@ -95,15 +95,15 @@ async def put_checklist(
     """Write a municipality's checklist; the code must be in the directory. The first write creates it without
     If-Match; once it exists a write needs If-Match (428 without, 412 when stale)."""
     if not sees_municipality(principal, municipality):
-        raise NotFound("checklist not found", code="checklist-not-found")
+        raise NotFound("Чек-лист не найден", code="checklist-not-found")
     region = writer_region(principal)
     if await unknown_municipalities(directory, region, [municipality]):
-        raise NotFound("the region's directory has no municipality with this code", code="unknown-municipality")
+        raise NotFound("В справочнике региона нет муниципалитета с таким кодом", code="unknown-municipality")
     repo = ChecklistRepository(session)
     exists = await repo.get(region, municipality) is not None
     expected = require_if_match(if_match) if exists else parse_if_match(if_match)
     if expected is not None and not exists:
-        raise PreconditionFailed("the checklist does not exist yet", code="stale-version")
+        raise PreconditionFailed("Чек-листа ещё нет: первая запись делается без If-Match", code="stale-version")
     row = await repo.upsert(
         {
             "region": region,
@@ -120,8 +120,12 @@ async def put_checklist(
     )
     if row is None and expected is None:
         raise PreconditionRequired(
-            "the checklist was written meanwhile; send If-Match with its ETag", code="if-match-required"
+            "Чек-лист тем временем уже записан: прочитайте его и передайте If-Match с его ETag",
+            code="if-match-required",
         )
     if row is None:
-        raise PreconditionFailed("the checklist changed since you read it", code="stale-version")
+        raise PreconditionFailed(
+            "Чек-лист изменился с тех пор, как вы его прочитали: прочитайте его заново и повторите изменение",
+            code="stale-version",
+        )
     return checklist_view(row)

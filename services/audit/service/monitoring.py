@@ -16,6 +16,7 @@ from kit.errors import Conflict, FieldError, NotFound, PayloadTooLarge, Validati
 from kit.idempotency import IdempotencyGuard, check_key, fingerprint
 from kit.jsonutil import dumps
 from kit.pagination import decode_cursor, encode_cursor
+from kit.russian import size
 from kit.tabular import media_type
 from services.audit.bands import BANDS, band_range
 from services.audit.clients import MunicipalityDirectory, unknown_municipalities
@@ -51,7 +52,7 @@ def vocabulary() -> dict[str, Any]:
 async def _campaign_or_404(repo: MonitoringRepository, principal: Principal, campaign_id: uuid.UUID) -> dict[str, Any]:
     row = await repo.get_campaign(principal.region, campaign_id)
     if row is None:
-        raise NotFound("campaign not found", code="campaign-not-found")
+        raise NotFound("Кампания мониторинга не найдена", code="campaign-not-found")
     return row
 
 
@@ -59,7 +60,7 @@ async def create_campaign(session: AsyncSession, principal: Principal, body: Cam
     region = writer_region(principal, body.region)
     repo = MonitoringRepository(session)
     if body.previous_id is not None and await repo.get_campaign(region, body.previous_id) is None:
-        raise NotFound("previous campaign not found", code="campaign-not-found")
+        raise NotFound("Предыдущая кампания мониторинга не найдена", code="campaign-not-found")
     row = await repo.create_campaign(
         {
             "region": region,
@@ -71,7 +72,7 @@ async def create_campaign(session: AsyncSession, principal: Principal, body: Cam
         }
     )
     if row is None:
-        raise Conflict("the region already has a campaign with this code", code="campaign-code-taken")
+        raise Conflict("В регионе уже есть кампания мониторинга с таким кодом", code="campaign-code-taken")
     return row
 
 
@@ -80,7 +81,7 @@ async def list_campaigns(session: AsyncSession, principal: Principal, cursor: st
     try:
         key = (date.fromisoformat(str(after[0])).isoformat(), str(uuid.UUID(str(after[1])))) if after else None
     except ValueError:
-        raise ValidationFailed("invalid cursor", code="invalid-cursor") from None
+        raise ValidationFailed("Курсор страницы записан неверно", code="invalid-cursor") from None
     rows = await MonitoringRepository(session).list_campaigns(principal.region, after=key, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
@@ -113,7 +114,7 @@ async def _unknown_municipality_errors(
             code="unknown-municipality",
             row=row_no,
             column="municipality",
-            message=f"row {row_no}: the region's directory has no municipality with this code",
+            message=f"Строка {row_no}: в справочнике региона нет муниципалитета с таким кодом",
         )
         for row_no, raw in raw_rows
         if str(raw.get("municipality") or "").strip() in unknown
@@ -134,7 +135,7 @@ async def upload_scores(
     repo = MonitoringRepository(session)
     campaign = await _campaign_or_404(repo, principal, campaign_id)
     if len(upload.body) > settings.max_upload_bytes:
-        raise PayloadTooLarge(f"the upload exceeds {settings.max_upload_bytes} bytes")
+        raise PayloadTooLarge(f"Файл больше допустимого размера ({size(settings.max_upload_bytes)})")
     guard = IdempotencyGuard(
         idempotency_keys, session, key=key, principal=principal.sub, operation=f"monitoring-scores:{campaign_id}"
     )
@@ -148,7 +149,7 @@ async def upload_scores(
     errors += await _unknown_municipality_errors(directory, campaign["region"], rows, raw_rows)
     errors.sort(key=lambda e: e.row or 0)
     if errors:
-        raise ValidationFailed(f"{len({e.row for e in errors})} rows rejected; nothing was stored", errors=errors)
+        raise ValidationFailed(f"Отклонено строк: {len({e.row for e in errors})}; ничего не сохранено", errors=errors)
     counts = await repo.upsert_scores(campaign_id, rows, replace=upload.replace)
     payload = dumps(UploadResult(received=len(rows), **counts).model_dump())
     await guard.store(body_fp, 200, payload)
