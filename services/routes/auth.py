@@ -21,12 +21,15 @@ Exporter = Annotated[
         Role.regional_specialist,
         Role.admin,
         Role.service,
-        action="read the monthly exports (they are for the municipal services and the centre)",
+        action="просматривать ежемесячные выгрузки: они для муниципальных служб и регионального центра",
     ),
 ]
 
 # The personal cabinet: a teacher's own routes.
-RouteOwner = Annotated[Principal, require_roles(Role.teacher, action="list own routes (only a teacher has own routes)")]
+RouteOwner = Annotated[
+    Principal,
+    require_roles(Role.teacher, action="просматривать свои маршруты: собственные маршруты есть только у педагога"),
+]
 
 # Counts and per-route outcomes feed the KPIs and the effectiveness analysis.
 Analyst = Annotated[
@@ -36,7 +39,7 @@ Analyst = Annotated[
         Role.regional_specialist,
         Role.admin,
         Role.service,
-        action="read route statistics or outcomes (they are for municipal and regional roles)",
+        action="просматривать статистику и итоги маршрутов: они для муниципальных и региональных специалистов",
     ),
 ]
 
@@ -47,17 +50,17 @@ Generator = Annotated[
         Role.admin,
         Role.service,
         Role.municipal_methodologist,
-        action="generate routes (the centre or the municipal service does)",
+        action="формировать маршруты: это делает региональный центр или муниципальная служба",
     ),
 ]
 
 # The audit service reports a finished audit of a route.
 AuditRecorder = Annotated[
-    Principal, require_roles(Role.service, action="mark routes audited (only the audit service does)")
+    Principal, require_roles(Role.service, action="отмечать аудит маршрутов: это делает только сервис аудита")
 ]
 
 RequestWriter = Annotated[
-    Principal, require_roles(Role.teacher, action="write the professional request (the teacher writes it)")
+    Principal, require_roles(Role.teacher, action="писать профессиональный запрос: его пишет сам педагог")
 ]
 
 Recommender = Annotated[
@@ -66,10 +69,12 @@ Recommender = Annotated[
         Role.regional_specialist,
         Role.municipal_methodologist,
         Role.admin,
-        action="add recommendations (they come from the centre or the municipal service)",
+        action="добавлять рекомендации: их дают региональный центр и муниципальная служба",
     ),
 ]
 
-Editor = Annotated[Principal, require_roles(*PEOPLE, action="edit routes (services do not)")]
+Editor = Annotated[Principal, require_roles(*PEOPLE, action="изменять маршруты: это делают люди, а не сервисы")]
 
-SelfCheckScorer = Annotated[Principal, require_roles(*PEOPLE, action="score routes (services do not)")]
+SelfCheckScorer = Annotated[
+    Principal, require_roles(*PEOPLE, action="оценивать маршруты: это делают люди, а не сервисы")
+]

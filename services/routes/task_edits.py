@@ -25,17 +25,21 @@ def check_task_change(
     generated = [k for k in changes if k in TASK_FIELDS_GENERATED]
     if generated and not reason:
         raise ValidationFailed(
-            "changing generated content needs a reason",
-            errors=[FieldError(loc=["body", "reason"], code="required", message="give the reason of the change")],
+            "Чтобы изменить сформированное содержание, укажите причину",
+            errors=[FieldError(loc=["body", "reason"], code="required", message="Укажите причину изменения")],
         )
     if generated and principal.role == Role.teacher and status not in TEACHER_CORRECTS_IN:
-        raise Forbidden("the route is under review; ask your tutor to correct it", code="role-forbidden")
+        raise Forbidden("Маршрут на согласовании: попросите тьютора внести исправление", code="role-forbidden")
     progress = [k for k in changes if k in PROGRESS_FIELDS]
     if progress and (status not in ACTIVE or principal.role not in PROGRESS_REPORTERS):
-        raise Conflict("progress is reported by the teacher while the route runs", code="route-not-active")
+        raise Conflict("О ходе выполнения сообщает педагог, пока маршрут реализуется", code="route-not-active")
     chosen = changes.get("chosen_resource_id")
     if chosen is not None and chosen not in {f.get("resource_id") for f in task.get("forms", [])}:
         raise ValidationFailed(
-            "choose one of the offered forms",
-            errors=[FieldError(loc=["body", "chosen_resource_id"], code="not-offered", message="not among the forms")],
+            "Выберите одну из предложенных форм",
+            errors=[
+                FieldError(
+                    loc=["body", "chosen_resource_id"], code="not-offered", message="Этой формы нет среди предложенных"
+                )
+            ],
         )

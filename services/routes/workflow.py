@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from kit.auth import Principal, Role
+from kit.auth import ROLE_LABELS, Principal, Role
+from services.routes.labels import STATUS_RU
 
 
 class Status(enum.StrEnum):
@@ -29,6 +30,19 @@ class Action(enum.StrEnum):
     complete = "complete"
     archive = "archive"
     return_for_correction = "return_for_correction"
+
+
+# Each action as people say it, for messages ("Нельзя утвердить маршрут: ...").
+ACTION_RU: dict[Action, str] = {
+    Action.recommend: "внести рекомендации в маршрут",
+    Action.send_to_municipality: "направить маршрут в муниципальную методическую службу",
+    Action.agree_with_school: "согласовать маршрут с образовательной организацией",
+    Action.approve: "утвердить маршрут",
+    Action.start: "начать реализацию маршрута",
+    Action.complete: "завершить маршрут",
+    Action.archive: "перевести маршрут в архив",
+    Action.return_for_correction: "вернуть маршрут на доработку",
+}
 
 
 @dataclass(frozen=True)
@@ -115,11 +129,16 @@ def find_transition(action: Action, source: Status, principal: Principal) -> Tra
     candidates = [t for t in TRANSITIONS if t.action == action]
     in_state = [t for t in candidates if t.source == source]
     if not in_state:
-        allowed = ", ".join(sorted({t.source.value for t in candidates}))
-        raise TransitionRefused(409, f"'{action.value}' is not possible from '{source.value}' (only from: {allowed})")
+        sources = [s for s in Status if s in {t.source for t in candidates}]
+        allowed = ("в статусе " if len(sources) == 1 else "в статусах ") + ", ".join(
+            f"«{STATUS_RU[s]}»" for s in sources
+        )
+        raise TransitionRefused(
+            409, f"Нельзя {ACTION_RU[action]}: он в статусе «{STATUS_RU[source]}», а это возможно только {allowed}"
+        )
     t = in_state[0]
     if principal.role not in t.roles:
-        raise TransitionRefused(403, f"role '{principal.role.value}' may not '{action.value}' a route")
+        raise TransitionRefused(403, f"Ваша роль «{ROLE_LABELS[principal.role]}» не позволяет {ACTION_RU[action]}")
     return t
 
 

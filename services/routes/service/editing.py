@@ -10,9 +10,10 @@ from typing import Any
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from services.routes.content import apply_overrides, find_task, next_control_on
+from services.routes.labels import STATUS_RU
 from services.routes.schemas import RecommendationCreate, RequestUpdate, SelfCheckUpdate, TaskUpdate
 from services.routes.selfcheck import AUTO_CRITERIA
-from services.routes.service.route_access import Change
+from services.routes.service.route_access import STALE_ROUTE_DETAIL, Change
 from services.routes.task_edits import check_task_change
 from services.routes.workflow import EDITABLE, Status
 
@@ -22,7 +23,7 @@ CONTENT_VERSIONED = frozenset({Status.in_progress})
 def ensure_editable(row: dict[str, Any]) -> None:
     status = Status(row["status"])
     if status not in EDITABLE:
-        raise Conflict(f"a route in '{status.value}' cannot be changed", code="route-not-editable")
+        raise Conflict(f"Маршрут в статусе «{STATUS_RU[status]}» изменить нельзя", code="route-not-editable")
 
 
 async def save_content(
@@ -41,7 +42,7 @@ async def save_content(
         values["content_version"] = row["content_version"] + 1
     updated = await repo.update_fields(row["id"], values, expected_version=change.expected)
     if updated is None:
-        raise PreconditionFailed("the route changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
     if versioned:
         await repo.add_version(row["id"], row["content_version"], row["content"], "before correction", principal.sub)
         await repo.add_version(row["id"], updated["content_version"], content, reason, principal.sub)
@@ -96,12 +97,13 @@ async def update_task(change: Change, principal: Principal, task_id: str, body: 
     changes = body.model_dump(exclude_unset=True, exclude={"reason"})
     if not changes:
         raise ValidationFailed(
-            "nothing to change", errors=[FieldError(loc=["body"], code="empty", message="no fields")]
+            "Нечего изменять: запрос не содержит изменений",
+            errors=[FieldError(loc=["body"], code="empty", message="Укажите хотя бы одно поле")],
         )
     content = apply_overrides(row["content"], [])
     task = find_task(content, task_id)
     if task is None:
-        raise NotFound("task not found in this route", code="task-not-found")
+        raise NotFound("В этом маршруте нет такой задачи", code="task-not-found")
     check_task_change(principal, Status(row["status"]), task, changes, body.reason)
     values = {k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()}
     task.update(values)
@@ -119,21 +121,24 @@ async def score_self_check(change: Change, principal: Principal, body: SelfCheck
     status = Status(row["status"])
     if status not in EDITABLE:
         raise Conflict(
-            f"the self-check of a route in '{status.value}' is frozen at completion", code="self-check-frozen"
+            f"Самопроверка маршрута в статусе «{STATUS_RU[status]}» закреплена при завершении и не изменяется",
+            code="self-check-frozen",
         )
     bad = [n for n in body.scores if n in AUTO_CRITERIA or not 1 <= n <= 10]
     if bad:
         raise ValidationFailed(
-            "these criteria are scored by the machine or do not exist",
+            "Эти критерии оцениваются автоматически или их нет",
             errors=[
-                FieldError(loc=["body", "scores", n], code="not-manual", message="criterion not scored by people")
+                FieldError(
+                    loc=["body", "scores", n], code="not-manual", message="Этот критерий оценивается автоматически"
+                )
                 for n in bad
             ],
         )
     manual = {**row["self_check_manual"], **{str(k): v for k, v in body.scores.items()}}
     updated = await repo.update_fields(row["id"], {"self_check_manual": manual}, expected_version=change.expected)
     if updated is None:
-        raise PreconditionFailed("the route changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
     await repo.add_event(
         row["id"], principal, "self_check", comment=", ".join(f"{k}={v}" for k, v in sorted(body.scores.items()))
     )

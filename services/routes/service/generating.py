@@ -19,8 +19,8 @@ from services.routes.schemas import GenerateRequest
 def _filters(body: GenerateRequest) -> dict[str, str]:
     if (body.teacher_id is None) == (body.campaign_id is None):
         raise ValidationFailed(
-            "give either teacher_id or campaign_id",
-            errors=[FieldError(loc=["body"], code="one-of", message="exactly one of teacher_id, campaign_id")],
+            "Укажите либо педагога, либо кампанию оценки",
+            errors=[FieldError(loc=["body"], code="one-of", message="Нужно ровно одно: педагог или кампания оценки")],
         )
     return {"teacher_id": str(body.teacher_id)} if body.teacher_id else {"campaign_id": str(body.campaign_id)}
 
@@ -30,8 +30,10 @@ async def _results(client: GatewayClient, filters: dict[str, str]) -> list[FeedI
         return await AssessmentResults(client).changes(**filters)
     except UpstreamError as e:
         if e.status == 404:
-            raise NotFound("teacher or campaign not found", code="not-found") from None
-        raise UpstreamUnavailable("the assessment service did not answer", code="upstream-unavailable") from None
+            raise NotFound("Педагог или кампания оценки не найдены", code="not-found") from None
+        raise UpstreamUnavailable(
+            "Сервис оценки не ответил; повторите попытку позже", code="upstream-unavailable"
+        ) from None
 
 
 async def generate_now(
@@ -49,7 +51,7 @@ async def generate_now(
         s for s in snaps if principal.sees(region=s.region, municipality=s.municipality, organisation=s.organisation)
     ]
     if body.teacher_id and not snaps:
-        raise NotFound("no results of this teacher in your scope", code="not-found")
+        raise NotFound("В вашей зоне доступа нет результатов этого педагога", code="not-found")
     today = datetime.now(UTC).date()
     await RouteRepository(session).lock_generation(wait=True)
     return await generate_routes(session, snaps, resource_map, today, principal, settings.max_result_age_days)

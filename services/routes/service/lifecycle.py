@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, Forbidden, PreconditionFailed, ValidationFailed
 from services.routes.content import self_check_of
+from services.routes.labels import STATUS_RU
 from services.routes.repository import RouteRepository
 from services.routes.schemas import AuditedRequest, TransitionRequest
-from services.routes.service.route_access import Change, load_route
+from services.routes.service.route_access import STALE_ROUTE_DETAIL, Change, load_route
 from services.routes.workflow import Action, Status, Transition, TransitionRefused, find_transition
 
 
@@ -31,17 +32,23 @@ def _values(t: Transition, body: TransitionRequest, row: dict[str, Any]) -> dict
     values: dict[str, Any] = {"status": t.target.value}
     errors: list[FieldError] = []
     if t.needs_comment and not body.comment:
-        errors.append(FieldError(loc=["body", "comment"], code="required", message="a return needs a comment"))
+        errors.append(
+            FieldError(
+                loc=["body", "comment"], code="required", message="При возврате на доработку напишите комментарий"
+            )
+        )
     if t.action == Action.approve:
         if not body.tutor:
-            errors.append(FieldError(loc=["body", "tutor"], code="required", message="approval names the tutor"))
+            errors.append(FieldError(loc=["body", "tutor"], code="required", message="При утверждении укажите тьютора"))
         else:
             values["tutor"] = body.tutor.model_dump(exclude_none=True)
     if t.action == Action.complete:
         if not body.reflection:
-            errors.append(FieldError(loc=["body", "reflection"], code="required", message="write a reflection"))
+            errors.append(FieldError(loc=["body", "reflection"], code="required", message="Напишите рефлексию"))
         if not body.evidence:
-            errors.append(FieldError(loc=["body", "evidence"], code="required", message="attach evidence of results"))
+            errors.append(
+                FieldError(loc=["body", "evidence"], code="required", message="Приложите подтверждения результатов")
+            )
         if not errors:
             content = dict(row["content"])
             sections = dict(content["sections"])
@@ -53,7 +60,7 @@ def _values(t: Transition, body: TransitionRequest, row: dict[str, Any]) -> dict
             # Frozen here: the audit reads this self-check, and nobody changes it afterwards.
             values["self_check_at_completion"] = self_check_of({**row, "content": content})
     if errors:
-        raise ValidationFailed("the transition needs more information", errors=errors)
+        raise ValidationFailed("Для этого шага не хватает сведений", errors=errors)
     return values
 
 
@@ -64,7 +71,7 @@ async def transition(change: Change, principal: Principal, body: TransitionReque
     values = _values(t, body, row)
     updated = await repo.update_fields(row["id"], values, expected_version=change.expected)
     if updated is None:
-        raise PreconditionFailed("the route changed since you read it", code="stale-version")
+        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
     await repo.add_event(
         row["id"],
         principal,
@@ -86,7 +93,10 @@ async def mark_audited(
     if row["status"] in (Status.audited, Status.archived) and row["audit_id"] == body.audit_id:
         return row
     if row["status"] != Status.completed:
-        raise Conflict(f"only a completed route can be audited (it is {row['status']})", code="transition-not-allowed")
+        raise Conflict(
+            f"Аудит проводится только для завершённого маршрута, а этот в статусе «{STATUS_RU[row['status']]}»",
+            code="transition-not-allowed",
+        )
     updated = await repo.update_fields(
         route_id,
         {
@@ -98,7 +108,7 @@ async def mark_audited(
         expected_version=row["version"],
     )
     if updated is None:
-        raise Conflict("the route changed meanwhile; retry", code="stale-version")
+        raise Conflict("Маршрут тем временем изменился; повторите попытку", code="stale-version")
     await repo.add_event(
         route_id,
         principal,

@@ -13,6 +13,8 @@ from kit.errors import NotFound
 from kit.versioning import ensure_current
 from services.routes.repository import RouteRepository
 
+STALE_ROUTE_DETAIL = "Маршрут изменился с тех пор, как вы его прочитали: прочитайте его заново и повторите изменение"
+
 
 async def load_route(
     repo: RouteRepository, principal: Principal, route_id: uuid.UUID, expected: int | None
@@ -20,8 +22,8 @@ async def load_route(
     """The route in the caller's scope (404 otherwise), locked and at `expected` when a change follows."""
     row = await repo.get(principal, route_id, for_update=expected is not None)
     if row is None:
-        raise NotFound("route not found", code="route-not-found")
-    ensure_current(expected, row["version"], "the route")
+        raise NotFound("Маршрут не найден", code="route-not-found")
+    ensure_current(expected, row["version"], STALE_ROUTE_DETAIL)
     return row
 
 
