@@ -302,6 +302,30 @@ class ResourceRepository:
         )
         return (await self.s.execute(stmt)).first() is not None
 
+    async def alternatives_to(
+        self, resource: dict[str, Any], municipality: str | None, today: date, limit: int = 5
+    ) -> list[dict[str, Any]]:
+        """Active resources with a free seat that address a competency of `resource`, fit its subjects and run
+        in the teacher's municipality: what to offer when `resource` is full (same kind first, most seats)."""
+        q = select(R.id, R.kind, R.title, R.mode, R.starts_on, R.ends_on, (R.capacity - R.reserved).label("free"))
+        q = q.where(
+            R.region == resource["region"],
+            R.id != resource["id"],
+            R.status == "active",
+            or_(R.ends_on.is_(None), R.ends_on >= today),
+            or_(R.capacity.is_(None), R.reserved < R.capacity),
+        )
+        if resource["competencies"]:
+            q = q.where(R.competencies.overlap(list(resource["competencies"])))
+        if resource["subjects"]:
+            q = q.where(or_(func.cardinality(R.subjects) == 0, R.subjects.overlap(list(resource["subjects"]))))
+        if municipality:
+            q = q.where(text(resource_available_sql(":alt_municipality")).bindparams(alt_municipality=municipality))
+        same_kind = (R.kind == resource["kind"]).desc()
+        free_first = func.coalesce(R.capacity - R.reserved, 1_000_000).desc()
+        q = q.order_by(same_kind, free_first, R.title, R.id).limit(limit)
+        return [dict(r._mapping) for r in await self.s.execute(q)]
+
     async def give_back_seat(self, resource_id: uuid.UUID) -> None:
         stmt = update(resources).where(R.id == resource_id, R.reserved > 0).values(reserved=R.reserved - 1)
         await self.s.execute(stmt)

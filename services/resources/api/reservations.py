@@ -54,10 +54,18 @@ async def create_reservation(
     return reserved.row
 
 
-@router.get("", response_model=ReservationPage, summary="List reservations in your scope (keyset pages)")
+@router.get(
+    "",
+    response_model=ReservationPage,
+    summary="List reservations in your scope (keyset pages)",
+    description="With `route_id`: that route's reservations; a route you cannot see answers 404 (the route is "
+    "looked up in the routes service, 503 when it cannot answer).",
+    responses=problem_responses(404, 503),
+)
 async def list_reservations(
     principal: CurrentPrincipal,
     session: DbSession,
+    routes: Routes,
     route_id: uuid.UUID | None = None,
     teacher_id: uuid.UUID | None = None,
     resource_id: uuid.UUID | None = None,
@@ -75,7 +83,7 @@ async def list_reservations(
         "status": status_,
         "origin": origin,
     }
-    return await service.list_reservations(session, principal, filters, cursor=cursor, limit=limit)
+    return await service.list_reservations(session, principal, filters, routes, cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -55,13 +55,14 @@ def sees(principal: Principal, row: dict[str, Any]) -> bool:
     )
 
 
-async def _route_of(principal: Principal, body: ReservationCreate, routes: RoutesClient) -> RouteRef:
+async def _route_of(principal: Principal, route_id: uuid.UUID, routes: RoutesClient) -> RouteRef:
     """The route as the routes service has it: absent or out of the caller's scope is 404 (ids cannot be probed)."""
     try:
-        route = await routes.route(body.route_id, principal.region)
+        route = await routes.route(route_id, principal.region)
     except Unavailable as e:
         raise UpstreamUnavailable(
-            "Сервис маршрутов не может подтвердить маршрут; ничего не забронировано", code="routes-unavailable"
+            "Сервис маршрутов сейчас не может подтвердить маршрут; ничего не изменено, повторите запрос позже",
+            code="routes-unavailable",
         ) from e
     if route is None or not principal.sees(
         region=route.region,
@@ -93,7 +94,7 @@ async def create_reservation(
     settings: ResourcesSettings,
 ) -> Reserved:
     """Reserve for a route the routes service confirms, for its teacher, within the caller's scope and the cap."""
-    route = await _route_of(principal, body, routes)
+    route = await _route_of(principal, body.route_id, routes)
     errors = _mismatches(body, route)
     if errors:
         raise ValidationFailed("Бронирование не соответствует своему маршруту", errors=errors)
@@ -130,6 +131,8 @@ async def _reserve_seat(
         raise Conflict("Ресурс в архиве", code="resource-archived")
     if resource["ends_on"] is not None and resource["ends_on"] < datetime.now(UTC).date():
         raise Conflict("Ресурс уже завершился", code="resource-ended")
+    if resource["capacity"] is not None and resource["reserved"] >= resource["capacity"]:
+        await _refuse_full(session, resource, body.municipality)
     await _check_cap(session, body.teacher_id, settings)
     repo = ReservationRepository(session)
     row = await repo.insert(_values(body, principal, resource["region"]))
@@ -139,8 +142,28 @@ async def _reserve_seat(
             raise Conflict("Бронирование сейчас изменяется другим запросом; повторите попытку", code="reservation-race")
         return Reserved(again, created=False)
     if not await ResourceRepository(session).take_seat(body.resource_id):
-        raise Conflict("Свободных мест не осталось", code="capacity-exhausted")
+        await _refuse_full(session, resource, body.municipality)  # the transaction rolls the insert back
     return Reserved(row, created=True)
+
+
+async def _refuse_full(session: AsyncSession, resource: dict[str, Any], municipality: str | None) -> None:
+    """409 `capacity-exhausted` with `alternatives`: resources with free seats for the same competencies in the
+    teacher's municipality (nothing is reserved)."""
+    found = await ResourceRepository(session).alternatives_to(resource, municipality, datetime.now(UTC).date())
+    alternatives = [
+        {
+            "resource_id": str(r["id"]),
+            "kind": r["kind"],
+            "title": r["title"],
+            "mode": r["mode"],
+            "starts_on": r["starts_on"].isoformat() if r["starts_on"] else None,
+            "ends_on": r["ends_on"].isoformat() if r["ends_on"] else None,
+            "free": r["free"],
+        }
+        for r in found
+    ]
+    detail = "Свободных мест не осталось" + ("; есть другие формы со свободными местами" if alternatives else "")
+    raise Conflict(detail, code="capacity-exhausted", extra={"alternatives": alternatives})
 
 
 def _check_mentor(mentor: dict[str, Any] | None, body: ReservationCreate) -> dict[str, Any]:
@@ -208,8 +231,18 @@ async def _release(session: AsyncSession, row: dict[str, Any]) -> dict[str, Any]
 
 
 async def list_reservations(
-    session: AsyncSession, principal: Principal, filters: dict[str, Any], *, cursor: str | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    filters: dict[str, Any],
+    routes: RoutesClient,
+    *,
+    cursor: str | None,
+    limit: int,
 ) -> dict[str, Any]:
+    """A keyset page of reservations in the caller's scope; asked for one route, the route must be one the
+    caller sees in the routes service (404 otherwise, as for any object out of scope)."""
+    if filters.get("route_id") is not None:
+        await _route_of(principal, filters["route_id"], routes)
     after = decode_cursor(cursor, 2)
     rows = await ReservationRepository(session).page(
         principal.region, scope=and_(reservation_scope(principal)), filters=filters, after=after, limit=limit + 1
