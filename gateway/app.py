@@ -200,7 +200,7 @@ class Gateway:
         if all(v == "ok" for v in results.values()):
             return JSONResponse({"status": "ok", "checks": results})
         return problem_response(
-            503, code="not-ready", detail="some dependencies are not ready", extra={"checks": results}
+            503, code="not-ready", detail="Часть служб ещё не готова к работе", extra={"checks": results}
         )
 
     metrics: Metrics

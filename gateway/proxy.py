@@ -50,6 +50,13 @@ API_PREFIX = "/api/v1/"
 # Idle upstream connections are dropped well before the services close them (kit.cli.KEEP_ALIVE_SECONDS):
 # a request sent on a connection the server is closing fails, and the client would get a 503.
 IDLE_UPSTREAM_SECONDS = 15
+# The services as people name them, for the gateway's own problems ("Сервис маршрутов временно недоступен").
+SERVICE_NAMES_RU = {
+    "assessment": "Сервис оценки",
+    "resources": "Сервис ресурсов",
+    "routes": "Сервис маршрутов",
+    "audit": "Сервис аудита",
+}
 SMALL_BODY = 256 * 1024
 
 
@@ -149,11 +156,14 @@ class Proxy:
             if scheme.lower() == "apikey" and token:
                 api_key = token.encode()
             else:
-                raise Unauthorized("authorization must be a Bearer token or an API key", code="invalid-token")
+                raise Unauthorized(
+                    "В заголовке Authorization передайте токен доступа (Bearer) или ключ API (ApiKey)",
+                    code="invalid-token",
+                )
         if api_key is not None:
             return await self._token_for_key(api_key.decode("latin-1").strip(), ip)
         raise Unauthorized(
-            "missing credentials: send a Bearer token or X-API-Key",
+            "Войдите в систему: передайте токен доступа (Bearer) или ключ API в заголовке X-API-Key",
             code="missing-token",
             headers={"WWW-Authenticate": 'Bearer realm="iom"'},
         )
@@ -174,7 +184,7 @@ class Proxy:
         if principal is None:
             if self.limits is not None:
                 await self.limits.failed(ip)
-            raise Unauthorized("unknown or revoked API key", code="invalid-api-key")
+            raise Unauthorized("Ключ API неизвестен или отозван", code="invalid-api-key")
         now = asyncio.get_running_loop().time()
         cached = self._minted.get(principal.sub)
         if cached is not None and cached[0] > now:
@@ -217,11 +227,11 @@ class Proxy:
         op = self.scopes.find(method, path) if self.scopes is not None else None
         if principal.scopes is not None:
             if op is None:
-                raise NotFound("no such API path")
+                raise NotFound("Такого адреса API нет")
             if principal.read_only and method not in SAFE_METHODS:
-                raise Forbidden("this credential is read-only", code="read-only-credential")
+                raise Forbidden("Эти учётные данные дают доступ только для чтения", code="read-only-credential")
             if op.scope not in principal.scopes:
-                raise Forbidden(f"this API key lacks the scope {op.scope}", code="insufficient-scope")
+                raise Forbidden(f"У этого ключа API нет права «{op.scope}»", code="insufficient-scope")
         if self.limits is not None:
             upload = method in ("POST", "PUT") and self.is_upload(scope["path"])
             await self.limits.admit(ip=ip, principal=principal.sub, operation=op.key if op else None, upload=upload)
@@ -231,7 +241,7 @@ class Proxy:
         service = self.service_for(path)
         scope["iom.route_label"] = f"{API_PREFIX}{path[len(API_PREFIX) :].split('/', 1)[0]}/*"
         if service is None:
-            await send_problem(send, 404, scope, detail="no such API path")
+            await send_problem(send, 404, scope, detail="Такого адреса API нет")
             return
         headers: dict[bytes, bytes] = {}
         for k, v in scope["headers"]:
@@ -246,7 +256,13 @@ class Proxy:
             return
         except Exception:
             log.exception("credential check failed")
-            await send_problem(send, 503, scope, code="auth-unavailable", detail="credential store unavailable")
+            await send_problem(
+                send,
+                503,
+                scope,
+                code="auth-unavailable",
+                detail="Проверка учётных данных временно недоступна: повторите запрос чуть позже",
+            )
             return
 
         out_headers: list[tuple[str, str]] = [
@@ -317,8 +333,8 @@ class Proxy:
                 504,
                 scope,
                 code="upstream-timeout",
-                detail=f"the {service} service did not answer within "
-                f"{self.upload_read_timeout if upload else self.read_timeout:g}s",
+                detail=f"{SERVICE_NAMES_RU.get(service, 'Сервис платформы')} не ответил за отведённое время "
+                f"({self.upload_read_timeout if upload else self.read_timeout:g} с)",
             )
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
             if started:
@@ -329,7 +345,7 @@ class Proxy:
                 503,
                 scope,
                 code="upstream-unavailable",
-                detail=f"the {service} service is unavailable",
+                detail=f"{SERVICE_NAMES_RU.get(service, 'Сервис платформы')} временно недоступен",
                 headers=[(b"retry-after", b"5")],
             )
 

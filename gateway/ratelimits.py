@@ -14,7 +14,7 @@ from kit.errors import AppError
 
 
 class TooManyRequests(AppError):
-    status, code, title = 429, "rate-limited", "Too many requests"
+    status, code, title = 429, "rate-limited", "Слишком много запросов"
 
 
 def _items(spec: str) -> list[RateLimitItem]:
@@ -48,7 +48,7 @@ class RateLimits:
     async def _retry_after(self, item: RateLimitItem, *ids: str) -> TooManyRequests:
         stats = await self.limiter.get_window_stats(item, *ids)
         wait = max(1, math.ceil(stats.reset_time - time.time()))
-        return TooManyRequests(f"too many requests: try again in {wait} s", headers={"Retry-After": str(wait)})
+        return TooManyRequests(f"Слишком много запросов: повторите через {wait} с", headers={"Retry-After": str(wait)})
 
     async def _hit(self, items: list[RateLimitItem], *ids: str) -> None:
         for item in items:

@@ -72,7 +72,7 @@ class TestScopedKeys:
             assert r.status_code == 403, (path, r.text)
             assert r.headers["content-type"] == "application/problem+json"
             assert r.json()["code"] == "insufficient-scope"
-            assert r.json()["detail"] == f"this API key lacks the scope {scope}"
+            assert r.json()["detail"] == f"У этого ключа API нет права «{scope}»"
 
     async def test_a_refused_write_changes_nothing(self, live: Stack, api: httpx.AsyncClient) -> None:
         await seed_region(api)
