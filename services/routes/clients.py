@@ -543,3 +543,113 @@ class Directory:
     async def organisation_names(self, region: str, municipality: str) -> dict[str, str]:
         """School code -> name, for the schools of one municipality."""
         return await self._names(region, "/api/v1/organisations", {"municipality": municipality})
+
+
+# ------------------------------------------------------------ reservations of the chosen forms (resources service)
+
+RESERVATIONS_PATH = "/api/v1/reservations"
+
+
+class SeatAlternative(Upstream):
+    """A resource with free seats the resources service offers instead of a full one."""
+
+    resource_id: str
+    kind: str = ""
+    title: str = ""
+    mode: str | None = None
+    starts_on: OptionalDate = None
+    ends_on: OptionalDate = None
+    free: int | None = None
+
+
+class ReservationRef(Upstream):
+    """A reservation as GET /reservations lists it: what the routes service needs to release it."""
+
+    id: str
+    resource_id: str | None = None
+    mentor_id: str | None = None
+    status: str
+
+
+class ReservationsPage(Upstream):
+    items: list[ReservationRef] = []
+    next_cursor: str | None = None
+
+
+class SeatsFull(Exception):
+    """The resource has no free seat; `alternatives` are the resources service's suggestions."""
+
+    def __init__(self, alternatives: list[SeatAlternative]) -> None:
+        super().__init__("capacity-exhausted")
+        self.alternatives = alternatives
+
+
+class ReservationRefused(Exception):
+    """The resources service refused (4xx): its code and Russian detail are passed on."""
+
+    def __init__(self, status: int, code: str | None, detail: str | None) -> None:
+        super().__init__(code or str(status))
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class Reservations:
+    """Seats of the forms chosen for a route's tasks, reserved and released in the resources service with this
+    service's own token, acting in the route's region. Reserving is idempotent there (route + resource: a
+    repeat answers the same reservation), and the Idempotency-Key lets a lost answer be retried."""
+
+    def __init__(self, client: GatewayClient) -> None:
+        self.client = client
+
+    async def _send(self, path: str, body: dict[str, str], key: str, region: str) -> None:
+        try:
+            await self.client.json("POST", path, json=body, headers={"Idempotency-Key": key}, region=region)
+        except UpstreamError as e:
+            if e.status >= 500:
+                raise UpstreamUnavailable(
+                    "Сервис ресурсов сейчас не может забронировать или освободить место; ничего не изменено",
+                    code="resources-unavailable",
+                ) from e
+            code, detail = e.problem.get("code"), e.problem.get("detail")
+            if e.status == 409 and code == "capacity-exhausted":
+                raw = e.problem.get("alternatives") or []
+                raise SeatsFull([SeatAlternative.model_validate(a) for a in raw if isinstance(a, dict)]) from e
+            raise ReservationRefused(e.status, code, detail) from e
+
+    async def reserve_seat(self, route_id: str, teacher_id: str, resource_id: str, region: str) -> None:
+        """A seat of the resource for the route's teacher (SeatsFull, ReservationRefused, 503 when unavailable)."""
+        body = {"route_id": route_id, "teacher_id": teacher_id, "resource_id": resource_id}
+        await self._send(RESERVATIONS_PATH, body, f"routes-seat-{route_id}-{resource_id}", region)
+
+    async def release_seat(self, route_id: str, resource_id: str, region: str) -> None:
+        """Give the seat back (idempotent; a seat never reserved is nothing to release)."""
+        body = {"route_id": route_id, "resource_id": resource_id}
+        try:
+            await self._send(f"{RESERVATIONS_PATH}/release", body, f"routes-release-{route_id}-{resource_id}", region)
+        except ReservationRefused as e:
+            if e.status != 404:
+                raise
+
+    async def held_seats(self, route_id: str, region: str) -> list[str]:
+        """Resources whose seats the route holds now (active reservations of resources, not mentor slots)."""
+        out: list[str] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"route_id": route_id, "status": "active", "limit": 500}
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                answer = await self.client.json("GET", RESERVATIONS_PATH, params=params, region=region)
+            except UpstreamError as e:
+                if e.status == 404:
+                    return out
+                raise UpstreamUnavailable(
+                    "Сервис ресурсов сейчас не отвечает о бронированиях маршрута; ничего не изменено",
+                    code="resources-unavailable",
+                ) from e
+            page = ReservationsPage.model_validate(answer)
+            out.extend(r.resource_id for r in page.items if r.resource_id and r.status == "active")
+            cursor = page.next_cursor
+            if not cursor:
+                return out

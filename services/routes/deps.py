@@ -11,7 +11,7 @@ from kit.auth import CurrentPrincipal
 from kit.client import GatewayClient
 from kit.db import DbSession
 from kit.versioning import require_if_match
-from services.routes.clients import ResourceMapClient
+from services.routes.clients import Reservations, ResourceMapClient
 from services.routes.config import RoutesSettings
 from services.routes.reader import RouteReader
 from services.routes.service.route_access import Change
@@ -47,10 +47,12 @@ async def route_for_change(
     route_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,
+    gateway: Gateway,
     if_match: str | None = Header(default=None, description="The ETag you read (428 without, 412 when stale)"),
 ) -> Change:
-    """The route a write names, in the caller's scope, locked at the version of the caller's If-Match."""
-    return await Change.of(session, principal, route_id, require_if_match(if_match))
+    """The route a write names, in the caller's scope, locked at the version of the caller's If-Match (with the
+    resources service's reservations, for the seats of the forms its tasks choose)."""
+    return await Change.of(session, principal, route_id, require_if_match(if_match), Reservations(gateway))
 
 
 RouteForChange = Annotated[Change, Depends(route_for_change)]

@@ -13,6 +13,7 @@ from services.routes.content import apply_overrides, find_task, next_control_on
 from services.routes.labels import STATUS_RU
 from services.routes.schemas import RecommendationCreate, RequestUpdate, SelfCheckUpdate, TaskUpdate
 from services.routes.selfcheck import AUTO_CRITERIA
+from services.routes.service import seats
 from services.routes.service.route_access import STALE_ROUTE_DETAIL, Change
 from services.routes.task_edits import check_task_change
 from services.routes.workflow import EDITABLE, Status
@@ -34,8 +35,11 @@ async def save_content(
     reason: str,
     action: str,
 ) -> dict[str, Any]:
-    """Store new content; while the route runs, a correction becomes a new content version."""
+    """Store new content; while the route runs, a correction becomes a new content version. Forms newly chosen
+    reserve their seats first (409 with alternatives when full: nothing stored); seats no task chooses any more
+    (another form chosen, the task removed) are released after."""
     repo, row = change.repo, change.row
+    to_release = await seats.reserve_chosen(change.seats, row, content) if change.seats else []
     values: dict[str, Any] = {"content": content, "overrides": overrides, "next_control_on": next_control_on(content)}
     versioned = Status(row["status"]) in CONTENT_VERSIONED
     if versioned:
@@ -47,6 +51,8 @@ async def save_content(
         await repo.add_version(row["id"], row["content_version"], row["content"], "before correction", principal.sub)
         await repo.add_version(row["id"], updated["content_version"], content, reason, principal.sub)
     await repo.add_event(row["id"], principal, action, comment=reason, content_version=updated["content_version"])
+    if change.seats and to_release:
+        await seats.release(change.seats, row, to_release)
     return updated
 
 

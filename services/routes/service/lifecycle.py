@@ -14,6 +14,8 @@ from services.routes.content import self_check_of
 from services.routes.labels import STATUS_RU
 from services.routes.repository import RouteRepository
 from services.routes.schemas import AuditedRequest, TransitionRequest
+from services.routes.seats import SEATS_RELEASED_AT
+from services.routes.service import seats
 from services.routes.service.route_access import STALE_ROUTE_DETAIL, Change, load_route
 from services.routes.workflow import Action, Status, Transition, TransitionRefused, find_transition
 
@@ -81,6 +83,8 @@ async def transition(change: Change, principal: Principal, body: TransitionReque
         comment=body.comment,
         content_version=updated["content_version"],
     )
+    if change.seats and t.target in SEATS_RELEASED_AT:
+        await seats.release_all(change.seats, row)
     return updated
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from kit.errors import NotFound
 from kit.versioning import ensure_current
+from services.routes.clients import Reservations
 from services.routes.repository import RouteRepository
 
 STALE_ROUTE_DETAIL = "Маршрут изменился с тех пор, как вы его прочитали: прочитайте его заново и повторите изменение"
@@ -34,8 +35,17 @@ class Change:
     repo: RouteRepository
     row: dict[str, Any]
     expected: int
+    # The seats of the chosen forms in the resources service (None: the change reserves nothing).
+    seats: Reservations | None = None
 
     @classmethod
-    async def of(cls, session: AsyncSession, principal: Principal, route_id: uuid.UUID, expected: int) -> Change:
+    async def of(
+        cls,
+        session: AsyncSession,
+        principal: Principal,
+        route_id: uuid.UUID,
+        expected: int,
+        seats: Reservations | None = None,
+    ) -> Change:
         repo = RouteRepository(session)
-        return cls(repo, await load_route(repo, principal, route_id, expected), expected)
+        return cls(repo, await load_route(repo, principal, route_id, expected), expected, seats)
