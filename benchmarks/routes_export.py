@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import psutil
 from sqlalchemy.dialects import postgresql
 
@@ -275,6 +276,22 @@ def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float
     return seconds, (int(peak[1]) * 1024 + tree_peak) / 2**20, float(peak[2]), stdout
 
 
+async def _load_directory(live: Any, routes: int) -> None:
+    """The synthetic region's municipalities and schools in the assessment directory (names of the export)."""
+    from kit.auth import Role
+    from tests.harness import auth
+
+    region = synthetic_region(routes)
+    headers = auth(Role.service, region=REGION)
+    async with httpx.AsyncClient(base_url=live.gateway, timeout=120) as api:
+        for path, body in (
+            ("/api/v1/municipalities", [{**m, "region": REGION} for m in region["municipalities"]]),
+            ("/api/v1/organisations", region["organisations"]),
+        ):
+            r = await api.put(path, json=body, headers=headers)
+            r.raise_for_status()
+
+
 async def _create_db(admin_url: str) -> str:
     name = f"iom_bench_export_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(asyncpg_dsn(admin_url))
@@ -302,8 +319,16 @@ def load() -> str:
 def bench_export(
     admin_url: str, live: Any = None, *, routes: int = 80_000, workers: tuple[int, ...] = (1, 2)
 ) -> dict[str, float]:
-    """COPY `routes` routes into a scratch database, time the monthly XLSX export against the baseline."""
-    del live  # the export job needs no running service: it is a process of its own
+    """COPY `routes` routes into a scratch database, time the monthly XLSX export against the baseline.
+
+    The job reads municipality and school names from the assessment directory through `live`'s gateway
+    (benchmarks/routes.py loaded the same synthetic region there); without a stack, one is started for it."""
+    own = None
+    if live is None:
+        from tests.harness import start_stack
+
+        own = live = start_stack(admin_url, Path(tempfile.mkdtemp(prefix="iom-bench-export-logs-")))
+        asyncio.run(_load_directory(live, routes))
     url = asyncio.run(_create_db(admin_url))
     out = Path(tempfile.mkdtemp(prefix="iom-bench-export-"))
     try:
@@ -313,7 +338,7 @@ def bench_export(
         print(
             f"\nmonthly export: {routes} routes COPied in {time.perf_counter() - t0:.1f}s (content ~{kb:.1f} kB each)"
         )
-        env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), "ROUTES_EXPORT_DIR": str(out)}
+        env = {**os.environ, **live.env, "DATABASE_URL": url, "PYTHONPATH": str(ROOT), "ROUTES_EXPORT_DIR": str(out)}
         floor = asyncio.run(read_floor(url))
         base_s, base_peak, base_cpu, _ = run_child(
             ["-c", PEAK + BASELINE, str(routes), str(len(HEADERS)), str(out / "b.xlsx")], env
@@ -355,6 +380,8 @@ def bench_export(
     finally:
         shutil.rmtree(out, ignore_errors=True)
         asyncio.run(_drop_db(admin_url, url))
+        if own is not None:
+            own.stop_all()
 
 
 WRITER_CHILD = """
@@ -369,6 +396,7 @@ def writer_rows(n: int) -> list[Any]:
 
     import orjson
 
+    from services.routes.exports.names import Directory
     from services.routes.exports.rows import export_row
 
     def send(value: Any) -> bytes:
@@ -395,14 +423,20 @@ def writer_rows(n: int) -> list[Any]:
             "next_control_on": control,
             "doc_period": send(doc["period"]),
             "doc_mentoring": send(doc["mentoring"]) if "mentoring" in doc else None,
+            "doc_control_points": send(doc["control_points"]),
             "doc_deficits": send(sections["competency_profile"]["deficits"]),
             "doc_goals": send(sections["goals"]),
         }
-        pool.append(export_row(raw))
+        pool.append(export_row(raw, Month.parse(MONTH), Directory()))
     rng = random.Random(3)
     rows = [
         replace(
-            pool[i % len(pool)], teacher_name=person(rng), organisation=f"oo-{i % 2000:04d}", status=STATUSES[i % 6]
+            pool[i % len(pool)],
+            teacher_name=person(rng),
+            organisation=f"oo-{i % 2000:04d}",
+            organisation_name=f"МБОУ СОШ № {i % 2000}",
+            municipality_name=f"Городской округ № {i % 62}",
+            status=STATUSES[i % 6],
         )
         for i in range(n)
     ]
@@ -441,7 +475,7 @@ def _write_xlsxwriter(rows: list[Any], path: Path) -> None:
         str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
     )
     wb.set_properties(
-        {"title": f"Индивидуальные образовательные маршруты, {MONTH}", "created": Month.parse(MONTH).stamp}
+        {"title": f"Индивидуальные образовательные маршруты педагогов, {MONTH}", "created": Month.parse(MONTH).stamp}
     )
     head = wb.add_format(
         {"bold": True, "bg_color": "#" + LAYOUT.header_fill[2:], "bottom": 1, "text_wrap": True, "valign": "vcenter"}

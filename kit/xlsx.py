@@ -219,6 +219,7 @@ class SheetPart:
     crc: int
     size: int
     compressed: int
+    last_column: str = ""  # of its own layout; "" for the workbook's layout
 
 
 class XlsxSheet:
@@ -264,7 +265,7 @@ class XlsxSheet:
         self._put(self.layout.sheet_end(self.rows))
         self._emit(self._zip.flush())
         self._sink.close()
-        return SheetPart(self.path, self.rows, self._crc, self._size, self._compressed)
+        return SheetPart(self.path, self.rows, self._crc, self._size, self._compressed, self.layout.last_column)
 
     def discard(self) -> None:
         self._sink.close()
@@ -373,7 +374,9 @@ def write_workbook(
 ) -> None:
     """A workbook of the given sheets (title, part), in that order; the first one is active.
 
-    `stamp` is its created and modified time and every zip entry's (1980..2107)."""
+    The styles are `layout`'s: a sheet written with another layout (other headers and widths, the same
+    fills and date format) keeps its own columns. `stamp` is its created and modified time and every zip
+    entry's (1980..2107)."""
     when = f"{stamp:%Y-%m-%dT%H:%M:%SZ}"
     sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
     overrides = "".join(
@@ -422,10 +425,9 @@ def write_workbook(
     names = "".join(
         f'<sheet name="{_attr(t)}" sheetId="{i}" r:id="rId{i}"/>' for i, (t, _) in enumerate(sheets, start=1)
     )
-    last = layout.last_column
     filters = "".join(
         f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-        f"{xml_escape(_quoted(t))}!$A$1:${last}${part.rows + 1}</definedName>"
+        f"{xml_escape(_quoted(t))}!$A$1:${part.last_column or layout.last_column}${part.rows + 1}</definedName>"
         for i, (t, part) in enumerate(sheets)
     )
     z.add(

@@ -70,6 +70,7 @@ async def _export(args: argparse.Namespace) -> None:
     from kit.db import make_engine
     from kit.settings import CommonSettings
     from services.routes.exports.job import ExportBusy, ExportRefused, run_export
+    from services.routes.exports.names import DirectoryUnavailable
 
     settings = RoutesSettings()
     engine = make_engine(
@@ -88,7 +89,7 @@ async def _export(args: argparse.Namespace) -> None:
             workers=args.workers,
             show_progress=not args.quiet,
         )
-    except ExportBusy as e:
+    except (ExportBusy, DirectoryUnavailable) as e:  # try again later
         print(f"export refused: {e}", file=sys.stderr)
         sys.exit(EXIT_BUSY)
     except ExportRefused as e:

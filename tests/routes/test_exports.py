@@ -29,22 +29,39 @@ from openpyxl.utils.escape import unescape as ooxml_unescape
 from deploy.stack import ROOT
 from kit.auth import Role
 from kit.tabular import XLSX_MEDIA_TYPE
-from kit.xlsx import clean_text
+from kit.xlsx import clean_text, column_letter
 from services.routes.exports.month import Month
+from services.routes.exports.names import NOT_IN_DIRECTORY, Directory
 from services.routes.exports.queries import LOCK_KEY
-from services.routes.exports.rows import COLUMN_WIDTHS, HEADERS, KEPT, ExportRow, export_row
+from services.routes.exports.rows import COLUMN_WIDTHS, HEADERS, KEPT, ControlPoint, ExportRow, export_row
+from services.routes.exports.summary import SUMMARY_HEADERS, SUMMARY_TITLE, TOTAL
 from services.routes.exports.workbook import MonthSheet, write_month_workbook
 from services.routes.generation import MentorChoice, generate
+from services.routes.labels import LEVEL_LABELS
 from services.routes.selfcheck import evaluate
 from tests.harness import Stack, auth
-from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, ORG_B1, REGION, as_methodologist, as_regional, as_school
+from tests.region import (
+    MUN_A,
+    MUN_B,
+    ORG_A1,
+    ORG_A2,
+    ORG_B1,
+    REGION,
+    as_methodologist,
+    as_regional,
+    as_school,
+    seed_region,
+)
 from tests.routes.factory import MATCHES, START, insert_route, snapshot
 
 MONTH = "2026-11"
 LOW_FILL = "00FCE4D6"
 HEADER_FILL = "00DCE6F1"
-NAME, GROUP = HEADERS.index("ФИО педагога"), HEADERS.index("Уровень / группа")
+NAME, GROUP = HEADERS.index("ФИО педагога"), HEADERS.index("Уровень / группа поддержки")
 CONTROL = HEADERS.index("Ближайшая контрольная точка")
+LAST = column_letter(len(HEADERS) - 1)
+MUN_A_NAME, MUN_B_NAME = "Округ А", "Округ Б"
+NAMES = Directory({MUN_A: MUN_A_NAME}, {ORG_A1: "Школа А1"})
 ROW = {
     "id": uuid.uuid4(),
     "teacher_id": uuid.uuid4(),
@@ -64,8 +81,10 @@ ROW = {
 EVIL = ['=HYPERLINK("http://x")', "+79991234567", "-2+3", "@SUM(A1)", "\tTab", "\rCr"]
 
 
-async def seed(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:
-    """Municipality A: two group-1 teachers, one group 2, one group 3; B: one; two routes outside the month."""
+async def seed(db: asyncpg.Connection, api: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    """Municipality A: two group-1 teachers, one group 2, one group 3; B: one; two routes outside the month.
+    The directory names both municipalities and their schools (the export shows names, codes beside)."""
+    await seed_region(api, teachers=[])
     made = {}
     for name, group, org in (
         ("Борисов Олег Ильич", 2, ORG_A1),
@@ -148,7 +167,7 @@ def listing(out: Path) -> dict[str, str]:
 
 class TestMonthlyOnRequest:
     async def test_csv_is_excel_friendly_utf8_bom_semicolons_crlf(self, api: httpx.AsyncClient, db: Any) -> None:
-        await seed(db)
+        await seed(db, api)
         r = await monthly(api, as_methodologist(MUN_A), format="csv")
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("text/csv")
@@ -161,45 +180,56 @@ class TestMonthlyOnRequest:
     async def test_rows_are_the_month_s_routes_group_1_first_then_by_name(
         self, api: httpx.AsyncClient, db: Any
     ) -> None:
-        made = await seed(db)
+        made = await seed(db, api)
         rows = csv_rows((await monthly(api, as_methodologist(MUN_A))).content)[1:]
         assert [r[NAME] for r in rows] == A_ORDER
         assert [r[GROUP] for r in rows] == [
-            "низкий (группа 1)",
-            "низкий (группа 1)",
-            "базовый (группа 2)",
-            "повышенный (группа 3)",
+            "низкий уровень (группа 1)",
+            "низкий уровень (группа 1)",
+            "базовый уровень (группа 2)",
+            "повышенный уровень (группа 3)",
         ]
         first = dict(zip(HEADERS, rows[0], strict=True))
         route = made["Васильев Денис Петрович"]
-        assert first["ОО"] == ORG_A1 and first["Предмет"] == "Математика"
+        assert first["Образовательная организация"] == "Школа А1" and first["Код ОО"] == ORG_A1
+        assert first["Муниципалитет"] == MUN_A_NAME and first["Код муниципалитета"] == MUN_A
+        assert first["Предмет"] == "Математика"
         assert first["Статус маршрута"] == "реализуется"
         assert first["Период"] == f"{route['period_start']:%d.%m.%Y} – {route['period_end']:%d.%m.%Y}"
-        assert first["Дефициты"] == "M2, M3"
+        assert first["Дефициты"] == "Технологии; Оценивание"
         assert first["Число задач"] == "4"
-        assert first["Наставник"] == "Петрова Анна Сергеевна"
-        assert first["Ближайшая контрольная точка"] == f"{route['next_control_on']:%d.%m.%Y}"
-        assert 0 <= int(first["Самопроверка (авто, из 10)"]) <= 10
+        assert first["Наставник"] == "Петрова Анна Сергеевна" and first["Контакт наставника"] == "не указан"
+        # The first control point in November of a task not done: its date, what is presented, who checks.
+        point = min(
+            (p for p in route["content"]["control_points"] if p["date"] >= "2026-11-01"), key=lambda p: p["date"]
+        )
+        assert first["Ближайшая контрольная точка"] == date.fromisoformat(point["date"]).strftime("%d.%m.%Y")
+        assert first["Что предъявляется"] == point["what"] and first["Кто проверяет"] == point["checked_by"]
+        assert "Петрова Анна Сергеевна" in first["Кто проверяет"]
+        assert 0 <= int(first["Самопроверка по данным маршрута, баллов из 10"]) <= 10
 
     async def test_formula_cells_are_escaped(self, api: httpx.AsyncClient, db: Any) -> None:
         for i, evil in enumerate(EVIL):
             await insert_route(db, teacher_name=evil, organisation=f"=cmd|{i}", group=2)
         rows = csv_rows((await monthly(api, as_methodologist(MUN_A))).content)[1:]
         assert sorted(r[NAME] for r in rows) == sorted("'" + e for e in EVIL)
-        assert all(r[1].startswith("'=cmd|") for r in rows)
+        org_code = HEADERS.index("Код ОО")
+        assert all(r[org_code].startswith("'=cmd|") for r in rows)
+        assert {r[HEADERS.index("Образовательная организация")] for r in rows} == {NOT_IN_DIRECTORY}
 
     async def test_xlsx_has_styled_header_and_highlighted_group_1(self, api: httpx.AsyncClient, db: Any) -> None:
-        await seed(db)
+        await seed(db, api)
         await insert_route(db, teacher_name="=1+1", group=4)
         r = await monthly(api, as_regional(), municipality=MUN_A, format="xlsx")
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == XLSX_MEDIA_TYPE
         wb = openpyxl.load_workbook(io.BytesIO(r.content))
-        ws = wb[MUN_A]
+        assert wb.sheetnames == [MUN_A_NAME]
+        ws = wb[MUN_A_NAME]
         rows = list(ws.iter_rows())
         assert [c.value for c in rows[0]] == list(HEADERS)
         assert all(c.font.b and c.fill.fgColor.rgb == HEADER_FILL for c in rows[0])
-        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:K{len(rows)}"
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:{LAST}{len(rows)}"
         names = [row[NAME].value for row in rows[1:]]
         assert names == [*A_ORDER, "'=1+1"]
         assert all(c.data_type != "f" for row in rows for c in row)
@@ -210,7 +240,7 @@ class TestMonthlyOnRequest:
         assert control.is_date and control.number_format == "DD.MM.YYYY"
 
     async def test_json_is_an_array_of_rows_in_the_same_order(self, api: httpx.AsyncClient, db: Any) -> None:
-        made = await seed(db)
+        made = await seed(db, api)
         r = await monthly(api, as_methodologist(MUN_A), format="json")
         assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
         items = r.json()
@@ -218,11 +248,18 @@ class TestMonthlyOnRequest:
         first = items[0]
         route = made[A_ORDER[0]]
         assert first["route_id"] == str(route["id"]) and first["group"] == 1 and first["level"] == "низкий"
-        assert first["deficits"] == ["M2", "M3"] and first["mentor_id"] == "mentor-1"
-        assert first["next_control_on"] == route["next_control_on"].isoformat()
+        assert first["deficits"] == ["M2", "M3"] and first["deficit_names"] == ["Технологии", "Оценивание"]
+        assert first["mentor_id"] == "mentor-1" and first["mentor_contact"] == "не указан"
+        assert (first["municipality"], first["municipality_name"]) == (MUN_A, MUN_A_NAME)
+        assert (first["organisation"], first["organisation_name"]) == (ORG_A1, "Школа А1")
+        assert first["status_label"] == "реализуется" and first["group_label"] == "низкий уровень (группа 1)"
+        point = min(
+            (p for p in route["content"]["control_points"] if p["date"] >= "2026-11-01"), key=lambda p: p["date"]
+        )
+        assert (first["next_control_on"], first["next_control_what"]) == (point["date"], point["what"])
 
     async def test_self_check_is_the_machine_score_of_the_whole_route(self, api: httpx.AsyncClient, db: Any) -> None:
-        made = await seed(db)
+        made = await seed(db, api)
         route = made["Борисов Олег Ильич"]
         content = copy.deepcopy(route["content"])
         goals = content["sections"]["goals"]
@@ -238,7 +275,7 @@ class TestMonthlyOnRequest:
         assert [i["self_check_auto"] for i in items] == [evaluate(whole[i["route_id"]])["auto_total"] for i in items]
 
     async def test_an_empty_month_gives_the_header_only(self, api: httpx.AsyncClient, db: Any) -> None:
-        await seed(db)
+        await seed(db, api)
         r = await api.get(
             "/api/v1/exports/monthly", params={"month": "2025-01", "format": "json"}, headers=as_methodologist(MUN_A)
         )
@@ -247,18 +284,18 @@ class TestMonthlyOnRequest:
         assert csv_rows(r.content) == [list(HEADERS)]
 
     async def test_methodologist_cannot_export_another_municipality(self, api: httpx.AsyncClient, db: Any) -> None:
-        await seed(db)
+        await seed(db, api)
         r = await monthly(api, as_methodologist(MUN_A), municipality=MUN_B)
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 
     async def test_regional_specialist_names_the_municipality(self, api: httpx.AsyncClient, db: Any) -> None:
-        await seed(db)
+        await seed(db, api)
         assert (await monthly(api, as_regional())).status_code == 422
         rows = csv_rows((await monthly(api, as_regional(), municipality=MUN_B)).content)[1:]
         assert [r[NAME] for r in rows] == ["Кузнецов Иван Андреевич"]
 
     async def test_another_region_sees_nothing(self, api: httpx.AsyncClient, db: Any) -> None:
-        await seed(db)
+        await seed(db, api)
         other = auth(Role.regional_specialist, region="r-other")
         assert csv_rows((await monthly(api, other, municipality=MUN_A)).content) == [list(HEADERS)]
 
@@ -274,9 +311,9 @@ class TestMonthlyOnRequest:
 
 class TestExportJob:
     async def test_writes_every_municipality_in_every_format_and_the_region_workbook(
-        self, live: Stack, db: Any, tmp_path: Path
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         code, stdout, stderr = await export_cli(live, tmp_path, "--month", MONTH)
         assert code == 0, stderr
         assert json.loads(stdout)["routes"] == 5 and "100%" in stderr and "routes" in stderr
@@ -289,16 +326,37 @@ class TestExportJob:
             "Кузнецов Иван Андреевич"
         ]
         region = openpyxl.load_workbook(tmp_path / MONTH / REGION_BOOK)
-        assert region.sheetnames == [MUN_A, MUN_B]
-        assert [c.value for c in next(region[MUN_B].iter_rows(min_row=2))][NAME] == "Кузнецов Иван Андреевич"
+        assert region.sheetnames == [SUMMARY_TITLE, MUN_A_NAME, MUN_B_NAME]
+        assert [c.value for c in next(region[MUN_B_NAME].iter_rows(min_row=2))][NAME] == "Кузнецов Иван Андреевич"
         own = openpyxl.load_workbook(tmp_path / MONTH / f"{MUN_A}.xlsx")
-        assert [[c.value for c in r] for r in own[MUN_A].iter_rows()] == [
-            [c.value for c in r] for r in region[MUN_A].iter_rows()
+        assert [[c.value for c in r] for r in own[MUN_A_NAME].iter_rows()] == [
+            [c.value for c in r] for r in region[MUN_A_NAME].iter_rows()
         ]
-        assert region[MUN_A]["A2"].fill.fgColor.rgb == LOW_FILL and region[MUN_A]["A1"].font.b
+        assert region[MUN_A_NAME]["A2"].fill.fgColor.rgb == LOW_FILL and region[MUN_A_NAME]["A1"].font.b
 
-    async def test_records_one_row_per_file(self, live: Stack, db: Any, tmp_path: Path) -> None:
-        await seed(db)
+    async def test_the_region_workbook_opens_with_routes_by_group_and_status_per_municipality(
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        made = await seed(db, api)
+        await db.execute("UPDATE routes.routes SET status = 'approved' WHERE id = $1", made["Борисов Олег Ильич"]["id"])
+        await export_month(live, tmp_path)
+        book = openpyxl.load_workbook(tmp_path / MONTH / REGION_BOOK)
+        assert book.sheetnames[0] == SUMMARY_TITLE and book.active.title == SUMMARY_TITLE
+        rows = [[c.value for c in r] for r in book[SUMMARY_TITLE].iter_rows()]
+        assert rows[0] == list(SUMMARY_HEADERS)
+        got = {r[0]: dict(zip(SUMMARY_HEADERS, r, strict=True)) for r in rows[1:]}
+        assert list(got) == [MUN_A_NAME, MUN_B_NAME, TOTAL]
+        a, b, total = got[MUN_A_NAME], got[MUN_B_NAME], got[TOTAL]
+        assert a["Код муниципалитета"] == MUN_A and a["Маршрутов всего"] == 4
+        levels = [f"{LEVEL_LABELS[g].capitalize()} уровень (группа {g})" for g in (1, 2, 3, 4)]
+        assert [a[level] for level in levels] == [2, 1, 1, 0]
+        assert a["Реализуется"] == 3 and a["Утверждён ОО, тьютор назначен"] == 1 and a["Черновик"] == 0
+        assert b["Маршрутов всего"] == 1 and b["Базовый уровень (группа 2)"] == 1 and b["Реализуется"] == 1
+        assert total["Маршрутов всего"] == 5 and total["Низкий уровень (группа 1)"] == 2 and total["Реализуется"] == 4
+        assert book[SUMMARY_TITLE].auto_filter.ref == f"A1:{column_letter(len(SUMMARY_HEADERS) - 1)}4"
+
+    async def test_records_one_row_per_file(self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path) -> None:
+        await seed(db, api)
         await export_month(live, tmp_path)
         records = await db.fetch("SELECT * FROM routes.exports ORDER BY municipality, format")
         assert len(records) == 7
@@ -314,9 +372,9 @@ class TestExportJob:
         }
 
     async def test_a_rerun_gives_the_same_bytes_and_replaces_the_records(
-        self, live: Stack, db: Any, tmp_path: Path
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         await export_month(live, tmp_path)
         first = listing(tmp_path)
         before = {(r["municipality"], r["format"]): r["id"] for r in await db.fetch("SELECT * FROM routes.exports")}
@@ -329,16 +387,20 @@ class TestExportJob:
             core = z.read("docProps/core.xml").decode()
         assert core.count("2026-11-01T00:00:00Z") == 2
 
-    async def test_worker_processes_write_the_same_bytes(self, live: Stack, db: Any, tmp_path: Path) -> None:
-        await seed(db)
+    async def test_worker_processes_write_the_same_bytes(
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db, api)
         await export_month(live, tmp_path / "one")
         code, stdout, stderr = await export_cli(live, tmp_path / "two", "--month", MONTH, "--workers", "2")
         assert code == 0, stderr
         assert json.loads(stdout)["routes"] == 5 and "100%" in stderr
         assert listing(tmp_path / "one") == listing(tmp_path / "two")
 
-    async def test_a_changed_route_changes_only_its_municipality(self, live: Stack, db: Any, tmp_path: Path) -> None:
-        made = await seed(db)
+    async def test_a_changed_route_changes_only_its_municipality(
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        made = await seed(db, api)
         await export_month(live, tmp_path)
         first = listing(tmp_path)
         await db.execute("UPDATE routes.routes SET status = 'completed' WHERE id = $1", made["b"]["id"])
@@ -347,9 +409,9 @@ class TestExportJob:
         assert changed == {f"{MUN_B}.csv", f"{MUN_B}.xlsx", f"{MUN_B}.json", REGION_BOOK}
 
     async def test_a_municipality_without_routes_now_loses_its_files(
-        self, live: Stack, db: Any, tmp_path: Path
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         await export_month(live, tmp_path)
         await db.execute("DELETE FROM routes.routes WHERE municipality = $1", MUN_B)
         summary = await export_month(live, tmp_path)
@@ -357,15 +419,21 @@ class TestExportJob:
         assert not any(name.startswith(MUN_B) for name in listing(tmp_path))
         assert await db.fetchval("SELECT count(*) FROM routes.exports WHERE municipality = $1", MUN_B) == 0
 
-    async def test_each_region_gets_its_own_workbook_and_records(self, live: Stack, db: Any, tmp_path: Path) -> None:
-        await seed(db)
+    async def test_each_region_gets_its_own_workbook_and_records(
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db, api)
         await seed_other_region(db)
         summary = await export_month(live, tmp_path)
         assert summary["routes"] == 6
         assert {REGION_BOOK, "region-r-other.xlsx", "mo-other.csv"} <= set(listing(tmp_path))
-        assert openpyxl.load_workbook(tmp_path / MONTH / REGION_BOOK).sheetnames == [MUN_A, MUN_B]
+        assert openpyxl.load_workbook(tmp_path / MONTH / REGION_BOOK).sheetnames == [
+            SUMMARY_TITLE,
+            MUN_A_NAME,
+            MUN_B_NAME,
+        ]
         other = openpyxl.load_workbook(tmp_path / MONTH / "region-r-other.xlsx")
-        assert other.sheetnames == ["mo-other"]
+        assert other.sheetnames == [SUMMARY_TITLE, "mo-other"]  # the directory holds no name for it
         assert [c.value for c in next(other["mo-other"].iter_rows(min_row=2))][NAME] == "Соседова Алла Петровна"
         books = await db.fetch("SELECT region, rows FROM routes.exports WHERE municipality = ''")
         assert {(r["region"], r["rows"]) for r in books} == {(REGION, 5), ("r-other", 1)}
@@ -373,9 +441,9 @@ class TestExportJob:
         assert await db.fetchval("SELECT count(*) FROM routes.exports") == 11
 
     async def test_a_region_workbook_of_an_earlier_version_is_replaced(
-        self, live: Stack, db: Any, tmp_path: Path
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         await export_month(live, tmp_path)
         old = (tmp_path / MONTH / "region.xlsx").resolve()  # as versions before region-<code>.xlsx wrote it
         (tmp_path / MONTH / REGION_BOOK).rename(old)
@@ -386,8 +454,10 @@ class TestExportJob:
         assert not old.exists() and (tmp_path / MONTH / REGION_BOOK).exists()
         assert await db.fetchval("SELECT filename FROM routes.exports WHERE municipality = ''") == REGION_BOOK
 
-    async def test_a_concurrent_run_is_refused(self, live: Stack, db: Any, tmp_path: Path) -> None:
-        await seed(db)
+    async def test_a_concurrent_run_is_refused(
+        self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path
+    ) -> None:
+        await seed(db, api)
         assert await db.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY)  # as a running export holds it
         try:
             code, _, stderr = await export_cli(live, tmp_path, "--month", MONTH)
@@ -397,8 +467,8 @@ class TestExportJob:
         assert not (tmp_path / MONTH).exists()
         assert await db.fetchval("SELECT count(*) FROM routes.exports") == 0
 
-    async def test_formats_can_be_chosen(self, live: Stack, db: Any, tmp_path: Path) -> None:
-        await seed(db)
+    async def test_formats_can_be_chosen(self, api: httpx.AsyncClient, live: Stack, db: Any, tmp_path: Path) -> None:
+        await seed(db, api)
         code, _, stderr = await export_cli(live, tmp_path, "--month", MONTH, "--formats", "csv", "--quiet")
         assert code == 0 and stderr == ""
         assert sorted(listing(tmp_path)) == [f"{MUN_A}.csv", f"{MUN_B}.csv"]
@@ -412,7 +482,7 @@ class TestRecordedExports:
     async def test_methodologist_lists_own_municipality_only(
         self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         await export_month(live, tmp_path)
         r = await api.get("/api/v1/exports", params={"month": MONTH}, headers=as_methodologist(MUN_A))
         assert r.status_code == 200, r.text
@@ -422,7 +492,7 @@ class TestRecordedExports:
     async def test_regional_specialist_lists_all_with_the_region_workbook(
         self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         await export_month(live, tmp_path)
         r = await api.get("/api/v1/exports", params={"month": MONTH, "limit": 4}, headers=as_regional())
         page = r.json()
@@ -436,7 +506,7 @@ class TestRecordedExports:
     async def test_each_region_lists_only_its_own_files_in_a_shared_month(
         self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         await seed_other_region(db)
         await export_month(live, tmp_path)
         other = auth(Role.regional_specialist, region="r-other")
@@ -453,7 +523,7 @@ class TestRecordedExports:
     async def test_download_streams_the_recorded_file(
         self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         await export_month(live, tmp_path)
         items = (await api.get("/api/v1/exports", headers=as_methodologist(MUN_A))).json()["items"]
         for item in items:
@@ -467,7 +537,7 @@ class TestRecordedExports:
     async def test_another_municipality_s_export_is_not_found(
         self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path
     ) -> None:
-        await seed(db)
+        await seed(db, api)
         await export_month(live, tmp_path)
         ids = {(r["municipality"], r["format"]): r["id"] for r in await db.fetch("SELECT * FROM routes.exports")}
         h = as_methodologist(MUN_A)
@@ -528,6 +598,7 @@ def as_fetched(doc: dict[str, Any]) -> dict[str, bytes | None]:
     return {
         "doc_period": send(doc, "period"),
         "doc_mentoring": send(doc, "mentoring"),
+        "doc_control_points": send(doc, "control_points"),
         "doc_deficits": send(profile, "deficits"),
         "doc_goals": send(sections, "goals"),
     }
@@ -561,17 +632,23 @@ class TestRules:
 
     def test_a_row_from_the_parts_fetched_is_the_row_of_the_whole_document(self) -> None:
         for doc in documents():
-            row = export_row({**ROW, **as_fetched(doc)})
+            row = export_row({**ROW, **as_fetched(doc)}, Month.parse(MONTH), NAMES)
             assert row.self_check == evaluate(doc)["auto_total"]
             assert row.deficits == tuple(doc["sections"]["competency_profile"]["deficits"])
+            names = {g["competency"]: g["competency_name"] for g in doc["sections"]["goals"]}
+            assert row.deficit_names == tuple(names[d] for d in row.deficits)
+            assert (row.municipality_name, row.organisation_name) == (MUN_A_NAME, "Школа А1")
             assert row.tasks == sum(len(g["tasks"]) for g in doc["sections"]["goals"])
             assert row.mentor == ("Наставник" if doc.get("mentoring") else "")
 
     def test_parts_a_document_lacks_are_missing_not_empty(self) -> None:
         doc = documents()[0]
         bare = {"sections": {"goals": doc["sections"]["goals"]}}
-        row = export_row({**ROW, **as_fetched(bare)})
+        row = export_row({**ROW, **as_fetched(bare)}, Month.parse(MONTH), Directory())
         assert row.deficits == () and row.mentor == "" and row.self_check == evaluate(bare)["auto_total"]
+        assert row.municipality_name == row.organisation_name == NOT_IN_DIRECTORY
+        # A route made before the content had its list of control points: each task's own point.
+        assert row.next_control is not None and row.next_control.what.startswith("Предъявление результата")
 
     def test_previous_month_is_the_calendar_month_before_today(self) -> None:
         assert Month.parse("previous", today=date(2027, 1, 1)).key == "2026-12"
@@ -610,17 +687,21 @@ def export_rows_for_writer() -> list[ExportRow]:
                 teacher_name=name,
                 region=REGION,
                 municipality=MUN_A,
+                municipality_name=MUN_A_NAME,
                 organisation="ОО & Co" if i else "",
+                organisation_name="Школа & <1>" if i else "",
                 subject="physics" if i % 2 else None,
                 group=1 if i < 3 else 2,
                 status="in_progress",
                 period_start=date(2026, 9, 1),
                 period_end=date(2027, 2, 28),
                 deficits=("M1", "M3") if i % 3 else (),
+                deficit_names=("Планирование", "Оценивание") if i % 3 else (),
                 tasks=i,
-                mentor_id=None,
+                mentor_id="m-1" if i < 3 else None,
                 mentor="Наставник <главный>" if i < 3 else "",
-                next_control_on=date(2026, 11, 20 + i) if i % 2 else None,
+                mentor_contact="не указан",
+                next_control=ControlPoint(date(2026, 11, 20 + i), "Эссе", "наставник") if i % 2 else None,
                 self_check=10 - i,
             )
         )
@@ -674,12 +755,12 @@ class TestWorkbookWriter:
             assert all((c.fill.fgColor.rgb == LOW_FILL) == low for c in r)
         control = ws.cell(row=3, column=CONTROL + 1)
         assert control.is_date and control.number_format == "DD.MM.YYYY"
-        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:K{len(rows) + 1}"
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:{LAST}{len(rows) + 1}"
         assert [ws.column_dimensions[chr(65 + i)].width for i in range(len(HEADERS))] == list(COLUMN_WIDTHS)
         assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage
         empty = wb["пусто"]
         assert [[c.value for c in r] for r in empty.iter_rows()] == [list(HEADERS)]
-        assert empty.auto_filter.ref == "A1:K1"
+        assert empty.auto_filter.ref == f"A1:{LAST}1"
         assert wb.properties.created == wb.properties.modified == datetime(2026, 11, 1)
 
     def test_a_text_that_looks_like_an_ooxml_escape_stays_literal(self, tmp_path: Path) -> None:

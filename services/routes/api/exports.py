@@ -16,6 +16,7 @@ from kit.errors import problem_responses
 from kit.pagination import MAX_LIMIT
 from kit.tabular import XLSX_MEDIA_TYPE
 from services.routes.auth import Exporter
+from services.routes.deps import Gateway
 from services.routes.exports import service
 from services.routes.exports.deps import Engine
 from services.routes.exports.month import MONTH_PATTERN
@@ -57,16 +58,19 @@ async def list_exports(
     summary="Export a municipality's routes of a month now (streamed; group 1 first)",
     description="The same rows and formats as the monthly files. Municipal methodologists get their own "
     "municipality (the default); the centre names one. CSV is UTF-8 with BOM, `;`-separated.",
-    responses={200: {"content": FILE_CONTENT}, **problem_responses(404)},
+    responses={200: {"content": FILE_CONTENT}, **problem_responses(404, 503)},
 )
 async def export_monthly(
     principal: Exporter,
     engine: Engine,
+    gateway: Gateway,
     month: str = Query(pattern=MONTH_PATTERN, examples=["2026-11"]),
     municipality: str | None = Query(default=None, max_length=32),
     format: ExportFormat = ExportFormat.csv,
 ) -> Response:
-    export = await service.export_monthly(engine, principal, month=month, municipality=municipality, fmt=format.value)
+    export = await service.export_monthly(
+        engine, gateway, principal, month=month, municipality=municipality, fmt=format.value
+    )
     if export.path is not None:
         return FileResponse(
             export.path,

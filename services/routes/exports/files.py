@@ -139,14 +139,19 @@ class MunicipalFiles:
 
 
 def region_workbook(
-    month: Month, month_dir: Path, region: str, stem: str, sheets: list[tuple[str, SheetPart]]
+    month: Month,
+    month_dir: Path,
+    region: str,
+    stem: str,
+    sheets: list[tuple[str, SheetPart]],
+    summary: tuple[str, SheetPart] | None = None,
 ) -> WrittenFile:
-    """One sheet per municipality of the region: the very sheets of the municipal files, copied as they were
-    deflated."""
+    """The summary sheet first, then one sheet per municipality of the region: the very sheets of the
+    municipal files, copied as they were deflated. Its rows are the routes (the summary's are not counted)."""
     f = AtomicFile(month_dir / f"{stem}.xlsx")
     try:
         with f.open() as sink:
-            write_month_workbook(sink, month, sheets)
+            write_month_workbook(sink, month, [summary, *sheets] if summary else sheets)
         digest, size = f.commit()
     except BaseException:
         f.discard()

@@ -24,10 +24,12 @@ from services.routes.exports.files import (
     unlink_inside,
 )
 from services.routes.exports.month import Month
+from services.routes.exports.names import Directory, read_directory
 from services.routes.exports.plan import Plan, write_part
 from services.routes.exports.processes import NextMunicipality, in_processes, largest_first
 from services.routes.exports.progress import Progress
 from services.routes.exports.queries import ExportRecords, month_counts, try_lock, unlock
+from services.routes.exports.summary import SUMMARY_TITLE, summary_rows, write_summary
 from services.routes.exports.workbook import sheet_title
 from services.routes.exports.writers import FORMATS
 
@@ -71,12 +73,15 @@ async def run_export(
     workers: int = 1,
     progress: TextIO | None = None,
     show_progress: bool = True,
+    directory: Directory | None = None,
 ) -> ExportSummary:
     """Write every municipality's files for the month plus the region workbook; record them.
 
     Refuses (ExportBusy) while another run holds the lock. Files are replaced atomically; records
     of files this run no longer produces (a municipality without routes now) are removed. With
     `workers` > 1 the municipalities are shared among that many processes (same bytes either way).
+    Names of municipalities and schools: `directory`, else read from the assessment directory through
+    the gateway (names.DirectoryUnavailable when it does not answer: nothing is written).
     """
     async with engine.connect() as lock_conn:
         if not await try_lock(lock_conn):
@@ -84,7 +89,8 @@ async def run_export(
         try:
             bar = Progress(0, progress) if show_progress else None
             try:
-                return await _export_locked(engine, month, out_root, formats, workers, bar)
+                names = directory if directory is not None else await _read_directory()
+                return await _export_locked(engine, month, out_root, formats, workers, bar, names)
             except WorkbookTooLarge as e:
                 raise ExportRefused(f"{e}; export fewer routes per file") from e
             finally:
@@ -94,23 +100,38 @@ async def run_export(
             await unlock(lock_conn)
 
 
-async def _plan(engine: AsyncEngine, month: Month, month_dir: Path, formats: Sequence[str]) -> Plan:
-    """The municipalities with routes in the month, their file stems (region workbooks' first) and titles."""
+async def _read_directory() -> Directory:
+    from kit.client import GatewayClient
+    from kit.settings import CommonSettings
+
+    client = GatewayClient(CommonSettings(), caller="routes", timeout=30)
+    try:
+        return await read_directory(client)
+    finally:
+        await client.aclose()
+
+
+async def _plan(
+    engine: AsyncEngine, month: Month, month_dir: Path, formats: Sequence[str], directory: Directory
+) -> Plan:
+    """The municipalities with routes in the month, their file stems (region workbooks' first) and sheet
+    titles (their names; the summary's title is taken first)."""
     async with engine.connect() as conn:
         counts = await month_counts(conn, month)
         await conn.commit()
     stems: set[str] = set()
     regions = {r: file_stem(f"{REGION_FILE}-{r}", stems) for r in sorted({r for r, _, _ in counts})}
-    titles: dict[str, set[str]] = {r: set() for r in regions}  # sheet titles are unique within a workbook
+    titles: dict[str, set[str]] = {r: {SUMMARY_TITLE.lower()} for r in regions}  # unique within a workbook
     return Plan(
         month,
         month_dir,
         month_dir / f".work-{os.getpid()}",
         tuple(formats),
         regions,
-        {m: (file_stem(m, stems), sheet_title(m, titles[r])) for r, m, _ in counts},
+        {m: (file_stem(m, stems), sheet_title(directory.municipalities.get(m) or m, titles[r])) for r, m, _ in counts},
         {m: r for r, m, _ in counts},
         {m: n for _, m, n in counts},
+        directory,
     )
 
 
@@ -121,10 +142,11 @@ async def _export_locked(
     formats: Sequence[str],
     workers: int,
     bar: Progress | None,
+    directory: Directory,
 ) -> ExportSummary:
     t0 = time.monotonic()
     month_dir = (out_root / month.key).resolve()
-    plan = await _plan(engine, month, month_dir, formats)
+    plan = await _plan(engine, month, month_dir, formats, directory)
     await asyncio.to_thread(prepare_folder, month_dir)
     if bar is not None:
         bar.total = sum(plan.counts.values())
@@ -138,13 +160,19 @@ async def _export_locked(
             parts = [await write_part(engine, plan, NextMunicipality(largest_first(plan.counts)), bar)]
         files = [f for p in parts for f in p.files]
         sheets = {m: sheet for p in parts for m, sheet in p.sheets.items()}
+        tally = {m: counts for p in parts for m, counts in p.tally.items()}
         if "xlsx" in formats:
             for region, stem in plan.regions.items():
-                ordered = [
-                    (plan.names[m][1], sheets[m]) for m in plan.names if m in sheets and plan.region_of[m] == region
-                ]
-                if ordered:
-                    files.append(await asyncio.to_thread(region_workbook, month, month_dir, region, stem, ordered))
+                ours = [m for m in plan.names if m in sheets and plan.region_of[m] == region]
+                if ours:
+                    rows = summary_rows([(m, directory.municipality(m)) for m in ours], tally)
+                    summary_part = await asyncio.to_thread(write_summary, plan.work_dir / f"{stem}.summary", rows)
+                    ordered = [(plan.names[m][1], sheets[m]) for m in ours]
+                    files.append(
+                        await asyncio.to_thread(
+                            region_workbook, month, month_dir, region, stem, ordered, (SUMMARY_TITLE, summary_part)
+                        )
+                    )
     finally:
         await asyncio.to_thread(shutil.rmtree, plan.work_dir, True)
     summary.files = files

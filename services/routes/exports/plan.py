@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from kit.xlsx import SheetPart
 from services.routes.exports.files import MunicipalFiles, WrittenFile
 from services.routes.exports.month import Month
+from services.routes.exports.names import Directory
 from services.routes.exports.queries import fetch_chunks, month_query
 from services.routes.exports.rows import export_rows
 
@@ -31,15 +33,18 @@ class Plan:
     names: dict[str, tuple[str, str]]  # municipality -> (file stem, sheet title), in sheet order
     region_of: dict[str, str]  # municipality -> region
     counts: dict[str, int]
+    directory: Directory = field(default_factory=Directory)
 
 
 @dataclass
 class Part:
-    """What one process wrote: files, and per municipality its deflated sheet and row count."""
+    """What one process wrote: files, and per municipality its deflated sheet, row count and routes by
+    (group, status) for the region workbook's summary."""
 
     files: list[WrittenFile] = field(default_factory=list)
     sheets: dict[str, SheetPart] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    tally: dict[str, Counter[tuple[int, str]]] = field(default_factory=dict)
 
 
 class MonthFiles:
@@ -51,9 +56,10 @@ class MonthFiles:
         self.part = Part()
 
     def consume(self, raw: list[Any]) -> None:
-        rows = export_rows(raw)
+        rows = export_rows(raw, self.plan.month, self.plan.directory)
         for municipality, group in groupby(rows, key=lambda r: r.municipality):
             part = list(group)
+            self.part.tally.setdefault(municipality, Counter()).update((r.group, r.status) for r in part)
             if self.current is None or self.current.municipality != municipality:
                 self._close_current()
                 stem, title = self.plan.names[municipality]

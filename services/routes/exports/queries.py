@@ -72,12 +72,18 @@ def month_query(month: Month, municipality: str, *conditions: Any) -> Select[Any
     )
     doc = (
         func.jsonb_to_record(inner.c.content)
-        .table_valued(column("period", JSONB), column("mentoring", JSONB), column("sections", JSONB))
+        .table_valued(
+            column("period", JSONB),
+            column("mentoring", JSONB),
+            column("control_points", JSONB),
+            column("sections", JSONB),
+        )
         .render_derived(name="doc", with_types=True)
     )
     parts = {
         "doc_period": doc.c.period,
         "doc_mentoring": doc.c.mentoring,
+        "doc_control_points": doc.c.control_points,
         "doc_deficits": doc.c.sections[("competency_profile", "deficits")],
         "doc_goals": doc.c.sections["goals"],
     }

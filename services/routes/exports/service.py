@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from kit.auth import Principal, Role
-from kit.errors import FieldError, NotFound, ValidationFailed
+from kit.client import GatewayClient
+from kit.errors import FieldError, NotFound, UpstreamUnavailable, ValidationFailed
 from kit.pagination import decode_cursor, encode_cursor
 from services.routes.exports.files import file_stem, open_private
 from services.routes.exports.month import Month
+from services.routes.exports.names import Directory, DirectoryUnavailable, read_directory
 from services.routes.exports.queries import ExportRecords, fetch_chunks, month_query
 from services.routes.exports.rows import export_rows
 from services.routes.exports.workbook import MonthSheet, sheet_title, write_month_workbook
@@ -107,15 +109,25 @@ class MonthlyExport:
 
 
 async def export_monthly(
-    engine: AsyncEngine, principal: Principal, *, month: str, municipality: str | None, fmt: str
+    engine: AsyncEngine,
+    client: GatewayClient,
+    principal: Principal,
+    *,
+    month: str,
+    municipality: str | None,
+    fmt: str,
 ) -> MonthlyExport:
     """The same rows and formats as the monthly files, of one municipality in the caller's scope."""
     municipality = monthly_municipality(principal, municipality)
     m = Month.parse(month)
     query = month_query(m, municipality, scope_clause(principal))
     name = f"iom-{m.key}-{file_stem(municipality, set())}.{fmt}"
+    try:
+        names = await read_directory(client, region=principal.region)
+    except DirectoryUnavailable as e:
+        raise UpstreamUnavailable("справочник муниципалитетов и школ недоступен, повторите позже") from e
     if fmt == "xlsx":
-        path = await _xlsx_file(engine, m, municipality, query)
+        path = await _xlsx_file(engine, m, municipality, query, names)
         return MonthlyExport(name, MEDIA_TYPES[fmt], path=path)
     # The rows are read after the handler returns: on a connection of their own, opened here so a
     # database failure still answers with a problem instead of a cut stream.
@@ -126,17 +138,22 @@ async def export_monthly(
     except BaseException:
         await conn.close()
         raise
-    return MonthlyExport(name, MEDIA_TYPES[fmt], stream=_stream(conn, chunks, first, fmt))
+    return MonthlyExport(name, MEDIA_TYPES[fmt], stream=_stream(conn, chunks, first, fmt, m, names))
 
 
 async def _stream(
-    conn: AsyncConnection, chunks: AsyncGenerator[list[Any], None], first: list[Any] | None, fmt: str
+    conn: AsyncConnection,
+    chunks: AsyncGenerator[list[Any], None],
+    first: list[Any] | None,
+    fmt: str,
+    month: Month,
+    names: Directory,
 ) -> AsyncIterator[bytes]:
     sink = ByteBuffer()
     writer = CsvWriter(sink) if fmt == "csv" else JsonWriter(sink)
 
     def encode(raw: list[Any]) -> bytes:
-        writer.write(export_rows(raw))
+        writer.write(export_rows(raw, month, names))
         return sink.take()
 
     try:
@@ -152,8 +169,8 @@ async def _stream(
         await conn.close()
 
 
-def _write_sheet(sheet: MonthSheet, raw: list[Any]) -> None:
-    sheet.write(export_rows(raw))
+def _write_sheet(sheet: MonthSheet, raw: list[Any], month: Month, names: Directory) -> None:
+    sheet.write(export_rows(raw, month, names))
 
 
 def _write_book(path: Path, month: Month, title: str, sheet: MonthSheet) -> None:
@@ -162,7 +179,7 @@ def _write_book(path: Path, month: Month, title: str, sheet: MonthSheet) -> None
         write_month_workbook(sink, month, [(title, part)])
 
 
-async def _xlsx_file(engine: AsyncEngine, month: Month, municipality: str, query: Any) -> Path:
+async def _xlsx_file(engine: AsyncEngine, month: Month, municipality: str, query: Any, names: Directory) -> Path:
     """The workbook in a temporary file (a zip cannot be streamed before it is complete)."""
     work = Path(await run_in_threadpool(tempfile.mkdtemp, prefix="iom-export-"))
     path = work.with_suffix(".xlsx")
@@ -171,8 +188,9 @@ async def _xlsx_file(engine: AsyncEngine, month: Month, municipality: str, query
         try:
             async with engine.connect() as conn:
                 async for raw in fetch_chunks(conn, query):
-                    await run_in_threadpool(_write_sheet, sheet, raw)
-            await run_in_threadpool(_write_book, path, month, sheet_title(municipality, set()), sheet)
+                    await run_in_threadpool(_write_sheet, sheet, raw, month, names)
+            title = sheet_title(names.municipalities.get(municipality) or municipality, set())
+            await run_in_threadpool(_write_book, path, month, title, sheet)
         finally:
             sheet.discard()
     except BaseException:

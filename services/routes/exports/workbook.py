@@ -12,9 +12,9 @@ from services.routes.exports.month import Month
 from services.routes.exports.rows import COLUMN_WIDTHS, HEADERS, ExportRow
 
 LAYOUT = SheetLayout(HEADERS, COLUMN_WIDTHS, header_fill="00DCE6F1", highlight_fill="00FCE4D6")
-CREATOR = "IOM platform"
-# A sheet title when a municipality's code leaves nothing usable.
-UNNAMED_SHEET = "МО"
+CREATOR = "Платформа ИОМ"
+# A sheet title when a municipality's name leaves nothing usable.
+UNNAMED_SHEET = "Муниципалитет"
 
 
 class MonthSheet:
@@ -37,9 +37,9 @@ class MonthSheet:
         self.sheet.discard()
 
 
-def sheet_title(code: str, used: set[str]) -> str:
-    """A municipality's sheet title, unique within its workbook (`used`)."""
-    return xlsx_sheet_title(code, used, fallback=UNNAMED_SHEET)
+def sheet_title(name: str, used: set[str]) -> str:
+    """A municipality's sheet title (its name), unique within its workbook (`used`)."""
+    return xlsx_sheet_title(name, used, fallback=UNNAMED_SHEET)
 
 
 def write_month_workbook(sink: BinaryIO, month: Month, sheets: Sequence[tuple[str, SheetPart]]) -> None:
@@ -48,7 +48,7 @@ def write_month_workbook(sink: BinaryIO, month: Month, sheets: Sequence[tuple[st
         sink,
         LAYOUT,
         sheets,
-        title=f"Индивидуальные образовательные маршруты, {month.key}",
+        title=f"Индивидуальные образовательные маршруты педагогов, {month.first:%m.%Y}",
         stamp=month.stamp,
         creator=CREATOR,
     )
