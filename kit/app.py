@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from kit.auth import TokenCodec
 from kit.db import make_engine, make_sessionmaker, ping, role_url
-from kit.errors import Problem, install_error_handlers, problem_response
+from kit.errors import Problem, install_error_handlers, problem_response, status_title
 from kit.logging import configure_logging
 from kit.middleware import Metrics, RequestContextMiddleware, prefix_limits
 from kit.settings import CommonSettings, ServiceSettings
@@ -185,16 +185,16 @@ def add_problem_schema(app: FastAPI) -> None:
                 if "health" not in op.get("tags", []):
                     op.setdefault("security", [{"bearerAuth": []}])
                     for code in ("401", "403"):
-                        responses.setdefault(code, {"description": "Unauthorized" if code == "401" else "Forbidden"})
+                        responses.setdefault(code, {"description": status_title(int(code))})
                 # Statuses any such operation can answer, declared once here rather than per route:
                 # an id out of scope or unknown is 404; a body that is not valid JSON at all is 400.
                 if any(p.get("in") == "path" for p in op.get("parameters", [])):
-                    responses.setdefault("404", {"description": "Not found"})
+                    responses.setdefault("404", {"description": status_title(404)})
                 if "requestBody" in op:
-                    responses.setdefault("400", {"description": "Bad request"})
+                    responses.setdefault("400", {"description": status_title(400)})
                 if "422" in responses:
                     responses["422"] = {
-                        "description": "Validation failed",
+                        "description": status_title(422),
                         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
                     }
                 for code, resp in responses.items():
