@@ -78,3 +78,15 @@ Editor = Annotated[Principal, require_roles(*PEOPLE, action="изменять м
 SelfCheckScorer = Annotated[
     Principal, require_roles(*PEOPLE, action="оценивать маршруты: это делают люди, а не сервисы")
 ]
+
+# Webhook subscriptions of a territory: the region's, a municipality's or a school's own.
+WebhookKeeper = Annotated[
+    Principal,
+    require_roles(
+        Role.regional_specialist,
+        Role.admin,
+        Role.municipal_methodologist,
+        Role.school_admin,
+        action="управлять подписками на уведомления: это делают регион, муниципальная служба и школа",
+    ),
+]
