@@ -32,6 +32,8 @@ from services.audit.monitoring import (
 from services.audit.vocab import STEP_LABELS_RU, STEP_MAX, TOTAL_MAX, Step
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A municipality the upload gave no name for: its code stands in its own column, never in the name's.
+NO_NAME = "название не указано в загрузке"
 SVG_MEDIA_TYPE = "image/svg+xml"
 
 
@@ -122,12 +124,13 @@ def _main_sheet(wb: Workbook, a: Analysis, info: CampaignInfo, st: _Styles) -> N
             )
         ]
     )
-    prev = f"; сравнение с кампанией {info.previous_code}" if info.previous_code else ""
-    ws.append([f"Регион {info.region}. Кампания «{info.title}» ({info.code}), проведена {info.held_on:%d.%m.%Y}{prev}"])
+    # Codes of the region and the campaigns are not shown: the campaign by its title, the previous one as such.
+    prev = "; изменения — по сравнению с предыдущей кампанией" if info.previous_code else ""
+    ws.append([f"Кампания «{info.title}», проведена {info.held_on:%d.%m.%Y}{prev}"])
     ws.append([])
     head1: list[Any] = [
         st.cell(ws, h, font=st.bold, fill=st.header_fill, align=st.wrap, border=st.border)
-        for h in ("№", "Код", "Муниципалитет")
+        for h in ("№", "Код муниципалитета", "Муниципалитет")
     ]
     head2: list[Any] = [st.cell(ws, None, fill=st.header_fill, border=st.border) for _ in range(3)]
     for s in Step:
@@ -142,7 +145,7 @@ def _main_sheet(wb: Workbook, a: Analysis, info: CampaignInfo, st: _Styles) -> N
     ws.append(head1)
     ws.append(head2)
     for i, m in enumerate(a.municipalities, start=1):
-        row: list[Any] = [i, st.cell(ws, m.municipality), st.cell(ws, m.name or m.municipality)]
+        row: list[Any] = [i, st.cell(ws, m.municipality), st.cell(ws, m.name or NO_NAME)]
         for s in Step:
             fill = st.fills[m.bands[s]]
             row.append(st.cell(ws, _pts(m.points[s]), fill=fill, border=st.border))
@@ -234,7 +237,7 @@ def _deficits_sheet(wb: Workbook, a: Analysis, st: _Styles) -> None:
 
 
 def _brief_rows(ws: WriteOnlyWorksheet, st: _Styles, items: Sequence[MunicipalityResult], reasons: bool) -> None:
-    heads = ["Код", "Муниципалитет", "Итого баллов", "%", "Уровень"] + (["Причины"] if reasons else [])
+    heads = ["Код муниципалитета", "Муниципалитет", "Итого баллов", "%", "Уровень"] + (["Причины"] if reasons else [])
     ws.append([st.cell(ws, h, font=st.bold, fill=st.header_fill, border=st.border) for h in heads])
     if not items:
         ws.append([None, "нет"])
@@ -242,7 +245,7 @@ def _brief_rows(ws: WriteOnlyWorksheet, st: _Styles, items: Sequence[Municipalit
         fill = st.fills[m.band]
         row: list[Any] = [
             st.cell(ws, m.municipality),
-            st.cell(ws, m.name or m.municipality),
+            st.cell(ws, m.name or NO_NAME),
             st.cell(ws, _pts(m.total), fill=fill),
             st.cell(ws, round_half_up(m.total_percent), fill=fill, fmt="0.0"),
             st.cell(ws, band_row(m.band).label, fill=fill),

@@ -15,6 +15,35 @@ STATUS_RU = {
     "no-demand": "нет потребности",
     "unknown-demand": "потребность неизвестна",
 }
+# Subjects by name (the codes of the assessment's directory of subjects).
+SUBJECT_RU = {
+    "russian": "Русский язык",
+    "literature": "Литература",
+    "mathematics": "Математика",
+    "informatics": "Информатика",
+    "history": "История",
+    "social_studies": "Обществознание",
+    "physics": "Физика",
+    "chemistry": "Химия",
+    "biology": "Биология",
+    "geography": "География",
+    "technology": "Технология",
+    "english": "Английский язык",
+    "german": "Немецкий язык",
+    "french": "Французский язык",
+    "primary": "Начальные классы",
+}
+DEMAND_SOURCE_RU = {
+    "assessment": "результаты оценки педагогов (педагоги с дефицитами по предмету)",
+    "request": "данные, переданные в запросе",
+    "unavailable": "потребность неизвестна: сервис результатов оценки не ответил",
+}
+
+
+def subject_name(code: str) -> str:
+    return SUBJECT_RU.get(code, "предмет вне справочника")
+
+
 CELL_HEADER = [
     "Муниципалитет",
     "Предмет",
@@ -42,7 +71,7 @@ def coverage_workbook(result: dict[str, Any]) -> bytes:
         ws.append(
             [
                 xlsx_cell(c["municipality"]),
-                xlsx_cell(c["subject"]),
+                subject_name(c["subject"]),
                 c["demand"],
                 c["methodists"],
                 c["free_slots"],
@@ -51,7 +80,7 @@ def coverage_workbook(result: dict[str, Any]) -> bytes:
                 c["resources"],
                 c["cross_subject_resources"],
                 c["shortfall"],
-                STATUS_RU.get(c["status"], c["status"]),
+                STATUS_RU.get(c["status"], "статус не распознан"),
             ]
         )
     ws2 = wb.create_sheet("Без методистов")
@@ -63,7 +92,7 @@ def coverage_workbook(result: dict[str, Any]) -> bytes:
     for s in result["subjects_short_of_methodists"]:
         ws3.append(
             [
-                xlsx_cell(s["subject"]),
+                subject_name(s["subject"]),
                 s["demand"],
                 s["methodists"],
                 s["free_slots"],
@@ -72,10 +101,8 @@ def coverage_workbook(result: dict[str, Any]) -> bytes:
             ]
         )
     ws4 = wb.create_sheet("Источник")
-    ws4.append(["Регион", xlsx_cell(result["region"] or "")])
-    ws4.append(["Источник потребности", result["demand_source"]])
-    if result.get("demand_note"):
-        ws4.append(["Примечание", xlsx_cell(result["demand_note"])])
+    # The note is the upstream's technical reason (for logs and the JSON answer); the source says it in words.
+    ws4.append(["Источник потребности", DEMAND_SOURCE_RU.get(result["demand_source"], "не указан")])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from typing import Any
 
@@ -315,7 +316,20 @@ class TestReport:
         wb = openpyxl.load_workbook(io.BytesIO(r.content))
         ws = wb["Мониторинг"]
         header = [c.value for c in ws[4]]
-        assert header[:4] == ["№", "Код", "Муниципалитет", "Цели"] and header[-4:-2] == ["Итого", None]
+        assert header[:4] == ["№", "Код муниципалитета", "Муниципалитет", "Цели"] and header[-4:-2] == ["Итого", None]
+        # Every text a person reads is Russian: no Latin words (codes only in the code column), no enum values.
+        latin = [
+            (sheet.title, cell.coordinate, cell.value)
+            for sheet in wb.worksheets
+            for row in sheet.iter_rows()
+            for cell in row
+            if isinstance(cell.value, str)
+            and re.search(r"[A-Za-z]", cell.value)
+            and not (cell.column == 2 and sheet.title == "Мониторинг")
+            and not (cell.column == 1 and sheet.title == "Самоаудит")
+            and c["title"] not in cell.value  # the campaign's own title, as its author wrote it
+        ]
+        assert latin == []
         rows = {ws.cell(i, 2).value: i for i in range(6, 9)}
         assert set(rows) == {"mo-01", "mo-02", "mo-03"}
         top = rows["mo-01"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import httpx
@@ -83,7 +84,12 @@ class TestCoverageWithGivenDemand:
         assert wb.sheetnames == ["Покрытие", "Без методистов", "Дефицит методистов", "Источник"]
         rows = list(wb["Покрытие"].iter_rows(values_only=True))
         assert rows[0][0] == "Муниципалитет"
-        assert (MUN_A, "mathematics", 5, 1, 2) in {r[:5] for r in rows[1:]}
+        assert (MUN_A, "Математика", 5, 1, 2) in {r[:5] for r in rows[1:]}
+        # Subjects, statuses and the demand's source in words: no Latin text but the municipality codes.
+        for sheet in wb.worksheets:
+            for row in sheet.iter_rows(values_only=True):
+                texts = [v for v in row if isinstance(v, str) and v not in (MUN_A, MUN_B)]
+                assert not [t for t in texts if re.search(r"[A-Za-z]", t)], (sheet.title, row)
         assert [r[0] for r in wb["Без методистов"].iter_rows(values_only=True)] == ["Муниципалитет", MUN_B]
         wb.close()
 
