@@ -77,10 +77,10 @@ async def recorded_file(session: AsyncSession, principal: Principal, export_id: 
     """The stored file of a record in the caller's scope (404 when out of scope or no longer stored)."""
     row = await ExportRecords(session).get(principal, export_id)
     if row is None:
-        raise NotFound("export not found", code="export-not-found")
+        raise NotFound("Выгрузка не найдена", code="export-not-found")
     path = Path(row["path"])
     if not await run_in_threadpool(path.is_file):
-        raise NotFound("the export file is no longer stored; run the export again", code="export-file-missing")
+        raise NotFound("Файл выгрузки больше не хранится: сформируйте выгрузку заново", code="export-file-missing")
     return RecordedFile(path, MEDIA_TYPES[row["format"]], f"iom-{row['month']}-{row['filename']}", row["sha256"])
 
 
@@ -89,12 +89,12 @@ def monthly_municipality(principal: Principal, municipality: str | None) -> str:
     if municipality is None:
         if principal.role != Role.municipal_methodologist:
             raise ValidationFailed(
-                "name the municipality",
-                errors=[FieldError(loc=["query", "municipality"], code="required", message="give a municipality")],
+                "Укажите муниципалитет",
+                errors=[FieldError(loc=["query", "municipality"], code="required", message="Укажите муниципалитет")],
             )
         municipality = principal.municipality or ""
     if not principal.sees(region=principal.region, municipality=municipality):
-        raise NotFound("municipality not found", code="municipality-not-found")
+        raise NotFound("Муниципалитет не найден", code="municipality-not-found")
     return municipality
 
 
