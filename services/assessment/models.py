@@ -60,6 +60,8 @@ teachers = Table(
     Column("subjects", ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
     Column("qualification_category", String(16), nullable=False, server_default="none"),
     Column("experience_years", SmallInteger, nullable=False, server_default="0"),
+    # Optional: only the year, for the KPI "young teachers (under 35) with a mentor" (personal data).
+    Column("birth_year", SmallInteger, nullable=True),
     Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -456,3 +456,8 @@ class Kpi(BaseModel):
     meets_target: bool
     registered_teachers: int
     share_assessed: float = Field(description="Percent of registered teachers in scope with a result")
+    young_teachers: int = Field(default=0, description="Registered teachers under 35 this year (by year of birth)")
+    birth_year_known: int = Field(default=0, description="Registered teachers whose year of birth is known")
+    young_teacher_ids: list[uuid.UUID] | None = Field(
+        default=None, description="Ids of the young teachers (only with young_ids=true)"
+    )

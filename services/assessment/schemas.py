@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.assessment.vocab import QualificationCategory, Subject
 
@@ -70,6 +70,16 @@ TEACHER_EXAMPLE: dict[str, Any] = {
 }
 
 
+def _not_in_future(year: int) -> int:
+    if year > date.today().year:
+        raise ValueError("Год рождения не может быть позже текущего года")
+    return year
+
+
+# Only the year of birth (optional): the registry needs no more for the KPI of young teachers.
+BirthYear = Annotated[int, Field(ge=1900, description="Year of birth (optional)"), AfterValidator(_not_in_future)]
+
+
 class TeacherCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TEACHER_EXAMPLE]})
     external_id: ExternalId = Field(description="The teacher's id in the school portal")
@@ -80,6 +90,7 @@ class TeacherCreate(BaseModel):
     subjects: list[Subject] = Field(default_factory=list, max_length=15)
     qualification_category: QualificationCategory = QualificationCategory.none
     experience_years: int = Field(default=0, ge=0, le=70)
+    birth_year: BirthYear | None = None
 
     _subjects = field_validator("subjects")(_unique_subjects)
 
@@ -97,6 +108,7 @@ class TeacherUpdate(BaseModel):
     subjects: list[Subject] | None = Field(default=None, max_length=15)
     qualification_category: QualificationCategory | None = None
     experience_years: int | None = Field(default=None, ge=0, le=70)
+    birth_year: BirthYear | None = None
 
     @field_validator("subjects")
     @classmethod
@@ -129,6 +141,7 @@ class TeacherRead(BaseModel):
     subjects: list[str]
     qualification_category: str
     experience_years: int
+    birth_year: int | None = Field(default=None, description="Year of birth, when the registry holds it")
     version: int
     created_at: datetime
     updated_at: datetime

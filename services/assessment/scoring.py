@@ -40,6 +40,15 @@ LEVEL_LABELS_RU: dict[Level, str] = {Level(row["level"]): str(row["label_ru"]) f
 # The KPI counts results at this level or higher ("basic or higher"), against this target share.
 KPI_FROM_GROUP: int = LEVEL_GROUP[Level(LEVELS_TABLE["kpi"]["from_level"])]
 KPI_TARGET_PERCENT = float(LEVELS_TABLE["kpi"]["target_percent"])
+# A teacher is young (the KPI "young teachers with a mentor") while under this age.
+YOUNG_UNDER_AGE = int(LEVELS_TABLE["kpi"]["young_under_age"])
+
+
+def young_born_after(this_year: int) -> int:
+    """Teachers born after this year are young: their age this year is under YOUNG_UNDER_AGE (by year of birth)."""
+    return this_year - YOUNG_UNDER_AGE
+
+
 # What an uploaded `level` cell may say: code, Russian label or group number.
 LEVEL_ALIASES: dict[str, Level] = {
     **{lv.value: lv for lv in Level},

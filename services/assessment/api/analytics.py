@@ -131,6 +131,7 @@ async def assessment_kpi(
     year: int | None = Query(default=None, ge=2000, le=2100),
     municipality: str | None = Query(default=None, max_length=32),
     organisation: str | None = Query(default=None, max_length=32),
+    young_ids: bool = Query(default=False, description="Also list the ids of the young teachers"),
 ) -> dict[str, Any]:
     filters = _filters(campaign_id, subject, year, municipality, organisation)
-    return await service.assessment_kpi(session, principal, filters)
+    return await service.assessment_kpi(session, principal, filters, young_ids=young_ids)

@@ -153,14 +153,39 @@ class AnalyticsRepository:
         ).one()
         return int(r[0]), int(r[1])
 
+    def _registered(
+        self, principal: Principal, subject: str | None, municipality: str | None, organisation: str | None
+    ) -> list[Any]:
+        conds = [teacher_scope_clause(principal)]
+        if subject:
+            conds.append(teachers.c.subjects.contains([subject]))
+        if municipality:
+            conds.append(teachers.c.municipality_code == municipality)
+        if organisation:
+            conds.append(teachers.c.organisation_code == organisation)
+        return conds
+
     async def registered(
         self, principal: Principal, *, subject: str | None, municipality: str | None, organisation: str | None
     ) -> int:
-        q = select(func.count()).select_from(teachers).where(teacher_scope_clause(principal))
-        if subject:
-            q = q.where(teachers.c.subjects.contains([subject]))
-        if municipality:
-            q = q.where(teachers.c.municipality_code == municipality)
-        if organisation:
-            q = q.where(teachers.c.organisation_code == organisation)
+        q = (
+            select(func.count())
+            .select_from(teachers)
+            .where(*self._registered(principal, subject, municipality, organisation))
+        )
         return int((await self.s.execute(q)).scalar_one())
+
+    async def young(
+        self,
+        principal: Principal,
+        born_after: int,
+        *,
+        subject: str | None,
+        municipality: str | None,
+        organisation: str | None,
+    ) -> tuple[int, list[uuid.UUID]]:
+        """(registered teachers whose year of birth is known, ids of those born after `born_after`)."""
+        conds = self._registered(principal, subject, municipality, organisation)
+        known = select(func.count()).select_from(teachers).where(*conds, teachers.c.birth_year.is_not(None))
+        ids = select(teachers.c.id).where(*conds, teachers.c.birth_year > born_after).order_by(teachers.c.id)
+        return int((await self.s.execute(known)).scalar_one()), [r.id for r in await self.s.execute(ids)]

@@ -35,6 +35,7 @@ class PersonalDataRepository:
             .values(
                 full_name="",
                 search_name="",
+                birth_year=None,
                 external_id=opaque_external_id(teacher_id),
                 depersonalised_at=func.coalesce(teachers.c.depersonalised_at, func.now()),
                 version=teachers.c.version + 1,

@@ -28,6 +28,7 @@ TEACHER_COLUMNS = (
     teachers.c.subjects,
     teachers.c.qualification_category,
     teachers.c.experience_years,
+    teachers.c.birth_year,
     teachers.c.version,
     teachers.c.created_at,
     teachers.c.updated_at,
@@ -119,7 +120,7 @@ class TeacherRepository:
     async def bulk_upsert(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
         """Upsert rows by external id; return (inserted, updated). Unchanged rows are left alone."""
         inserted = updated = 0
-        # asyncpg allows 32,767 bind parameters a statement: 2,000 rows x 11 columns fits.
+        # asyncpg allows 32,767 bind parameters a statement: 2,000 rows x 12 columns fits.
         for start in range(0, len(rows), 2000):
             i, u = await self._upsert_chunk(rows[start : start + 2000])
             inserted, updated = inserted + i, updated + u
@@ -136,6 +137,8 @@ class TeacherRepository:
             teachers.c.subjects.is_distinct_from(ex.subjects),
             teachers.c.qualification_category.is_distinct_from(ex.qualification_category),
             teachers.c.experience_years.is_distinct_from(ex.experience_years),
+            # A row without a birth year keeps the one the registry holds.
+            teachers.c.birth_year.is_distinct_from(func.coalesce(ex.birth_year, teachers.c.birth_year)),
         )
         stmt = ins.on_conflict_do_update(
             index_elements=[teachers.c.external_id],
@@ -149,6 +152,7 @@ class TeacherRepository:
                 "subjects": ex.subjects,
                 "qualification_category": ex.qualification_category,
                 "experience_years": ex.experience_years,
+                "birth_year": func.coalesce(ex.birth_year, teachers.c.birth_year),
                 "version": teachers.c.version + 1,
                 "updated_at": func.now(),
             },

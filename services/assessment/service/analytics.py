@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from services.assessment.repositories.analytics import AnalyticsRepository
 from services.assessment.repositories.frameworks import FrameworkRepository
-from services.assessment.scoring import KPI_FROM_GROUP, KPI_TARGET_PERCENT, LEVEL_GROUP, Level, percent_shares, trend
+from services.assessment.scoring import (
+    KPI_FROM_GROUP,
+    KPI_TARGET_PERCENT,
+    LEVEL_GROUP,
+    Level,
+    percent_shares,
+    trend,
+    young_born_after,
+)
 
 
 def _row(key: str, label: str, counts: dict[str, int]) -> dict[str, Any]:
@@ -137,7 +146,11 @@ async def deficit_demand(session: AsyncSession, principal: Principal, filters: d
     return {"items": rows}
 
 
-async def assessment_kpi(session: AsyncSession, principal: Principal, filters: dict[str, Any]) -> dict[str, Any]:
+async def assessment_kpi(
+    session: AsyncSession, principal: Principal, filters: dict[str, Any], *, young_ids: bool = False
+) -> dict[str, Any]:
+    """The KPI of levels, the teachers registered and the young ones (by year of birth; their ids when asked, for
+    the KPI "young teachers with a mentor" that the audit service joins with the routes' mentors)."""
     repo = AnalyticsRepository(session)
     assessed, ok = await repo.kpi(principal, **filters)
     registered = await repo.registered(
@@ -147,7 +160,17 @@ async def assessment_kpi(session: AsyncSession, principal: Principal, filters: d
         organisation=filters["organisation"],
     )
     share = round(ok * 100 / assessed, 1) if assessed else 0.0
+    known, young = await repo.young(
+        principal,
+        young_born_after(date.today().year),
+        subject=filters["subject"],
+        municipality=filters["municipality"],
+        organisation=filters["organisation"],
+    )
     return {
+        "young_teachers": len(young),
+        "birth_year_known": known,
+        "young_teacher_ids": young if young_ids else None,
         "assessed": assessed,
         "basic_or_higher": ok,
         "share_basic_or_higher": share,

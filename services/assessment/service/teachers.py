@@ -97,7 +97,7 @@ async def _changed_values(
     if "full_name" in changes:
         values["full_name"] = changes["full_name"]
         values["search_name"] = normalize_name(changes["full_name"])
-    for f in ("position", "qualification_category", "experience_years"):
+    for f in ("position", "qualification_category", "experience_years", "birth_year"):
         if f in changes:
             values[f] = changes[f]
     if "subjects" in changes:
@@ -192,4 +192,5 @@ def _row_values(t: TeacherCreate, region: str) -> dict[str, Any]:
         "subjects": [str(s) for s in t.subjects],
         "qualification_category": str(t.qualification_category),
         "experience_years": t.experience_years,
+        "birth_year": t.birth_year,
     }
