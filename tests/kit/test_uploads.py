@@ -189,7 +189,7 @@ class TestDeadline:
         with pytest.raises(UploadTooLarge) as e:
             next(table.rows)
         assert (e.value.status, e.value.code, e.value.refusal) == (413, "too-slow-to-read", Refusal.too_slow)
-        assert e.value.detail == "the table cannot be read within 0.05 seconds"
+        assert e.value.detail == "Таблицу не удалось прочитать за отведённое время (0.05 с): разделите её на части"
         assert list(table.rows) == []  # the generator ended: nothing goes on reading
         table.close()
 
