@@ -62,9 +62,14 @@ class ResourceMap(Protocol):
 
     async def mentors(self, mentees: Sequence[Mentee]) -> dict[str, MentorChoice]: ...
 
-    async def municipality_names(self, regions: Sequence[str]) -> dict[str, str]:
-        """Municipality code -> name in these regions (the form reasons name where a form runs)."""
-        ...
+    @property
+    def directory(self) -> Names: ...
+
+
+class Names(Protocol):
+    """Names of municipalities (services.routes.directory.Directory): the form reasons name where a form runs."""
+
+    async def municipality_names_in(self, regions: Sequence[str]) -> dict[str, str]: ...
 
 
 @dataclass
@@ -208,7 +213,7 @@ async def plan_routes(
     )
     assigning = asyncio.ensure_future(timed("mentors_ms", resource_map.mentors(mentees))) if mentees else None
     regions = sorted({snap.region for snap, _ in pending.values()})
-    naming = asyncio.ensure_future(timed("names_ms", resource_map.municipality_names(regions)))
+    naming = asyncio.ensure_future(timed("names_ms", resource_map.directory.municipality_names_in(regions)))
     try:
         alternatives = await matching
         if assigning is not None:

@@ -1,64 +1,63 @@
-"""A printable route (ИОМ) in Russian, as self-contained HTML (print to PDF from any browser).
+"""The printed route (ИОМ) in Russian: HTML (the default, print to PDF from any browser), DOCX and PDF.
 
-The page is the Jinja2 template templates/route_print.html (autoescaped); this module gives it the route."""
+Every format is made from one view model (services.routes.route_document.view.build_document); the HTML is
+the Jinja2 template templates/route_print.html (autoescaped), the DOCX the Word template
+templates/route_print.docx (route_document.docx), the PDF is drawn by route_document.pdf."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from jinja2 import ChainableUndefined, Environment, FileSystemLoader, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
-from services.routes.labels import KIND_RU, LEVEL_LABELS, STATUS_COMP_RU, STATUS_RU, subject_label
-
-TEMPLATES = Path(__file__).parent / "templates"
+from services.routes.labels import STATUS_RU
+from services.routes.route_document.docx import render_docx
+from services.routes.route_document.pdf import render_pdf
+from services.routes.route_document.view import TEMPLATES, RouteDocument, build_document, ru_date
 
 # Imported from here by callers that predate services.routes.labels.
-__all__ = ["STATUS_RU", "render_html"]
+__all__ = ["DOCX_MEDIA_TYPE", "FORMATS", "STATUS_RU", "Printed", "render", "render_html", "ru_date"]
 
 
-def ru_date(value: Any) -> str:
-    """An ISO date as DD.MM.YYYY (anything shorter is shown as it is)."""
-    s = str(value or "")
-    return f"{s[8:10]}.{s[5:7]}.{s[0:4]}" if len(s) >= 10 else s
+DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def _text(value: Any) -> Any:
-    # A missing value prints as nothing, never as "None".
-    return "" if value is None else value
+@dataclass(frozen=True)
+class Printed:
+    body: bytes
+    media_type: str
+    extension: str
 
 
 @cache
 def _template() -> Template:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=ChainableUndefined,
-        finalize=_text,
-        keep_trailing_newline=False,
-    )
-    env.filters["ru_date"] = ru_date
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
     return env.get_template("route_print.html")
 
 
-def render_html(route: dict[str, Any]) -> str:
-    c = route["content"]
-    sec = c.get("sections", {})
-    return _template().render(
-        route=route,
-        period=c.get("period", {}),
-        sec=sec,
-        prof=sec.get("personal_profile", {}),
-        pp=sec.get("professional_profile", {}),
-        cp=sec.get("competency_profile", {}),
-        req=sec.get("professional_request", {}),
-        refl=sec.get("reflection", {}),
-        mentoring=c.get("mentoring") or {},
-        tutor=(route.get("tutor") or {}).get("name"),
-        status_ru=STATUS_RU,
-        level_labels=LEVEL_LABELS,
-        kind_ru=KIND_RU,
-        status_comp_ru=STATUS_COMP_RU,
-        subject_label=subject_label,
-    )
+def render_html(doc: RouteDocument | Mapping[str, Any]) -> str:
+    """The document as HTML (a route as the API answers it is made into the document first, without names)."""
+    return _template().render(doc=doc if isinstance(doc, RouteDocument) else build_document(doc))
+
+
+def _html(doc: RouteDocument) -> Printed:
+    return Printed(render_html(doc).encode(), "text/html; charset=utf-8", "html")
+
+
+def _docx(doc: RouteDocument) -> Printed:
+    return Printed(render_docx(doc), DOCX_MEDIA_TYPE, "docx")
+
+
+def _pdf(doc: RouteDocument) -> Printed:
+    return Printed(render_pdf(doc), "application/pdf", "pdf")
+
+
+FORMATS = {"html": _html, "docx": _docx, "pdf": _pdf}
+
+
+def render(doc: RouteDocument, fmt: str) -> Printed:
+    """The document in one of FORMATS."""
+    return FORMATS[fmt](doc)

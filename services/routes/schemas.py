@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kit.weburl import WebUrl
+from services.routes.route_document.model import Part, RouteContent
 from services.routes.workflow import Action, Status
 
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -52,11 +54,26 @@ class RouteSummary(BaseModel):
     completed_at: datetime | None
 
 
+class PrintFormat(enum.StrEnum):
+    """Formats of the printed route."""
+
+    html = "html"
+    docx = "docx"
+    pdf = "pdf"
+
+
+class TutorRead(Part):
+    """The tutor the school named when it approved the route."""
+
+    name: str | None = None
+    position: str | None = None
+
+
 class RouteRead(RouteSummary):
     content_version: int
-    content: dict[str, Any] = Field(description="Sections 1-7 of the route, each generated element with its reason")
+    content: RouteContent = Field(description="Sections 1-7 of the route, each generated element with its reason")
     self_check: SelfCheck
-    tutor: dict[str, Any] | None
+    tutor: TutorRead | None
     overrides: list[dict[str, Any]]
     allowed_actions: list[str] = Field(description="Transitions the caller may take now")
     audit_id: uuid.UUID | None

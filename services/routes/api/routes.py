@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.responses import HTMLResponse
 from starlette.routing import BaseRoute
 
 from kit.auth import CurrentPrincipal, Principal
@@ -28,12 +27,14 @@ from services.routes.auth import (
 )
 from services.routes.content import route_view
 from services.routes.deps import Gateway, Reader, ResourceMap, RouteForChange, Settings
+from services.routes.printing import DOCX_MEDIA_TYPE
 from services.routes.schemas import (
     AuditedRequest,
     GenerateRequest,
     GenerateResult,
     HistoryEntry,
     OutcomePage,
+    PrintFormat,
     RecommendationCreate,
     RequestUpdate,
     RoutePage,
@@ -130,6 +131,7 @@ async def generate_routes_now(
 @router.get(
     "/{route_id}",
     response_model=RouteRead,
+    response_model_exclude_unset=True,
     summary="Read a route",
     responses={
         **problem_responses(404),
@@ -159,12 +161,28 @@ def get_route_operation() -> BaseRoute:
 
 @router.get(
     "/{route_id}/print",
-    response_class=HTMLResponse,
-    summary="Printable route in Russian (HTML; print to PDF from the browser)",
-    responses={**problem_responses(404), 200: {"content": {"text/html": {}}}},
+    response_class=Response,
+    summary="The route as a document in the ИОМ format: HTML (default), DOCX or PDF (A4)",
+    description="Personal, professional and competency profiles, the professional request, the goals-and-tasks "
+    "table, control points, recommendations, reflection, the self-check sheet and the approvals, in Russian, "
+    "with the school and municipality by name. DOCX is made from a Word template a methodologist may edit.",
+    responses={
+        **problem_responses(404),
+        200: {"content": {"text/html": {}, DOCX_MEDIA_TYPE: {}, "application/pdf": {}}},
+    },
 )
-async def print_route(route_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> HTMLResponse:
-    return HTMLResponse(await reading.printable(session, principal, route_id))
+async def print_route(
+    route_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    resource_map: ResourceMap,
+    format: PrintFormat = Query(default=PrintFormat.html, description="html, docx or pdf"),
+) -> Response:
+    printed = await reading.printable(session, principal, route_id, format.value, resource_map.directory)
+    headers = {}
+    if format != PrintFormat.html:
+        headers["Content-Disposition"] = f'attachment; filename="iom-{route_id}.{printed.extension}"'
+    return Response(printed.body, media_type=printed.media_type, headers=headers)
 
 
 @router.get("/{route_id}/history", response_model=list[HistoryEntry], summary="Immutable history of a route")
@@ -180,6 +198,7 @@ async def route_versions(route_id: uuid.UUID, principal: CurrentPrincipal, sessi
 @router.post(
     "/{route_id}/transitions",
     response_model=RouteRead,
+    response_model_exclude_unset=True,
     summary="Move a route along the regional regulation (If-Match required)",
     responses=problem_responses(404, 409, 412, 428),
 )
@@ -196,6 +215,7 @@ async def transition_route(
 @router.post(
     "/{route_id}/audited",
     response_model=RouteRead,
+    response_model_exclude_unset=True,
     summary="Mark a completed route audited (the audit service; idempotent per audit)",
     responses=problem_responses(404, 409),
 )
@@ -208,6 +228,7 @@ async def mark_route_audited(
 @router.put(
     "/{route_id}/request",
     response_model=RouteRead,
+    response_model_exclude_unset=True,
     summary="The teacher writes the professional request (section 4)",
     responses=problem_responses(404, 409, 412, 428),
 )
@@ -224,6 +245,7 @@ async def update_professional_request(
 @router.post(
     "/{route_id}/recommendations",
     response_model=RouteRead,
+    response_model_exclude_unset=True,
     summary="The centre adds a recommendation (section 6)",
     responses=problem_responses(404, 409, 412, 428),
 )
@@ -240,6 +262,7 @@ async def add_recommendation(
 @router.patch(
     "/{route_id}/tasks/{task_id}",
     response_model=RouteRead,
+    response_model_exclude_unset=True,
     summary="Change a task: correct generated fields (with a reason), choose a form, report progress",
     responses=problem_responses(404, 409, 412, 428),
 )
@@ -257,6 +280,7 @@ async def update_task(
 @router.put(
     "/{route_id}/self-check",
     response_model=RouteRead,
+    response_model_exclude_unset=True,
     summary="Score the criteria people judge (2, 3, 5, 7, 10)",
     responses=problem_responses(404, 409, 412, 428),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -11,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from services.routes.content import chosen_kinds, route_view
-from services.routes.printing import render_html
+from services.routes.directory import Directory
+from services.routes.printing import Printed, render
 from services.routes.repository import RouteRepository
+from services.routes.route_document.view import build_document
 from services.routes.service.route_access import load_route
 
 
@@ -84,10 +87,24 @@ async def outcomes(
     return {"items": [outcome_of(r) for r in rows[:limit]], "next_cursor": next_cursor}
 
 
-async def printable(session: AsyncSession, principal: Principal, route_id: uuid.UUID) -> str:
-    """The route as printable HTML."""
-    row = await load_route(RouteRepository(session), principal, route_id, None)
-    return render_html(route_view(row, principal))
+async def printable(
+    session: AsyncSession, principal: Principal, route_id: uuid.UUID, fmt: str, directory: Directory
+) -> Printed:
+    """The route as a document (html, docx or pdf): its history for the approvals, its school and
+    municipality by name from the assessment directory (asked at print, cached: every stored route prints
+    with the names the directory holds now). Drawing runs in a worker thread (a PDF takes tens of ms)."""
+    repo = RouteRepository(session)
+    row = await load_route(repo, principal, route_id, None)
+    events = await repo.history(route_id)
+    municipalities = await directory.municipality_names(row["region"])
+    schools = await directory.organisation_names(row["region"], row["municipality"])
+    doc = build_document(
+        route_view(row, principal),
+        events,
+        municipality_name=municipalities.get(row["municipality"]),
+        organisation_name=schools.get(row["organisation"]),
+    )
+    return await asyncio.to_thread(render, doc, fmt)
 
 
 async def history(session: AsyncSession, principal: Principal, route_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -1,0 +1,73 @@
+"""Names of municipalities and schools from the assessment directory, over HTTP through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from kit.client import GatewayClient, UpstreamError
+from kit.errors import UpstreamUnavailable
+
+log = logging.getLogger("routes.directory")
+
+
+class Place(BaseModel):
+    """A municipality or a school of the assessment directory: its code and its name."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    code: str
+    name: str
+
+
+class Directory:
+    """Names of municipalities and schools (GET /municipalities, /organisations of the assessment directory).
+
+    A route stores codes; everything a person reads (the printed route, the form reasons, the export) names
+    them. Names are asked once per region (municipalities) or municipality (schools) and kept for `ttl`
+    seconds: the directory changes rarely and a renamed school prints under its new name after that. When
+    the directory cannot answer, the lookups answer what they have (possibly nothing) and are not kept."""
+
+    def __init__(self, client: GatewayClient, ttl: float = 600.0) -> None:
+        self.client = client
+        self.ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+        self._lock = asyncio.Lock()
+
+    async def _names(self, region: str, path: str, params: dict[str, str] | None) -> dict[str, str]:
+        key = (region, path + repr(sorted((params or {}).items())))
+        now = asyncio.get_running_loop().time()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        async with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+            try:
+                answer = await self.client.json("GET", path, params=params, region=region or None)
+            except (UpstreamError, UpstreamUnavailable) as e:
+                log.warning("directory refused", extra={"path": path, "status": getattr(e, "status", 503)})
+                return {}
+            names = {p.code: p.name for p in (Place.model_validate(x) for x in answer or [])}
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now + self.ttl, names)
+            return names
+
+    async def municipality_names(self, region: str) -> dict[str, str]:
+        """Municipality code -> name, for one region."""
+        return await self._names(region, "/api/v1/municipalities", None)
+
+    async def municipality_names_in(self, regions: Sequence[str]) -> dict[str, str]:
+        """Municipality code -> name, for several regions (the form reasons of a generation batch)."""
+        out: dict[str, str] = {}
+        for region in sorted(set(regions)):
+            out.update(await self.municipality_names(region))
+        return out
+
+    async def organisation_names(self, region: str, municipality: str) -> dict[str, str]:
+        """School code -> name, for the schools of one municipality."""
+        return await self._names(region, "/api/v1/organisations", {"municipality": municipality})
