@@ -37,3 +37,5 @@ ChecklistEditor = Annotated[Principal, require_roles(*_AUDITORS, action="изм�
 
 # --- KPIs and effectiveness ----------------------------------------------------------------------
 Analyst = Annotated[Principal, require_roles(*_ANALYSTS, action="просматривать аналитику")]
+# The KPIs also answer a school deputy, for their own school (scope.kpi_scope).
+KpiReader = Annotated[Principal, require_roles(*_ANALYSTS, Role.school_admin, action="просматривать показатели")]

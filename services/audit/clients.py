@@ -240,14 +240,17 @@ class RouteStats(Wire):
 
 
 async def fetch_route_stats(
-    up: Upstream, *, region: str | None, municipality: str | None, date_from: date | None, date_to: date | None
+    up: Upstream,
+    *,
+    region: str | None,
+    municipality: str | None,
+    date_from: date | None,
+    date_to: date | None,
+    organisation: str | None = None,
 ) -> RouteStats:
     """GET /api/v1/routes/stats (counts of teachers with routes, routes created/completed in the period)."""
-    body = await up.get_json(
-        "/api/v1/routes/stats",
-        region=region,
-        params={"municipality": municipality, "date_from": date_from, "date_to": date_to},
-    )
+    params = {"municipality": municipality, "organisation": organisation, "date_from": date_from, "date_to": date_to}
+    body = await up.get_json("/api/v1/routes/stats", region=region, params=params)
     return read_answer(RouteStats, body, "routes stats")
 
 
@@ -331,6 +334,8 @@ class TeacherLevels:
     teachers_total: int  # registered teachers in scope
     teachers_assessed: int  # with a result (their latest counts)
     basic_or_higher: int
+    young_teacher_ids: frozenset[str] = frozenset()  # under 35 by year of birth
+    birth_year_known: int = 0
 
 
 ASSESSMENT_KPI_PATH = "/api/v1/assessment/analytics/kpi"
@@ -340,6 +345,8 @@ class AssessmentKpiWire(Wire):
     registered_teachers: StrictInt
     assessed: StrictInt
     basic_or_higher: StrictInt
+    young_teacher_ids: list[str] | None = None
+    birth_year_known: StrictInt = 0
 
 
 def period_year(date_from: date | None, date_to: date | None) -> int | None:
@@ -350,17 +357,29 @@ def period_year(date_from: date | None, date_to: date | None) -> int | None:
 
 
 async def fetch_teacher_levels(
-    up: Upstream, *, region: str | None, municipality: str | None, date_from: date | None, date_to: date | None
+    up: Upstream,
+    *,
+    region: str | None,
+    municipality: str | None,
+    date_from: date | None,
+    date_to: date | None,
+    organisation: str | None = None,
 ) -> TeacherLevels:
-    """GET /api/v1/assessment/analytics/kpi -> {assessed, basic_or_higher, registered_teachers, ...}."""
-    body = await up.get_json(
-        ASSESSMENT_KPI_PATH,
-        region=region,
-        params={"municipality": municipality, "year": period_year(date_from, date_to)},
-    )
+    """GET /api/v1/assessment/analytics/kpi -> {assessed, basic_or_higher, registered_teachers, young ids, ...}."""
+    params = {
+        "municipality": municipality,
+        "organisation": organisation,
+        "year": period_year(date_from, date_to),
+        "young_ids": "true",
+    }
+    body = await up.get_json(ASSESSMENT_KPI_PATH, region=region, params=params)
     kpi = read_answer(AssessmentKpiWire, body, "assessment KPI")
     return TeacherLevels(
-        teachers_total=kpi.registered_teachers, teachers_assessed=kpi.assessed, basic_or_higher=kpi.basic_or_higher
+        teachers_total=kpi.registered_teachers,
+        teachers_assessed=kpi.assessed,
+        basic_or_higher=kpi.basic_or_higher,
+        young_teacher_ids=frozenset(kpi.young_teacher_ids or ()),
+        birth_year_known=kpi.birth_year_known,
     )
 
 

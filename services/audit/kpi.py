@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.audit.clients import RouteStats, TeacherLevels
 from services.audit.engagement import ENGAGED_FROM
@@ -61,8 +61,10 @@ def compute_kpis(
     *,
     basic_target: float,
     unavailable: dict[str, str] | None = None,
+    mentored_young: frozenset[str] | None = None,
 ) -> list[Kpi]:
-    """Six KPIs; a KPI whose source did not answer is `unavailable` (with why) rather than failing all."""
+    """Seven KPIs; a KPI whose source did not answer is `unavailable` (with why) rather than failing all.
+    `mentored_young`: the young teachers (levels.young_teacher_ids) whose route has a mentor."""
     why = unavailable or {}
     miss_a = why.get("assessment", "Аналитика сервиса оценки не ответила")
     miss_r = why.get("routes", "Статистика сервиса маршрутов не ответила")
@@ -129,4 +131,21 @@ def compute_kpis(
             missing=miss_m,
         )
     )
+    out.append(young_with_mentor(levels, mentored_young, missing=miss_a if levels is None else why.get("mentors")))
     return out
+
+
+def young_with_mentor(levels: TeacherLevels | None, mentored: frozenset[str] | None, *, missing: str | None) -> Kpi:
+    """Share of young teachers (under 35 by the registry's year of birth) whose route has a mentor."""
+    young = levels.young_teacher_ids if levels else None
+    kpi = _share(
+        "young_with_mentor",
+        "Доля молодых педагогов (до 35 лет) с наставником",
+        "assessment+routes",
+        len(young & mentored) if young is not None and mentored is not None else None,
+        len(young) if young is not None and mentored is not None else None,
+        missing=missing or "Сервис маршрутов не ответил",
+    )
+    if kpi.status == "ok" and levels is not None and levels.birth_year_known == 0:
+        return replace(kpi, detail="Год рождения не указан ни у одного педагога в реестре")
+    return kpi

@@ -482,6 +482,7 @@ class KpiRead(BaseModel):
 class KpiScope(BaseModel):
     region: str | None
     municipality: str | None
+    organisation: str | None = None
     date_from: date | None
     date_to: date | None
 

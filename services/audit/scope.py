@@ -62,3 +62,27 @@ def analytics_scope(
             raise NotFound("Регион не найден", code="region-not-found")
         region = principal.region
     return region, municipality
+
+
+def kpi_scope(
+    principal: Principal,
+    region: str | None,
+    municipality: str | None,
+    organisation: str | None,
+    date_from: date | None,
+    date_to: date | None,
+) -> tuple[str | None, str | None, str | None]:
+    """(region, municipality, school) of the KPIs: a school deputy is held to their own school (and its
+    municipality), others to what `analytics_scope` allows them, optionally narrowed to one school."""
+    if principal.role != Role.school_admin:
+        region, municipality = analytics_scope(principal, region, municipality, date_from, date_to)
+        return region, municipality, organisation
+    if date_from and date_to and date_from > date_to:
+        raise ValidationFailed("Начало периода позже его конца", code="invalid-period")
+    if organisation and organisation != principal.organisation:
+        raise NotFound("Образовательная организация не найдена", code="organisation-not-found")
+    if municipality and municipality != principal.municipality:
+        raise NotFound("Муниципалитет не найден", code="municipality-not-found")
+    if principal.region and region and region != principal.region:
+        raise NotFound("Регион не найден", code="region-not-found")
+    return principal.region or region, principal.municipality or "-", principal.organisation or "-"

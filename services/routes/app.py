@@ -11,12 +11,15 @@ from fastapi import FastAPI
 from kit.app import create_service_app, service_database_url
 from kit.client import GatewayClient
 from kit.db import make_read_pool
+from services.routes.api import authoring as authoring_api
 from services.routes.api import exports as exports_api
 from services.routes.api import routes as routes_api
+from services.routes.api import webhooks as webhooks_api
 from services.routes.clients import ResourceMapClient
 from services.routes.config import RoutesSettings
 from services.routes.feed import FeedConsumer
 from services.routes.reader import ReadLane, RouteReader
+from services.routes.webhooks.worker import DeliveryWorker
 
 
 def create_app(settings: RoutesSettings | None = None) -> Any:
@@ -32,6 +35,9 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
         )
         app.state.route_reader = RouteReader(pool)
         app.state.feed_task = asyncio.create_task(app.state.feed.run()) if settings.feed_enabled else None
+        app.state.webhooks = DeliveryWorker(app.state.sessionmaker, settings)
+        if settings.webhooks_enabled:
+            app.state.webhooks.start()
 
     async def stop(app: FastAPI) -> None:
         task = app.state.feed_task
@@ -39,6 +45,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await app.state.webhooks.stop()
         await app.state.gateway_client.aclose()
         await app.state.route_reader.pool.close()
 
@@ -46,7 +53,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
         settings=settings,
         title="IOM routes service",
         description="Individual educational routes: generation from assessment results, lifecycle, monthly exports.",
-        routers=[routes_api.router, exports_api.router],
+        routers=[authoring_api.router, routes_api.router, exports_api.router, webhooks_api.router],
         on_startup=[start],
         on_shutdown=[stop],
         fast_lane=lambda app: ReadLane(app, routes_api.get_route_operation()),

@@ -26,3 +26,21 @@ class RoutesSettings(ServiceSettings):
     export_retention_days: int = Field(default=365, ge=1)
     # Stored answers of idempotent requests are deleted by the same command this long after they were made.
     idempotency_retention_days: int = Field(default=30, ge=1)
+    # Signed webhooks (services.routes.webhooks): a worker fans events out and delivers them.
+    webhooks_enabled: bool = True
+    # Deliveries to loopback, private, link-local, multicast or reserved addresses are refused unless this is
+    # true (only for a receiver on the same machine or network, e.g. in tests).
+    webhooks_allow_private: bool = False
+    webhooks_poll_seconds: float = Field(default=1.0, gt=0)
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhooks_batch: int = Field(default=50, ge=1, le=1000)
+    webhooks_concurrency: int = Field(default=8, ge=1, le=100)
+    # Retries: exponential backoff from the base, capped, with jitter; a delivery fails after max attempts.
+    webhooks_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    webhooks_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    webhooks_max_attempts: int = Field(default=15, ge=1)
+    # A subscription is disabled after this many failed attempts in a row (any success resets the run).
+    webhooks_disable_after_failures: int = Field(default=50, ge=1)
+    # `route.control_point_due` is sent this many days before a running route's next control point.
+    webhooks_control_point_days: int = Field(default=3, ge=0)
+    webhooks_control_check_seconds: float = Field(default=600.0, gt=0)

@@ -2,9 +2,11 @@
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -16,7 +18,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from kit.db import schema_metadata
 from kit.idempotency import idempotency_table
@@ -121,3 +123,86 @@ exports = Table(
 )
 
 idempotency_keys = idempotency_table(metadata)
+
+# Signed webhooks (services.routes.webhooks): subscriptions of a territory (region, municipality or
+# school; None = wider), the transactional outbox of events, one delivery per event and subscription,
+# and every attempt of a delivery.
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    Column("region", String(32)),
+    Column("municipality", String(32)),
+    Column("organisation", String(32)),
+    Column("url", Text, nullable=False),
+    Column("events", ARRAY(String(40)), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    # Standard Webhooks secret (whsec_<base64>): shown once at creation, kept to sign deliveries.
+    Column("secret", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    # Failed attempts in a row (a success resets it); the subscription is disabled at the configured run.
+    Column("failure_run", Integer, nullable=False, server_default="0"),
+    Column("disabled_at", DateTime(timezone=True)),
+    Index("ix_webhook_subscriptions_territory", "region", "municipality", "organisation"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("type", String(40), nullable=False),
+    Column("region", String(32)),
+    Column("municipality", String(32)),
+    Column("organisation", String(32)),
+    Column("payload", JSONB, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set when the event was fanned out to the subscriptions of its territory.
+    Column("dispatched_at", DateTime(timezone=True)),
+    Index("ix_webhook_events_pending", "occurred_at", postgresql_where=text("dispatched_at IS NULL")),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column(
+        "subscription_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    # The message as sent: {"type", "timestamp", "data"}.
+    Column("body", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # pending -> delivered | failed (attempts exhausted)
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("subscription_id", "event_id"),
+    Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column(
+        "delivery_id",
+        BigInteger,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("status_code", Integer),
+    # delivered, http-error, timeout, refused-address, connection-error
+    Column("outcome", String(24), nullable=False),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+)

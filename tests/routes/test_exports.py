@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import orjson
 import pytest
 from openpyxl.utils.escape import unescape as ooxml_unescape
 
+from deploy import demo
 from deploy.stack import ROOT
 from kit.auth import Role
 from kit.tabular import XLSX_MEDIA_TYPE
@@ -791,3 +793,107 @@ class TestWorkbookWriter:
         assert done.returncode == 0, done.stderr
         text = (tmp_path / "csv" / "book.csv").read_text(encoding="utf-8", errors="replace")
         assert text.splitlines()[0].startswith("ФИО педагога") and "'=1+1" in text
+
+
+# Latin-script words a Russian reader meets as they are (international studies); anything else Latin in a
+# text meant for people is a code, an enum value or an untranslated word.
+ACRONYMS = frozenset({"PISA", "PIRLS", "TIMSS", "ICILS"})
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+CODE_COLUMNS = frozenset({"Код муниципалитета", "Код ОО"})
+PEOPLE_KEYS = (
+    "teacher_name",
+    "municipality_name",
+    "organisation_name",
+    "subject_label",
+    "level",
+    "group_label",
+    "status_label",
+    "deficit_names",
+    "mentor",
+    "mentor_contact",
+    "next_control_what",
+    "next_control_checked_by",
+)
+PLACEHOLDERS = ("…", "...", "и др.", "None", "null", "нет в справочнике", "без названия")
+RU_DAY = re.compile(r"^\d{2}\.\d{2}\.\d{4}$")
+
+
+def unreadable(text: str) -> list[str]:
+    """What in a text meant for people is not Russian a methodologist would write: Latin words (codes, enum
+    values) but the acronyms, and placeholders."""
+    found = [w for w in LATIN_WORD.findall(text) if w not in ACRONYMS]
+    return found + [p for p in PLACEHOLDERS if p in text]
+
+
+def scan_table(name: str, header: list[str], rows: list[list[Any]]) -> list[str]:
+    problems = [f"{name}: header {h!r}" for h in header if unreadable(str(h))]
+    for i, row in enumerate(rows, start=2):
+        for column, value in zip(header, row, strict=True):
+            if column in CODE_COLUMNS or value is None or isinstance(value, int | datetime | date):
+                continue
+            problems += [f"{name} row {i} {column}: {bad!r} in {value!r}" for bad in unreadable(str(value))]
+    return problems
+
+
+class TestTheDemoExportReadsAsADocument:
+    async def test_every_cell_of_the_demo_s_monthly_files_is_russian_names_not_codes(
+        self, live: Stack, api: httpx.AsyncClient, db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        for key, value in live.env.items():  # the loader signs its tokens with the stack's secret
+            monkeypatch.setenv(key, value)
+        await asyncio.to_thread(demo.load_if_empty, live.gateway)
+        teachers = len(demo.region_data()["teachers"])
+        for _ in range(150):
+            if await db.fetchval("SELECT count(*) FROM routes.routes") >= teachers:
+                break
+            await asyncio.sleep(0.2)
+        start = await db.fetchval("SELECT min(period_start) FROM routes.routes")
+        month = f"{start:%Y-%m}"
+        code, _, stderr = await export_cli(live, tmp_path / "one", "--month", month, "--quiet")
+        assert code == 0, stderr
+        code, _, stderr = await export_cli(live, tmp_path / "two", "--month", month, "--quiet")
+        assert code == 0, stderr
+        one, two = tmp_path / "one" / month, tmp_path / "two" / month
+        assert {p.name: sha(p) for p in one.iterdir()} == {p.name: sha(p) for p in two.iterdir()}  # same bytes
+
+        problems: list[str] = []
+        municipalities = {m["code"]: m["name"] for m in demo.region_data()["municipalities"]}
+        for path in sorted(one.glob("*.csv")):
+            table = csv_rows(path.read_bytes())
+            assert table[0] == list(HEADERS)
+            problems += scan_table(path.name, table[0], table[1:])
+            for row in table[1:]:
+                cells = dict(zip(HEADERS, row, strict=True))
+                assert cells["Муниципалитет"] == municipalities[cells["Код муниципалитета"]]
+                assert RU_DAY.match(cells["Ближайшая контрольная точка"] or "00.00.0000")
+                assert all(RU_DAY.match(d) for d in cells["Период"].split(" – "))
+        for path in sorted(one.glob("*.xlsx")):
+            book = openpyxl.load_workbook(path)
+            for ws in book.worksheets:
+                table = [[c.value for c in r] for r in ws.iter_rows()]
+                problems += scan_table(f"{path.name}/{ws.title}", table[0], table[1:])
+                assert not unreadable(ws.title), ws.title
+        for path in sorted(one.glob("*.json")):
+            for i, item in enumerate(json.loads(path.read_bytes())):
+                for key in PEOPLE_KEYS:
+                    values = item[key] if isinstance(item[key], list) else [item[key]]
+                    problems += [f"{path.name} {i} {key}: {b!r}" for v in values if v for b in unreadable(str(v))]
+        assert problems == []
+
+        book = openpyxl.load_workbook(one / f"region-{demo.REGION}.xlsx")
+        assert book.sheetnames[0] == SUMMARY_TITLE and set(book.sheetnames[1:]) <= set(municipalities.values())
+        summary = [[c.value for c in r] for r in book[SUMMARY_TITLE].iter_rows()]
+        total = dict(zip(SUMMARY_HEADERS, summary[-1], strict=True))
+        assert total["Муниципалитет"] == TOTAL and total["Маршрутов всего"] == await db.fetchval(
+            "SELECT count(*) FROM routes.routes WHERE period_start <= $1 AND period_end >= $2",
+            Month.parse(month).last,
+            Month.parse(month).first,
+        )
+        assert total["Маршрутов всего"] > 0
+        groups = [h for h in SUMMARY_HEADERS if "группа" in h]
+        assert sum(total[g] for g in groups) == total["Маршрутов всего"]
+        assert [r[2] for r in summary[1:-1]] == [
+            len(json.loads((one / f"{c}.json").read_bytes()))
+            for c in sorted(municipalities)
+            if (one / f"{c}.json").exists()
+        ]

@@ -30,7 +30,7 @@ from services.audit.effectiveness import compute_effectiveness
 from services.audit.engagement import count_engaged
 from services.audit.kpi import Engagement, compute_kpis
 from services.audit.repository import MonitoringRepository
-from services.audit.scope import analytics_scope
+from services.audit.scope import analytics_scope, kpi_scope
 
 
 async def engagement(
@@ -49,6 +49,20 @@ async def engagement(
     )
 
 
+async def mentored_teachers(
+    up: Upstream, among: frozenset[str], *, region: str | None, municipality: str | None
+) -> frozenset[str]:
+    """Those of `among` (teacher ids) whose route has a mentor, from the routes' outcomes in the scope."""
+    if not among:
+        return frozenset()
+    found = {
+        o.teacher_id
+        async for o in iter_route_outcomes(up, region=region, municipality=municipality)
+        if o.mentor_id and o.teacher_id in among
+    }
+    return frozenset(found)
+
+
 async def kpi_dashboard(
     session: AsyncSession,
     up: Upstream,
@@ -59,12 +73,15 @@ async def kpi_dashboard(
     municipality: str | None,
     date_from: date | None,
     date_to: date | None,
+    organisation: str | None = None,
 ) -> dict[str, Any]:
-    """The six KPIs of the scope; a KPI whose source is down is marked unavailable, the others still answer."""
-    region, municipality = analytics_scope(principal, region, municipality, date_from, date_to)
+    """The KPIs of the scope (a school deputy's: their school); a KPI whose source is down is marked
+    unavailable, the others still answer."""
+    region, municipality, organisation = kpi_scope(principal, region, municipality, organisation, date_from, date_to)
+    where = {"region": region, "municipality": municipality, "organisation": organisation}
     levels_r, routes_r = await asyncio.gather(
-        fetch_teacher_levels(up, region=region, municipality=municipality, date_from=date_from, date_to=date_to),
-        fetch_route_stats(up, region=region, municipality=municipality, date_from=date_from, date_to=date_to),
+        fetch_teacher_levels(up, **where, date_from=date_from, date_to=date_to),
+        fetch_route_stats(up, **where, date_from=date_from, date_to=date_to),
         return_exceptions=True,
     )
     why: dict[str, str] = {}
@@ -72,6 +89,12 @@ async def kpi_dashboard(
         why["assessment"] = upstream_reason("assessment", levels_r)
     if isinstance(routes_r, BaseException):
         why["routes"] = upstream_reason("routes", routes_r)
+    mentored: frozenset[str] | None = None
+    if not isinstance(levels_r, BaseException):
+        try:
+            mentored = await mentored_teachers(up, levels_r.young_teacher_ids, region=region, municipality=municipality)
+        except (UpstreamUnavailable, UpstreamError, UpstreamShapeError) as e:
+            why["mentors"] = upstream_reason("routes", e)
     engaged: Engagement | None
     try:
         engaged = await engagement(session, up, region=region, municipality=municipality, date_to=date_to)
@@ -84,9 +107,10 @@ async def kpi_dashboard(
         engaged,
         basic_target=settings.kpi_basic_target_percent,
         unavailable=why,
+        mentored_young=mentored,
     )
     return {
-        "scope": {"region": region, "municipality": municipality, "date_from": date_from, "date_to": date_to},
+        "scope": {**where, "date_from": date_from, "date_to": date_to},
         "kpis": kpis,
         "monitoring_campaign": engaged.campaign_code if engaged else None,
     }

@@ -32,6 +32,7 @@ from services.routes.exports.queries import ExportRecords, month_counts, try_loc
 from services.routes.exports.summary import SUMMARY_TITLE, summary_rows, write_summary
 from services.routes.exports.workbook import sheet_title
 from services.routes.exports.writers import FORMATS
+from services.routes.webhooks import events as webhook_events
 
 
 class ExportBusy(Exception):
@@ -214,6 +215,7 @@ async def _record(
             if r["format"] in formats and (r["region"], r["municipality"], r["format"]) not in produced
         ]
         await repo.delete([r["id"] for r in stale])
+        await webhook_events.exports_ready(conn, month.key)
     renamed = [
         Path(r["path"])
         for r in before
