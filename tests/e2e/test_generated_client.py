@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import re
+import uuid
 
+import httpx
+
+from kit.auth import Role
 from tests.e2e.conftest import GeneratedClient
 from tests.e2e.cycle import DEFAULT_PEOPLE, describe, walk
 from tests.harness import Stack
+from tests.region import REGION, as_regional
+from tests.routes.flow import results_for, wait_for_routes
 
 STATUS_BRANCH = re.compile(r"if response\.status_code == (\d+):\n\s+response_\d+ = ([^\n]+)")
 
@@ -57,3 +64,25 @@ class TestWholeCycle:
         models = generated_client.gen.models
         assert isinstance(out.problem, models.Problem)
         assert out.problem.status == 404 and out.problem.code == "route-not-found"
+
+
+class TestTypedRoute:
+    """Issue 13 point 9: the route's content is typed in the spec, so the client reads it by attribute."""
+
+    async def test_a_task_result_form_and_a_control_date_through_typed_attributes(
+        self, generated_client: GeneratedClient, live: Stack, api: httpx.AsyncClient
+    ) -> None:
+        await results_for(api, {"t-a1-1": {"M2", "M3"}})
+        [summary] = await wait_for_routes(api, 1)
+        gen = generated_client.gen
+        m = gen.models
+        regional = gen.client(live.gateway, Role.regional_specialist, region=REGION)
+        route = await gen.op("routes-get_route").asyncio(route_id=uuid.UUID(summary["id"]), client=regional)
+        assert isinstance(route, m.RouteRead) and isinstance(route.content, m.RouteContent)
+        task = route.content.sections.goals[0].tasks[0]
+        assert isinstance(task, m.Task) and isinstance(task.result_form, str) and task.result_form
+        point = route.content.control_points[0]
+        assert isinstance(point, m.ControlPoint) and isinstance(point.date, datetime.date)
+        raw = (await api.get(f"/api/v1/routes/{summary['id']}", headers=as_regional())).json()["content"]
+        assert task.result_form == raw["sections"]["goals"][0]["tasks"][0]["result_form"]
+        assert point.date.isoformat() == raw["control_points"][0]["date"]
