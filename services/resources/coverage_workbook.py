@@ -44,8 +44,13 @@ def subject_name(code: str) -> str:
     return SUBJECT_RU.get(code, "предмет вне справочника")
 
 
+# A municipality the assessment directory does not name (or did not answer for).
+NOT_IN_DIRECTORY = "нет в справочнике"
+
+
 CELL_HEADER = [
     "Муниципалитет",
+    "Код муниципалитета",
     "Предмет",
     "Потребность (педагогов с дефицитами)",
     "Методистов",
@@ -61,8 +66,14 @@ SHORT_HEADER = ["Предмет", "Потребность", "Методисто�
 
 
 def coverage_workbook(result: dict[str, Any]) -> bytes:
-    """The workbook of a coverage answer (text cells escaped against formula injection)."""
+    """The workbook of a coverage answer (text cells escaped against formula injection): municipalities by
+    name (`municipality_names` of the answer), the code beside; subjects, statuses and the source in words."""
     from openpyxl import Workbook
+
+    names = result.get("municipality_names") or {}
+
+    def name(code: str) -> Any:
+        return xlsx_cell(names.get(code) or NOT_IN_DIRECTORY)
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Покрытие")
@@ -70,6 +81,7 @@ def coverage_workbook(result: dict[str, Any]) -> bytes:
     for c in result["cells"]:
         ws.append(
             [
+                name(c["municipality"]),
                 xlsx_cell(c["municipality"]),
                 subject_name(c["subject"]),
                 c["demand"],
@@ -84,9 +96,9 @@ def coverage_workbook(result: dict[str, Any]) -> bytes:
             ]
         )
     ws2 = wb.create_sheet("Без методистов")
-    ws2.append(["Муниципалитет"])
+    ws2.append(["Муниципалитет", "Код муниципалитета"])
     for m in result["municipalities_without_methodists"]:
-        ws2.append([xlsx_cell(m)])
+        ws2.append([name(m), xlsx_cell(m)])
     ws3 = wb.create_sheet("Дефицит методистов")
     ws3.append(SHORT_HEADER)
     for s in result["subjects_short_of_methodists"]:

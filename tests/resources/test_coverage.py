@@ -71,6 +71,7 @@ class TestCoverageWithGivenDemand:
         assert short["russian"]["methodists"] == 0
 
     async def test_xlsx_export(self, api: httpx.AsyncClient) -> None:
+        await seed_region(api, teachers=[])  # the directory names the municipalities
         await crafted(api)
         r = await api.post(
             URL,
@@ -83,14 +84,17 @@ class TestCoverageWithGivenDemand:
         wb = load_workbook(io.BytesIO(r.content), read_only=True)
         assert wb.sheetnames == ["Покрытие", "Без методистов", "Дефицит методистов", "Источник"]
         rows = list(wb["Покрытие"].iter_rows(values_only=True))
-        assert rows[0][0] == "Муниципалитет"
-        assert (MUN_A, "Математика", 5, 1, 2) in {r[:5] for r in rows[1:]}
+        assert rows[0][:2] == ("Муниципалитет", "Код муниципалитета")
+        assert ("Округ А", MUN_A, "Математика", 5, 1, 2) in {r[:6] for r in rows[1:]}
         # Subjects, statuses and the demand's source in words: no Latin text but the municipality codes.
         for sheet in wb.worksheets:
             for row in sheet.iter_rows(values_only=True):
                 texts = [v for v in row if isinstance(v, str) and v not in (MUN_A, MUN_B)]
                 assert not [t for t in texts if re.search(r"[A-Za-z]", t)], (sheet.title, row)
-        assert [r[0] for r in wb["Без методистов"].iter_rows(values_only=True)] == ["Муниципалитет", MUN_B]
+        assert list(wb["Без методистов"].iter_rows(values_only=True)) == [
+            ("Муниципалитет", "Код муниципалитета"),
+            ("Округ Б", MUN_B),
+        ]
         wb.close()
 
     async def test_methodologist_sees_own_cells_teacher_none(self, api: httpx.AsyncClient) -> None:

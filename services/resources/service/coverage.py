@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal, Role
-from kit.errors import Forbidden
-from services.resources.clients import AssessmentClient, Unavailable
+from kit.client import UpstreamError
+from kit.errors import AppError, Forbidden
+from services.resources.clients import MUNICIPALITIES_PATH, AssessmentClient, Unavailable, listing_items
 from services.resources.coverage import MentorSupply, ResourceSupply, coverage
 from services.resources.reach import neighbour_map
 from services.resources.repository import MentorRepository, NeighbourRepository, ResourceRepository
@@ -76,4 +77,15 @@ async def _coverage(
     if principal.role == Role.municipal_methodologist:
         # A municipal service sees its own municipality's rows; the region-wide lists stay (no personal data).
         out["cells"] = [c for c in out["cells"] if c["municipality"] == principal.municipality]
-    return {"region": region, "demand_source": source, "demand_note": note, **out}
+    names = await _municipality_names(assessment)
+    return {"region": region, "demand_source": source, "demand_note": note, "municipality_names": names, **out}
+
+
+async def _municipality_names(assessment: AssessmentClient) -> dict[str, str]:
+    """Municipality names by code for the workbook (none when the directory cannot be read: it says so)."""
+    try:
+        body = await assessment.gateway.json("GET", MUNICIPALITIES_PATH, retries=1)
+        items = listing_items(body)
+    except (UpstreamError, AppError, Unavailable):
+        return {}
+    return {str(i["code"]): str(i["name"]) for i in items if isinstance(i, dict) and i.get("code") and i.get("name")}
