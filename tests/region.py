@@ -105,3 +105,20 @@ def as_teacher(region: Region, external_id: str) -> dict[str, str]:
 
 def as_regional() -> dict[str, str]:
     return auth(Role.regional_specialist, region=REGION)
+
+
+async def tutor_of(api: httpx.AsyncClient, region: Region, external_id: str) -> str:
+    """The id of a teacher of the same school as this one, to tutor their route (regulation step 7); the
+    school's tutor is registered when the school has no other teacher."""
+    t = region.teachers[external_id]
+    for ext, other in region.teachers.items():
+        if ext != external_id and other["organisation"] == t["organisation"]:
+            return str(other["id"])
+    row = teacher_row(f"tutor-{t['organisation']}", "Тьюторова Нина Викторовна", t["municipality"], t["organisation"])
+    h = service_headers()
+    r = await api.post("/api/v1/teachers/bulk", json={"teachers": [row]}, headers=h)
+    assert r.status_code == 200, r.text
+    got = await api.get(f"/api/v1/teachers/by-external-id/{row['external_id']}", headers=h)
+    assert got.status_code == 200, got.text
+    region.teachers[row["external_id"]] = got.json()
+    return str(got.json()["id"])

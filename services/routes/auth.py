@@ -60,7 +60,37 @@ AuditRecorder = Annotated[
 ]
 
 RequestWriter = Annotated[
-    Principal, require_roles(Role.teacher, action="писать профессиональный запрос: его пишет сам педагог")
+    Principal,
+    require_roles(
+        Role.teacher,
+        Role.school_admin,
+        action="писать профессиональный запрос: его пишет педагог или заместитель руководителя школы за него",
+    ),
+]
+
+# Authoring by the regulation (steps 1-3): the teacher, or the school deputy for a teacher of the school.
+Author = Annotated[
+    Principal,
+    require_roles(
+        Role.teacher,
+        Role.school_admin,
+        action="составлять маршрут: его составляет педагог или заместитель руководителя школы за педагога школы",
+    ),
+]
+
+# Reflection follows the audit (step 10): the teacher writes it.
+ReflectionWriter = Annotated[Principal, require_roles(Role.teacher, action="писать рефлексию: её пишет сам педагог")]
+
+# Control-point results (step 7): the route's tutor (a teacher of the school), the school or the administrator;
+# which teacher is the tutor is services.routes.tutors.
+ControlPointChecker = Annotated[
+    Principal,
+    require_roles(
+        Role.teacher,
+        Role.school_admin,
+        Role.admin,
+        action="отмечать результаты контрольных точек: это делают тьютор и заместитель руководителя школы",
+    ),
 ]
 
 Recommender = Annotated[

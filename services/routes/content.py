@@ -6,8 +6,10 @@ import copy
 from datetime import date
 from typing import Any
 
-from kit.auth import Principal
+from kit.auth import Principal, Role
+from services.routes.control_points import checker
 from services.routes.selfcheck import evaluate
+from services.routes.support_groups import group_rules
 from services.routes.workflow import Status, allowed_actions
 
 
@@ -19,8 +21,64 @@ def find_task(content: dict[str, Any], task_id: str) -> dict[str, Any] | None:
     return None
 
 
+def find_goal(content: dict[str, Any], goal_id: str) -> dict[str, Any] | None:
+    for g in content.get("sections", {}).get("goals", []):
+        if g.get("id") == goal_id:
+            return g  # type: ignore[no-any-return]
+    return None
+
+
+def _point_of(content: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
+    """The control point at the end of a task a person added: its result presented, checked as the others."""
+    points = content.get("control_points") or []
+    if points:
+        who = str(points[0].get("checked_by"))
+    else:
+        mentoring = content.get("mentoring") or {}
+        who = checker(group_rules(int(content.get("group") or 2)), mentoring.get("label"))
+    return {
+        "date": str(task["ends_on"]),
+        "task_id": task["id"],
+        "what": f"Предъявление результата: {task['result_form']}",
+        "checked_by": who,
+    }
+
+
+def _drop_tasks(content: dict[str, Any], task_ids: set[str]) -> None:
+    for g in content.get("sections", {}).get("goals", []):
+        g["tasks"] = [t for t in g.get("tasks", []) if t.get("id") not in task_ids]
+    if "control_points" in content:
+        content["control_points"] = [p for p in content["control_points"] if p.get("task_id") not in task_ids]
+
+
+def _apply_authored(content: dict[str, Any], o: dict[str, Any]) -> None:
+    """Goals and tasks added, edited or removed by a person, and the professional profile they wrote."""
+    sections = content["sections"]
+    target = o.get("target")
+    if target == "profile":
+        sections["professional_profile"] = {**sections.get("professional_profile", {}), **o["value"]}
+    elif target == "goal_added" and find_goal(content, str(o["value"]["id"])) is None:
+        sections.setdefault("goals", []).append(copy.deepcopy(o["value"]))
+    elif target == "goal" and (goal := find_goal(content, str(o.get("goal_id")))) is not None:
+        goal[str(o["field"])] = o["value"]
+    elif target == "goal_removed" and (goal := find_goal(content, str(o.get("goal_id")))) is not None:
+        _drop_tasks(content, {str(t.get("id")) for t in goal.get("tasks", [])})
+        sections["goals"] = [g for g in sections["goals"] if g is not goal]
+    elif target == "task_added" and (goal := find_goal(content, str(o.get("goal_id")))) is not None:
+        task = copy.deepcopy(o["value"])
+        if find_task(content, str(task["id"])) is None:
+            goal.setdefault("tasks", []).append(task)
+            if "control_points" in content:
+                content["control_points"].append(_point_of(content, task))
+                content["control_points"].sort(key=lambda p: (str(p["date"]), str(p["task_id"])))
+    elif target == "task_removed":
+        _drop_tasks(content, {str(o.get("task_id"))})
+
+
 def apply_overrides(generated: dict[str, Any], overrides: list[dict[str, Any]]) -> dict[str, Any]:
-    """Re-apply manual changes (by task id and field) to freshly generated content."""
+    """Re-apply manual changes, in the order they were made, to freshly generated content: task fields (by
+    task id and field), the request, recommendations, the professional profile, and goals and tasks a person
+    added, edited or removed (so every authored change survives a regeneration of a draft)."""
     content = copy.deepcopy(generated)
     for o in overrides:
         if o.get("target") == "task":
@@ -31,6 +89,8 @@ def apply_overrides(generated: dict[str, Any], overrides: list[dict[str, Any]]) 
             content["sections"]["professional_request"] = o["value"]
         elif o.get("target") == "recommendation":
             content["sections"]["recommendations"].append(o["value"])
+        else:
+            _apply_authored(content, o)
     return content
 
 
@@ -79,5 +139,11 @@ def self_check_of(row: dict[str, Any]) -> dict[str, Any]:
 def route_view(row: dict[str, Any], principal: Principal) -> dict[str, Any]:
     view = {k: v for k, v in row.items() if k not in HIDDEN_COLUMNS}
     view["self_check"] = self_check_of(row)
-    view["allowed_actions"] = allowed_actions(Status(row["status"]), principal)
+    view["allowed_actions"] = allowed_actions(Status(row["status"]), principal) if owns(principal, row) else []
     return view
+
+
+def owns(principal: Principal, row: dict[str, Any]) -> bool:
+    """Whether the route's transitions are the caller's to take: a teacher's only on their own route (its
+    tutor reads it and records control points, and takes no step of its lifecycle)."""
+    return principal.role != Role.teacher or str(row["teacher_id"]) == principal.teacher_id

@@ -29,6 +29,7 @@ from services.routes.content import HIDDEN_COLUMNS
 from services.routes.models import routes
 from services.routes.repository import FULL_COLUMNS
 from services.routes.selfcheck import evaluate
+from services.routes.tutors import is_tutor
 from services.routes.workflow import Status, allowed_actions
 
 # The answer to a read: status, headers, body (what both the lane and the FastAPI endpoint send).
@@ -79,12 +80,15 @@ class RouteReader:
         caller's If-None-Match names the current version; None when the route is absent or out of scope."""
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(READ_SQL, route_id)
-        if row is None or not principal.sees(
+        if row is None:
+            return None
+        own = principal.sees(
             region=row["region"],
             municipality=row["municipality"],
             organisation=row["organisation"],
             teacher_id=str(row["teacher_id"]),
-        ):
+        )
+        if not own and not is_tutor(principal, row["region"], row["tutor"]):
             return None
         version = int(row["version"])
         headers = [(b"etag", etag(version).encode()), (b"cache-control", b"private, no-cache")]
@@ -100,7 +104,7 @@ class RouteReader:
             if frozen is not None
             else self.self_checks.get((row["id"], row["row_version"]), row["content"], row["self_check_manual"])
         )
-        view["allowed_actions"] = allowed_actions(Status(row["status"]), principal)
+        view["allowed_actions"] = allowed_actions(Status(row["status"]), principal) if own else []
         body = dumps(view)
         return (
             200,

@@ -8,12 +8,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import String, and_, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import String, and_, bindparam, false, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kit.auth import Principal
+from kit.auth import Principal, Role
 from kit.db import scope_condition
 from services.routes.models import feed_state, route_events, route_versions, routes
 
@@ -131,14 +131,24 @@ def scope_clause(principal: Principal) -> Any:
     )
 
 
+def tutor_clause(principal: Principal) -> Any:
+    """Routes the calling teacher tutors (the SQL mirror of services.routes.tutors.is_tutor)."""
+    if principal.role != Role.teacher or principal.teacher_id is None:
+        return false()
+    cond = routes.c.tutor["teacher_id"].astext == principal.teacher_id
+    return and_(cond, routes.c.region == principal.region) if principal.region else cond
+
+
 class RouteRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
     async def get(
-        self, principal: Principal, route_id: uuid.UUID, *, for_update: bool = False
+        self, principal: Principal, route_id: uuid.UUID, *, for_update: bool = False, tutored: bool = False
     ) -> dict[str, Any] | None:
-        q = select(*FULL_COLUMNS).where(routes.c.id == route_id, scope_clause(principal))
+        """The route in the caller's scope; with `tutored`, also a route the calling teacher tutors."""
+        scope = or_(scope_clause(principal), tutor_clause(principal)) if tutored else scope_clause(principal)
+        q = select(*FULL_COLUMNS).where(routes.c.id == route_id, scope)
         if for_update:
             q = q.with_for_update()
         r = (await self.s.execute(q)).first()

@@ -86,19 +86,31 @@ class RoutePage(BaseModel):
 
 
 class Tutor(BaseModel):
-    """Who guides the teacher at school (named when the school approves the route)."""
+    """The tutor the school deputy chooses at approval: a registered teacher of the route's school (by id),
+    not the route's own teacher; the registry is asked for the name and position."""
+
+    model_config = ConfigDict(extra="forbid")
+    teacher_id: uuid.UUID = Field(description="A teacher of the registry, of the same school as the route's teacher")
+
+
+class FileMeta(BaseModel):
+    """What is kept of a file the teacher presents: its name, size, media type and SHA-256 (never its body)."""
 
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    position: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
+    size: Annotated[int, Field(ge=0, le=10**12)]
+    media_type: Annotated[str, StringConstraints(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=127)]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Evidence(BaseModel):
-    """A product of the teacher's work: its title and, when it is online, an http(s) link."""
+    """A product of the teacher's work: its title and, when it is online, an http(s) link, and, when it is a
+    file, the file's metadata (name, size, media type, SHA-256)."""
 
     model_config = ConfigDict(extra="forbid")
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     url: WebUrl | None = None
+    file: FileMeta | None = None
 
 
 class TransitionRequest(BaseModel):
@@ -107,20 +119,31 @@ class TransitionRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {"action": "return_for_correction", "comment": "Уточнить сроки стажировки"},
-                {"action": "approve", "tutor": {"name": "Петрова Н. В.", "position": "заместитель директора"}},
+                {"action": "approve", "tutor": {"teacher_id": "5b1f6c1e-2f0a-4f7e-9a43-3c2d1e0f9a8b"}},
                 {
                     "action": "complete",
-                    "reflection": "Освоила приемы формирующего оценивания",
-                    "evidence": [{"title": "Сценарий урока", "url": "https://school.example/files/1"}],
+                    "evidence": [
+                        {"title": "Сценарий урока", "url": "https://school.example/files/1"},
+                        {
+                            "title": "Карта самоанализа",
+                            "file": {
+                                "name": "самоанализ.pdf",
+                                "size": 48213,
+                                "media_type": "application/pdf",
+                                "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                            },
+                        },
+                    ],
                 },
             ]
         },
     )
     action: Action
     comment: Comment | None = None
-    tutor: Tutor | None = Field(default=None, description="Required to approve: the tutor (name, position)")
-    reflection: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=10000)] | None = None
-    evidence: list[Evidence] | None = Field(default=None, max_length=50)
+    tutor: Tutor | None = Field(default=None, description="Required to approve: the tutor, a teacher of the school")
+    evidence: list[Evidence] | None = Field(
+        default=None, max_length=50, description="Required to complete: the products (links, files' metadata)"
+    )
 
 
 class HistoryEntry(BaseModel):

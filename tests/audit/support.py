@@ -16,7 +16,7 @@ from services.audit.config import AuditSettings
 from services.audit.procedure import GroupRules, procedure_for
 from tests.assessment.intake_support import csv_text, row, scores_with, setup_intake, upload
 from tests.harness import TEST_ENV, auth
-from tests.region import MUN_A, MUN_B, REGION, Region, as_methodologist, as_regional, as_school, as_teacher
+from tests.region import MUN_A, MUN_B, REGION, Region, as_methodologist, as_regional, as_school, as_teacher, tutor_of
 
 # Weak competencies (items scored 0) that put a mathematics result in each group of the default
 # framework (57 points: low < 40% <= basic < 60% <= elevated < 80% <= high).
@@ -89,7 +89,7 @@ async def complete_route(
     await _move(
         api,
         rid,
-        {"action": "approve", "tutor": {"name": "Петрова Н. В.", "position": "заместитель"}},
+        {"action": "approve", "tutor": {"teacher_id": await tutor_of(api, region, ext)}},
         as_school(t["organisation"], t["municipality"]),
     )
     await _move(api, rid, {"action": "start"}, teacher)
@@ -106,7 +106,6 @@ async def complete_route(
         rid,
         {
             "action": "complete",
-            "reflection": "Освоила приёмы формирующего оценивания",
             "evidence": [{"title": "Сценарий урока", "url": "https://school.example/1"}],
         },
         teacher,

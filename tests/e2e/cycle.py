@@ -25,7 +25,6 @@ from tests.harness import token
 from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, ORG_B1, REGION
 
 WEAK = {"MA2", "MA3", "M3"}  # a group-2 result: one full review completes its audit
-TUTOR = {"name": "Наставник", "position": "заместитель директора"}
 EVIDENCE = [{"title": "Сценарий урока", "url": "https://school.example/f/1"}]
 
 
@@ -43,6 +42,8 @@ DEFAULT_PEOPLE = (
     Person("gc-a2-1", "Соколов Олег Ильич", MUN_A, ORG_A2),
     Person("gc-b1-1", "Лебедева Нина Юрьевна", MUN_B, ORG_B1),
 )
+# The tutor: a registered teacher of the walked teacher's school, chosen by id at approval (no result of their own).
+TUTOR = Person("gc-tutor", "Зайцева Ольга Романовна", MUN_A, ORG_A1)
 
 
 @dataclass
@@ -113,11 +114,11 @@ async def walk(gen: Generated, base_url: str, people: tuple[Person, ...] = DEFAU
             "qualification_category": "first",
             "experience_years": 12,
         }
-        for p in people
+        for p in (*people, TUTOR)
     ]
     bulk = m.TeacherBulk.from_dict({"teachers": rows})
     expect(await gen.op("teachers-bulk_upsert_teachers").asyncio_detailed(client=service, body=bulk), 200, "bulk")
-    for p in people:
+    for p in (*people, TUTOR):
         got = await gen.op("teachers-get_teacher_by_external_id").asyncio(external_id=p.external_id, client=service)
         assert isinstance(got, m.TeacherRead), got
         out.teacher_ids[p.external_id] = str(got.id)
@@ -187,9 +188,9 @@ async def walk(gen: Generated, base_url: str, people: tuple[Person, ...] = DEFAU
         ("recommend", "regional", {}),
         ("send_to_municipality", "regional", {}),
         ("agree_with_school", "methodologist", {}),
-        ("approve", "school", {"tutor": TUTOR}),
+        ("approve", "school", {"tutor": {"teacher_id": out.teacher_ids[TUTOR.external_id]}}),
         ("start", "teacher", {}),
-        ("complete", "teacher", {"reflection": "Освоены приёмы формирующего оценивания", "evidence": EVIDENCE}),
+        ("complete", "teacher", {"evidence": EVIDENCE}),
     ]
     get_route = gen.op("routes-get_route")
     transition = gen.op("routes-transition_route")

@@ -28,7 +28,8 @@ from tests.region import (
 )
 from tests.routes.flow import results_for, route_of, wait_for_routes
 
-TUTOR = {"name": "Петрова Нина Викторовна", "position": "заместитель директора"}
+# The tutor is a teacher of the route's school, by id (t-a1-2 for t-a1-1's routes).
+TUTOR_EXT = "t-a1-2"
 EVIDENCE = [{"title": "Сценарий урока с приемами оценивания", "url": "https://school.example/f/1"}]
 
 
@@ -67,12 +68,12 @@ STEPS: list[tuple[str, str, dict[str, Any], str]] = [
     ("recommend", "regional", {}, "recommended"),
     ("send_to_municipality", "regional", {}, "sent_to_municipality"),
     ("agree_with_school", "methodologist", {}, "agreed_with_school"),
-    ("approve", "school", {"tutor": TUTOR}, "approved"),
+    ("approve", "school", {}, "approved"),
     ("start", "teacher", {}, "in_progress"),
     (
         "complete",
         "teacher",
-        {"reflection": "Освоила приемы формирующего оценивания", "evidence": EVIDENCE},
+        {"evidence": EVIDENCE},
         "completed",
     ),
 ]
@@ -81,6 +82,8 @@ STEPS: list[tuple[str, str, dict[str, Any], str]] = [
 async def walk_to(api: httpx.AsyncClient, region: Region, route_id: str, status: str) -> None:
     who = actors(region)
     for action, role, body, target in STEPS:
+        if action == "approve":
+            body = {"tutor": {"teacher_id": region.id(TUTOR_EXT)}}
         r = await act(api, route_id, who[role], action, **body)
         assert r.status_code == 200, (action, r.text)
         if target == status:
@@ -98,6 +101,15 @@ class TestWholeCycle:
         assert r.status_code == 200 and r.json()["status"] == "audited"
         again = await api.post(f"/api/v1/routes/{rid}/audited", json=body, headers=auth(Role.service, region=REGION))
         assert again.status_code == 200  # idempotent per audit
+        # The reflection follows the audit (regulation step 10), and the archive requires it.
+        etag = (await route_of(api, rid)).headers["etag"]
+        reflection = {"text": "Освоила приемы формирующего оценивания"}
+        r = await api.put(
+            f"/api/v1/routes/{rid}/reflection",
+            json=reflection,
+            headers={**as_teacher(region, "t-a1-1"), "If-Match": etag},
+        )
+        assert r.status_code == 200, r.text
         r = await act(api, rid, as_methodologist(MUN_A), "archive")
         assert r.status_code == 200 and r.json()["status"] == "archived"
         history = (await api.get(f"/api/v1/routes/{rid}/history", headers=as_regional())).json()
@@ -110,6 +122,7 @@ class TestWholeCycle:
             "start",
             "complete",
             "audited",
+            "reflection",
             "archive",
         ]
         assert history[4]["actor_role"] == "school_admin"
@@ -160,7 +173,11 @@ class TestRefusals:
         await walk_to(api, region, rid, "sent_to_municipality")
         assert (await act(api, rid, as_methodologist(MUN_B), "agree_with_school", etag='"3"')).status_code == 404
         await walk_to_next(api, region, rid)
-        assert (await act(api, rid, as_school(ORG_A2, MUN_A), "approve", etag='"4"', tutor=TUTOR)).status_code == 404
+        assert (
+            await act(
+                api, rid, as_school(ORG_A2, MUN_A), "approve", etag='"4"', tutor={"teacher_id": region.id(TUTOR_EXT)}
+            )
+        ).status_code == 404
 
     async def test_other_teacher_cannot_start_my_route(self, api: httpx.AsyncClient) -> None:
         region, summary = await a_route(api)
@@ -174,12 +191,12 @@ class TestRefusals:
         r = await act(api, summary["id"], as_school(ORG_A1, MUN_A), "approve")
         assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "tutor"]
 
-    async def test_completion_needs_reflection_and_evidence(self, api: httpx.AsyncClient) -> None:
+    async def test_completion_needs_evidence(self, api: httpx.AsyncClient) -> None:
         region, summary = await a_route(api)
         await walk_to(api, region, summary["id"], "in_progress")
         r = await act(api, summary["id"], as_teacher(region, "t-a1-1"), "complete")
         assert r.status_code == 422
-        assert {e["loc"][-1] for e in r.json()["errors"]} == {"reflection", "evidence"}
+        assert {e["loc"][-1] for e in r.json()["errors"]} == {"evidence"}
 
     async def test_only_the_audit_service_marks_audited(self, api: httpx.AsyncClient) -> None:
         region, summary = await a_route(api)
@@ -246,8 +263,8 @@ class TestConcurrency:
         etag = (await route_of(api, rid)).headers["etag"]
         school = as_school(ORG_A1, MUN_A)
         results = await asyncio.gather(
-            act(api, rid, school, "approve", etag=etag, tutor=TUTOR),
-            act(api, rid, school, "approve", etag=etag, tutor={"name": "Другой тьютор"}),
+            act(api, rid, school, "approve", etag=etag, tutor={"teacher_id": region.id(TUTOR_EXT)}),
+            act(api, rid, school, "approve", etag=etag, tutor={"teacher_id": region.id(TUTOR_EXT)}),
         )
         assert sorted(r.status_code for r in results) == [200, 412]
         history = (await api.get(f"/api/v1/routes/{rid}/history", headers=as_regional())).json()

@@ -72,6 +72,14 @@ class TestSelfCheckFrozenAtCompletion:
         await wait_for_status(api, route["id"], "audited")
         r = await rescore(api, route["id"], teacher)
         assert r.status_code == 409 and r.json()["code"] == "self-check-frozen", r.text
+        # The reflection follows the audit (regulation step 10); the archive requires it.
+        got = await api.get(f"/api/v1/routes/{route['id']}", headers=as_regional())
+        reflected = await api.put(
+            f"/api/v1/routes/{route['id']}/reflection",
+            json={"text": "Освоила приемы формирующего оценивания"},
+            headers={**teacher, "If-Match": got.headers["etag"]},
+        )
+        assert reflected.status_code == 200, reflected.text
         got = await api.get(f"/api/v1/routes/{route['id']}", headers=as_regional())
         archived = await api.post(
             f"/api/v1/routes/{route['id']}/transitions",

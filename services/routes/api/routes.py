@@ -207,9 +207,10 @@ async def transition_route(
     body: TransitionRequest,
     principal: CurrentPrincipal,
     change: RouteForChange,
+    client: Gateway,
     response: Response,
 ) -> dict[str, Any]:
-    return respond(await lifecycle.transition(change, principal, body), principal, response)
+    return respond(await lifecycle.transition(change, principal, body, client), principal, response)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from typing import Any
 
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
+from services.routes.authoring import check_texts
 from services.routes.content import apply_overrides, find_task, next_control_on
 from services.routes.labels import STATUS_RU
 from services.routes.schemas import RecommendationCreate, RequestUpdate, SelfCheckUpdate, TaskUpdate
@@ -111,6 +112,8 @@ async def update_task(change: Change, principal: Principal, task_id: str, body: 
     if task is None:
         raise NotFound("В этом маршруте нет такой задачи", code="task-not-found")
     check_task_change(principal, Status(row["status"]), task, changes, body.reason)
+    # A formulation or result form a person writes is checked like a free task (length, no empty part).
+    check_texts({k: changes[k] for k in ("formulation", "result_form") if k in changes})
     values = {k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()}
     task.update(values)
     if "ends_on" in values:

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
+from kit.client import GatewayClient
 from kit.errors import Conflict, FieldError, Forbidden, PreconditionFailed, ValidationFailed
+from services.routes.authoring_schemas import ReflectionUpdate
 from services.routes.content import self_check_of
 from services.routes.labels import STATUS_RU
 from services.routes.repository import RouteRepository
@@ -17,6 +19,8 @@ from services.routes.schemas import AuditedRequest, TransitionRequest
 from services.routes.seats import SEATS_RELEASED_AT
 from services.routes.service import seats
 from services.routes.service.route_access import STALE_ROUTE_DETAIL, Change, load_route
+from services.routes.tutors import check_tutor, read_candidate
+from services.routes.webhooks import events as webhook_events
 from services.routes.workflow import Action, Status, Transition, TransitionRefused, find_transition
 
 
@@ -29,7 +33,28 @@ def _transition(action: Action, status: Status, principal: Principal) -> Transit
         raise Conflict(str(e), code="transition-not-allowed") from None
 
 
-def _values(t: Transition, body: TransitionRequest, row: dict[str, Any]) -> dict[str, Any]:
+def _completion(body: TransitionRequest, row: dict[str, Any], values: dict[str, Any]) -> None:
+    """Completion stores the route's products (links, files' metadata) and freezes its self-check; the
+    reflection comes after the audit (regulation step 10)."""
+    content = dict(row["content"])
+    sections = dict(content["sections"])
+    products = [e.model_dump(mode="json", exclude_none=True) for e in body.evidence or []]
+    sections["reflection"] = {**sections.get("reflection", {}), "text": "", "products": products}
+    content["sections"] = sections
+    values["content"] = content
+    values["completed_at"] = datetime.now(UTC)
+    # Frozen here: the audit reads this self-check, and nobody changes it afterwards.
+    values["self_check_at_completion"] = self_check_of({**row, "content": content})
+
+
+def reflection_of(row: dict[str, Any]) -> str:
+    """The teacher's reflection written into the route (empty until the teacher writes it after the audit)."""
+    return str(((row["content"].get("sections") or {}).get("reflection") or {}).get("text") or "")
+
+
+def _values(
+    t: Transition, body: TransitionRequest, row: dict[str, Any], tutor: dict[str, Any] | None
+) -> dict[str, Any]:
     """The columns a transition writes; 422 naming every missing piece of information."""
     values: dict[str, Any] = {"status": t.target.value}
     errors: list[FieldError] = []
@@ -40,37 +65,48 @@ def _values(t: Transition, body: TransitionRequest, row: dict[str, Any]) -> dict
             )
         )
     if t.action == Action.approve:
-        if not body.tutor:
-            errors.append(FieldError(loc=["body", "tutor"], code="required", message="При утверждении укажите тьютора"))
-        else:
-            values["tutor"] = body.tutor.model_dump(exclude_none=True)
+        values["tutor"] = tutor
     if t.action == Action.complete:
-        if not body.reflection:
-            errors.append(FieldError(loc=["body", "reflection"], code="required", message="Напишите рефлексию"))
         if not body.evidence:
             errors.append(
-                FieldError(loc=["body", "evidence"], code="required", message="Приложите подтверждения результатов")
+                FieldError(
+                    loc=["body", "evidence"],
+                    code="required",
+                    message="Приложите продукты: ссылки или сведения о файлах",
+                )
             )
-        if not errors:
-            content = dict(row["content"])
-            sections = dict(content["sections"])
-            products = [e.model_dump(exclude_none=True) for e in body.evidence or []]
-            sections["reflection"] = {"text": body.reflection, "products": products}
-            content["sections"] = sections
-            values["content"] = content
-            values["completed_at"] = datetime.now(UTC)
-            # Frozen here: the audit reads this self-check, and nobody changes it afterwards.
-            values["self_check_at_completion"] = self_check_of({**row, "content": content})
+        elif not errors:
+            _completion(body, row, values)
+    if t.action == Action.archive and not reflection_of(row):
+        raise Conflict(
+            "Маршрут уходит в архив после рефлексии педагога, а она ещё не написана", code="reflection-missing"
+        )
     if errors:
         raise ValidationFailed("Для этого шага не хватает сведений", errors=errors)
     return values
 
 
-async def transition(change: Change, principal: Principal, body: TransitionRequest) -> dict[str, Any]:
+async def _tutor(
+    t: Transition, body: TransitionRequest, row: dict[str, Any], client: GatewayClient
+) -> dict[str, Any] | None:
+    """At approval, the tutor the school deputy names, checked in the assessment registry."""
+    if t.action != Action.approve:
+        return None
+    if body.tutor is None:
+        raise ValidationFailed(
+            "Для этого шага не хватает сведений",
+            errors=[FieldError(loc=["body", "tutor"], code="required", message="При утверждении укажите тьютора")],
+        )
+    return check_tutor(await read_candidate(client, body.tutor.teacher_id, row["region"]), row)
+
+
+async def transition(
+    change: Change, principal: Principal, body: TransitionRequest, client: GatewayClient
+) -> dict[str, Any]:
     """Take one step of the lifecycle (the role and the state decide whether it is allowed)."""
     repo, row = change.repo, change.row
     t = _transition(body.action, Status(row["status"]), principal)
-    values = _values(t, body, row)
+    values = _values(t, body, row, await _tutor(t, body, row, client))
     updated = await repo.update_fields(row["id"], values, expected_version=change.expected)
     if updated is None:
         raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
@@ -83,8 +119,27 @@ async def transition(change: Change, principal: Principal, body: TransitionReque
         comment=body.comment,
         content_version=updated["content_version"],
     )
+    await webhook_events.status_changed(repo.s, updated, t.action.value, t.source.value, t.target.value)
     if change.seats and t.target in SEATS_RELEASED_AT:
         await seats.release_all(change.seats, row)
+    return updated
+
+
+async def write_reflection(change: Change, principal: Principal, body: ReflectionUpdate) -> dict[str, Any]:
+    """The teacher's reflection on the products, once the municipal service has audited the route (step 10)."""
+    repo, row = change.repo, change.row
+    if Status(row["status"]) != Status.audited:
+        raise Conflict(
+            "Рефлексия пишется после аудита маршрута: дождитесь его завершения", code="reflection-before-audit"
+        )
+    content = dict(row["content"])
+    sections = dict(content["sections"])
+    sections["reflection"] = {**sections.get("reflection", {}), "text": body.text}
+    content["sections"] = sections
+    updated = await repo.update_fields(row["id"], {"content": content}, expected_version=change.expected)
+    if updated is None:
+        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
+    await repo.add_event(row["id"], principal, "reflection", comment="рефлексия педагога")
     return updated
 
 
@@ -121,4 +176,5 @@ async def mark_audited(
         to_status=Status.audited.value,
         comment=f"audit {body.audit_id}: {body.total}/20",
     )
+    await webhook_events.audit_completed(session, updated, principal)
     return updated

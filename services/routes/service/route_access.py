@@ -18,10 +18,18 @@ STALE_ROUTE_DETAIL = "Маршрут изменился с тех пор, как
 
 
 async def load_route(
-    repo: RouteRepository, principal: Principal, route_id: uuid.UUID, expected: int | None
+    repo: RouteRepository,
+    principal: Principal,
+    route_id: uuid.UUID,
+    expected: int | None,
+    *,
+    tutored: bool | None = None,
 ) -> dict[str, Any]:
-    """The route in the caller's scope (404 otherwise), locked and at `expected` when a change follows."""
-    row = await repo.get(principal, route_id, for_update=expected is not None)
+    """The route in the caller's scope (404 otherwise), locked and at `expected` when a change follows.
+
+    The route's tutor reaches it too when `tutored` (by default: for reads, never for changes)."""
+    tutored = expected is None if tutored is None else tutored
+    row = await repo.get(principal, route_id, for_update=expected is not None, tutored=tutored)
     if row is None:
         raise NotFound("Маршрут не найден", code="route-not-found")
     ensure_current(expected, row["version"], STALE_ROUTE_DETAIL)
