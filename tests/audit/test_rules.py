@@ -238,7 +238,8 @@ class TestValidateRows:
     def test_above_max_names_row_and_column(self) -> None:
         _, errors = validate_rows([(1, raw("mo-1")), (2, raw("mo-2", methods=4))])
         assert [(e.row, e.column, e.code) for e in errors] == [(2, "methods", "above-max")]
-        assert "row 2" in errors[0].message
+        assert errors[0].message.startswith("Строка 2: ")
+        assert "«Методы сбора и обработки информации»" in errors[0].message
 
     def test_total_that_does_not_add_up_is_rejected(self) -> None:
         _, errors = validate_rows([(3, raw("mo-1", total=10))])
