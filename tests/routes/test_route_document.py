@@ -83,7 +83,7 @@ class TestThePrintedRoute:
                 assert day in text, (fmt, day)
             for section in ("Личный профиль", "Профессиональный профиль", "Профиль компетенций", "Контрольные точки"):
                 assert section in text, (fmt, section)
-            assert "Лист самопроверки" in text and "Согласование и утверждение" in text, fmt
+            assert "Самопроверка по формату анализа ИОМ" in text and "Согласование и утверждение" in text, fmt
             assert "Маршрут сформирован по результатам диагностики" in text, fmt  # the approvals: what and when
         # A4 portrait (595 x 842 points), every page.
         assert all(round(float(p.mediabox.width)) == 595 and round(float(p.mediabox.height)) == 842 for p in pages)

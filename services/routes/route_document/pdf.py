@@ -109,7 +109,7 @@ def render_pdf(doc: RouteDocument) -> bytes:
     _para(pdf, doc.reflection or "Заполняется педагогом по завершении маршрута.")
     if doc.products:
         _para(pdf, "Продукты: " + "; ".join(doc.products) + ".")
-    _heading(pdf, "Лист самопроверки (формат анализа ИОМ)")
+    _heading(pdf, "Самопроверка по формату анализа ИОМ")
     criteria: list[tuple[str, ...]] = [(str(x.number), x.title, x.score, x.reason) for x in doc.self_check]
     _table(pdf, ("№", "Критерий", "Балл", "Обоснование"), criteria, (9, 70, 18, 83))
     _para(pdf, doc.self_check_total)
