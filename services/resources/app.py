@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from kit.app import create_service_app
 from kit.client import GatewayClient
 from kit.settings import CommonSettings
-from services.resources.api import assignments, matching, mentors, reservations, resource_map, resources
+from services.resources.api import active, assignments, matching, mentors, reservations, resource_map, resources
 from services.resources.config import ResourcesSettings
 
 
@@ -35,12 +35,14 @@ def create_app(settings: ResourcesSettings | None = None) -> Any:
             matching.router,
             reservations.router,
             resource_map.router,
+            active.router,
         ],
         on_startup=[start_client],
         on_shutdown=[stop_client],
         body_limits={
             "/api/v1/resources/import": settings.import_max_bytes,
             "/api/v1/mentors/import": settings.import_max_bytes,
+            "/api/v1/active/import": settings.import_max_bytes,
             "/api/v1/mentors/assignments": settings.batch_max_bytes,
             "/api/v1/matching/batch": settings.batch_max_bytes,
         },

@@ -58,3 +58,9 @@ Reserver = Annotated[
         action="бронировать и освобождать места и наставников: это делают сервис маршрутов и кураторы педагога",
     ),
 ]
+# The methodological active (issue 15): the regional centre computes candidates, includes them by order, removes
+# members and imports lists; every role reads it within its scope (municipality, school, own status).
+ActiveKeeper = Annotated[
+    Principal,
+    require_roles(*_REGIONAL, action="вести региональный методический актив (его ведёт региональный центр)"),
+]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -21,6 +23,15 @@ DEFICIT_DEMAND_PATH = "/api/v1/assessment/analytics/deficit-demand"
 MUNICIPALITIES_PATH = "/api/v1/municipalities"
 # The routes service's route (GET /routes/{id}): whose it is and where, read with this service's own token.
 ROUTE_PATH = "/api/v1/routes/{route_id}"
+# The methodological active (issue 15) reads an assessment campaign, its results (with levels) and the
+# registry's teachers (qualification category, experience) with this service's own token, in the caller's region.
+CAMPAIGN_PATH = "/api/v1/campaigns/{campaign_id}"
+RESULTS_PATH = "/api/v1/results"
+TEACHER_PATH = "/api/v1/teachers/{teacher_id}"
+TEACHER_BY_EXTERNAL_ID_PATH = "/api/v1/teachers/by-external-id/{external_id}"
+TEACHERS_PATH = "/api/v1/teachers"
+# Registry reads of one batch run this many at a time.
+REGISTRY_CONCURRENCY = 8
 
 
 class DemandItem(BaseModel):
@@ -46,6 +57,51 @@ class RouteRef(BaseModel):
     municipality: str = Field(min_length=1, max_length=32)
     organisation: str = Field(min_length=1, max_length=32)
     status: str
+
+
+class CampaignInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: uuid.UUID
+    name: str
+    source: str
+    subject: str
+    status: str
+
+
+class ResultLevel(BaseModel):
+    """What the active takes of a result: whose it is, where, and the level."""
+
+    model_config = ConfigDict(extra="ignore")
+    teacher_id: uuid.UUID
+    municipality: str
+    organisation: str
+    level: str
+
+
+class ResultsPage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    items: list[ResultLevel]
+    next_cursor: str | None = None
+
+
+class TeacherInfo(BaseModel):
+    """A registry teacher as the active needs them (the name only to match an import row; never stored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: uuid.UUID
+    external_id: str
+    full_name: str
+    municipality: str
+    organisation: str
+    subjects: list[str] = Field(default_factory=list)
+    qualification_category: str | None = None
+    experience_years: int | None = None
+
+
+class TeachersPage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    items: list[TeacherInfo]
+    next_cursor: str | None = None
 
 
 class ItemsPage(BaseModel):
@@ -104,6 +160,86 @@ class AssessmentClient:
             log.warning("municipality directory unavailable", extra={"reason": type(e).__name__})
             return []
         return sorted(r.code for r in rows if region is None or r.region in (None, region))
+
+
+class RegistryClient:
+    """The assessment campaign, its results and the registry's teachers, for the methodological active."""
+
+    def __init__(self, gateway: GatewayClient) -> None:
+        self.gateway = gateway
+
+    async def _get(self, path: str, region: str | None, params: dict[str, Any] | None = None) -> Any:
+        """The answer's JSON; None for 404; Unavailable for anything else that is not an answer."""
+        try:
+            return await self.gateway.json("GET", path, params=params, retries=1, region=region)
+        except UpstreamError as e:
+            if e.status == 404:
+                return None
+            raise Unavailable(f"the assessment service answered {e.status}") from e
+        except AppError as e:
+            raise Unavailable("the assessment service is unavailable") from e
+
+    async def campaign(self, campaign_id: uuid.UUID, region: str | None) -> CampaignInfo | None:
+        body = await self._get(CAMPAIGN_PATH.format(campaign_id=campaign_id), region)
+        try:
+            return None if body is None else CampaignInfo.model_validate(body)
+        except ValidationError as e:
+            raise Unavailable("the assessment service answered a campaign of an unexpected shape") from e
+
+    async def campaign_results(self, campaign_id: uuid.UUID, region: str | None) -> list[ResultLevel]:
+        """Every result of the campaign (all pages)."""
+        out: list[ResultLevel] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"campaign_id": str(campaign_id), "limit": 500}
+            if cursor:
+                params["cursor"] = cursor
+            body = await self._get(RESULTS_PATH, region, params)
+            try:
+                page = ResultsPage.model_validate(body)
+            except ValidationError as e:
+                raise Unavailable("the assessment service answered results of an unexpected shape") from e
+            out.extend(page.items)
+            cursor = page.next_cursor
+            if not cursor or not page.items:
+                return out
+
+    async def _teacher(self, path: str, region: str | None) -> TeacherInfo | None:
+        body = await self._get(path, region)
+        try:
+            return None if body is None else TeacherInfo.model_validate(body)
+        except ValidationError as e:
+            raise Unavailable("the assessment service answered a teacher of an unexpected shape") from e
+
+    async def teachers(self, ids: list[uuid.UUID], region: str | None) -> dict[uuid.UUID, TeacherInfo]:
+        """The registry's teachers of these ids (absent ones are left out), a few requests at a time."""
+        limit = asyncio.Semaphore(REGISTRY_CONCURRENCY)
+
+        async def one(tid: uuid.UUID) -> TeacherInfo | None:
+            async with limit:
+                return await self._teacher(TEACHER_PATH.format(teacher_id=tid), region)
+
+        found = await asyncio.gather(*(one(t) for t in dict.fromkeys(ids)))
+        return {t.id: t for t in found if t is not None}
+
+    async def teachers_by_external_id(self, external_ids: list[str], region: str | None) -> dict[str, TeacherInfo]:
+        limit = asyncio.Semaphore(REGISTRY_CONCURRENCY)
+
+        async def one(ext: str) -> TeacherInfo | None:
+            async with limit:
+                return await self._teacher(TEACHER_BY_EXTERNAL_ID_PATH.format(external_id=quote(ext, safe="")), region)
+
+        found = await asyncio.gather(*(one(e) for e in dict.fromkeys(external_ids)))
+        return {t.external_id: t for t in found if t is not None}
+
+    async def teachers_named(self, name: str, municipality: str, region: str | None) -> list[TeacherInfo]:
+        """Teachers of the municipality whose name contains `name` (the caller keeps the exact matches)."""
+        params = {"q": name[:100], "municipality": municipality, "limit": 50}
+        body = await self._get(TEACHERS_PATH, region, params)
+        try:
+            return [] if body is None else TeachersPage.model_validate(body).items
+        except ValidationError as e:
+            raise Unavailable("the assessment service answered teachers of an unexpected shape") from e
 
 
 class RoutesClient:

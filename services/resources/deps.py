@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from kit.client import GatewayClient
-from services.resources.clients import AssessmentClient, RoutesClient
+from services.resources.clients import AssessmentClient, RegistryClient, RoutesClient
 from services.resources.config import ResourcesSettings
 
 
@@ -21,6 +21,11 @@ def get_assessment(request: Request) -> AssessmentClient:
     return AssessmentClient(gateway)
 
 
+def get_registry(request: Request) -> RegistryClient:
+    gateway: GatewayClient = request.app.state.gateway
+    return RegistryClient(gateway)
+
+
 def get_routes(request: Request) -> RoutesClient:
     gateway: GatewayClient = request.app.state.gateway
     return RoutesClient(gateway)
@@ -29,3 +34,4 @@ def get_routes(request: Request) -> RoutesClient:
 Settings = Annotated[ResourcesSettings, Depends(get_settings)]
 Assessment = Annotated[AssessmentClient, Depends(get_assessment)]
 Routes = Annotated[RoutesClient, Depends(get_routes)]
+Registry = Annotated[RegistryClient, Depends(get_registry)]

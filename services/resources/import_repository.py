@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.resources.active_repository import IMPORT_MEMBERS_SQL, MEMBER_OF_TEMP_ROW
 from services.resources.repository import copy_rows
 
 RESOURCE_IMPORT_SQL = """
@@ -101,11 +102,13 @@ async def upsert_mentors(
     """COPY into a temp table, upsert by (region, teacher_id), record `entered` for new mentors."""
     temp = "tmp_mentor_import"
     driver = await copy_rows(session, temp, MENTOR_IMPORT_SQL, MENTOR_IMPORT_COLUMNS, records)
+    # Mentors are members of the methodological active: each imported teacher's member first.
+    await driver.execute(IMPORT_MEMBERS_SQL.format(temp=temp), recorded_by)
     cols = ", ".join(MENTOR_IMPORT_COLUMNS)
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in MENTOR_UPDATED)
     changed = " OR ".join(f"m.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in MENTOR_UPDATED)
     rows = await driver.fetch(
-        f"INSERT INTO resources.mentors AS m ({cols}) SELECT {cols} FROM {temp} "
+        f"INSERT INTO resources.mentors AS m ({cols}, member_id) SELECT {cols}, {MEMBER_OF_TEMP_ROW} FROM {temp} t "
         f"ON CONFLICT (region, teacher_id) DO UPDATE SET {sets}, version = m.version + 1, updated_at = now() "
         f"WHERE {changed} RETURNING m.id, m.version, m.joined_year, m.joined_assessment"
     )

@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 
 from kit.db import schema_metadata
 from kit.idempotency import idempotency_table
@@ -83,6 +83,67 @@ resources = Table(
     Index("ix_resources_owner_teacher_id", "owner_teacher_id"),
 )
 
+# The regional methodological active (issue 15): one row per teacher of a region, the one list of "who is in
+# the active". Candidates (from an ОМК campaign's results), members (included by an order) and those who left;
+# the mentors that matching uses are members (mentors.member_id). Expert duties and training hang off members.
+active_orders = Table(
+    "active_orders",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    Column("region", String(32), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("region", "number", "issued_on"),
+)
+
+active_members = Table(
+    "active_members",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    Column("region", String(32), nullable=False),
+    # The assessment service's teacher id; never a foreign key across schemas.
+    Column("teacher_id", UUID(as_uuid=True), nullable=False),
+    Column("municipality", String(32), nullable=False),
+    Column("organisation", String(32), nullable=True),
+    Column("subjects", ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
+    Column("status", String(16), nullable=False),
+    Column("since", Date, nullable=False),
+    Column("order_id", UUID(as_uuid=True), ForeignKey("active_orders.id"), nullable=True),
+    # The basis: an ОМК result (campaign, level) or a role (basis_kind names which).
+    Column("basis_kind", String(40), nullable=False),
+    Column("basis_campaign", String(64), nullable=True),
+    Column("basis_level", String(16), nullable=True),
+    # A candidate's entry criteria as computed from the campaign: [{code, holds, text}] in Russian.
+    Column("criteria", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("left_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("region", "teacher_id"),
+    CheckConstraint("status IN ('candidate', 'member', 'left')", name="status_known"),
+    Index("ix_active_members_region_status_municipality", "region", "status", "municipality", "id"),
+    Index("ix_active_members_subjects", "subjects", postgresql_using="gin"),
+    Index("ix_active_members_order_id", "order_id"),
+)
+
+# Every change of a member's status: from, to, when, by which order or for which reason, who recorded it.
+active_member_events = Table(
+    "active_member_events",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("member_id", UUID(as_uuid=True), ForeignKey("active_members.id", ondelete="CASCADE"), nullable=False),
+    Column("status_from", String(16), nullable=True),
+    Column("status_to", String(16), nullable=False),
+    Column("happened_on", Date, nullable=False),
+    Column("order_id", UUID(as_uuid=True), ForeignKey("active_orders.id"), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_active_member_events_member_id", "member_id", "id"),
+)
+
 mentors = Table(
     "mentors",
     metadata,
@@ -90,6 +151,8 @@ mentors = Table(
     Column("region", String(32), nullable=False),
     # The assessment service's teacher id; never a foreign key across schemas.
     Column("teacher_id", UUID(as_uuid=True), nullable=False),
+    # The member of the methodological active this mentor is (one list: a mentor is a role of a member).
+    Column("member_id", UUID(as_uuid=True), ForeignKey("active_members.id"), nullable=False),
     Column("municipality", String(32), nullable=False),
     Column("role", String(16), nullable=False),
     Column("subjects", ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
@@ -110,6 +173,7 @@ mentors = Table(
     Index("ix_mentors_region_municipality", "region", "municipality", "id"),
     Index("ix_mentors_subjects", "subjects", postgresql_using="gin"),
     Index("ix_mentors_competencies", "competencies", postgresql_using="gin"),
+    Index("ix_mentors_member_id", "member_id", unique=True),
 )
 
 mentor_memberships = Table(

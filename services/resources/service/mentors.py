@@ -12,6 +12,7 @@ from kit.auth import Principal
 from kit.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from kit.pagination import decode_cursor, encode_cursor
 from kit.versioning import ensure_current, require_if_match
+from services.resources.active_repository import ActiveRepository
 from services.resources.repository import MentorRepository
 from services.resources.schemas import MembershipCreate, MentorCreate, MentorUpdate
 from services.resources.service.regions import write_region
@@ -44,7 +45,11 @@ async def create_mentor(session: AsyncSession, principal: Principal, body: Mento
         raise Conflict("Этот педагог уже включён в методический актив", code="mentor-exists")
     values = body.model_dump()
     values["subjects"] = [str(s) for s in values["subjects"]]
-    row = await repo.insert({**values, "region": region})
+    # A mentor is a member of the methodological active (one list): the teacher's member, made one if needed.
+    member_id = await ActiveRepository(session).member_for_mentor(
+        region, body.teacher_id, body.municipality, values["subjects"], principal.sub
+    )
+    row = await repo.insert({**values, "region": region, "member_id": member_id})
     await repo.add_membership(
         {
             "mentor_id": row["id"],
@@ -127,6 +132,10 @@ async def set_status(
     row = await repo.update(mentor_id, {"status": to.value}, expected)
     if row is None:
         raise PreconditionFailed(STALE_MENTOR_DETAIL, code="stale-version")
+    if to == MentorStatus.active:  # mentoring again means a member of the active again (by the role of mentor)
+        await ActiveRepository(session).member_for_mentor(
+            row["region"], row["teacher_id"], row["municipality"], row["subjects"], principal.sub
+        )
     await repo.add_membership(
         {"mentor_id": mentor_id, "year": this_year(), "action": action.value, "recorded_by": principal.sub}
     )
