@@ -511,6 +511,7 @@ def test_matrix_covers_the_api() -> None:
         "result_id",
         "route_id",
         "task_id",
+        "goal_id",
         "audit_id",
         "municipality",
         "export_id",

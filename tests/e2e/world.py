@@ -35,7 +35,8 @@ from tests.region import (
 
 # Weak competencies that put a mathematics result in support group 2 (one full review audits it).
 WEAK_GROUP_2 = {"MA2", "MA3", "M3"}
-TUTOR = {"name": "Тьютор Школы", "position": "заместитель директора"}
+# The walked route's tutor: a teacher of its school (t-a1-2), chosen by id at approval.
+TUTOR_EXT = "t-a1-2"
 EVIDENCE = [{"title": "Сценарий урока", "url": "https://school.example/f/1"}]
 STEP_MAX = {
     "goals": 21,
@@ -157,14 +158,21 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
     results = (await api.get("/api/v1/results", params={"campaign_id": campaign["id"]}, headers=as_regional())).json()
     full = (await api.get(f"/api/v1/routes/{rid}", headers=as_regional())).json()
     task_id = full["content"]["sections"]["goals"][0]["tasks"][0]["id"]
+    goal_id = full["content"]["sections"]["goals"][0]["id"]
 
     teacher = as_teacher(region, world.teacher_ext)
     await move(api, rid, as_regional(), action="recommend")
     await move(api, rid, as_regional(), action="send_to_municipality")
     await move(api, rid, as_methodologist(t["municipality"]), action="agree_with_school")
-    await move(api, rid, as_school(t["organisation"], t["municipality"]), action="approve", tutor=TUTOR)
+    await move(
+        api,
+        rid,
+        as_school(t["organisation"], t["municipality"]),
+        action="approve",
+        tutor={"teacher_id": region.id(TUTOR_EXT)},
+    )
     await move(api, rid, teacher, action="start")
-    await move(api, rid, teacher, action="complete", reflection="Освоила приёмы оценивания", evidence=EVIDENCE)
+    await move(api, rid, teacher, action="complete", evidence=EVIDENCE)
     auditor = as_methodologist(t["municipality"])
     r = await api.post("/api/v1/audits", json={"route_id": rid}, headers=auditor)
     assert r.status_code == 201, r.text
@@ -235,6 +243,17 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
     r = await api.post("/api/v1/mentors", json=mentor, headers=as_regional())
     assert r.status_code == 201, r.text
     mentor_id = str(r.json()["id"])
+    # The walked teacher as a candidate of the methodological active (imported), for {member_id}.
+    r = await api.post(
+        "/api/v1/active/import",
+        content=json.dumps(
+            {"rows": [{"teacher_external_id": world.teacher_ext, "subjects": "математика", "status": "кандидат"}]}
+        ),
+        headers={**as_regional(), "Content-Type": "application/json", "Idempotency-Key": "world-active"},
+    )
+    assert r.status_code == 200, r.text
+    r = await api.get("/api/v1/active/members", params={"status": "candidate"}, headers=as_regional())
+    member_id = next(str(m["id"]) for m in r.json()["items"] if str(m["teacher_id"]) == str(t["id"]))
     reservation = {
         "route_id": rid,
         "teacher_id": str(t["id"]),
@@ -250,6 +269,7 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
         {
             "resource_id": resource_id,
             "mentor_id": mentor_id,
+            "member_id": member_id,
             "mentor_teacher_id": str(mentor_teacher["id"]),
             "reservation_id": reservation_id,
             "teacher_id": str(t["id"]),
@@ -260,6 +280,7 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
             "result_id": str(next(x for x in results["items"] if str(x["teacher_id"]) == str(t["id"]))["id"]),
             "route_id": rid,
             "task_id": str(task_id),
+            "goal_id": str(goal_id),
             "audit_id": str(audit["id"]),
             "monitoring_campaign_id": str(monitoring["id"]),
             "municipality": MUN_A,
