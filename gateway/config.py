@@ -22,9 +22,11 @@ DEFAULT_ROUTES: dict[str, str] = {
     "matching": "resources",
     "reservations": "resources",
     "resource-map": "resources",
+    "active": "resources",
     # routes
     "routes": "routes",
     "exports": "routes",
+    "webhooks": "routes",
     # audit
     "audits": "audit",
     "monitoring": "audit",
