@@ -12,11 +12,13 @@ from typing import Any
 NO_NAME = ""
 EMPTY_REQUEST: dict[str, Any] = {"text": "", "interests": []}
 # Overrides that carry the teacher's own text (re-applied on regeneration, so they go too).
-PERSONAL_OVERRIDE_TARGETS = frozenset({"request"})
+# The teacher's own words about themselves: the professional request and the achievements and courses they wrote.
+PERSONAL_OVERRIDE_TARGETS = frozenset({"request", "profile"})
+PERSONAL_PROFILE_LISTS = ("achievements", "courses_last_3_years")
 
 
 def scrub_content(content: dict[str, Any]) -> dict[str, Any]:
-    """The content without the teacher's name and professional request (a copy; the rest as it was)."""
+    """The content without the teacher's name, request, achievements and courses (a copy; the rest as it was)."""
     out = copy.deepcopy(content)
     sections = out.get("sections")
     if not isinstance(sections, dict):
@@ -26,6 +28,11 @@ def scrub_content(content: dict[str, Any]) -> dict[str, Any]:
         profile["full_name"] = NO_NAME
     if "professional_request" in sections:
         sections["professional_request"] = dict(EMPTY_REQUEST)
+    professional = sections.get("professional_profile")
+    if isinstance(professional, dict):
+        for key in PERSONAL_PROFILE_LISTS:
+            if key in professional:
+                professional[key] = []
     return out
 
 

@@ -294,6 +294,20 @@ class TestRouteScrubRule:
         assert out["sections"]["goals"] == self.CONTENT["sections"]["goals"]
         assert self.CONTENT["sections"]["personal_profile"]["full_name"] == NAME  # a copy
 
+    def test_achievements_and_courses_the_teacher_wrote_go(self) -> None:
+        written = {
+            "position": "учитель",
+            "achievements": ["Победитель конкурса"],
+            "courses_last_3_years": [{"title": "К"}],
+        }
+        content = {**self.CONTENT, "sections": {**self.CONTENT["sections"], "professional_profile": written}}
+        assert scrub_content(content)["sections"]["professional_profile"] == {
+            "position": "учитель",
+            "achievements": [],
+            "courses_last_3_years": [],
+        }
+        assert scrub_overrides([{"target": "profile", "value": written}]) == []
+
     def test_overrides_with_the_teachers_text_go(self) -> None:
         kept = {"target": "task", "task_id": "t1", "field": "done", "value": True}
         assert scrub_overrides([{"target": "request", "value": {"text": REQUEST}}, kept]) == [kept]
