@@ -43,6 +43,19 @@ Analyst = Annotated[
     ),
 ]
 
+# Route statistics also answer the school deputy, within their school (the school's workspace).
+StatsReader = Annotated[
+    Principal,
+    require_roles(
+        Role.school_admin,
+        Role.municipal_methodologist,
+        Role.regional_specialist,
+        Role.admin,
+        Role.service,
+        action="просматривать статистику маршрутов: она для школы, муниципальных и региональных специалистов",
+    ),
+]
+
 Generator = Annotated[
     Principal,
     require_roles(

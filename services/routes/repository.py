@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -330,49 +330,6 @@ class RouteRepository:
             index_elements=[feed_state.c.consumer], set_={"cursor": stmt.excluded.cursor, "updated_at": func.now()}
         )
         await self.s.execute(stmt)
-
-    async def stats(
-        self, principal: Principal, municipality: str | None, date_from: date | None, date_to: date | None
-    ) -> dict[str, int]:
-        base = [scope_clause(principal)]
-        if municipality:
-            base.append(routes.c.municipality == municipality)
-        period = list(base)
-        if date_from:
-            period.append(routes.c.created_at >= date_from)
-        if date_to:
-            period.append(routes.c.created_at < date_to + timedelta(days=1))
-        q = select(
-            func.count(func.distinct(routes.c.teacher_id)).filter(*base).label("teachers_with_route"),
-            func.count().filter(*period).label("routes_created"),
-            func.count()
-            .filter(*base, routes.c.status.in_(["completed", "audited", "archived"]))
-            .label("routes_completed"),
-        ).select_from(routes)
-        r = (await self.s.execute(q)).one()
-        # A teacher completed matching courses when their completed route had a chosen course form.
-        courses = await self.s.execute(
-            text(
-                """
-                SELECT count(DISTINCT r.teacher_id) FROM routes.routes r,
-                  LATERAL jsonb_array_elements(r.content->'sections'->'goals') g,
-                  LATERAL jsonb_array_elements(g->'tasks') t,
-                  LATERAL jsonb_array_elements(t->'forms') f
-                WHERE r.id = ANY(:ids) AND t->>'chosen_resource_id' = f->>'resource_id'
-                  AND f->>'kind' = 'course' AND coalesce((t->>'done')::boolean, false)
-                """
-            ),
-            {"ids": await self._ids([*base, routes.c.status.in_(["completed", "audited", "archived"])])},
-        )
-        return {
-            "teachers_with_route": int(r.teachers_with_route or 0),
-            "routes_created": int(r.routes_created or 0),
-            "routes_completed": int(r.routes_completed or 0),
-            "teachers_completed_matching_courses": int(courses.scalar_one() or 0),
-        }
-
-    async def _ids(self, conds: list[Any]) -> list[uuid.UUID]:
-        return [r.id for r in await self.s.execute(select(routes.c.id).where(*conds))]
 
     async def outcomes(
         self, principal: Principal, municipality: str | None, after: str | None, limit: int

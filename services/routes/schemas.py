@@ -222,13 +222,6 @@ class AuditedRequest(BaseModel):
     completed_at: datetime
 
 
-class RouteStats(BaseModel):
-    teachers_with_route: int
-    routes_created: int
-    routes_completed: int
-    teachers_completed_matching_courses: int
-
-
 class Outcome(BaseModel):
     route_id: uuid.UUID
     teacher_id: uuid.UUID

@@ -24,6 +24,7 @@ from services.routes.auth import (
     RequestWriter,
     RouteOwner,
     SelfCheckScorer,
+    StatsReader,
 )
 from services.routes.content import route_view
 from services.routes.deps import Gateway, Reader, ResourceMap, RouteForChange, Settings
@@ -39,12 +40,13 @@ from services.routes.schemas import (
     RequestUpdate,
     RoutePage,
     RouteRead,
-    RouteStats,
     SelfCheckUpdate,
     TaskUpdate,
     TransitionRequest,
 )
 from services.routes.service import editing, generating, lifecycle, reading
+from services.routes.service import stats as stats_service
+from services.routes.stats_schemas import RouteStats
 from services.routes.workflow import Status
 
 router = APIRouter(prefix="/api/v1/routes", tags=["routes"], responses=problem_responses(401, 403, 422))
@@ -85,15 +87,29 @@ async def list_my_routes(principal: RouteOwner, session: DbSession) -> Response:
     return Response(dumps(await reading.own_routes(session, principal)), media_type="application/json")
 
 
-@router.get("/stats", response_model=RouteStats, summary="Counts for KPIs (scoped)")
+@router.get(
+    "/stats",
+    response_model=RouteStats,
+    summary="Route statistics in your scope: KPI counts and the school's workspace",
+    description="Counts for the KPIs, routes by status and support group, overdue control points and the tutors' "
+    "load; a school deputy gets their school's.",
+)
 async def route_stats(
-    principal: Analyst,
+    principal: StatsReader,
     session: DbSession,
     municipality: str | None = Query(default=None, max_length=32),
+    organisation: str | None = Query(default=None, max_length=32, description="One school"),
     date_from: date | None = None,
     date_to: date | None = None,
-) -> dict[str, int]:
-    return await reading.stats(session, principal, municipality, date_from, date_to)
+) -> dict[str, Any]:
+    return await stats_service.stats(
+        session,
+        principal,
+        municipality=municipality,
+        organisation=organisation,
+        date_from=date_from,
+        date_to=date_to,
+    )
 
 
 @router.get("/outcomes", response_model=OutcomePage, summary="Per-route outcomes for effectiveness analysis")

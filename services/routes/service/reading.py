@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,16 +48,6 @@ async def own_routes(session: AsyncSession, principal: Principal) -> dict[str, A
     """The calling teacher's routes (the scope of a teacher is their own)."""
     rows = await RouteRepository(session).search(principal, filters={}, overdue_on=None, after=None, limit=MAX_LIMIT)
     return {"items": rows, "next_cursor": None}
-
-
-async def stats(
-    session: AsyncSession,
-    principal: Principal,
-    municipality: str | None,
-    date_from: date | None,
-    date_to: date | None,
-) -> dict[str, int]:
-    return await RouteRepository(session).stats(principal, municipality, date_from, date_to)
 
 
 def outcome_of(row: dict[str, Any]) -> dict[str, Any]:
