@@ -165,7 +165,7 @@ async def get_route(
     # The portal's hottest read (services.routes.reader; ReadLane answers its successes before FastAPI).
     answer = await reader.read(principal, route_id, if_none_match)
     if answer is None:
-        raise NotFound("route not found", code="route-not-found")
+        raise NotFound("Маршрут не найден", code="route-not-found")
     status_code, headers, body = answer
     return Response(body, status_code=status_code, headers={k.decode(): v.decode() for k, v in headers})
 
