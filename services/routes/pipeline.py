@@ -20,6 +20,7 @@ from services.routes.generation import Alternative, MentorChoice, Snapshot, gene
 from services.routes.periods import period_key, route_period
 from services.routes.repository import RouteRepository, route_record
 from services.routes.support_groups import group_rules
+from services.routes.webhooks import events as webhook_events
 from services.routes.workflow import Status
 
 T = TypeVar("T")
@@ -313,6 +314,7 @@ async def write_plan(session: AsyncSession, plan: Plan, actor: Principal) -> Out
             await repo.add_event(r.route_id, actor, "regenerated", comment=r.comment, content_version=r.content_version)
     out.created = await repo.insert_many(plan.inserts)
     await repo.add_events(plan.events)
+    await webhook_events.routes_generated(session, [e["route_id"] for e in plan.events])
     out.timings["write_ms"] = round((time.perf_counter() - t0) * 1000)
     return out
 
