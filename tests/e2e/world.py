@@ -265,8 +265,18 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
     assert r.status_code in (200, 201), r.text
     reservation_id = str(r.json()["id"])
 
+    # A school's webhook subscription, for {webhook_id} (its receiver's name never resolves: nothing is sent).
+    r = await api.post(
+        "/api/v1/webhooks",
+        json={"url": "https://receiver.invalid/iom", "events": ["route.status_changed"]},
+        headers=as_school(t["organisation"], t["municipality"]),
+    )
+    assert r.status_code == 201, r.text
+    webhook_id = str(r.json()["id"])
+
     world.ids.update(
         {
+            "webhook_id": webhook_id,
             "resource_id": resource_id,
             "mentor_id": mentor_id,
             "member_id": member_id,
