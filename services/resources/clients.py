@@ -261,3 +261,158 @@ class RoutesClient:
             return RouteRef.model_validate(body)
         except ValidationError as e:
             raise Unavailable("the routes service answered a route of an unexpected shape") from e
+
+
+# The picture a region reports of its methodological active (issue 15 point 5) reads, acting in the region: the
+# directory's municipalities with names, the level distribution of each subject's latest results by municipality,
+# and the region's latest monitoring campaign with its municipalities' totals and bands.
+LEVELS_PATH = "/api/v1/assessment/analytics/levels"
+MONITORING_CAMPAIGNS_PATH = "/api/v1/monitoring/campaigns"
+MONITORING_SCORES_PATH = "/api/v1/monitoring/campaigns/{campaign_id}/scores"
+MONITORING_VOCABULARY_PATH = "/api/v1/monitoring/steps"
+
+
+class NamedMunicipality(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    code: str = Field(min_length=1, max_length=32)
+    name: str
+    region: str | None = None
+
+
+class LevelCount(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    group: int = Field(ge=1, le=4)
+    count: int = Field(ge=0)
+
+
+class LevelRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key: str
+    levels: list[LevelCount]
+
+
+class LevelAnswer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    rows: list[LevelRow]
+
+
+class MonitoringCampaignRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: uuid.UUID
+    title: str
+    held_on: str
+
+
+class MonitoringCampaigns(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    items: list[MonitoringCampaignRef]
+
+
+class MonitoringScore(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    municipality: str
+    total: float
+    total_percent: float
+    band: str
+
+
+class MonitoringScores(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    items: list[MonitoringScore]
+    next_cursor: str | None = None
+
+
+class MonitoringBand(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    band: str
+    label: str
+
+
+class MonitoringVocabulary(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    bands: list[MonitoringBand]
+
+
+class MonitoringPicture(BaseModel):
+    """The region's latest monitoring campaign, its scores by municipality and the bands' Russian labels."""
+
+    campaign: MonitoringCampaignRef
+    scores: dict[str, MonitoringScore]
+    band_labels: dict[str, str]
+
+
+NAMED_MUNICIPALITIES = TypeAdapter(list[NamedMunicipality])
+
+
+class SummarySources:
+    """What the active's summary reads from the assessment and audit services; each read fails on its own
+    (Unavailable), so that only its part of the summary is unavailable."""
+
+    def __init__(self, gateway: GatewayClient) -> None:
+        self.gateway = gateway
+
+    async def _get(self, path: str, region: str, params: dict[str, Any] | None = None) -> Any:
+        try:
+            return await self.gateway.json("GET", path, params=params, retries=1, region=region)
+        except UpstreamError as e:
+            raise Unavailable(f"{path} answered {e.status}") from e
+        except AppError as e:
+            raise Unavailable(f"{path} is unavailable") from e
+
+    async def municipalities(self, region: str) -> dict[str, str]:
+        """The region's municipalities from the directory: code -> name."""
+        body = await self._get(MUNICIPALITIES_PATH, region)
+        try:
+            rows = NAMED_MUNICIPALITIES.validate_python(listing_items(body))
+        except ValidationError as e:
+            raise Unavailable("the directory answered municipalities of an unexpected shape") from e
+        return {r.code: r.name for r in rows if r.region in (None, region)}
+
+    async def _levels(self, region: str, params: dict[str, Any]) -> list[LevelRow]:
+        body = await self._get(LEVELS_PATH, region, params)
+        try:
+            return LevelAnswer.model_validate(body).rows
+        except ValidationError as e:
+            raise Unavailable("the assessment service answered levels of an unexpected shape") from e
+
+    async def group_counts(self, region: str) -> dict[tuple[str, str], dict[int, int]]:
+        """Teachers per (subject, municipality) and support group, each counted once per subject with their
+        latest result: the subjects with results first, then each subject by municipality."""
+        subjects = [r.key for r in await self._levels(region, {"group_by": "subject"})]
+        out: dict[tuple[str, str], dict[int, int]] = {}
+        for subject in subjects:
+            for row in await self._levels(region, {"group_by": "municipality", "subject": subject}):
+                groups = out.setdefault((subject, row.key), {})
+                for lv in row.levels:
+                    groups[lv.group] = groups.get(lv.group, 0) + lv.count
+        return out
+
+    async def monitoring(self, region: str) -> MonitoringPicture | None:
+        """The latest monitoring campaign of the region with its scores (None when the region has none)."""
+        body = await self._get(MONITORING_CAMPAIGNS_PATH, region, {"limit": 1})
+        try:
+            campaigns = MonitoringCampaigns.model_validate(body).items
+        except ValidationError as e:
+            raise Unavailable("the audit service answered campaigns of an unexpected shape") from e
+        if not campaigns:
+            return None
+        campaign = campaigns[0]
+        scores: dict[str, MonitoringScore] = {}
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            body = await self._get(MONITORING_SCORES_PATH.format(campaign_id=campaign.id), region, params)
+            try:
+                page = MonitoringScores.model_validate(body)
+            except ValidationError as e:
+                raise Unavailable("the audit service answered scores of an unexpected shape") from e
+            scores.update({s.municipality: s for s in page.items})
+            cursor = page.next_cursor
+            if not cursor or not page.items:
+                break
+        try:
+            vocabulary = MonitoringVocabulary.model_validate(await self._get(MONITORING_VOCABULARY_PATH, region))
+        except ValidationError as e:
+            raise Unavailable("the audit service answered bands of an unexpected shape") from e
+        labels = {b.band: b.label for b in vocabulary.bands}
+        return MonitoringPicture(campaign=campaign, scores=scores, band_labels=labels)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from kit.client import GatewayClient
-from services.resources.clients import AssessmentClient, RegistryClient, RoutesClient
+from services.resources.clients import AssessmentClient, RegistryClient, RoutesClient, SummarySources
 from services.resources.config import ResourcesSettings
 
 
@@ -31,7 +31,13 @@ def get_routes(request: Request) -> RoutesClient:
     return RoutesClient(gateway)
 
 
+def get_summary_sources(request: Request) -> SummarySources:
+    gateway: GatewayClient = request.app.state.gateway
+    return SummarySources(gateway)
+
+
 Settings = Annotated[ResourcesSettings, Depends(get_settings)]
 Assessment = Annotated[AssessmentClient, Depends(get_assessment)]
 Routes = Annotated[RoutesClient, Depends(get_routes)]
 Registry = Annotated[RegistryClient, Depends(get_registry)]
+Sources = Annotated[SummarySources, Depends(get_summary_sources)]
