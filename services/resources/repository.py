@@ -1,4 +1,7 @@
-"""Every query of the resources service."""
+"""Every query of the resources service.
+
+Longer than 600 lines: one repository class per table of the service (resources, mentors, reservations,
+neighbours), kept together so every query of the service is in one place."""
 
 from __future__ import annotations
 

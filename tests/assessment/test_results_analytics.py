@@ -188,6 +188,9 @@ class TestAnalytics:
             "meets_target": True,
             "registered_teachers": 5,
             "share_assessed": 80.0,
+            "young_teachers": 0,
+            "birth_year_known": 0,
+            "young_teacher_ids": None,
         }
         old = (await api.get("/api/v1/assessment/analytics/kpi", params={"year": 2025}, headers=as_regional())).json()
         assert (old["share_basic_or_higher"], old["meets_target"]) == (50.0, False)
