@@ -9,13 +9,16 @@ same loopback-only, bounded load generator (wrk when installed, else a Python on
 process; LOADGEN=python forces it):
 
 1. baseline: GET /hello of the hello-world app;
-2. portal read alone: GET /api/v1/routes/{id} through the gateway, random routes of the region;
+2. each ordinary single-object read alone, through the gateway (the service's token, random objects):
+   GET /api/v1/teachers/{id}, /resources/{id}, /routes/{id} and /audits/{id};
 3. the mix, all at once: portal reads of routes (by id, with the school portal's service token) and
    teachers' own routes (GET /api/v1/routes/mine, each request a random teacher's token), dashboard
    analytics (levels, deficits, dynamics, KPI by municipality) and uploads (a 50-row CSV of results,
    one after another, each with its own Idempotency-Key).
 
-Prints requests/s, p50/p95/p99 and errors of each; goal: (2) at least 0.25 of (1), no errors.
+Prints the load generator, requests/s, p50/p95/p99 and errors of each; goal: each read of (2) at least
+0.25 of (1), no errors. `--no-mix` skips (3); `--profile DIR` samples the gateway and the services with
+py-spy (when installed) while each read of (2) runs and writes their busiest functions to DIR.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import textwrap
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +243,77 @@ class Region:
     municipalities: list[str]
     campaign: str
     upload_bodies: list[bytes]
+    resource_ids: list[str] = field(default_factory=list)
+    audit_ids: list[str] = field(default_factory=list)
+
+
+RESOURCE = {
+    "kind": "course",
+    "learning_type": "formal",
+    "mode": "online",
+    "subjects": ["mathematics"],
+    "competencies": ["M3"],
+    "levels": [1, 2],
+    "capacity": 30,
+    "hours": 72,
+    "provider": "ЦНППМ",
+    "municipalities": [],
+}
+
+
+async def _move(api: httpx.AsyncClient, route_id: str, headers: dict[str, str], **body: Any) -> None:
+    got = await api.get(f"/api/v1/routes/{route_id}", headers=auth(Role.service, region=REGION))
+    r = await api.post(
+        f"/api/v1/routes/{route_id}/transitions", json=body, headers={**headers, "If-Match": got.headers["etag"]}
+    )
+    assert r.status_code == 200, (body, r.text)
+
+
+async def _audit_one(api: httpx.AsyncClient, route: dict[str, Any], tutor: str) -> str:
+    """Walk one route to `completed` as the regulation does and start its audit; the audit's id."""
+    rid, mun, org = str(route["id"]), route["municipality"], route["organisation"]
+    teacher = auth(Role.teacher, region=REGION, municipality=mun, organisation=org, teacher_id=str(route["teacher_id"]))
+    regional = auth(Role.regional_specialist, region=REGION)
+    methodologist = auth(Role.municipal_methodologist, region=REGION, municipality=mun)
+    await _move(api, rid, regional, action="recommend")
+    await _move(api, rid, regional, action="send_to_municipality")
+    await _move(api, rid, methodologist, action="agree_with_school")
+    school = auth(Role.school_admin, region=REGION, municipality=mun, organisation=org)
+    await _move(api, rid, school, action="approve", tutor={"teacher_id": tutor})
+    await _move(api, rid, teacher, action="start")
+    evidence = [{"title": "Сценарий урока", "url": "https://school.example/f/1"}]
+    await _move(api, rid, teacher, action="complete", evidence=evidence)
+    r = await api.post("/api/v1/audits", json={"route_id": rid}, headers=methodologist)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def load_single_reads(gateway: str, region: Region, *, resources: int, audits: int) -> None:
+    """Resources of the region and audits of completed routes, for the single-object reads."""
+    regional = auth(Role.regional_specialist, region=REGION)
+    by_id = {str(t["id"]): t for t in region.teachers}
+    async with httpx.AsyncClient(base_url=gateway, timeout=120) as api:
+        for k in range(resources):
+            body = {**RESOURCE, "title": f"Формирующее оценивание на уроках математики, поток {k + 1}"}
+            r = await api.post("/api/v1/resources", json=body, headers=regional)
+            assert r.status_code == 201, r.text
+            region.resource_ids.append(str(r.json()["id"]))
+        svc = auth(Role.service, region=REGION)
+        for rid in region.route_ids:
+            if len(region.audit_ids) >= audits:
+                break
+            route = (await api.get(f"/api/v1/routes/{rid}", headers=svc)).json()
+            tutor = next(
+                (
+                    t
+                    for t in region.teachers
+                    if t["organisation"] == route["organisation"] and str(t["id"]) != str(route["teacher_id"])
+                ),
+                None,
+            )
+            if tutor is None or str(route["teacher_id"]) not in by_id:
+                continue
+            region.audit_ids.append(await _audit_one(api, route, str(tutor["id"])))
 
 
 async def load_region(gateway: str, teachers: int, admin_url: str) -> Region:
@@ -353,6 +427,65 @@ def route_targets(region: Region, n: int = 500) -> list[Target]:
     return [Target("GET", f"/api/v1/routes/{rid}", h) for rid in region.route_ids[:n]]
 
 
+def single_read_targets(region: Region, n: int = 500) -> dict[str, list[Target]]:
+    """The ordinary single-object reads, each over random objects of the region (the service's token)."""
+    h = auth(Role.service, region=REGION, ttl=3600)
+    return {
+        "GET /teachers/{id}": [Target("GET", f"/api/v1/teachers/{t['id']}", h) for t in region.teachers[:n]],
+        "GET /resources/{id}": [Target("GET", f"/api/v1/resources/{i}", h) for i in region.resource_ids[:n]],
+        "GET /routes/{id}": [Target("GET", f"/api/v1/routes/{i}", h) for i in region.route_ids[:n]],
+        "GET /audits/{id}": [Target("GET", f"/api/v1/audits/{i}", h) for i in region.audit_ids[:n]],
+    }
+
+
+class Profiler:
+    """py-spy sampling the gateway and the services while a run goes (when py-spy is installed)."""
+
+    def __init__(self, out: Path | None, pids: dict[str, int]) -> None:
+        self.out = out
+        self.pids = pids
+        self.spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if out is not None and not Path(self.spy).exists():
+            print("py-spy is not installed: no profile")
+            self.out = None
+
+    def start(self, name: str, seconds: float) -> list[subprocess.Popen[bytes]]:
+        if self.out is None:
+            return []
+        self.out.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^a-z]+", "-", name.lower()).strip("-")
+        return [
+            subprocess.Popen(
+                [
+                    self.spy,
+                    "record",
+                    "-p",
+                    str(pid),
+                    "-d",
+                    str(max(1, round(seconds))),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(self.out / f"{slug}.{proc}.txt"),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for proc, pid in self.pids.items()
+        ]
+
+    @staticmethod
+    def wait(spies: list[subprocess.Popen[bytes]]) -> None:
+        for p in spies:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def mine_targets(region: Region, n: int = 300) -> list[Target]:
     out = []
     for t in region.teachers[:n]:
@@ -393,6 +526,10 @@ def main() -> None:
     ap.add_argument("--teachers", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--resources", type=int, default=200, help="resources made for GET /resources/{id}")
+    ap.add_argument("--audits", type=int, default=20, help="routes walked to an audit for GET /audits/{id}")
+    ap.add_argument("--mix", action=argparse.BooleanOptionalAction, default=True, help="run the mix after the reads")
+    ap.add_argument("--profile", type=Path, default=None, help="py-spy samples of each read run go here")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="iom-load-"))
     hello, hello_base = start_hello(tmp)
@@ -403,21 +540,44 @@ def main() -> None:
             try:
                 t0 = time.monotonic()
                 region = asyncio.run(load_region(st.gateway, args.teachers, admin_url))
+                asyncio.run(load_single_reads(st.gateway, region, resources=args.resources, audits=args.audits))
                 print(
                     f"region: {len(region.teachers)} teachers, {len(region.route_ids)} routes, "
-                    f"{len(region.municipalities)} municipalities (loaded in {time.monotonic() - t0:.0f}s)"
+                    f"{len(region.municipalities)} municipalities, {len(region.resource_ids)} resources, "
+                    f"{len(region.audit_ids)} audits (loaded in {time.monotonic() - t0:.0f}s)"
                 )
                 gen = "wrk" if shutil.which("wrk") and os.environ.get("LOADGEN", "wrk") == "wrk" else "python"
                 print(f"load generator: {gen}, {args.connections} connections, {args.seconds:g}s runs, loopback only\n")
                 routes = route_targets(region)
+                reads = single_read_targets(region)
                 hello_t = [Target("GET", "/hello", {})]
                 drive(hello_base, hello_t, seconds=1, connections=args.connections)  # warm-up
-                drive(st.gateway, routes, seconds=1, connections=args.connections)
+                for targets in reads.values():
+                    drive(st.gateway, targets, seconds=1, connections=args.connections)
                 base = drive(hello_base, hello_t, seconds=args.seconds, connections=args.connections)
                 print(f"  baseline hello-world          {base.summary()}")
-                alone = drive(st.gateway, routes, seconds=args.seconds, connections=args.connections)
-                print(f"  GET route via gateway, alone  {alone.summary()}")
-                ratio = alone.rps / base.rps if base.rps else 0.0
+                profiler = Profiler(args.profile, {n: p.pid for n, p in st.procs.items()})
+                ratios: dict[str, float] = {}
+                alone_errors = 0
+                for name, targets in reads.items():
+                    spies = profiler.start(name, args.seconds)
+                    alone = drive(st.gateway, targets, seconds=args.seconds, connections=args.connections)
+                    profiler.wait(spies)
+                    ratios[name] = alone.rps / base.rps if base.rps else 0.0
+                    alone_errors += alone.errors
+                    print(f"  {name + ' via gateway':30s}{alone.summary()}  ratio {ratios[name]:.2f}")
+                ratio = min(ratios.values())
+                if not args.mix:
+                    print(f"\nload generator: {gen}")
+                    for name, r in ratios.items():
+                        print(f"ratio {name} via gateway / hello-world baseline = {r:.2f}  (goal >= 0.25)")
+                    print(f"errors: {alone_errors}  (goal 0)")
+                    summary = {"generator": gen, "baseline_rps": round(base.rps), "errors": alone_errors}
+                    summary.update({k: round(v, 3) for k, v in ratios.items()})
+                    print(json.dumps(summary, ensure_ascii=False))
+                    if ratio < 0.25 or alone_errors:
+                        sys.exit(1)
+                    return
 
                 print("\nthe mix, all at once:")
                 mixes: dict[str, Any] = {}
@@ -451,17 +611,15 @@ def main() -> None:
                     conns = f"({plan[name][1]} conn)" if name in plan else "(1 client)"
                     print(f"  {name:30s} {conns:9s} {mixes[name].summary()}")
                 total = sum(m.rps for k, m in mixes.items() if k in plan)
-                errors = alone.errors + sum(m.errors for m in mixes.values())
+                errors = alone_errors + sum(m.errors for m in mixes.values())
                 print(f"\nmix total {total:.0f} req/s of reads + {mixes['POST results (uploads)'].done} uploads")
-                print(f"ratio GET route via gateway / hello-world baseline = {ratio:.2f}  (goal >= 0.25)")
+                print(f"load generator: {gen}")
+                for name, r in ratios.items():
+                    print(f"ratio {name} via gateway / hello-world baseline = {r:.2f}  (goal >= 0.25)")
                 print(f"errors: {errors}  (goal 0)")
-                summary = {
-                    "baseline_rps": round(base.rps),
-                    "route_rps": round(alone.rps),
-                    "ratio": round(ratio, 3),
-                    "errors": errors,
-                }
-                print(json.dumps(summary))
+                summary = {"generator": gen, "baseline_rps": round(base.rps), "errors": errors}
+                summary.update({k: round(v, 3) for k, v in ratios.items()})
+                print(json.dumps(summary, ensure_ascii=False))
                 if ratio < 0.25 or errors:
                     sys.exit(1)
             finally:

@@ -14,11 +14,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp
 
 from kit.auth import TokenCodec
-from kit.db import make_engine, make_sessionmaker, ping, role_url
+from kit.db import make_engine, make_read_pool, make_sessionmaker, ping, role_url
 from kit.errors import Problem, install_error_handlers, problem_response, status_title
+from kit.hotread import FastLane, HotRead
 from kit.logging import configure_logging
 from kit.middleware import Metrics, RequestContextMiddleware, prefix_limits
 from kit.settings import CommonSettings, ServiceSettings
@@ -97,13 +97,14 @@ def create_service_app(
     on_shutdown: Sequence[Hook] = (),
     body_limits: dict[str, int] | None = None,
     version: str = "1.0.0",
-    fast_lane: Callable[[FastAPI], ASGIApp] | None = None,
+    hot_reads: Sequence[HotRead] = (),
 ) -> Any:
     """Return the service as an ASGI app (middleware-wrapped); the FastAPI app is `.app` (`.app.app`
-    behind a fast lane).
+    behind the fast lane).
 
-    `fast_lane` wraps the FastAPI app inside the request context (request id, metrics, access log):
-    an ASGI app that answers a hot request's success itself and hands everything else to FastAPI."""
+    `hot_reads` (kit.hotread) are answered by a `FastLane` inside the request context (request id,
+    metrics, access log) on a plain asyncpg pool, `app.state.read_pool` (opened before `on_startup`);
+    whatever the lane does not answer goes to the documented FastAPI endpoint."""
     common = common or CommonSettings()
     configure_logging(settings.name, common.log_level, common.log_format)
 
@@ -117,6 +118,10 @@ def create_service_app(
         )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        if hot_reads:
+            app.state.read_pool = await make_read_pool(
+                service_database_url(common, settings), size=settings.db_pool_size, application_name=settings.name
+            )
         for hook in on_startup:
             await hook(app)
         tune_gc()
@@ -125,6 +130,8 @@ def create_service_app(
         finally:
             for hook in on_shutdown:
                 await hook(app)
+            if hot_reads:
+                await app.state.read_pool.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -154,7 +161,7 @@ def create_service_app(
         app.include_router(r)
     add_problem_schema(app)
     return RequestContextMiddleware(
-        fast_lane(app) if fast_lane is not None else app,
+        FastLane(app, hot_reads) if hot_reads else app,
         metrics=app.state.metrics,
         limit_for=prefix_limits(settings.max_body_bytes or common.max_body_bytes, body_limits),
     )

@@ -218,4 +218,5 @@ def require_roles(*roles: Role, action: str = "выполнять это дей�
             raise Forbidden(f"Ваша роль «{ROLE_LABELS[principal.role]}» не позволяет {action}", code="role-forbidden")
         return principal
 
+    check.allowed_roles = allowed  # type: ignore[attr-defined]  # read by kit.hotread (the same rule)
     return Depends(check)

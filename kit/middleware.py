@@ -35,6 +35,9 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        self.fast_reads = Counter(
+            "http_fast_reads_total", "Reads answered by the fast lane (kit.hotread)", ["route"], registry=self.registry
+        )
 
 
 def prefix_limits(default: int, by_prefix: dict[str, int] | None = None) -> Callable[[str], int]:

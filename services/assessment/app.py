@@ -15,6 +15,7 @@ from services.assessment.api import (
     teachers,
 )
 from services.assessment.config import AssessmentSettings
+from services.assessment.hot_reads import hot_reads
 
 # Only the results upload takes large bodies (it streams them to disk and applies its own limits).
 RESULTS_UPLOAD_PATH = re.compile(r"^/api/v1/campaigns/[^/]+/results/?$")
@@ -27,6 +28,7 @@ def create_app(settings: AssessmentSettings | None = None) -> Any:
         title="IOM assessment service",
         description="Teacher registry, competency frameworks, assessment campaigns and results, levels, "
         "explained deficits, analytics and the change feed of results.",
+        hot_reads=hot_reads(),
         routers=[
             directory.router,
             teachers.router,

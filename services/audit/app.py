@@ -9,6 +9,7 @@ from kit.client import GatewayClient
 from services.audit.api import audits, checklists, effectiveness, kpi, monitoring
 from services.audit.clients import MunicipalityDirectory, Upstream
 from services.audit.config import AuditSettings
+from services.audit.hot_reads import hot_reads
 from services.audit.outbox import RouteOutbox
 
 
@@ -34,6 +35,7 @@ def create_app(settings: AuditSettings | None = None) -> Any:
         title="IOM audit service",
         description="Route audit, monitoring of municipalities, checklists of municipal documents, KPIs and "
         "effectiveness of measures.",
+        hot_reads=hot_reads(),
         routers=[audits.router, monitoring.router, checklists.router, kpi.router, effectiveness.router],
         on_startup=[start_delivery],
         on_shutdown=[stop_delivery],

@@ -48,6 +48,16 @@ def _date_bounds(col: Any, date_from: date | None, date_to: date | None) -> list
     return conds
 
 
+def reviews_query(audit_id: Any) -> Select[Any]:
+    """An audit's reviews in the order they were first written (also the hot read's, services.audit.hot_reads)."""
+    return select(audit_reviews).where(audit_reviews.c.audit_id == audit_id).order_by(audit_reviews.c.id)
+
+
+def delivery_query(audit_id: Any) -> Select[Any]:
+    """The delivery of an audit's news to the routes service (its outbox row)."""
+    return select(route_outbox).where(route_outbox.c.audit_id == audit_id)
+
+
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -120,8 +130,7 @@ class AuditRepository:
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
     async def reviews(self, audit_id: uuid.UUID) -> list[dict[str, Any]]:
-        q = select(audit_reviews).where(audit_reviews.c.audit_id == audit_id).order_by(audit_reviews.c.id)
-        return [dict(r._mapping) for r in await self.s.execute(q)]
+        return [dict(r._mapping) for r in await self.s.execute(reviews_query(audit_id))]
 
     async def upsert_review(self, values: dict[str, Any]) -> None:
         stmt = pg_insert(audit_reviews).values(**values)
@@ -147,7 +156,7 @@ class AuditRepository:
         return int(r.version) if r else None
 
     async def delivery(self, audit_id: uuid.UUID) -> dict[str, Any] | None:
-        r = (await self.s.execute(select(route_outbox).where(route_outbox.c.audit_id == audit_id))).first()
+        r = (await self.s.execute(delivery_query(audit_id))).first()
         return dict(r._mapping) if r else None
 
     async def add_outbox(self, audit_id: uuid.UUID, route_id: uuid.UUID, payload: dict[str, Any]) -> None:

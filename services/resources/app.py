@@ -10,6 +10,7 @@ from kit.client import GatewayClient
 from kit.settings import CommonSettings
 from services.resources.api import active, assignments, matching, mentors, reservations, resource_map, resources
 from services.resources.config import ResourcesSettings
+from services.resources.hot_reads import hot_reads
 
 
 def create_app(settings: ResourcesSettings | None = None) -> Any:
@@ -28,6 +29,7 @@ def create_app(settings: ResourcesSettings | None = None) -> Any:
         title="IOM resources service",
         description="The resource map: courses, projects, events, mentors, communities; matching, reservations, "
         "mentor assignment and coverage.",
+        hot_reads=hot_reads(),
         routers=[
             resources.router,
             assignments.router,

@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from kit.app import create_service_app, service_database_url
+from kit.app import create_service_app
 from kit.client import GatewayClient
-from kit.db import make_read_pool
+from kit.hotread import operation_of
 from services.routes.api import authoring as authoring_api
 from services.routes.api import exports as exports_api
 from services.routes.api import routes as routes_api
@@ -18,7 +18,7 @@ from services.routes.api import webhooks as webhooks_api
 from services.routes.clients import ResourceMapClient
 from services.routes.config import RoutesSettings
 from services.routes.feed import FeedConsumer
-from services.routes.reader import ReadLane, RouteReader
+from services.routes.reader import RouteRead, RouteReader
 from services.routes.webhooks.worker import DeliveryWorker
 
 
@@ -30,10 +30,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
         app.state.gateway_client = client
         app.state.resource_map = ResourceMapClient(client, ttl=settings.match_cache_seconds)
         app.state.feed = FeedConsumer.of_service(app.state.sessionmaker, client, app.state.resource_map, settings)
-        pool = await make_read_pool(
-            service_database_url(app.state.common, settings), size=settings.db_pool_size, application_name=settings.name
-        )
-        app.state.route_reader = RouteReader(pool)
+        app.state.route_reader = RouteReader(app.state.read_pool)
         app.state.feed_task = asyncio.create_task(app.state.feed.run()) if settings.feed_enabled else None
         app.state.webhooks = DeliveryWorker(app.state.sessionmaker, settings)
         if settings.webhooks_enabled:
@@ -47,7 +44,6 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
                 await task
         await app.state.webhooks.stop()
         await app.state.gateway_client.aclose()
-        await app.state.route_reader.pool.close()
 
     return create_service_app(
         settings=settings,
@@ -56,5 +52,5 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
         routers=[authoring_api.router, routes_api.router, exports_api.router, webhooks_api.router],
         on_startup=[start],
         on_shutdown=[stop],
-        fast_lane=lambda app: ReadLane(app, routes_api.get_route_operation()),
+        hot_reads=[RouteRead(operation_of(routes_api.router, routes_api.get_route))],
     )

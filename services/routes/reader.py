@@ -6,7 +6,8 @@ back as their UTF-8 bytes and go into the response as is (orjson.Fragment), and 
 only thing computed from the content, is kept per row version: PostgreSQL gives every stored version
 of a row a new `xmin`, so (id, xmin) names exactly the content and manual scores it was computed
 from. The answer is the document the ORM path produced, key for key (JSONB's text keeps its own
-spacing). `ReadLane` answers the successes without FastAPI's routing and dependency layers.
+spacing). `RouteRead` answers the successes on kit's fast lane, without FastAPI's routing and dependency
+layers.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import Any
 
 import asyncpg
 import orjson
-from fastapi import FastAPI
 from sqlalchemy.dialects.postgresql import JSONB
-from starlette.routing import BaseRoute
-from starlette.types import Receive, Scope, Send
+from starlette.datastructures import State
 
 from kit.auth import Principal
+from kit.hotread import Answer, HotRead
 from kit.jsonutil import dumps
 from kit.versioning import etag, not_modified
 from services.routes.content import HIDDEN_COLUMNS
@@ -32,8 +32,6 @@ from services.routes.selfcheck import evaluate
 from services.routes.tutors import is_tutor
 from services.routes.workflow import Status, allowed_actions
 
-# The answer to a read: status, headers, body (what both the lane and the FastAPI endpoint send).
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 JSON_COLUMNS = frozenset(c.name for c in routes.c if isinstance(c.type, JSONB))
 
 
@@ -113,52 +111,12 @@ class RouteReader:
         )
 
 
-class ReadLane:
-    """GET /api/v1/routes/{id} answered without FastAPI's routing, dependency and response layers.
+class RouteRead(HotRead):
+    """GET /api/v1/routes/{id} on the fast lane (kit.hotread): the very reader the documented endpoint uses,
+    with its self-check cache and 304 on If-None-Match."""
 
-    It answers only what succeeds (200, or 304 on If-None-Match) for a Bearer token and a well-formed
-    id, with the very reader the documented endpoint uses. Everything else — another path, no or a bad
-    token, a read-only key on a write, a malformed id, a route absent or out of scope, a database error —
-    goes to the FastAPI app, which answers it (and its errors) as documented. Request id, metrics and
-    the access log stay around it (kit.app)."""
-
-    PREFIX = "/api/v1/routes/"
-
-    def __init__(self, app: FastAPI, route: BaseRoute) -> None:
-        self.app = app
-        self.route = route  # the documented operation, named in metrics and the access log
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] == "http" and scope["method"] == "GET" and path.startswith(self.PREFIX):
-            answer = await self._answer(scope, path[len(self.PREFIX) :])
-            if answer is not None:
-                status, headers, body = answer
-                scope["route"] = self.route
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
-
-    async def _answer(self, scope: Scope, rest: str) -> Answer | None:
-        if len(rest) != 36:
-            return None
-        try:
-            route_id = uuid.UUID(rest)
-        except ValueError:
-            return None
-        auth = if_none_match = None
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                auth = v
-            elif k == b"if-none-match":
-                if_none_match = v.decode("latin-1")
-        if auth is None or auth[:7].lower() != b"bearer ":
-            return None
-        state = self.app.state
-        try:
-            principal = state.token_codec.decode(auth[7:].decode("latin-1").strip())
-            answer: Answer | None = await state.route_reader.read(principal, route_id, if_none_match)
-        except Exception:  # the documented endpoint answers it (401, 503, ...) and logs what it must
-            return None
-        return answer
+    async def read(
+        self, state: State, principal: Principal, object_id: uuid.UUID, if_none_match: str | None
+    ) -> Answer | None:
+        reader: RouteReader = state.route_reader
+        return await reader.read(principal, object_id, if_none_match)

@@ -111,7 +111,13 @@ def _review_json(r: dict[str, Any]) -> dict[str, Any]:
 
 async def audit_view(repo: AuditRepository, row: dict[str, Any], rules: GroupRules) -> dict[str, Any]:
     """An audit as AuditRead shows it: the pre-fill, the reviews, what is still required, the delivery."""
-    review_rows = await repo.reviews(row["id"])
+    return view_of(row, await repo.reviews(row["id"]), await repo.delivery(row["id"]), rules)
+
+
+def view_of(
+    row: dict[str, Any], review_rows: list[dict[str, Any]], delivery: dict[str, Any] | None, rules: GroupRules
+) -> dict[str, Any]:
+    """The audit's view from its row, its reviews and its delivery row (the hot read uses it too)."""
     labels = _labels()
     req = requirement(Procedure(row["procedure"]), _reviews(review_rows), row["self_check_scores"], rules)
     final = row["final_scores"]
@@ -129,7 +135,7 @@ async def audit_view(repo: AuditRepository, row: dict[str, Any], rules: GroupRul
         "criteria": (
             [{"number": i + 1, "label": labels[i + 1], "score": s} for i, s in enumerate(final)] if final else None
         ),
-        "delivery": _delivery(await repo.delivery(row["id"])),
+        "delivery": _delivery(delivery),
     }
 
 
