@@ -64,3 +64,10 @@ ActiveKeeper = Annotated[
     Principal,
     require_roles(*_REGIONAL, action="вести региональный методический актив (его ведёт региональный центр)"),
 ]
+# The picture a region reports of its active (issue 15 point 5) is the regional roles'.
+ActiveReporter = Annotated[
+    Principal,
+    require_roles(
+        *_REGIONAL, action="просматривать сводку по методическому активу региона: она для регионального центра"
+    ),
+]
