@@ -47,3 +47,22 @@ STATUS_WORDS = _words(DATA["statuses"])
 BASIS_WORDS = _words(DATA["bases"])
 assert set(STATUS_LABELS_RU) == {s.value for s in ActiveStatus}, "data/active.json statuses and ActiveStatus differ"
 assert set(BASIS_LABELS_RU) == {b.value for b in BasisKind}, "data/active.json bases and BasisKind differ"
+
+
+class ExpertDuty(enum.StrEnum):
+    extended_answers = "extended_answers"  # проверка развёрнутых ответов участников оценки
+    contest_works = "contest_works"  # экспертиза конкурсных работ
+    regional_practices = "regional_practices"  # отбор эффективных региональных практик
+
+
+class EnrolmentStatus(enum.StrEnum):
+    enrolled = "enrolled"  # зачислен
+    completed = "completed"  # завершил обучение
+
+
+DUTIES: dict[str, dict[str, Any]] = {k: v for k, v in DATA["expert_duties"].items() if not k.startswith("_")}
+DUTY_LABELS_RU: dict[str, str] = {k: v["label_ru"] for k, v in DUTIES.items()}
+ENROLMENT_LABELS_RU: dict[str, str] = {k: v["label_ru"] for k, v in DATA["training"]["statuses"].items()}
+TRAINING_KINDS: frozenset[str] = frozenset(DATA["training"]["resource_kinds"])
+assert set(DUTIES) == {d.value for d in ExpertDuty}, "data/active.json expert_duties and ExpertDuty differ"
+assert set(ENROLMENT_LABELS_RU) == {s.value for s in EnrolmentStatus}, "data/active.json training statuses differ"

@@ -144,6 +144,51 @@ active_member_events = Table(
     Index("ix_active_member_events_member_id", "member_id", "id"),
 )
 
+# Expert work of members (issue 15 point 6): a duty (data/active.json "expert_duties") in a subject for a period
+# with a load; `schools` are the schools whose works the member checks (never their own).
+active_expert_assignments = Table(
+    "active_expert_assignments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    Column("region", String(32), nullable=False),
+    Column("member_id", UUID(as_uuid=True), ForeignKey("active_members.id", ondelete="CASCADE"), nullable=False),
+    Column("duty", String(32), nullable=False),
+    Column("subject", String(32), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("load", Integer, nullable=False),
+    Column("schools", ARRAY(String(32)), nullable=False, server_default=text("'{}'")),
+    Column("note", Text, nullable=True),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("ends_on >= starts_on", name="period_ordered"),
+    CheckConstraint("load > 0", name="load_positive"),
+    Index("ix_active_expert_assignments_member_id", "member_id", "id"),
+    Index("ix_active_expert_assignments_region_starts", "region", "starts_on", "id"),
+)
+
+# Training of members and candidates (issue 15 point 7): an enrolment in a course of the resource map.
+active_enrolments = Table(
+    "active_enrolments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    Column("region", String(32), nullable=False),
+    Column("member_id", UUID(as_uuid=True), ForeignKey("active_members.id", ondelete="CASCADE"), nullable=False),
+    Column("resource_id", UUID(as_uuid=True), ForeignKey("resources.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("enrolled_on", Date, nullable=False),
+    Column("completed_on", Date, nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("member_id", "resource_id"),
+    CheckConstraint("status IN ('enrolled', 'completed')", name="status_known"),
+    CheckConstraint("(status = 'completed') = (completed_on IS NOT NULL)", name="completed_dated"),
+    Index("ix_active_enrolments_resource_id", "resource_id"),
+    Index("ix_active_enrolments_region_enrolled", "region", "enrolled_on", "id"),
+)
+
 mentors = Table(
     "mentors",
     metadata,

@@ -24,6 +24,7 @@ from services.resources.active_schemas import (
     RemovalCreate,
 )
 from services.resources.active_vocab import ActiveStatus, BasisKind
+from services.resources.api import active_work
 from services.resources.api.import_media import IMPORT_MEDIA
 from services.resources.auth import ActiveKeeper
 from services.resources.deps import Registry, Settings
@@ -165,3 +166,7 @@ async def import_members(
 ) -> Response:
     upload = ImportRequest(await request.body(), request.headers.get("content-type"), mode, idempotency_key)
     return await active_import.import_members(session, principal, settings, registry, upload)
+
+
+# The summary for the region, expert work and training (issue 15, points 5-7) under the same prefix and tag.
+router.include_router(active_work.router)
