@@ -36,6 +36,27 @@ def _formats(value: str) -> list[str]:
     return [f for f in FORMATS if f in chosen]
 
 
+def _shard(value: str) -> Any:
+    from services.routes.exports.shards import Shard
+
+    try:
+        return Shard.parse(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _chosen_shard(args: argparse.Namespace) -> Any:
+    from services.routes.exports.shards import Shard
+
+    if args.shard_from_env is None:
+        return args.shard
+    try:
+        return Shard.from_env(args.shard_from_env)
+    except ValueError as e:
+        print(f"export refused: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
 def _extra(sub: Any, handlers: dict[str, Any]) -> None:
     p = sub.add_parser(
         "export",
@@ -52,6 +73,20 @@ def _extra(sub: Any, handlers: dict[str, Any]) -> None:
         metavar="N",
         help="processes sharing the municipalities (default: 2 where there are 2 cores; the files are the "
         "same for any N)",
+    )
+    shards = p.add_mutually_exclusive_group()
+    shards.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="i/N",
+        help="write only shard i of N (by municipality); N shards run at the same time give the files and "
+        "records of one run, the last one done writes the region workbooks",
+    )
+    shards.add_argument(
+        "--shard-from-env",
+        type=int,
+        metavar="N",
+        help="shard JOB_COMPLETION_INDEX of N (the index Kubernetes gives each pod of an Indexed Job)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     handlers["export"] = lambda args: asyncio.run(_export(args))
@@ -72,6 +107,7 @@ async def _export(args: argparse.Namespace) -> None:
     from services.routes.exports.job import ExportBusy, ExportRefused, run_export
     from services.routes.exports.names import DirectoryUnavailable
 
+    shard = _chosen_shard(args)
     settings = RoutesSettings()
     engine = make_engine(
         service_database_url(CommonSettings(), settings),
@@ -88,6 +124,7 @@ async def _export(args: argparse.Namespace) -> None:
             args.formats,
             workers=args.workers,
             show_progress=not args.quiet,
+            shard=shard,
         )
     except (ExportBusy, DirectoryUnavailable) as e:  # try again later
         print(f"export refused: {e}", file=sys.stderr)
