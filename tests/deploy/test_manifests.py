@@ -77,6 +77,21 @@ def client_connections(process: str, env: dict[str, str]) -> int:
     return size + overflow + (size if process == "routes" else 0)
 
 
+def export_shards(command: list[str]) -> int:
+    """N of `--shard-from-env N` in the export's command (1 when it does not shard)."""
+    return int(command[command.index("--shard-from-env") + 1]) if "--shard-from-env" in command else 1
+
+
+def k8s_direct_connections(objects: dict[tuple[str, str], Any]) -> int:
+    """Connections past the pooler in Kubernetes: the migration's 1, and per export shard (all at once) its
+    engine's 2 plus 1 per extra --workers process."""
+    (cron,) = [o for (kind, _), o in objects.items() if kind == "CronJob"]
+    (c,) = pod_spec(cron)["containers"]
+    command = c["command"]
+    workers = int(command[command.index("--workers") + 1]) if "--workers" in command else 2
+    return 1 + export_shards(command) * (2 + workers - 1)
+
+
 def _ini(path: Path) -> dict[str, str]:
     """The [pgbouncer] section of a PgBouncer configuration."""
     import configparser
@@ -404,8 +419,43 @@ class TestKubernetes:
         assert cron["spec"]["schedule"] == "0 3 1 * *"
         assert cron["spec"]["concurrencyPolicy"] == "Forbid"
         (c,) = pod_spec(cron)["containers"]
-        assert c["command"] == EXPORT
+        assert c["command"][: len(EXPORT)] == EXPORT
         assert "ROUTES_DB_PASSWORD" in {e["name"] for e in c["env"]}
+
+    def test_monthly_export_runs_as_an_indexed_job_of_its_shards(self, objects: dict[tuple[str, str], Any]) -> None:
+        """Issue 16, point 2: N pods at once, each JOB_COMPLETION_INDEX of N (`--shard-from-env N`)."""
+        (cron,) = of_kind(objects, "CronJob").values()
+        job = cron["spec"]["jobTemplate"]["spec"]
+        (c,) = pod_spec(cron)["containers"]
+        shards = export_shards(c["command"])
+        assert shards > 1
+        assert job["completionMode"] == "Indexed"
+        assert job["completions"] == job["parallelism"] == shards
+        assert "JOB_COMPLETION_INDEX" not in {e["name"] for e in c["env"]}  # Kubernetes sets it
+
+    def test_postgres_cluster_is_a_primary_and_a_replica_with_backups(
+        self, objects: dict[tuple[str, str], Any]
+    ) -> None:
+        """Issue 16, point 3: a CloudNativePG Cluster, backed up every night with its WAL archived."""
+        (cluster,) = of_kind(objects, "Cluster").values()
+        assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
+        assert cluster["spec"]["instances"] == 2
+        store = cluster["spec"]["backup"]["barmanObjectStore"]
+        assert store["destinationPath"].startswith("s3://") and cluster["spec"]["backup"]["retentionPolicy"]
+        secrets = {n: set(s["stringData"]) for n, s in of_kind(objects, "Secret").items()}
+        for ref in store["s3Credentials"].values():
+            assert ref["key"] in secrets[ref["name"]]
+        (scheduled,) = of_kind(objects, "ScheduledBackup").values()
+        assert scheduled["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+        assert scheduled["spec"]["method"] == "barmanObjectStore"
+        assert len(scheduled["spec"]["schedule"].split()) == 6  # CloudNativePG's cron has seconds first
+        superuser = cluster["spec"]["superuserSecret"]["name"]
+        assert cluster["spec"]["enableSuperuserAccess"] is True and {"username", "password"} <= secrets[superuser]
+
+    def test_the_kustomization_deploys_the_database_and_its_pooler(self) -> None:
+        resources = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+        assert {"postgres-cluster.yaml", "pooler.yaml", "migration-job.yaml", "export-cronjob.yaml"} <= set(resources)
+        assert set(resources) == {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
 
     def test_references_resolve(self, objects: dict[tuple[str, str], Any]) -> None:
         secrets = {n: set(s["stringData"]) for n, s in of_kind(objects, "Secret").items()}
@@ -504,7 +554,7 @@ class TestKubernetesSafety:
         per_instance = len(PROCESSES) * int(params["default_pool_size"]) + int(params["reserve_pool_size"])
         assert per_instance <= int(params["max_db_connections"])
         server = pooler["spec"]["instances"] * int(params["max_db_connections"])
-        assert server + DIRECT_CONNECTIONS + SUPERUSER_RESERVED <= POSTGRES_MAX_CONNECTIONS
+        assert server + k8s_direct_connections(objects) + SUPERUSER_RESERVED <= POSTGRES_MAX_CONNECTIONS
         data = config_data(objects)
         hpas = {
             h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in of_kind(objects, "HorizontalPodAutoscaler").values()
