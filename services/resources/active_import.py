@@ -161,3 +161,15 @@ def duplicate_problem(first_row: int | None) -> Problem | None:
     if first_row is not None:
         return ("teacher_external_id", "duplicate-in-batch", f"Педагог повторяет строку {first_row}")
     return None
+
+
+def mentor_problem(status: ActiveStatus, mentors_now: bool) -> Problem | None:
+    """A member who mentors now cannot be listed back as a candidate: the mentor record would stay active."""
+    if mentors_now and status == ActiveStatus.candidate:
+        return (
+            "status",
+            "active-mentor",
+            "Педагог — действующий наставник и член актива: кандидатом его не сделать, "
+            "сначала завершите наставничество или исключите из актива",
+        )
+    return None

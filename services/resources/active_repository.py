@@ -71,6 +71,17 @@ class ActiveRepository:
         q = _select().where(A.region == region, A.id.in_(list(set(ids)))).with_for_update(of=active_members)
         return {r.id: dict(r._mapping) for r in await self.s.execute(q)}
 
+    async def active_mentors(self, region: str, teacher_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """The teachers among these who are members of the active and mentor now (an active mentor record)."""
+        if not teacher_ids:
+            return set()
+        q = (
+            select(A.teacher_id)
+            .select_from(active_members.join(mentors, M.member_id == A.id))
+            .where(A.region == region, A.teacher_id.in_(list(set(teacher_ids))), M.status == "active")
+        )
+        return set((await self.s.execute(q)).scalars())
+
     async def by_teachers(self, region: str, teacher_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         if not teacher_ids:
             return {}

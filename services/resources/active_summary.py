@@ -1,7 +1,7 @@
 """The picture a region reports of its methodological active (issue 15 point 5), as rules without I/O.
 
 "Membership in a year": a member whose status was `member` at any time in that year, read from the status
-history (an event sets the status from its day until the next event's day). Members count under each of their
+history (an event sets the status from its day until the next recorded event's day). Members count under each of their
 subjects and in their municipality. The need is the teachers in support groups 1-2 (`match_points.weak_group`)
 of the latest results per subject and municipality against the members there; the municipalities where it is
 highest relative to the active come first: those with need and no member, then by teachers per member
@@ -26,7 +26,7 @@ NOT_IN_DIRECTORY = "нет в справочнике"
 @dataclass(frozen=True)
 class Event:
     happened_on: date
-    order: int  # the event's id: same-day events apply in the order they were recorded
+    order: int  # the event's id: events apply in the order they were recorded
     status_to: str
 
 
@@ -39,8 +39,10 @@ class Member:
 
 
 def member_periods(events: Iterable[Event]) -> list[tuple[date, date | None]]:
-    """The periods with status `member`: [from, until) where until is the next event's day (None: still)."""
-    ordered = sorted(events, key=lambda e: (e.happened_on, e.order))
+    """The periods with status `member`: [from, until) where until is the next event's day (None: still).
+    Events apply in the order they were recorded: an order's date may precede the day its candidates were
+    computed, and the inclusion still follows the candidacy."""
+    ordered = sorted(events, key=lambda e: e.order)
     out: list[tuple[date, date | None]] = []
     for i, e in enumerate(ordered):
         if e.status_to != ActiveStatus.member:

@@ -46,8 +46,8 @@ def _municipalities(wb: Workbook, s: dict[str, Any]) -> None:
     for r in s["by_municipality"]:
         ws.append([xlsx_cell(r["name"]), xlsx_cell(r["municipality"]), r["count"]])
         if r["count"] == 0:
-            for cell in ws[ws.max_row]:
-                cell.fill = ZERO_FILL
+            for col in range(1, 4):
+                ws.cell(row=ws.max_row, column=col).fill = ZERO_FILL
     if not s["directory"]["available"]:
         ws.append([xlsx_cell(s["directory"]["note"])])
     monitoring = s["monitoring"]

@@ -149,7 +149,7 @@ class ActiveWorkRepository:
                 select(A.id, A.municipality, A.subjects, E.id.label("event_id"), E.status_to, E.happened_on)
                 .select_from(active_members.join(active_member_events, E.member_id == A.id))
                 .where(A.region == region)
-                .order_by(A.id, E.happened_on, E.id)
+                .order_by(A.id, E.id)
             )
         ).all()
         grouped: dict[uuid.UUID, tuple[str, tuple[str, ...], list[Event]]] = {}

@@ -18,6 +18,7 @@ from services.resources.active_import import (
     ACTIVE_REQUIRED,
     ActiveImportRow,
     duplicate_problem,
+    mentor_problem,
     teacher_problem,
 )
 from services.resources.active_repository import ActiveRepository
@@ -91,13 +92,14 @@ async def import_members(
     except Unavailable as e:
         raise assessment_down() from e
     checked = Checked([], errors, {e.row for e in errors})
+    mentoring = await ActiveRepository(session).active_mentors(run.region, [t.id for m in found.values() for t in m])
     seen: dict[uuid.UUID, int] = {}
     for number, r in good:
         matches = found.get(number, [])
         differs = bool(matches) and r.municipality is not None and matches[0].municipality != r.municipality
         problem = teacher_problem(r, len(matches), differs)
         if problem is None:
-            problem = duplicate_problem(seen.get(matches[0].id))
+            problem = duplicate_problem(seen.get(matches[0].id)) or mentor_problem(r.status, matches[0].id in mentoring)
             seen.setdefault(matches[0].id, number)
         if problem is not None:
             checked.refuse(number, problem)
