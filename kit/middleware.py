@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,9 +36,27 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        # The labelled children of each (method, route, status) seen: `labels()` takes a lock and builds a
+        # key on every call; a request's metrics are then one dict look-up (bounded: cleared past MAX_SERIES).
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.fast_reads = Counter(
             "http_fast_reads_total", "Reads answered by the fast lane (kit.hotread)", ["route"], registry=self.registry
         )
+
+
+MAX_SERIES = 10_000
+
+
+def _record(metrics: Metrics, method: str, template: str, status: int, elapsed: float) -> None:
+    key = (method, template, status)
+    series = metrics._series.get(key)
+    if series is None:
+        if len(metrics._series) > MAX_SERIES:
+            metrics._series.clear()
+        series = metrics.requests.labels(method, template, str(status)), metrics.latency.labels(method, template)
+        metrics._series[key] = series
+    series[0].inc()
+    series[1].observe(elapsed)
 
 
 def prefix_limits(default: int, by_prefix: dict[str, int] | None = None) -> Callable[[str], int]:
@@ -174,8 +193,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             template = self.template_of(scope)
             method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status_holder[0])).inc()
-            self.metrics.latency.labels(method, template).observe(elapsed)
+            _record(self.metrics, method, template, status_holder[0], elapsed)
             access_log.info(
                 "request",
                 extra={
