@@ -136,6 +136,17 @@ class TestChoosingReserves:
         assert active(await listed(api, row)) == []
         assert await seats_taken(db, second) == 0
 
+    async def test_removing_the_task_releases_its_seat(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+        course = await add_resource(api, capacity=2)
+        row = await route_offering(db, [course])
+        assert (await choose(api, row, course["id"])).status_code == 200
+        h = teacher_of(row)
+        etag = (await api.get(f"/api/v1/routes/{row['id']}", headers=h)).headers["etag"]
+        r = await api.delete(f"/api/v1/routes/{row['id']}/tasks/{row['task_id']}", headers={**h, "If-Match": etag})
+        assert r.status_code == 200, r.text
+        assert active(await listed(api, row)) == []
+        assert await seats_taken(db, course) == 0
+
     async def test_archiving_releases_every_seat(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
         course = await add_resource(api, capacity=2)
         row = await route_offering(db, [course])
