@@ -253,7 +253,30 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
     )
     assert r.status_code == 200, r.text
     r = await api.get("/api/v1/active/members", params={"status": "candidate"}, headers=as_regional())
-    member_id = next(str(m["id"]) for m in r.json()["items"] if str(m["teacher_id"]) == str(t["id"]))
+    member = next(m for m in r.json()["items"] if str(m["teacher_id"]) == str(t["id"]))
+    member_id = str(member["id"])
+    # ... included by an order, given an expert duty ({assignment_id}, another school's works) and enrolled in the
+    # map's course ({enrolment_id}).
+    batch = [{"id": member_id, "version": member["version"]}]
+    inclusion = {"order": {"number": "w-1", "date": "2026-09-01"}, "members": batch}
+    r = await api.post("/api/v1/active/orders", json=inclusion, headers=as_regional())
+    assert r.status_code == 200, r.text
+    duty = {
+        "member_id": member_id,
+        "duty": "extended_answers",
+        "subject": "mathematics",
+        "starts_on": "2026-05-20",
+        "ends_on": "2026-06-10",
+        "load": 50,
+        "schools": ["oo-b1"],
+    }
+    r = await api.post("/api/v1/active/duties", json=duty, headers=as_regional())
+    assert r.status_code == 201, r.text
+    assignment_id = str(r.json()["id"])
+    enrolment = {"member_id": member_id, "resource_id": resource_id, "enrolled_on": "2026-09-15"}
+    r = await api.post("/api/v1/active/enrolments", json=enrolment, headers=as_regional())
+    assert r.status_code == 201, r.text
+    enrolment_id = str(r.json()["id"])
     reservation = {
         "route_id": rid,
         "teacher_id": str(t["id"]),
@@ -280,6 +303,8 @@ async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | No
             "resource_id": resource_id,
             "mentor_id": mentor_id,
             "member_id": member_id,
+            "assignment_id": assignment_id,
+            "enrolment_id": enrolment_id,
             "mentor_teacher_id": str(mentor_teacher["id"]),
             "reservation_id": reservation_id,
             "teacher_id": str(t["id"]),
