@@ -105,6 +105,19 @@ feed_state = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The feed split into `partitions` parts (ROUTES_FEED_PARTITIONS > 1): each part's cursor and the replica
+# leasing it until `lease_until` (services.routes.partitioned_feed).
+feed_partitions = Table(
+    "feed_partitions",
+    metadata,
+    Column("partitions", Integer, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("cursor", Text),
+    Column("lease_owner", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 exports = Table(
     "exports",
     metadata,
