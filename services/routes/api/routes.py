@@ -162,7 +162,7 @@ async def get_route(
         default=None, description="The ETag of your copy: 304 without a body while the route has not changed"
     ),
 ) -> Response:
-    # The portal's hottest read (services.routes.reader; ReadLane answers its successes before FastAPI).
+    # The portal's hottest read (services.routes.reader; RouteRead answers its successes before FastAPI).
     answer = await reader.read(principal, route_id, if_none_match)
     if answer is None:
         raise NotFound("Маршрут не найден", code="route-not-found")
@@ -171,7 +171,7 @@ async def get_route(
 
 
 def get_route_operation() -> BaseRoute:
-    """The documented GET /routes/{route_id} (services.routes.reader.ReadLane answers its successes)."""
+    """The documented GET /routes/{route_id} (services.routes.reader.RouteRead answers its successes)."""
     return next(r for r in router.routes if getattr(r, "name", None) == get_route.__name__)
 
 
