@@ -15,6 +15,17 @@ class RoutesSettings(ServiceSettings):
     feed_enabled: bool = True
     feed_poll_seconds: float = 5.0
     feed_batch: int = 500
+    # The feed is read in this many partitions (a teacher's changes all in one), each with its own cursor,
+    # leased by one replica at a time (services.routes.feed, table feed_partitions); 1: one consumer of the
+    # whole feed under the generation lock, as before.
+    feed_partitions: int = Field(default=1, ge=1, le=1024)
+    # How many partitions one replica works on at once.
+    feed_partition_workers: int = Field(default=4, ge=1, le=64)
+    # A partition's lease lasts this long unless renewed (a third of it): a killed replica's partitions are
+    # taken over by another once it runs out.
+    feed_lease_seconds: float = Field(default=30.0, gt=0)
+    # Who holds a lease (empty: host name, process id and a random part).
+    feed_replica: str = ""
     # Results assessed longer ago than this (history loaded for dynamics) get no route.
     max_result_age_days: int = 365
     # Matching answers are reused this long across feed pages (a new catalogue entry shows up after it).

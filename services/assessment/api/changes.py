@@ -10,7 +10,7 @@ from kit.jsonutil import dumps
 from kit.pagination import MAX_LIMIT
 from services.assessment.auth import FeedReader
 from services.assessment.result_schemas import ChangePage
-from services.assessment.service.changes import changes_page
+from services.assessment.service.changes import MAX_PARTITIONS, changes_page, feed_partition
 
 router = APIRouter(prefix="/api/v1/assessment", tags=["changes"], responses=problem_responses(401, 403, 422))
 
@@ -37,7 +37,9 @@ async def list_changes(
     session: DbSession,
     after: str | None = Query(default=None, max_length=200, description="`next_cursor` of the previous page"),
     limit: int = Query(default=100, ge=1, le=MAX_LIMIT),
+    partition: int | None = Query(default=None, ge=0, description="the part of the feed to read (0 .. partitions-1)"),
+    partitions: int = Query(default=1, ge=1, le=MAX_PARTITIONS, description="how many parts the feed is split into"),
 ) -> Response:
-    page = await changes_page(session, principal, after, limit)
+    page = await changes_page(session, principal, after, limit, feed_partition(partition, partitions))
     # Serialised directly: validating 500 built items against the response model cost more than building them.
     return Response(dumps(page), media_type="application/json")

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, select, text, tuple_
+from sqlalchemy import BigInteger, Select, Text, cast, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
@@ -62,6 +62,14 @@ def _result_select(principal: Principal) -> Select[Any]:
     )
 
 
+def partition_of(teacher_id: Any, partitions: int) -> Any:
+    """The feed partition of a teacher, in SQL: PostgreSQL's `hashtext` of the teacher id modulo the count.
+
+    The one definition of the partition: consumers only ask for partition i of P, never compute it. All
+    changes of a teacher fall into one partition, so they stay in feed order there."""
+    return func.mod(func.abs(cast(func.hashtext(cast(teacher_id, Text)), BigInteger)), partitions)
+
+
 class ResultRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -109,11 +117,14 @@ class ResultRepository:
         )
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
-    async def changes(self, principal: Principal, after: tuple[int, int], limit: int) -> list[dict[str, Any]]:
+    async def changes(
+        self, principal: Principal, after: tuple[int, int], limit: int, partition: tuple[int, int] | None = None
+    ) -> list[dict[str, Any]]:
         """Committed changes after the cursor, in (transaction, sequence) order.
 
         Only changes of transactions older than the oldest running one are read: a transaction that
-        is still open may commit later with a smaller position, and must not be overtaken.
+        is still open may commit later with a smaller position, and must not be overtaken. With
+        `partition` (i, P) only the teachers whose id PostgreSQL hashes to i of P (`partition_of`).
         """
         horizon = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
         q = (
@@ -143,6 +154,8 @@ class ResultRepository:
         )
         if principal.region:
             q = q.where(teachers.c.region == principal.region)
+        if partition is not None and partition[1] > 1:
+            q = q.where(partition_of(result_changes.c.teacher_id, partition[1]) == partition[0])
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
     async def previous_in_subject(self, principal: Principal, teacher_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:

@@ -13,6 +13,9 @@ from services.assessment.repositories.frameworks import FrameworkRepository
 from services.assessment.repositories.results import ResultRepository
 from services.assessment.views import present_result
 
+# The most parts the feed may be split into (a consumer asks for one part of P).
+MAX_PARTITIONS = 1024
+
 
 def feed_position(after: str | None) -> tuple[int, int]:
     """The (transaction, sequence) position an `after` cursor names; 422 when it is not one."""
@@ -69,10 +72,35 @@ def feed_item(r: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def changes_page(session: AsyncSession, principal: Principal, after: str | None, limit: int) -> dict[str, Any]:
-    """The items after `after` (at most `limit`), the cursor to pass next time, and whether more wait."""
+def feed_partition(partition: int | None, partitions: int) -> tuple[int, int] | None:
+    """The (i, P) partition asked for; None for the whole feed; 422 when i is not below P."""
+    if partition is None:
+        return None
+    if partition >= partitions:
+        raise ValidationFailed(
+            "Номер части ленты должен быть меньше числа частей",
+            errors=[
+                FieldError(
+                    loc=["query", "partition"],
+                    code="invalid-partition",
+                    message="Укажите номер части меньше числа частей (счёт идёт с нуля)",
+                )
+            ],
+        )
+    return partition, partitions
+
+
+async def changes_page(
+    session: AsyncSession,
+    principal: Principal,
+    after: str | None,
+    limit: int,
+    partition: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The items after `after` (at most `limit`), the cursor to pass next time, and whether more wait.
+    With `partition` (i, P): only the teachers of partition i of P, in the same order."""
     position = feed_position(after)
-    rows = await ResultRepository(session).changes(principal, position, limit + 1)
+    rows = await ResultRepository(session).changes(principal, position, limit + 1, partition)
     has_more = len(rows) > limit
     rows = rows[:limit]
     fws = FrameworkRepository(session)
