@@ -17,7 +17,8 @@ from kit.jsonutil import dumps
 from services.resources.assignment import AssignmentResult, Mentee, MentorSlots, assign, summary
 from services.resources.models import idempotency_keys
 from services.resources.reach import neighbour_map
-from services.resources.repository import MentorRepository, NeighbourRepository, ReservationRepository
+from services.resources.repository import MentorRepository, NeighbourRepository
+from services.resources.reservation_repository import ReservationRepository
 from services.resources.schemas import AssignmentRequest, AssignmentResponse, MenteeIn
 from services.resources.service.regions import write_region
 

@@ -25,7 +25,8 @@ from kit.pagination import decode_cursor, encode_cursor
 from services.resources.clients import RouteRef, RoutesClient, Unavailable
 from services.resources.config import ResourcesSettings
 from services.resources.models import reservations
-from services.resources.repository import MentorRepository, ReservationRepository, ResourceRepository
+from services.resources.repository import MentorRepository, ResourceRepository
+from services.resources.reservation_repository import ReservationRepository
 from services.resources.schemas import ReservationCreate, ReservationRelease
 
 V = reservations.c
