@@ -11,6 +11,9 @@ on free ports, then runs four scenarios and prints what each showed:
    Idempotency-Key stores it once, announced once per result.
 2. generation crash: `kill -9` the routes service while its feed consumer generates routes, restart
    it: every result ends with exactly one route and one `generated` event.
+2b. replica kill: two routes replicas generate a feed in partitions (ROUTES_FEED_PARTITIONS); `kill -9`
+   one while it holds partitions with work left: its leases run out, the other replica takes them over,
+   and every result ends with exactly one route and one `generated` event.
 3. database outage: `pg_ctl stop -m fast`, keep it down a while: every service answers 503
    problem+json (quickly); start it again: every service answers 200 without a restart, and the
    background workers (the routes feed) carry on.
@@ -138,6 +141,16 @@ class FaultStack:
             if pr is None or pr.poll() is not None:
                 self.stack.procs.pop(p.name, None)
                 self.start(p.name)
+
+    def spawn_routes_replica(self, **env: str) -> subprocess.Popen[bytes]:
+        """Another routes process on the same database and gateway (its own port), with its own settings;
+        the gateway still sends requests to the first one. Stopped on exit."""
+        port = free_port()
+        renv = {**self.stack.env, "ROUTES_PORT": str(port), **env}
+        pr = stack.spawn(ROUTES, renv, self.root / f"logs-{env.get('ROUTES_FEED_REPLICA', port)}")
+        self.extra_procs.append(pr)
+        stack.wait_ready(f"http://127.0.0.1:{port}", procs=[pr])
+        return pr
 
     def spawn_gateway(self, **env: str) -> str:
         """Another gateway in front of the same services, with its own settings; stopped on exit."""
@@ -431,6 +444,123 @@ async def generation_crash(fs: FaultStack, teachers: int, finish_within: float =
         fs.ensure_all_running()
 
 
+# --- 2b. a replica killed during partitioned generation ------------------------------------------
+
+ROUTES = next(p for p in stack.SERVICES if p.name == "routes")
+HELD_BY = "SELECT count(*) FROM routes.feed_partitions WHERE lease_owner = $1"
+
+
+@dataclass
+class ReplicaKill:
+    teachers: int
+    partitions: int
+    held_by_killed: int
+    routes_when_killed: int
+    cursors_moved_after_kill: int
+    held_by_killed_at_end: int
+    routes: int
+    teachers_with_routes: int
+    generated_events: int
+    most_routes_of_one_teacher: int
+
+    @property
+    def holds(self) -> bool:
+        n = self.teachers
+        return (
+            self.held_by_killed > 0
+            and 0 < self.routes_when_killed < n
+            and self.cursors_moved_after_kill > 0
+            and self.held_by_killed_at_end == 0
+            and self.routes == self.teachers_with_routes == self.generated_events == n
+            and self.most_routes_of_one_teacher == 1
+        )
+
+
+async def _cursors_of(fs: FaultStack, owner: str) -> dict[int, str | None]:
+    conn = await asyncpg.connect(asyncpg_dsn(fs.admin_url))
+    try:
+        rows = await conn.fetch("SELECT partition, cursor FROM routes.feed_partitions WHERE lease_owner = $1", owner)
+        return {r["partition"]: r["cursor"] for r in rows}
+    finally:
+        await conn.close()
+
+
+async def replica_kill(
+    fs: FaultStack, teachers: int, partitions: int = 4, lease_seconds: float = 5.0, finish_within: float = 180.0
+) -> ReplicaKill:
+    """Two replicas (two partitions each at once, pages of 50) generate; one is killed with -9 mid-way."""
+    await fs.empty(routes_running=False)
+    env = {
+        "ROUTES_FEED_PARTITIONS": str(partitions),
+        "ROUTES_FEED_PARTITION_WORKERS": str(max(1, partitions // 2)),
+        "ROUTES_FEED_LEASE_SECONDS": str(lease_seconds),
+        "ROUTES_FEED_POLL_SECONDS": "0.2",
+        "ROUTES_FEED_BATCH": "50",
+    }
+    replicas: list[subprocess.Popen[bytes]] = []
+    try:
+        for name in ("doomed", "survivor"):  # both running before the results arrive
+            replicas.append(fs.spawn_routes_replica(**env, ROUTES_FEED_REPLICA=name))
+        async with httpx.AsyncClient(base_url=fs.gateway, timeout=600) as api:
+            reg = await setup_region(api, teachers)
+            campaign = await new_campaign(api, "Кампания")
+            body, _ = results_csv(reg.region, teachers, reg.maxes, reg.codes)
+            r = await upload(api, campaign, body, uuid.uuid4().hex)
+            assert r.status_code == 200, r.text
+        count = "SELECT count(*) FROM routes.routes"
+        held: dict[int, str | None] = {}
+        deadline = time.monotonic() + finish_within
+        while time.monotonic() < deadline:  # killed once pages are written and it holds partitions
+            held = await _cursors_of(fs, "doomed")
+            if held and int(await fs.scalar(count)) >= teachers // 20:
+                break
+            await asyncio.sleep(0.02)
+        replicas[0].send_signal(signal.SIGKILL)
+        replicas[0].wait(10)
+        at_kill = int(await fs.scalar(count))  # what was committed when it died
+        held = {**held, **await _cursors_of(fs, "doomed")}  # what it held when it died
+        t0 = time.monotonic()
+        done = at_kill
+        while time.monotonic() - t0 < finish_within and done < teachers:
+            await asyncio.sleep(0.2)
+            done = int(await fs.scalar(count))
+        while time.monotonic() - t0 < finish_within:  # its leases run out; the survivor claims them
+            if not int(await fs.scalar(HELD_BY, "doomed")):
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # anything generated twice would show up now
+        conn = await asyncpg.connect(asyncpg_dsn(fs.admin_url))
+        try:
+            now = {
+                r["partition"]: r["cursor"]
+                for r in await conn.fetch("SELECT partition, cursor FROM routes.feed_partitions")
+            }
+        finally:
+            await conn.close()
+        return ReplicaKill(
+            teachers=teachers,
+            partitions=partitions,
+            held_by_killed=len(held),
+            routes_when_killed=at_kill,
+            cursors_moved_after_kill=sum(1 for p, c in held.items() if now.get(p) != c),
+            held_by_killed_at_end=int(await fs.scalar(HELD_BY, "doomed")),
+            routes=int(await fs.scalar(count)),
+            teachers_with_routes=int(await fs.scalar("SELECT count(DISTINCT teacher_id) FROM routes.routes")),
+            generated_events=int(
+                await fs.scalar("SELECT count(*) FROM routes.route_events WHERE action = 'generated'")
+            ),
+            most_routes_of_one_teacher=int(
+                await fs.scalar(
+                    "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM routes.routes GROUP BY teacher_id) c"
+                )
+            ),
+        )
+    finally:
+        stack.terminate(replicas)
+        fs.extra_procs = [pr for pr in fs.extra_procs if pr not in replicas]
+        fs.ensure_all_running()
+
+
 # --- 3. database outage --------------------------------------------------------------------------
 
 # What each probe answers while PostgreSQL is up. The route read goes through the routes service's
@@ -606,12 +736,13 @@ def main() -> None:
     ap.add_argument("--outage", type=float, default=5.0, help="seconds PostgreSQL stays down")
     ap.add_argument("--timeout", type=float, default=2.0, help="the short gateway's upstream deadline")
     args = ap.parse_args()
-    Outcome = IntakeCrash | GenerationCrash | DatabaseOutage | HungUpstream
+    Outcome = IntakeCrash | GenerationCrash | ReplicaKill | DatabaseOutage | HungUpstream
     results: dict[str, Outcome] = {}
     with fault_stack() as fs:
         scenarios: list[tuple[str, Callable[[], Coroutine[Any, Any, Outcome]]]] = [
             ("intake crash", lambda: intake_crash(fs, args.rows)),
             ("generation crash", lambda: generation_crash(fs, args.teachers)),
+            ("replica kill", lambda: replica_kill(fs, args.teachers)),
             ("database outage", lambda: database_outage(fs, args.outage)),
             ("hung upstream", lambda: hung_upstream(fs, args.timeout)),
         ]

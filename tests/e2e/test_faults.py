@@ -8,7 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks.faults import FaultStack, all_up, database_outage, generation_crash, hung_upstream, intake_crash
+from benchmarks.faults import (
+    FaultStack,
+    all_up,
+    database_outage,
+    generation_crash,
+    hung_upstream,
+    intake_crash,
+    replica_kill,
+)
 
 pytestmark = pytest.mark.no_db  # nothing here uses the session database
 
@@ -35,6 +43,15 @@ class TestCrashes:
     async def test_kill_9_during_route_generation_ends_with_one_route_per_result(self, faults: FaultStack) -> None:
         out = await generation_crash(faults, teachers=1_500)
         assert 0 < out.routes_when_killed < out.teachers, out
+        assert out.routes == out.teachers_with_routes == out.generated_events == out.teachers, out
+        assert out.most_routes_of_one_teacher == 1, out
+
+    async def test_kill_9_of_one_of_two_replicas_during_partitioned_generation_loses_nothing(
+        self, faults: FaultStack
+    ) -> None:
+        out = await replica_kill(faults, teachers=1_500)
+        assert out.held_by_killed > 0 and 0 < out.routes_when_killed < out.teachers, out  # killed mid-way
+        assert out.cursors_moved_after_kill > 0 and out.held_by_killed_at_end == 0, out  # taken over
         assert out.routes == out.teachers_with_routes == out.generated_events == out.teachers, out
         assert out.most_routes_of_one_teacher == 1, out
 
