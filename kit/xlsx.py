@@ -293,7 +293,7 @@ class StableZip:
 
     def _header(self, name: str, crc: int, size: int, compressed: int) -> None:
         if max(size, compressed, self.offset) > self.LIMIT:
-            raise WorkbookTooLarge("a workbook would exceed 4 GiB")
+            raise WorkbookTooLarge("книга превысила бы 4 ГиБ")
         raw = name.encode()
         self.entries.append((raw, crc, size, compressed, self.offset))
         self._put(
@@ -342,7 +342,7 @@ class StableZip:
             )
         count = len(self.entries)
         if self.offset > self.LIMIT or count > 0xFFFF:
-            raise WorkbookTooLarge("a workbook would exceed the zip limits")
+            raise WorkbookTooLarge("книга превысила бы пределы формата ZIP")
         self._put(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, self.offset - start, start, 0))
 
 

@@ -53,7 +53,7 @@ def _chosen_shard(args: argparse.Namespace) -> Any:
     try:
         return Shard.from_env(args.shard_from_env)
     except ValueError as e:
-        print(f"export refused: {e}", file=sys.stderr)
+        print(f"Выгрузка не выполнена: {e}", file=sys.stderr)
         sys.exit(2)
 
 
@@ -127,10 +127,10 @@ async def _export(args: argparse.Namespace) -> None:
             shard=shard,
         )
     except (ExportBusy, DirectoryUnavailable) as e:  # try again later
-        print(f"export refused: {e}", file=sys.stderr)
+        print(f"Выгрузка не выполнена: {e}", file=sys.stderr)
         sys.exit(EXIT_BUSY)
     except ExportRefused as e:
-        print(f"export refused: {e}", file=sys.stderr)
+        print(f"Выгрузка не выполнена: {e}", file=sys.stderr)
         sys.exit(1)
     finally:
         await engine.dispose()
@@ -159,7 +159,7 @@ async def _retention(args: argparse.Namespace) -> None:
             idempotency_days=settings.idempotency_retention_days,
         )
     except ExportBusy as e:
-        print(f"retention refused: {e}", file=sys.stderr)
+        print(f"Очистка не выполнена: {e}", file=sys.stderr)
         sys.exit(EXIT_BUSY)
     finally:
         await engine.dispose()

@@ -172,9 +172,9 @@ class TestShardedExport:
         assert await db.fetchval("SELECT pg_try_advisory_lock($1)", shard_key(Shard(1, SHARDS)))
         try:
             code, _, stderr = await export_cli(live, tmp_path, "--shard", f"1/{SHARDS}")
-            assert code == 75 and "another monthly export is running" in stderr
+            assert code == 75 and "идёт другая ежемесячная выгрузка" in stderr
             code, _, stderr = await export_cli(live, tmp_path)
-            assert code == 75 and "another monthly export is running" in stderr
+            assert code == 75 and "идёт другая ежемесячная выгрузка" in stderr
             code, _, stderr = await export_cli(live, tmp_path, "--shard", f"0/{SHARDS}")
             assert code == 0, stderr  # another shard runs meanwhile
             assert await db.fetchval("SELECT pg_try_advisory_lock($1)", municipality_key(MUN_B))

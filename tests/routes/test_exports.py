@@ -318,7 +318,7 @@ class TestExportJob:
         await seed(db, api)
         code, stdout, stderr = await export_cli(live, tmp_path, "--month", MONTH)
         assert code == 0, stderr
-        assert json.loads(stdout)["routes"] == 5 and "100%" in stderr and "routes" in stderr
+        assert json.loads(stdout)["routes"] == 5 and "100%" in stderr and "маршрутов" in stderr
         assert sorted(listing(tmp_path)) == sorted(
             [f"{m}.{f}" for m in (MUN_A, MUN_B) for f in ("csv", "xlsx", "json")] + [REGION_BOOK]
         )
@@ -465,7 +465,7 @@ class TestExportJob:
             code, _, stderr = await export_cli(live, tmp_path, "--month", MONTH)
         finally:
             await db.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
-        assert code == 75 and "another monthly export is running" in stderr
+        assert code == 75 and "идёт другая ежемесячная выгрузка" in stderr
         assert not (tmp_path / MONTH).exists()
         assert await db.fetchval("SELECT count(*) FROM routes.exports") == 0
 

@@ -111,7 +111,7 @@ async def run_export(
     shard = shard or Shard()
     async with engine.connect() as lock_conn:
         if not await lock_run(lock_conn, shard):
-            raise ExportBusy("another monthly export is running (its database lock is held); try again later")
+            raise ExportBusy("идёт другая ежемесячная выгрузка (её блокировка в базе данных занята); повторите позже")
         try:
             bar = Progress(0, progress) if show_progress else None
             try:
@@ -119,7 +119,7 @@ async def run_export(
                 run = _Run(engine, lock_conn, month, tuple(formats), workers, bar, names, shard)
                 return await run.export(out_root)
             except WorkbookTooLarge as e:
-                raise ExportRefused(f"{e}; export fewer routes per file") from e
+                raise ExportRefused(f"{e}; выгружайте меньше маршрутов в один файл") from e
             finally:
                 if bar is not None:
                     bar.close()
@@ -185,7 +185,7 @@ class _Run:
         if shard.sharded:
             plan = dataclasses.replace(plan, counts={m: n for m, n in plan.counts.items() if shard.owns(m)})
             if not await lock_municipalities(self.lock_conn, plan.counts):
-                raise ExportBusy("another export is writing a municipality of this shard; try again later")
+                raise ExportBusy("другая выгрузка пишет муниципалитет этой части; повторите позже")
             await asyncio.to_thread(_prepare_shard, plan, shard)
         else:
             await asyncio.to_thread(prepare_folder, month_dir)

@@ -41,7 +41,7 @@ class Progress:
         share = min(1.0, self.done / self.total) if self.total else 1.0
         filled = int(share * self.width)
         bar = "#" * filled + "." * (self.width - filled)
-        line = f"[{bar}] {share:4.0%} {self.done}/{self.total} routes {time.monotonic() - self.t0:5.1f}s {label}"
+        line = f"[{bar}] {share:4.0%} {self.done}/{self.total} маршрутов {time.monotonic() - self.t0:5.1f} с {label}"
         self.stream.write(line.ljust(90) + end)
         self.stream.flush()
 

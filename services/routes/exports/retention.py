@@ -66,7 +66,7 @@ async def run_retention(
     summary = RetentionSummary()
     async with engine.connect() as lock_conn:
         if not await try_lock(lock_conn):
-            raise ExportBusy("a monthly export is running (its database lock is held); try again later")
+            raise ExportBusy("идёт ежемесячная выгрузка (её блокировка в базе данных занята); повторите позже")
         try:
             async with engine.begin() as conn:
                 gone = await conn.execute(

@@ -65,13 +65,13 @@ class Shard:
 
     def __post_init__(self) -> None:
         if not (1 <= self.count <= MAX_SHARDS and 0 <= self.index < self.count):
-            raise ValueError(f"a shard is i/N with 0 <= i < N <= {MAX_SHARDS}")
+            raise ValueError(f"часть задаётся как i/N, где 0 <= i < N <= {MAX_SHARDS}")
 
     @classmethod
     def parse(cls, text: str) -> Shard:
         m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
         if not m:
-            raise ValueError("a shard is i/N, e.g. 0/3")
+            raise ValueError("часть задаётся как i/N, например 0/3")
         return cls(int(m[1]), int(m[2]))
 
     @classmethod
@@ -79,7 +79,7 @@ class Shard:
         """Shard `JOB_COMPLETION_INDEX` of `count` (the index Kubernetes gives each pod of an Indexed Job)."""
         value = env.get(INDEX_ENV, "")
         if not value.strip().isdigit():
-            raise ValueError(f"{INDEX_ENV} is not set to a shard index")
+            raise ValueError(f"{INDEX_ENV} не содержит номер части")
         return cls(int(value), count)
 
     @property
