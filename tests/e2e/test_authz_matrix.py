@@ -519,6 +519,9 @@ def test_matrix_covers_the_api() -> None:
         "mentor_id",
         "reservation_id",
         "webhook_id",
+        "member_id",
+        "assignment_id",
+        "enrolment_id",
     }
     unknown = {p for o in ID_OPERATIONS for p in o.path_params} - known
     assert not unknown, f"path parameters the matrix does not know: {unknown}"

@@ -21,8 +21,10 @@ import httpx
 from tests.assessment.intake_support import MATH, csv_text, load_framework, row, scores_with, upload
 from tests.harness import Stack
 from tests.region import (
+    DEFAULT_TEACHERS,
     MUN_A,
     MUN_B,
+    ORG_A1,
     REGION,
     Region,
     as_methodologist,
@@ -31,12 +33,14 @@ from tests.region import (
     as_teacher,
     seed_region,
     service_headers,
+    teacher_row,
 )
 
 # Weak competencies that put a mathematics result in support group 2 (one full review audits it).
 WEAK_GROUP_2 = {"MA2", "MA3", "M3"}
-# The walked route's tutor: a teacher of its school (t-a1-2), chosen by id at approval.
-TUTOR_EXT = "t-a1-2"
+# The walked route's tutor: a teacher of its school registered for it (never one of the matrix's attackers,
+# who would then rightly read the route), chosen by id at approval.
+TUTOR_EXT = "tutor-a1"
 EVIDENCE = [{"title": "Сценарий урока", "url": "https://school.example/f/1"}]
 STEP_MAX = {
     "goals": 21,
@@ -134,7 +138,9 @@ def run_export(live: Stack, month: str, out: Path) -> None:
 
 async def build_world(api: httpx.AsyncClient, live: Stack, export_dir: Path | None = None) -> World:
     """Make every kind of object in the test region; `export_dir` also records a monthly export."""
-    region = await seed_region(api)
+    region = await seed_region(
+        api, [*DEFAULT_TEACHERS, teacher_row(TUTOR_EXT, "Тьюторова Нина Викторовна", MUN_A, ORG_A1)]
+    )
     await load_framework(api)
     body = {
         "name": "ФИОКО: математика",
