@@ -46,7 +46,7 @@ FORM_KIND_RU = {
     "peer_resource": "Ресурс коллеги",
 }
 LEARNING_TYPE_RU = {"formal": "формальное", "non_formal": "неформальное", "informal": "информальное"}
-MODE_RU = {"online": "онлайн", "offline": "очно", "mixed": "очно и онлайн"}
+MODE_RU = {"online": "онлайн", "in_person": "очно", "mixed": "очно и онлайн"}  # the resource map's modes
 # Who takes each step of the regulation, as the document names them.
 ROLE_RU = {
     "teacher": "педагог",
@@ -191,10 +191,20 @@ class RouteDocument:
     tasks: list[TaskRow] = field(default_factory=list)  # every task of every goal, in table order
 
 
+def _names_itself(title: str, kind: str) -> bool:
+    """Whether a title already says what it is: a name in quotes («Сетевое сообщество «…»»), a title starting
+    with the kind's word («Курс ПК …» for a course) or a title with a label («Семинар-практикум: …»)."""
+    first = title.split(maxsplit=1)[0].lower() if title else ""
+    return "«" in title or ":" in title or first == kind.split(maxsplit=1)[0].lower()
+
+
 def _form(f: Mapping[str, Any], chosen: bool) -> str:
     title = str(f.get("title") or "").strip()
     kind = FORM_KIND_RU.get(str(f.get("kind") or ""))
-    text = f"{kind} «{title}»" if kind and title else title or kind or "форма работы"
+    if kind and title and not _names_itself(title, kind):
+        text = f"{kind} «{title}»"
+    else:
+        text = title or kind or "форма работы"
     facts = [str(f["provider"])] if f.get("provider") else []
     if f.get("hours"):
         facts.append(f"{f['hours']} ч")
