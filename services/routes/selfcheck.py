@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from kit.russian import plural
 from services.routes.labels import KIND_RU
 from services.routes.reference_data import Constructor, constructor, criteria, generation_rules
 
@@ -27,6 +28,7 @@ UNDATED_CONCRETE = frozenset(
 )
 FOR_A_PERSON = "оценивает методист: данные маршрута этого не решают"
 SCORED_BY_A_PERSON = "оценка методиста"
+NO_TASKS = "в маршруте нет задач"
 MAX_LISTED = 5  # problems named in a reason; the rest are counted
 
 Scored = tuple[int | None, str]
@@ -69,6 +71,17 @@ def _date(value: Any) -> date | None:
         return None
 
 
+def _out_of(ok: int, total: int, one: str, many: str) -> str:
+    """«1 из 1 цели», «2 из 3 целей»: the noun after «из N» agrees with N (genitive singular or plural)."""
+    return f"{ok} из {total} {plural(total, one, many, many)}"
+
+
+def _ru_day(value: str) -> str:
+    """An ISO date as people write it (ДД.ММ.ГГГГ)."""
+    day = _date(value)
+    return f"{day:%d.%m.%Y}" if day else value
+
+
 def _listing(problems: list[str]) -> str:
     shown = "; ".join(problems[:MAX_LISTED])
     more = len(problems) - MAX_LISTED
@@ -86,7 +99,7 @@ def tasks_match_deficits(content: dict[str, Any]) -> Scored:
     if missing:
         names = _names(content)
         missing = [f"«{names.get(d, d)}»" for d in missing]
-    why = f"задачи есть для {ok} из {len(deficits)} дефицитов"
+    why = f"задачи есть для {_out_of(ok, len(deficits), 'дефицита', 'дефицитов')}"
     if missing:
         why += "; без задач: " + _listing(missing)
     return _share_score(ok, len(deficits)), why
@@ -96,7 +109,9 @@ def practice_task_present(content: dict[str, Any]) -> Scored:
     goals = _goals(content)
     ok = sum(1 for g in goals if _has_practice(g))
     missing = [f"«{g.get('competency_name') or g.get('competency')}»" for g in goals if not _has_practice(g)]
-    why = f"задача на изменение деятельности есть в {ok} из {len(goals)} целей"
+    if not goals:
+        return 0, "в маршруте нет целей"
+    why = f"задача на изменение деятельности есть в {_out_of(ok, len(goals), 'цели', 'целей')}"
     if missing:
         why += "; нет в целях по направлениям " + _listing(missing)
     return _share_score(ok, len(goals)), why
@@ -124,8 +139,10 @@ def forms_are_concrete(content: dict[str, Any]) -> Scored:
             problems.append(f"{label}: ресурсная карта не предлагает ни одной формы работы")
         elif not any(_concrete(f) for f in forms):
             problems.append(f"{label}: формы названы направлением, без мероприятия, даты или места")
+    if not labelled:
+        return 0, NO_TASKS
     ok = len(labelled) - len(problems)
-    why = f"конкретные мероприятия у {ok} из {len(labelled)} задач"
+    why = f"конкретные мероприятия у {_out_of(ok, len(labelled), 'задачи', 'задач')}"
     if problems:
         why += "; " + _listing(problems)
     return _share_score(ok, len(labelled)), why
@@ -175,12 +192,14 @@ def dates_realistic(content: dict[str, Any], rules: dict[str, Any] | None = None
         if need > allowed:
             for i in members:
                 bad[i] = (
-                    f"{labelled[i][1]}: {need:g} ч за {s_raw} — {e_raw} не помещаются "
+                    f"{labelled[i][1]}: {need:g} ч за {_ru_day(s_raw)} – {_ru_day(e_raw)} не помещаются "
                     f"в {allowed:.0f} ч ({rules['hours_per_week']} ч в неделю)"
                 )
     total = len(labelled)
+    if not total:
+        return 0, NO_TASKS
     ok = total - len(bad)
-    why = f"реалистичные сроки у {ok} из {total} задач"
+    why = f"реалистичные сроки у {_out_of(ok, total, 'задачи', 'задач')}"
     if bad:
         why += "; " + _listing([bad[i] for i in sorted(bad)])
     if total and ok * 2 >= total and ok < total:
@@ -198,8 +217,10 @@ def result_forms_fit(content: dict[str, Any], cons: Constructor | None = None) -
             problems.append(f"{label}: нет формы предъявления результата")
         elif not cons.result_form_fits(str(t.get("kind")), form):
             problems.append(f"{label}: форма «{form}» не из конструктора для задач этого типа")
+    if not labelled:
+        return 0, NO_TASKS
     ok = len(labelled) - len(problems)
-    why = f"форма предъявления соответствует типу задачи у {ok} из {len(labelled)} задач"
+    why = f"форма предъявления соответствует типу задачи у {_out_of(ok, len(labelled), 'задачи', 'задач')}"
     if problems:
         why += "; " + _listing(problems)
     return _share_score(ok, len(labelled)), why
