@@ -17,6 +17,7 @@ from typing import Any
 from services.routes.periods import add_months
 from services.routes.support_groups import GroupRules
 
+PRESENTING = "Предъявление результата"
 # An interim point this close to a task's start or end would repeat that task's own milestone.
 MARGIN = timedelta(days=7)
 
@@ -26,6 +27,16 @@ def _lower_first(text: str) -> str:
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         return text[0].lower() + text[1:]
     return text
+
+
+def presented(result_form: str) -> str:
+    """What a task's last control point presents: «Предъявление результата: выполнение теста»; a result form that
+    already says it is presented («Предъявление опыта на семинарах») stands as it is, not «Предъявление
+    результата: предъявление опыта…»."""
+    form = str(result_form).strip()
+    if form.split(maxsplit=1)[:1] == [PRESENTING.split(maxsplit=1)[0]]:
+        return form
+    return f"{PRESENTING}: {_lower_first(form)}"
 
 
 def checker(rules: GroupRules, mentor_label: str | None) -> str:
@@ -47,7 +58,7 @@ def control_points(
             {
                 "date": str(t["ends_on"]),
                 "task_id": t["id"],
-                "what": f"Предъявление результата: {_lower_first(str(t['result_form']))}",
+                "what": presented(str(t["result_form"])),
                 "checked_by": who,
             }
         )

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from kit.russian import plural
 from services.routes.competency_areas import area_of
-from services.routes.control_points import control_points
+from services.routes.control_points import control_points, presented
 from services.routes.form_choice import pick_forms
 from services.routes.labels import LEVEL_LABELS, SUBJECT_LABELS, subject_label
 from services.routes.periods import period_key, route_period
@@ -132,17 +133,32 @@ class MentorChoice:
     reason: str = ""
 
 
+def _number(value: float) -> str:
+    """«3», «2,5»: a decimal comma, as in Russian."""
+    return f"{value:g}".replace(".", ",")
+
+
+def _percent(value: Any) -> str:
+    """A threshold as people write it: «50%», «62,5%» (the client sends «50.0%»)."""
+    try:
+        number = float(str(value).strip().rstrip("%").strip())
+    except ValueError:
+        return str(value)
+    return _number(number) + "%"
+
+
 def _explain(c: CompetencyResult) -> str:
     ex = c.explanation or {}
     items = ex.get("items") or []
     weak = [i for i in items if isinstance(i, dict)]
     parts = f"дефицит «{c.name}»: {c.percent:.0f}%"
     if ex.get("threshold"):
-        parts += f" при пороге {ex['threshold']}"
+        parts += f" при пороге {_percent(ex['threshold'])}"
     if weak:
         got = sum(float(i.get("points", 0)) for i in weak)
-        top = sum(float(i.get("max", 0)) for i in weak)
-        parts += f"; в заданиях с ошибками набрано {got:g} из {top:g} баллов"
+        top = float(sum(float(i.get("max", 0)) for i in weak))
+        points = plural(int(top), "балла", "баллов", "баллов") if top.is_integer() else "балла"
+        parts += f"; в заданиях с ошибками набрано {_number(got)} из {_number(top)} {points}"
     return parts
 
 
@@ -153,10 +169,12 @@ def _focus(c: CompetencyResult) -> str:
 
 
 def _of_subject(subject: str | None) -> str:
-    """« по предмету «Математика»» for the problem statement, or nothing when the result names no subject."""
+    """« по предмету «Математика»» for the problem statement (« начальных классов» for primary school: data,
+    generation_rules.json of_subject), or nothing when the result names no subject."""
     if not subject:
         return ""
-    return f" по предмету «{SUBJECT_LABELS.get(subject, subject)}»"
+    phrases = generation_rules()["of_subject"]
+    return str(phrases.get(subject, phrases["default"])).format(subject=SUBJECT_LABELS.get(subject, subject))
 
 
 def generate(
@@ -202,7 +220,7 @@ def generate(
                     "chosen_resource_id": None,
                     "starts_on": w_start_iso,
                     "ends_on": w_end_iso,
-                    "control_point": {"date": w_end_iso, "what": f"Предъявление результата: {result_form}"},
+                    "control_point": {"date": w_end_iso, "what": presented(result_form)},
                     "result_form": result_form,
                     # The item-level explanation sits once on the goal; the task names its deficit and rule.
                     "reason": {"deficit": c.code, "rule": t.rule},
