@@ -5,15 +5,28 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import pytest
 
 from kit.auth import Role
 from tests.e2e.conftest import GeneratedClient
-from tests.e2e.cycle import DEFAULT_PEOPLE, describe, walk
+from tests.e2e.cycle import (
+    ACHIEVEMENTS,
+    DEFAULT_PEOPLE,
+    GOAL,
+    TUTOR,
+    course_of_last_years,
+    describe,
+    walk,
+    walk_authoring,
+)
 from tests.harness import Stack
-from tests.region import REGION, as_regional
+from tests.region import MUN_A, ORG_A1, REGION, as_regional
 from tests.routes.flow import results_for, wait_for_routes
+from tests.routes.test_webhooks import restart_routes
+from tests.webhook_receiver import Receiver, verify
 
 STATUS_BRANCH = re.compile(r"if response\.status_code == (\d+):\n\s+response_\d+ = ([^\n]+)")
 
@@ -86,3 +99,101 @@ class TestTypedRoute:
         raw = (await api.get(f"/api/v1/routes/{summary['id']}", headers=as_regional())).json()["content"]
         assert task.result_form == raw["sections"]["goals"][0]["tasks"][0]["result_form"]
         assert point.date.isoformat() == raw["control_points"][0]["date"]
+
+
+# The routes service may deliver to a receiver on this machine, and polls its outbox often.
+LOCAL_RECEIVER = {"ROUTES_WEBHOOKS_ALLOW_PRIVATE": "true", "ROUTES_WEBHOOKS_POLL_SECONDS": "0.2"}
+
+
+@pytest.fixture(scope="class")
+def routes_reach_this_machine(live: Stack) -> Iterator[None]:
+    """The routes process restarted to deliver webhooks to a local receiver, and back as it was at the end."""
+    original = dict(live.env)
+    restart_routes(live, {**original, **LOCAL_RECEIVER})
+    try:
+        yield
+    finally:
+        restart_routes(live, original)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.start()
+    try:
+        yield r
+    finally:
+        await r.stop()
+
+
+@pytest.mark.usefixtures("routes_reach_this_machine")
+class TestAuthoringFlow:
+    """Issue 14 point 6: the generated client walks the new flow (teacher edits, chooses a form, the school
+    approves with a tutor, a webhook arrives)."""
+
+    async def test_teacher_authors_chooses_a_form_the_school_approves_with_a_tutor_and_a_webhook_arrives(
+        self, generated_client: GeneratedClient, live: Stack, receiver: Receiver
+    ) -> None:
+        m = generated_client.gen.models
+        out = await walk_authoring(generated_client.gen, live.gateway, receiver, "/school")
+
+        # The school's subscription: its own territory, the secret shown once.
+        sub = out.subscription
+        assert isinstance(sub, m.WebhookCreated) and sub.secret.startswith("whsec_")
+        assert (sub.region, sub.municipality, sub.organisation) == (REGION, MUN_A, ORG_A1) and sub.active
+        assert isinstance(out.subscription_read, m.WebhookRead) and not isinstance(
+            out.subscription_read, m.WebhookCreated
+        )
+        assert "secret" not in out.subscription_read.to_dict()
+
+        # The teacher's professional profile, as written.
+        assert isinstance(out.profile, m.ProfessionalProfile)
+        assert out.profile.achievements == ACHIEVEMENTS
+        assert out.profile.courses_last_3_years == [course_of_last_years()]
+
+        # The goal with a task built from one row of the constructor, in the constructor's words.
+        formulation, result_form = out.picked
+        assert isinstance(formulation, m.ConstructorFormulation) and isinstance(result_form, m.ConstructorResultForm)
+        assert isinstance(out.goal, m.Goal) and out.goal.problem == GOAL["problem"]
+        [task] = out.goal.tasks
+        assert isinstance(task, m.Task) and task.kind == "practice_change"
+        assert task.formulation.startswith(formulation.verb) and formulation.object_ in task.formulation
+        if result_form.names_direction:
+            assert f"«{GOAL['direction']}»" in task.result_form
+        else:
+            assert task.result_form == result_form.text
+        assert isinstance(task.control_point, m.TaskControlPoint) and task.control_point.date == task.ends_on
+
+        # The chosen form holds a seat of the course, listed for the route.
+        course = out.course_before
+        assert isinstance(course, m.ResourceRead) and course.free == 5
+        assert out.chosen.chosen_resource_id == str(course.id)
+        [seat] = out.reservations
+        assert isinstance(seat, m.ReservationRead) and seat.status == "active" and seat.origin == "route"
+        assert (seat.resource_id, str(seat.route_id), str(seat.teacher_id)) == (course.id, out.route_id, out.teacher_id)
+        assert (out.course_after.reserved, out.course_after.free) == (1, 4)
+
+        # Through review to approval; the teacher sees the tutor by name.
+        assert out.statuses == ["recommended", "sent_to_municipality", "agreed_with_school", "approved"]
+        approved = out.approved
+        assert isinstance(approved, m.RouteRead) and str(approved.status) == "approved"
+        assert isinstance(approved.tutor, m.TutorRead) and approved.tutor.name == TUTOR.full_name
+        assert approved.tutor.additional_properties.get("teacher_id") == out.tutor_id
+
+        # The receiver got every status change, signed with the subscription's secret (Standard Webhooks).
+        assert all(verify(sub.secret, e.headers, e.body) for e in [*out.events, *out.generated_events])
+        assert not verify("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", out.events[0].headers, out.events[0].body)
+        in_order = sorted(out.events, key=lambda e: int(e.message["data"]["version"]))
+        steps = [(e.message["data"]["from"], e.message["data"]["to"]) for e in in_order]
+        assert steps == [
+            ("draft", "recommended"),
+            ("recommended", "sent_to_municipality"),
+            ("sent_to_municipality", "agreed_with_school"),
+            ("agreed_with_school", "approved"),
+        ]
+        assert {e.message["data"]["route_id"] for e in [*out.events, *out.generated_events]} == {out.route_id}
+        assert len(out.generated_events) == 1
+        # The delivery log the school reads agrees with what arrived.
+        assert all(isinstance(d, m.DeliveryRead) and d.state == "delivered" for d in out.deliveries)
+        changed = [d for d in out.deliveries if d.event_type == "route.status_changed"]
+        assert {str(d.event_id) for d in changed} == {e.headers["webhook-id"] for e in out.events}
