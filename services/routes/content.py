@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from kit.auth import Principal, Role
-from services.routes.control_points import checker
+from services.routes.control_points import checker, presented
 from services.routes.selfcheck import evaluate
 from services.routes.support_groups import group_rules
 from services.routes.workflow import Status, allowed_actions
@@ -39,7 +39,7 @@ def _point_of(content: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
     return {
         "date": str(task["ends_on"]),
         "task_id": task["id"],
-        "what": f"Предъявление результата: {task['result_form']}",
+        "what": presented(task["result_form"]),
         "checked_by": who,
     }
 

@@ -23,6 +23,7 @@ from services.routes.authoring import (
 )
 from services.routes.authoring_schemas import GoalCreate, GoalUpdate, ProfessionalProfileUpdate, TaskCreate
 from services.routes.content import apply_overrides, find_goal, find_task
+from services.routes.control_points import presented
 from services.routes.labels import STATUS_RU
 from services.routes.service.editing import save_content
 from services.routes.service.route_access import Change
@@ -212,7 +213,7 @@ async def add_task(change: Change, principal: Principal, goal_id: str, body: Tas
         "chosen_resource_id": None,
         "starts_on": starts,
         "ends_on": ends,
-        "control_point": {"date": ends, "what": f"Предъявление результата: {texts['result_form']}"},
+        "control_point": {"date": ends, "what": presented(texts["result_form"])},
         "result_form": texts["result_form"],
         "reason": {"rule": rule},
     }
