@@ -150,6 +150,7 @@ async def _retention(args: argparse.Namespace) -> None:
         pool_size=2,
         max_overflow=0,
         application_name="routes-retention",
+        direct=True,  # it takes the export's session advisory lock: not through PgBouncer's transaction pooling
     )
     try:
         summary = await run_retention(
