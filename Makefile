@@ -39,6 +39,7 @@ bench: install  ## every benchmark (each prints ratios against a baseline measur
 	$(BIN)/python benchmarks/routes.py
 	$(BIN)/python benchmarks/uploads.py
 	$(BIN)/python benchmarks/audit.py
+	$(BIN)/python benchmarks/country.py --memory-check
 
 bench-load: install
 	$(BIN)/python benchmarks/load.py
