@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from kit.client import GatewayClient, UpstreamError
 from kit.errors import UpstreamUnavailable
 
 log = logging.getLogger("routes.directory")
+MUNICIPALITIES_PATH = "/api/v1/municipalities"
+ORGANISATIONS_PATH = "/api/v1/organisations"
 
 
 class Place(BaseModel):
@@ -20,6 +23,14 @@ class Place(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     code: str
     name: str
+
+
+PLACES = TypeAdapter(list[Place])
+
+
+def place_names(answer: Any) -> dict[str, str]:
+    """Code -> name of a directory listing (a JSON list of places), read through the `Place` model."""
+    return {p.code: p.name for p in PLACES.validate_python(answer or [])}
 
 
 class Directory:
@@ -51,7 +62,7 @@ class Directory:
             except (UpstreamError, UpstreamUnavailable) as e:
                 log.warning("directory refused", extra={"path": path, "status": getattr(e, "status", 503)})
                 return {}
-            names = {p.code: p.name for p in (Place.model_validate(x) for x in answer or [])}
+            names = place_names(answer)
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[key] = (now + self.ttl, names)
@@ -59,7 +70,7 @@ class Directory:
 
     async def municipality_names(self, region: str) -> dict[str, str]:
         """Municipality code -> name, for one region."""
-        return await self._names(region, "/api/v1/municipalities", None)
+        return await self._names(region, MUNICIPALITIES_PATH, None)
 
     async def municipality_names_in(self, regions: Sequence[str]) -> dict[str, str]:
         """Municipality code -> name, for several regions (the form reasons of a generation batch)."""
@@ -70,4 +81,4 @@ class Directory:
 
     async def organisation_names(self, region: str, municipality: str) -> dict[str, str]:
         """School code -> name, for the schools of one municipality."""
-        return await self._names(region, "/api/v1/organisations", {"municipality": municipality})
+        return await self._names(region, ORGANISATIONS_PATH, {"municipality": municipality})

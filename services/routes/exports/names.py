@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from kit.client import GatewayClient
+from services.routes.directory import MUNICIPALITIES_PATH, ORGANISATIONS_PATH, place_names
 
 NOT_IN_DIRECTORY = "нет в справочнике"
-MUNICIPALITIES_PATH = "/api/v1/municipalities"
-ORGANISATIONS_PATH = "/api/v1/organisations"
 
 
 class DirectoryUnavailable(Exception):
@@ -37,9 +38,11 @@ class Directory:
 
 
 def _names(answer: Any) -> dict[str, str]:
-    if not isinstance(answer, list):
-        raise DirectoryUnavailable("the assessment directory answered with something other than a list")
-    return {str(i["code"]): str(i["name"]) for i in answer if isinstance(i, dict) and i.get("code") and i.get("name")}
+    """The directory's listing read by the same model as the print's lookups; another shape is no answer."""
+    try:
+        return place_names(answer)
+    except ValidationError as e:
+        raise DirectoryUnavailable("справочник муниципалитетов и школ ответил не списком") from e
 
 
 async def read_directory(client: GatewayClient, region: str | None = None) -> Directory:
@@ -48,5 +51,5 @@ async def read_directory(client: GatewayClient, region: str | None = None) -> Di
         municipalities = await client.json("GET", MUNICIPALITIES_PATH, region=region)
         organisations = await client.json("GET", ORGANISATIONS_PATH, region=region)
     except Exception as e:  # refused, timed out, 5xx: the export waits for the directory rather than show codes
-        raise DirectoryUnavailable(f"the assessment directory did not answer ({e.__class__.__name__})") from e
+        raise DirectoryUnavailable(f"справочник муниципалитетов и школ не ответил ({e.__class__.__name__})") from e
     return Directory(_names(municipalities), _names(organisations))
