@@ -21,6 +21,7 @@ more (the routes' self-check cache, 304 on If-None-Match) subclasses `HotRead`.
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -124,18 +125,21 @@ class Statement:
         return [self._decode(r) for r in await conn.fetch(self.sql, *args)]
 
 
-class HotRead:
-    """One declared read: GET `prefix` + id. `read` answers its successes, or None to let FastAPI answer."""
+class HotRead(ABC):
+    """One declared read: GET `prefix` + id. `read` answers its successes, or None to let FastAPI answer.
+
+    Subclasses say how: `RowRead` (one SELECT declared as data) or a service's own (the routes' `RouteRead`)."""
 
     def __init__(self, operation: APIRoute) -> None:
         self.operation = operation  # the documented operation: named in metrics and the access log
         self.prefix = operation.path_format.rsplit("{", 1)[0]
         self.roles = allowed_roles(operation)
 
+    @abstractmethod
     async def read(
         self, state: State, principal: Principal, object_id: uuid.UUID, if_none_match: str | None
     ) -> Answer | None:
-        raise NotImplementedError
+        """The answer of a plain success (200, or 304 on the ETag), else None."""
 
 
 class RowRead(HotRead):
