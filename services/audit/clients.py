@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
@@ -81,6 +81,7 @@ def _aware(dt: datetime) -> datetime:
 
 Moment = Annotated[datetime, AfterValidator(_aware)]  # an ISO date or datetime
 W = TypeVar("W")
+ItemT = TypeVar("ItemT")
 
 
 @cache
@@ -95,6 +96,28 @@ def read_answer(shape: type[W], body: Any, what: str) -> W:
         return answer
     except ValidationError as e:
         raise UpstreamShapeError(what) from e
+
+
+class Page(Wire, Generic[ItemT]):
+    """A keyset page of an upstream listing."""
+
+    items: list[ItemT]
+    next_cursor: str | None = None
+
+
+async def _walk_pages(
+    up: Upstream, path: str, shape: type[Page[ItemT]], what: str, region: str | None, municipality: str | None
+) -> AsyncIterator[ItemT]:
+    """Every item of a keyset listing, page after page, until it gives no next cursor."""
+    cursor: str | None = None
+    while True:
+        params = {"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT}
+        page = read_answer(shape, await up.get_json(path, region=region, params=params), what)
+        for item in page.items:
+            yield item
+        cursor = page.next_cursor
+        if not cursor:
+            return
 
 
 # --- routes: one route ----------------------------------------------------------------------------
@@ -283,9 +306,8 @@ class RouteOutcomeWire(Wire):
     deficits: list[str] | None = None
 
 
-class RouteOutcomePage(Wire):
-    items: list[RouteOutcomeWire]
-    next_cursor: str | None = None
+class RouteOutcomePage(Page[RouteOutcomeWire]):
+    """A page of GET /api/v1/routes/outcomes."""
 
 
 def _outcome(item: RouteOutcomeWire) -> RouteOutcome:
@@ -311,19 +333,9 @@ async def iter_route_outcomes(
     up: Upstream, *, region: str | None, municipality: str | None
 ) -> AsyncIterator[RouteOutcome]:
     """Walk GET /api/v1/routes/outcomes keyset pages."""
-    cursor: str | None = None
-    while True:
-        body = await up.get_json(
-            "/api/v1/routes/outcomes",
-            region=region,
-            params={"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT},
-        )
-        page = read_answer(RouteOutcomePage, body, "route outcomes page")
-        for item in page.items:
-            yield _outcome(item)
-        cursor = page.next_cursor
-        if not cursor:
-            return
+    pages = _walk_pages(up, "/api/v1/routes/outcomes", RouteOutcomePage, "route outcomes page", region, municipality)
+    async for item in pages:
+        yield _outcome(item)
 
 
 # --- assessment: KPI counts, results for re-assessment, municipalities ----------------------------
@@ -437,9 +449,8 @@ class ResultWire(Wire):
     deficits: list[ResultDeficitWire] | None = None
 
 
-class ResultPage(Wire):
-    items: list[ResultWire]
-    next_cursor: str | None = None
+class ResultPage(Page[ResultWire]):
+    """A page of GET /api/v1/results."""
 
 
 def _result(item: ResultWire) -> ResultPoint:
@@ -461,17 +472,8 @@ def parse_result(item: Any) -> ResultPoint:
 
 async def iter_results(up: Upstream, *, region: str | None, municipality: str | None) -> AsyncIterator[ResultPoint]:
     """Walk GET /api/v1/results keyset pages (every result in scope)."""
-    cursor: str | None = None
-    while True:
-        body = await up.get_json(
-            RESULTS_PATH, region=region, params={"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT}
-        )
-        page = read_answer(ResultPage, body, "results page")
-        for item in page.items:
-            yield _result(item)
-        cursor = page.next_cursor
-        if not cursor:
-            return
+    async for item in _walk_pages(up, RESULTS_PATH, ResultPage, "results page", region, municipality):
+        yield _result(item)
 
 
 def pair_results(points: Iterable[ResultPoint], *, date_from: date | None, date_to: date | None) -> list[Reassessment]:
