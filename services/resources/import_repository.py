@@ -9,75 +9,57 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.resources.active_repository import IMPORT_MEMBERS_SQL, MEMBER_OF_TEMP_ROW
 from services.resources.repository import copy_rows
 
-RESOURCE_IMPORT_SQL = """
-region varchar(32), external_id varchar(64), kind varchar(32), event_format varchar(32), title text,
-description text, provider text, hours integer, federal_registry boolean, competencies varchar(32)[],
-subjects varchar(32)[], levels smallint[], learning_type varchar(16), mode varchar(16),
-municipalities varchar(32)[], starts_on date, ends_on date, capacity integer, url text,
-owner_scope varchar(16), owner_municipality varchar(32), created_by varchar(200)
-"""
-RESOURCE_IMPORT_COLUMNS = (
-    "region",
-    "external_id",
-    "kind",
-    "event_format",
-    "title",
-    "description",
-    "provider",
-    "hours",
-    "federal_registry",
-    "competencies",
-    "subjects",
-    "levels",
-    "learning_type",
-    "mode",
-    "municipalities",
-    "starts_on",
-    "ends_on",
-    "capacity",
-    "url",
-    "owner_scope",
-    "owner_municipality",
-    "created_by",
+# The temp tables' columns with their types, in the order of `imports.resource_record` / `mentor_record`.
+RESOURCE_IMPORT = (
+    ("region", "varchar(32)"),
+    ("external_id", "varchar(64)"),
+    ("kind", "varchar(32)"),
+    ("event_format", "varchar(32)"),
+    ("title", "text"),
+    ("description", "text"),
+    ("provider", "text"),
+    ("hours", "integer"),
+    ("federal_registry", "boolean"),
+    ("competencies", "varchar(32)[]"),
+    ("subjects", "varchar(32)[]"),
+    ("levels", "smallint[]"),
+    ("learning_type", "varchar(16)"),
+    ("mode", "varchar(16)"),
+    ("municipalities", "varchar(32)[]"),
+    ("starts_on", "date"),
+    ("ends_on", "date"),
+    ("capacity", "integer"),
+    ("url", "text"),
+    ("owner_scope", "varchar(16)"),
+    ("owner_municipality", "varchar(32)"),
+    ("created_by", "varchar(200)"),
 )
-RESOURCE_UPDATED = (
-    "kind",
-    "event_format",
-    "title",
-    "description",
-    "provider",
-    "hours",
-    "federal_registry",
-    "competencies",
-    "subjects",
-    "levels",
-    "learning_type",
-    "mode",
-    "municipalities",
-    "starts_on",
-    "ends_on",
-    "capacity",
-    "url",
+MENTOR_IMPORT = (
+    ("region", "varchar(32)"),
+    ("teacher_id", "uuid"),
+    ("municipality", "varchar(32)"),
+    ("role", "varchar(16)"),
+    ("subjects", "varchar(32)[]"),
+    ("competencies", "varchar(32)[]"),
+    ("level", "smallint"),
+    ("mode", "varchar(16)"),
+    ("capacity", "integer"),
+    ("joined_year", "smallint"),
+    ("joined_assessment", "varchar(64)"),
 )
-MENTOR_IMPORT_SQL = """
-region varchar(32), teacher_id uuid, municipality varchar(32), role varchar(16), subjects varchar(32)[],
-competencies varchar(32)[], level smallint, mode varchar(16), capacity integer, joined_year smallint,
-joined_assessment varchar(64)
-"""
-MENTOR_IMPORT_COLUMNS = (
-    "region",
-    "teacher_id",
-    "municipality",
-    "role",
-    "subjects",
-    "competencies",
-    "level",
-    "mode",
-    "capacity",
-    "joined_year",
-    "joined_assessment",
+RESOURCE_IMPORT_SQL = ", ".join(f"{c} {t}" for c, t in RESOURCE_IMPORT)
+RESOURCE_IMPORT_COLUMNS = tuple(c for c, _t in RESOURCE_IMPORT)
+MENTOR_IMPORT_SQL = ", ".join(f"{c} {t}" for c, t in MENTOR_IMPORT)
+MENTOR_IMPORT_COLUMNS = tuple(c for c, _t in MENTOR_IMPORT)
+# What a re-import changes: all but the key and what is set once (ownership, author, joining).
+RESOURCE_UPDATED = tuple(
+    c
+    for c in RESOURCE_IMPORT_COLUMNS
+    if c not in {"region", "external_id", "owner_scope", "owner_municipality", "created_by"}
 )
-MENTOR_UPDATED = ("municipality", "role", "subjects", "competencies", "level", "mode", "capacity")
+MENTOR_UPDATED = tuple(
+    c for c in MENTOR_IMPORT_COLUMNS if c not in {"region", "teacher_id", "joined_year", "joined_assessment"}
+)
 
 
 async def upsert_resources(session: AsyncSession, records: list[tuple[Any, ...]]) -> tuple[int, int]:
