@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Response
 
-from kit.auth import CurrentPrincipal, Principal
+from kit.auth import CurrentPrincipal
 from kit.db import DbSession
 from kit.errors import problem_responses
-from kit.versioning import etag, require_if_match
+from kit.versioning import require_if_match
+from services.routes.api.routes import respond
 from services.routes.auth import Author, ControlPointChecker, ReflectionWriter
 from services.routes.authoring_schemas import (
     ConstructorRead,
@@ -23,18 +24,12 @@ from services.routes.authoring_schemas import (
     ReflectionUpdate,
     TaskCreate,
 )
-from services.routes.content import route_view
 from services.routes.deps import RouteForChange
 from services.routes.schemas import RouteRead
 from services.routes.service import authoring, lifecycle, tutoring
 
 router = APIRouter(prefix="/api/v1/routes", tags=["authoring"], responses=problem_responses(401, 403, 422))
 WRITE_ERRORS = problem_responses(404, 409, 412, 428)
-
-
-def respond(row: dict[str, Any], principal: Principal, response: Response) -> dict[str, Any]:
-    response.headers["ETag"] = etag(row["version"])
-    return route_view(row, principal)
 
 
 @router.get(
