@@ -34,13 +34,18 @@ def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
             raise ValueError
         return values
     except ValueError as e:
-        raise ValidationFailed(
-            "Курсор страницы записан неверно",
-            errors=[
-                FieldError(
-                    loc=["query", "cursor"],
-                    code="invalid-cursor",
-                    message="Передайте курсор из ответа на предыдущую страницу",
-                )
-            ],
-        ) from e
+        raise invalid_cursor() from e
+
+
+def invalid_cursor(param: str = "cursor") -> ValidationFailed:
+    """The 422 for a cursor query parameter `param` that was not made by us (or names another page's keys)."""
+    return ValidationFailed(
+        "Курсор страницы записан неверно",
+        errors=[
+            FieldError(
+                loc=["query", param],
+                code="invalid-cursor",
+                message="Передайте курсор из ответа на предыдущую страницу",
+            )
+        ],
+    )

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import FieldError, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, invalid_cursor
 from services.assessment.repositories.frameworks import FrameworkRepository
 from services.assessment.repositories.results import ResultRepository
 from services.assessment.views import present_result
@@ -21,16 +21,7 @@ def feed_position(after: str | None) -> tuple[int, int]:
     """The (transaction, sequence) position an `after` cursor names; 422 when it is not one."""
     position = decode_cursor(after, 2) or [0, 0]
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in position):
-        raise ValidationFailed(
-            "Курсор страницы записан неверно",
-            errors=[
-                FieldError(
-                    loc=["query", "after"],
-                    code="invalid-cursor",
-                    message="Передайте курсор из ответа на предыдущую страницу",
-                )
-            ],
-        )
+        raise invalid_cursor("after")
     return position[0], position[1]
 
 

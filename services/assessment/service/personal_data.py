@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
-from kit.errors import FieldError, PreconditionFailed, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.errors import PreconditionFailed
+from kit.pagination import decode_cursor, encode_cursor, invalid_cursor
 from kit.versioning import parse_if_match
 from services.assessment.repositories.personal_data import PersonalDataRepository
 from services.assessment.service.teachers import get_teacher
@@ -44,16 +44,7 @@ async def personal_data_log(
     """A page of the log in the caller's region, newest first."""
     after = decode_cursor(cursor, 1)
     if after is not None and not (isinstance(after[0], int) and not isinstance(after[0], bool)):
-        raise ValidationFailed(
-            "Курсор страницы записан неверно",
-            errors=[
-                FieldError(
-                    loc=["query", "cursor"],
-                    code="invalid-cursor",
-                    message="Передайте курсор из ответа на предыдущую страницу",
-                )
-            ],
-        )
+        raise invalid_cursor()
     rows = await PersonalDataRepository(session).entries(principal, teacher_id, after[0] if after else None, limit + 1)
     next_cursor = encode_cursor([rows[limit - 1]["id"]]) if len(rows) > limit else None
     return {"items": rows[:limit], "next_cursor": next_cursor}
