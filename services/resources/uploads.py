@@ -40,8 +40,6 @@ def import_limits(
     )
 
 
-Limits = import_limits  # the name the import endpoint builds its limits with
-
 # What this service has always answered for a workbook that is no zip, or compressed too well.
 _NOT_XLSX = Answer(422, "invalid-xlsx", "Файл не является книгой XLSX")
 _ZIP_BOMB = Answer(422, "xlsx-zip-bomb", "Книга XLSX сжата подозрительно сильно; такой файл не принимается")

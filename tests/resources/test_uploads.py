@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from kit.errors import UnsupportedMediaType, ValidationFailed
-from services.resources.uploads import Limits, check_ratio, read_upload, split_list
+from services.resources.uploads import check_ratio, import_limits, read_upload, split_list
 
 pytestmark = pytest.mark.no_db
 ALIASES = {"код": "external_id", "название": "title"}
@@ -51,7 +51,7 @@ def test_xlsx_cells_become_plain_values() -> None:
 
 def test_limits_and_media_types() -> None:
     with pytest.raises(ValidationFailed):
-        read_upload(b"a\n1\n2\n3\n", "text/csv", allowed=["a"], limits=Limits(max_rows=2))
+        read_upload(b"a\n1\n2\n3\n", "text/csv", allowed=["a"], limits=import_limits(max_rows=2))
     with pytest.raises(UnsupportedMediaType):
         read_upload(b"x", "application/pdf", allowed=["a"])
     with pytest.raises(ValidationFailed) as e:

@@ -41,7 +41,7 @@ from services.resources.repository import MentorRepository, ResourceRepository
 from services.resources.schemas import ImportResult, ImportRowError
 from services.resources.service.mentors import this_year
 from services.resources.service.regions import write_region
-from services.resources.uploads import Limits, Upload, read_upload
+from services.resources.uploads import Upload, import_limits, read_upload
 
 Mode = Literal["all", "partial"]
 
@@ -167,7 +167,7 @@ async def begin_import(
     replayed = await guard.begin(fp)
     if replayed is not None:
         return replayed
-    limits = Limits(
+    limits = import_limits(
         settings.import_max_rows,
         settings.import_max_unpacked_bytes,
         settings.import_max_zip_ratio,
