@@ -12,7 +12,7 @@ from kit.errors import PreconditionFailed
 from kit.pagination import decode_cursor, encode_cursor, invalid_cursor
 from kit.versioning import parse_if_match
 from services.assessment.repositories.personal_data import PersonalDataRepository
-from services.assessment.service.teachers import get_teacher
+from services.assessment.service.teachers import STALE_TEACHER_DETAIL, get_teacher
 
 DEPERSONALISED = "depersonalised"
 
@@ -29,10 +29,7 @@ async def depersonalise_teacher(
     repo = PersonalDataRepository(session)
     row = await repo.depersonalise(teacher_id, parse_if_match(if_match))
     if row is None:
-        raise PreconditionFailed(
-            "Данные педагога изменились с тех пор, как вы их прочитали: прочитайте их заново и повторите изменение",
-            code="stale-version",
-        )
+        raise PreconditionFailed(STALE_TEACHER_DETAIL, code="stale-version")
     await repo.announce(teacher_id)
     await repo.log(principal, DEPERSONALISED, teacher_id, str(current["region"]))
     return row
