@@ -8,14 +8,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from kit.auth import Principal
-from kit.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
+from kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.routes.authoring import check_texts
 from services.routes.content import apply_overrides, find_task, next_control_on
 from services.routes.labels import STATUS_RU
 from services.routes.schemas import RecommendationCreate, RequestUpdate, SelfCheckUpdate, TaskUpdate
 from services.routes.selfcheck import AUTO_CRITERIA
 from services.routes.service import seats
-from services.routes.service.route_access import STALE_ROUTE_DETAIL, Change
+from services.routes.service.route_access import Change
 from services.routes.task_edits import check_task_change
 from services.routes.workflow import EDITABLE, Status
 
@@ -45,9 +45,7 @@ async def save_content(
     versioned = Status(row["status"]) in CONTENT_VERSIONED
     if versioned:
         values["content_version"] = row["content_version"] + 1
-    updated = await repo.update_fields(row["id"], values, expected_version=change.expected)
-    if updated is None:
-        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
+    updated = await change.update(values)
     if versioned:
         await repo.add_version(row["id"], row["content_version"], row["content"], "before correction", principal.sub)
         await repo.add_version(row["id"], updated["content_version"], content, reason, principal.sub)
@@ -145,9 +143,7 @@ async def score_self_check(change: Change, principal: Principal, body: SelfCheck
             ],
         )
     manual = {**row["self_check_manual"], **{str(k): v for k, v in body.scores.items()}}
-    updated = await repo.update_fields(row["id"], {"self_check_manual": manual}, expected_version=change.expected)
-    if updated is None:
-        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
+    updated = await change.update({"self_check_manual": manual})
     await repo.add_event(
         row["id"], principal, "self_check", comment=", ".join(f"{k}={v}" for k, v in sorted(body.scores.items()))
     )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.client import GatewayClient
-from kit.errors import Conflict, FieldError, Forbidden, PreconditionFailed, ValidationFailed
+from kit.errors import Conflict, FieldError, Forbidden, ValidationFailed
 from services.routes.authoring_schemas import ReflectionUpdate
 from services.routes.content import self_check_of
 from services.routes.labels import STATUS_RU
@@ -18,7 +18,7 @@ from services.routes.repository import RouteRepository
 from services.routes.schemas import AuditedRequest, TransitionRequest
 from services.routes.seats import SEATS_RELEASED_AT
 from services.routes.service import seats
-from services.routes.service.route_access import STALE_ROUTE_DETAIL, Change, load_route
+from services.routes.service.route_access import Change, load_route
 from services.routes.tutors import check_tutor, read_candidate
 from services.routes.webhooks import events as webhook_events
 from services.routes.workflow import Action, Status, Transition, TransitionRefused, find_transition
@@ -107,9 +107,7 @@ async def transition(
     repo, row = change.repo, change.row
     t = _transition(body.action, Status(row["status"]), principal)
     values = _values(t, body, row, await _tutor(t, body, row, client))
-    updated = await repo.update_fields(row["id"], values, expected_version=change.expected)
-    if updated is None:
-        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
+    updated = await change.update(values)
     await repo.add_event(
         row["id"],
         principal,
@@ -136,9 +134,7 @@ async def write_reflection(change: Change, principal: Principal, body: Reflectio
     sections = dict(content["sections"])
     sections["reflection"] = {**sections.get("reflection", {}), "text": body.text}
     content["sections"] = sections
-    updated = await repo.update_fields(row["id"], {"content": content}, expected_version=change.expected)
-    if updated is None:
-        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
+    updated = await change.update({"content": content})
     await repo.add_event(row["id"], principal, "reflection", comment="рефлексия педагога")
     return updated
 

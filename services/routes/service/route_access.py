@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
-from kit.errors import NotFound
+from kit.errors import NotFound, PreconditionFailed
 from kit.versioning import ensure_current
 from services.routes.clients import Reservations
 from services.routes.repository import RouteRepository
@@ -36,6 +36,14 @@ async def load_route(
     return row
 
 
+async def store(repo: RouteRepository, route_id: uuid.UUID, values: dict[str, Any], expected: int) -> dict[str, Any]:
+    """Write the route's changed fields at the version the caller read (412 when it changed meanwhile)."""
+    updated = await repo.update_fields(route_id, values, expected_version=expected)
+    if updated is None:
+        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
+    return updated
+
+
 @dataclass(frozen=True)
 class Change:
     """A route about to change: loaded in scope, locked, at the version the caller's If-Match names."""
@@ -57,3 +65,7 @@ class Change:
     ) -> Change:
         repo = RouteRepository(session)
         return cls(repo, await load_route(repo, principal, route_id, expected), expected, seats)
+
+    async def update(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Write the changed fields at the version of the caller's If-Match (412 when it changed meanwhile)."""
+        return await store(self.repo, self.row["id"], values, self.expected)

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
-from kit.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from kit.errors import Conflict, Forbidden, NotFound
 from services.routes.authoring_schemas import ControlPointResult
 from services.routes.repository import RouteRepository
-from services.routes.service.route_access import STALE_ROUTE_DETAIL, load_route
+from services.routes.service.route_access import load_route, store
 from services.routes.tutors import may_check_control_points
 from services.routes.workflow import ACTIVE, Status
 
@@ -49,9 +49,7 @@ async def record_control_point(
         "by_role": principal.role.value,
         "at": datetime.now(UTC).isoformat(),
     }
-    updated = await repo.update_fields(row["id"], {"content": content}, expected_version=expected)
-    if updated is None:
-        raise PreconditionFailed(STALE_ROUTE_DETAIL, code="stale-version")
+    updated = await store(repo, row["id"], {"content": content}, expected)
     verdict = "результат принят" if body.accepted else "результат не принят"
     comment = f"контрольная точка {on}: {verdict}" + (f"; {body.comment}" if body.comment else "")
     await repo.add_event(row["id"], principal, f"control_point:{body.task_id}", comment=comment)
