@@ -204,7 +204,18 @@ class FaultStack:
                 list(SCHEMAS),
             )
             names = ", ".join(f'"{r[0]}"."{r[1]}"' for r in rows)
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            # Other services' background work (outboxes, idempotency purges) may hold a lock TRUNCATE needs: a
+            # deadlock or a lock wait is retried, as the test suite's own clean-up does.
+            for attempt in range(10):
+                try:
+                    async with conn.transaction():
+                        await conn.execute("SET LOCAL lock_timeout = '2s'")
+                        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                    break
+                except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+                    if attempt == 9:
+                        raise
+                    await asyncio.sleep(0.05 * (attempt + 1))
         finally:
             await conn.close()
         if routes_running:
