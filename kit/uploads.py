@@ -267,12 +267,16 @@ def deadline_of(limits: UploadLimits) -> float | None:
     return None if limits.max_seconds is None else time.monotonic() + limits.max_seconds
 
 
+YIELD_EVERY_ROWS = 64
+
+
 @dataclass
 class _Budget:
     limits: UploadLimits
     answers: Answers
     deadline: float | None = None
     cells: int = 0
+    taken: int = 0
 
     def take(self, number: int, width: int) -> None:
         if number > self.limits.max_rows:
@@ -280,6 +284,11 @@ class _Budget:
         self.cells += width
         if self.cells > self.limits.max_cells:
             raise refused(Refusal.too_many_cells, self.answers, limit=self.limits.max_cells)
+        self.taken += 1
+        if self.taken % YIELD_EVERY_ROWS == 0:
+            # Read in a worker thread, the parser (lxml under openpyxl) may keep the GIL for long stretches;
+            # handing it over now and then lets the service's event loop answer other requests meanwhile.
+            time.sleep(0)
         self.check_time()
 
     def check_time(self) -> None:
