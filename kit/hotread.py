@@ -143,7 +143,11 @@ class HotRead(ABC):
 
 
 class RowRead(HotRead):
-    """A read declared as data: one SELECT of `columns` by `key`, the scope rule, the version, the shape."""
+    """A read declared as data: one SELECT of `columns` by `key`, the scope rule, the version, the shape.
+
+    `related` are more labelled expressions selected with the row, in the same statement (a scalar
+    subquery aggregating the object's children as JSON, say): one round trip and one snapshot instead
+    of a query per child table."""
 
     def __init__(
         self,
@@ -154,9 +158,10 @@ class RowRead(HotRead):
         visible: Visible,
         version: str = "version",
         present: Present | None = None,
+        related: Sequence[Any] = (),
     ) -> None:
         super().__init__(operation)
-        self.statement = Statement(select(*columns).where(key == bindparam("object_id")))
+        self.statement = Statement(select(*columns, *related).where(key == bindparam("object_id")))
         self.visible = visible
         self.version = version
         self.present = present
