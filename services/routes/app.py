@@ -30,7 +30,7 @@ def create_app(settings: RoutesSettings | None = None) -> Any:
         app.state.gateway_client = client
         app.state.resource_map = ResourceMapClient(client, ttl=settings.match_cache_seconds)
         app.state.feed = FeedConsumer.of_service(app.state.sessionmaker, client, app.state.resource_map, settings)
-        app.state.route_reader = RouteReader(app.state.read_pool)
+        app.state.route_reader = RouteReader(app.state.read_pool, cache_bytes=settings.read_cache_mb * 1024 * 1024)
         app.state.feed_task = asyncio.create_task(app.state.feed.run()) if settings.feed_enabled else None
         app.state.webhooks = DeliveryWorker(app.state.sessionmaker, settings)
         if settings.webhooks_enabled:

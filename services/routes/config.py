@@ -28,6 +28,9 @@ class RoutesSettings(ServiceSettings):
     feed_replica: str = ""
     # Results assessed longer ago than this (history loaded for dynamics) get no route.
     max_result_age_days: int = 365
+    # GET /routes/{id} keeps the last version read of each route (its content as JSON text and its self-check)
+    # within this many megabytes per process (services.routes.reader.ReadCache); 0 keeps none.
+    read_cache_mb: int = Field(default=64, ge=0, le=16384)
     # Matching answers are reused this long across feed pages (a new catalogue entry shows up after it).
     match_cache_seconds: float = 60.0
     # Monthly exports are written here (one folder per month) and listed/downloaded via the API.

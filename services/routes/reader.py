@@ -2,19 +2,23 @@
 
 The ORM path cost ~2 ms of CPU per read: a session, BEGIN and COMMIT around one SELECT, decoding
 the 30 kB content JSONB into Python objects and encoding it again. Here the JSONB columns come
-back as their UTF-8 bytes and go into the response as is (orjson.Fragment), and the self-check, the
-only thing computed from the content, is kept per row version: PostgreSQL gives every stored version
-of a row a new `xmin`, so (id, xmin) names exactly the content and manual scores it was computed
-from. The answer is the document the ORM path produced, key for key (JSONB's text keeps its own
-spacing). `RouteRead` answers the successes on kit's fast lane, without FastAPI's routing and dependency
-layers.
+back as their UTF-8 bytes and go into the response as is (orjson.Fragment).
+
+What is computed from a stored version of the row is kept per version: PostgreSQL gives every stored
+version of a row a new `xmin`, so (id, xmin) names exactly the content and the manual scores. The
+`ReadCache` keeps, for the routes read last (within a budget of bytes, ROUTES_READ_CACHE_MB), the
+version's content as JSON text and its self-check. The statement names the version the cache holds
+and PostgreSQL sends the content only when the row is at another version: turning a 5-30 kB JSONB into
+text was most of the database's work of a read. The answer is the document the ORM path produced, key
+for key (JSONB's text keeps its own spacing). `RouteRead` answers the successes on kit's fast lane,
+without FastAPI's routing and dependency layers.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -40,44 +44,91 @@ def _select_list() -> tuple[str, tuple[str, ...]]:
     exprs = []
     for col in FULL_COLUMNS:
         source = getattr(col, "element", col).name
-        exprs.append(f'"{source}" AS "{col.name}"' if source != col.name else f'"{source}"')
+        if source == "content":  # $2: the version whose content the reader holds; sent only for another one
+            exprs.append('CASE WHEN xmin::text = $2 THEN NULL ELSE "content" END AS "content"')
+        else:
+            exprs.append(f'"{source}" AS "{col.name}"' if source != col.name else f'"{source}"')
     return ", ".join(exprs), tuple(c.name for c in FULL_COLUMNS if c.name not in HIDDEN_COLUMNS)
 
 
 _COLUMNS, VIEW_KEYS = _select_list()
 READ_SQL = f'SELECT {_COLUMNS}, xmin::text AS "row_version" FROM "{routes.schema}"."{routes.name}" WHERE id = $1'
+ENTRY_OVERHEAD = 200  # bytes of an entry beside its two byte strings (the key, the tuple, the dict slot)
 
 
-class SelfCheckCache:
-    """The self-check of the last `size` row versions read, encoded (a bounded LRU)."""
+class Version(NamedTuple):
+    """One stored version of a route: its `xmin`, its content as JSON text, its self-check encoded."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[uuid.UUID, str], bytes] = OrderedDict()
+    row_version: str
+    content: bytes
+    self_check: bytes
 
-    def get(self, key: tuple[uuid.UUID, str], content: bytes, manual: bytes) -> bytes:
-        hit = self._items.get(key)
+    @property
+    def size(self) -> int:
+        return len(self.content) + len(self.self_check) + ENTRY_OVERHEAD
+
+
+class ReadCache:
+    """The last version read of each route, least recently read dropped first, within `budget` bytes."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._items: OrderedDict[uuid.UUID, Version] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, route_id: uuid.UUID) -> Version | None:
+        hit = self._items.get(route_id)
         if hit is not None:
-            self._items.move_to_end(key)
-            return hit
-        scores = {int(k): v for k, v in orjson.loads(manual).items()}
-        encoded = dumps(evaluate(orjson.loads(content), scores))
-        self._items[key] = encoded
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return encoded
+            self._items.move_to_end(route_id)
+        return hit
+
+    def put(self, route_id: uuid.UUID, version: Version) -> None:
+        old = self._items.pop(route_id, None)
+        if old is not None:
+            self.used -= old.size
+        if version.size > self.budget:
+            return
+        self._items[route_id] = version
+        self.used += version.size
+        while self.used > self.budget:
+            _, dropped = self._items.popitem(last=False)
+            self.used -= dropped.size
+
+
+def self_check_json(content: bytes, manual: bytes) -> bytes:
+    """The self-check of a route's content and manual scores (both JSON text), encoded."""
+    scores = {int(k): v for k, v in orjson.loads(manual).items()}
+    return dumps(evaluate(orjson.loads(content), scores))
 
 
 class RouteReader:
-    def __init__(self, pool: asyncpg.Pool, *, cache_size: int = 10_000) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, cache_bytes: int = 64 * 1024 * 1024) -> None:
         self.pool = pool
-        self.self_checks = SelfCheckCache(cache_size)
+        self.cache = ReadCache(cache_bytes)
+
+    def _version(self, row: asyncpg.Record, held: Version | None) -> Version:
+        """The row's version: the one held when the database left the content out, else read now."""
+        if row["content"] is None:
+            assert held is not None and held.row_version == row["row_version"]
+            return held
+        frozen = row["self_check_at_completion"]  # completed: the self-check as it stood then, stored
+        version = Version(
+            row["row_version"],
+            row["content"],
+            frozen if frozen is not None else self_check_json(row["content"], row["self_check_manual"]),
+        )
+        self.cache.put(row["id"], version)
+        return version
 
     async def read(self, principal: Principal, route_id: uuid.UUID, if_none_match: str | None = None) -> Answer | None:
         """The answer to GET /routes/{id}: 200 with the route as JSON, or 304 without a body when the
         caller's If-None-Match names the current version; None when the route is absent or out of scope."""
+        held = self.cache.get(route_id)
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(READ_SQL, route_id)
+            row = await conn.fetchrow(READ_SQL, route_id, held.row_version if held else None)
         if row is None:
             return None
         own = principal.sees(
@@ -92,16 +143,12 @@ class RouteReader:
         headers = [(b"etag", etag(version).encode()), (b"cache-control", b"private, no-cache")]
         if not_modified(if_none_match, version):
             return 304, headers, b""
+        stored = self._version(row, held)
         view: dict[str, Any] = {}
         for key in VIEW_KEYS:
-            value = row[key]
+            value = stored.content if key == "content" else row[key]
             view[key] = orjson.Fragment(value) if key in JSON_COLUMNS and value is not None else value
-        frozen = row["self_check_at_completion"]  # completed: the self-check as it stood then, stored
-        view["self_check"] = orjson.Fragment(
-            frozen
-            if frozen is not None
-            else self.self_checks.get((row["id"], row["row_version"]), row["content"], row["self_check_manual"])
-        )
+        view["self_check"] = orjson.Fragment(stored.self_check)
         view["allowed_actions"] = allowed_actions(Status(row["status"]), principal) if own else []
         body = dumps(view)
         return (

@@ -8,6 +8,7 @@ import uuid
 import httpx
 
 from kit.auth import Role
+from services.routes.reader import ENTRY_OVERHEAD, ReadCache, Version
 from tests.harness import Stack, auth
 from tests.region import MUN_A, MUN_B, ORG_A1, ORG_A2, as_methodologist, as_regional, as_school, as_teacher
 from tests.routes.test_lifecycle import a_route, act
@@ -40,6 +41,59 @@ class TestReadingARoute:
         assert r.status_code == 200, r.text
         after = (await api.get(f"/api/v1/routes/{rid}", headers=as_regional())).json()
         assert after["self_check"] == r.json()["self_check"] != before.json()["self_check"]
+
+    async def test_a_route_edited_after_it_was_read_is_read_as_edited(self, api: httpx.AsyncClient) -> None:
+        _, summary = await a_route(api)
+        rid = summary["id"]
+        before = await api.get(f"/api/v1/routes/{rid}", headers=as_regional())
+        again = await api.get(f"/api/v1/routes/{rid}", headers=as_regional())  # the version the reader now holds
+        assert again.content == before.content
+        task = before.json()["content"]["sections"]["goals"][0]["tasks"][0]
+        edited = await api.patch(
+            f"/api/v1/routes/{rid}/tasks/{task['id']}",
+            json={"formulation": "Освоить приёмы формирующего оценивания", "reason": "уточнено с ОО"},
+            headers={**as_regional(), "If-Match": before.headers["etag"]},
+        )
+        assert edited.status_code == 200, edited.text
+        after = await api.get(f"/api/v1/routes/{rid}", headers=as_regional())
+        assert after.json() == edited.json()
+        first = after.json()["content"]["sections"]["goals"][0]["tasks"][0]
+        assert first["formulation"] == "Освоить приёмы формирующего оценивания"
+
+
+class TestTheReadCache:
+    """What the reader keeps of the routes read last: their latest version each, within a budget of bytes."""
+
+    @staticmethod
+    def version(tag: str, size: int) -> Version:
+        return Version(tag, b"x" * (size - ENTRY_OVERHEAD), b"")
+
+    def test_it_never_holds_more_than_its_budget_and_drops_the_least_recently_read(self) -> None:
+        cache = ReadCache(budget=3_000)
+        ids = [uuid.uuid4() for _ in range(4)]
+        for i in ids[:3]:
+            cache.put(i, self.version("1", 1_000))
+        assert cache.get(ids[0]) is not None  # read again: now the most recent
+        cache.put(ids[3], self.version("1", 1_000))
+        assert cache.used <= 3_000 and len(cache) == 3
+        assert cache.get(ids[1]) is None  # the least recently read went
+        assert all(cache.get(i) is not None for i in (ids[0], ids[2], ids[3]))
+
+    def test_a_new_version_replaces_the_old_one_of_the_same_route(self) -> None:
+        cache = ReadCache(budget=10_000)
+        rid = uuid.uuid4()
+        cache.put(rid, self.version("100", 2_000))
+        cache.put(rid, self.version("101", 3_000))
+        held = cache.get(rid)
+        assert held is not None and held.row_version == "101"
+        assert cache.used == 3_000 and len(cache) == 1
+
+    def test_a_version_larger_than_the_budget_is_not_kept(self) -> None:
+        cache = ReadCache(budget=1_000)
+        rid = uuid.uuid4()
+        cache.put(rid, self.version("1", 500))
+        cache.put(rid, self.version("2", 5_000))
+        assert cache.get(rid) is None and cache.used == 0
 
 
 class TestConditionalReads:
