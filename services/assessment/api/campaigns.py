@@ -12,7 +12,7 @@ from kit.auth import CurrentPrincipal
 from kit.db import DbSession
 from kit.errors import problem_responses
 from kit.idempotency import check_key
-from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor, key_date, key_id
 from kit.versioning import etag
 from services.assessment.auth import CampaignManager, ResultUploader
 from services.assessment.deps import Settings
@@ -143,14 +143,14 @@ async def list_campaigns(
     cursor: str | None = Query(default=None, max_length=500),
     limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, [key_date, key_id])
     rows = await CampaignRepository(session).search(
         principal,
         subject=subject.value if subject else None,
         source=source,
         status=status_.value if status_ else None,
         year=year,
-        after=(str(after[0]), str(after[1])) if after else None,
+        after=(after[0], after[1]) if after else None,
         limit=limit + 1,
     )
     next_cursor = None

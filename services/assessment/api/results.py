@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from kit.auth import CurrentPrincipal
 from kit.db import DbSession
 from kit.errors import NotFound, problem_responses
-from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor, key_id
 from services.assessment.repositories.frameworks import FrameworkRepository
 from services.assessment.repositories.results import ResultRepository
 from services.assessment.repositories.teachers import TeacherRepository
@@ -40,11 +40,8 @@ async def list_results(
     cursor: str | None = Query(default=None, max_length=500),
     limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor, 1)
-    try:
-        after_id = uuid.UUID(str(after[0])) if after else None
-    except ValueError:
-        after_id = None
+    after = decode_cursor(cursor, [key_id])
+    after_id = after[0] if after else None
     rows = await ResultRepository(session).search(
         principal,
         campaign_id=campaign_id,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from kit.auth import CurrentPrincipal
 from kit.db import DbSession
 from kit.errors import NotFound, problem_responses
-from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor, key_id, key_text
 from kit.versioning import etag
 from services.assessment.auth import RegistryWriter
 from services.assessment.repositories.teachers import TeacherRepository
@@ -49,14 +49,14 @@ async def list_teachers(
     cursor: str | None = Query(default=None, max_length=500),
     limit: int = Query(default=50, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, [key_text, key_id])
     rows = await TeacherRepository(session).search(
         principal,
         municipality=municipality,
         organisation=organisation,
         subject=subject.value if subject else None,
         q=q,
-        after=(str(after[0]), str(after[1])) if after else None,
+        after=(after[0], after[1]) if after else None,
         limit=limit + 1,
     )
     next_cursor = None

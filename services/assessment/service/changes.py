@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import FieldError, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor, invalid_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_int
 from services.assessment.repositories.frameworks import FrameworkRepository
 from services.assessment.repositories.results import ResultRepository
 from services.assessment.views import present_result
@@ -19,9 +19,7 @@ MAX_PARTITIONS = 1024
 
 def feed_position(after: str | None) -> tuple[int, int]:
     """The (transaction, sequence) position an `after` cursor names; 422 when it is not one."""
-    position = decode_cursor(after, 2) or [0, 0]
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in position):
-        raise invalid_cursor("after")
+    position = decode_cursor(after, [key_int, key_int], param="after") or [0, 0]
     return position[0], position[1]
 
 

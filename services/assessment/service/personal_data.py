@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import PreconditionFailed
-from kit.pagination import decode_cursor, encode_cursor, invalid_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_int
 from kit.versioning import parse_if_match
 from services.assessment.repositories.personal_data import PersonalDataRepository
 from services.assessment.service.teachers import STALE_TEACHER_DETAIL, get_teacher
@@ -39,9 +39,7 @@ async def personal_data_log(
     session: AsyncSession, principal: Principal, teacher_id: uuid.UUID | None, cursor: str | None, limit: int
 ) -> dict[str, Any]:
     """A page of the log in the caller's region, newest first."""
-    after = decode_cursor(cursor, 1)
-    if after is not None and not (isinstance(after[0], int) and not isinstance(after[0], bool)):
-        raise invalid_cursor()
+    after = decode_cursor(cursor, [key_int])
     rows = await PersonalDataRepository(session).entries(principal, teacher_id, after[0] if after else None, limit + 1)
     next_cursor = encode_cursor([rows[limit - 1]["id"]]) if len(rows) > limit else None
     return {"items": rows[:limit], "next_cursor": next_cursor}

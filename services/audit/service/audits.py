@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from kit.client import UpstreamError
 from kit.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_id, key_time
 from kit.versioning import ensure_current, parse_if_match, require_if_match
 from services.audit.clients import BadUpstreamAnswer, Upstream, UpstreamShapeError, fetch_route
 from services.audit.procedure import (
@@ -228,14 +228,8 @@ async def start_audit(
 
 
 def _audits_cursor(cursor: str | None) -> tuple[str, str] | None:
-    after = decode_cursor(cursor, 2)
-    try:
-        key = (str(after[0]), str(uuid.UUID(str(after[1])))) if after else None
-        if key:
-            datetime.fromisoformat(key[0])
-    except ValueError:
-        raise ValidationFailed("Курсор страницы записан неверно", code="invalid-cursor") from None
-    return key
+    after = decode_cursor(cursor, [key_time, key_id])
+    return (after[0], after[1]) if after else None
 
 
 async def list_audits(

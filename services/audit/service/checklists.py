@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import NotFound, PreconditionFailed, PreconditionRequired
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_text
 from kit.versioning import parse_if_match, require_if_match
 from services.audit.checklist import completeness, summarise
 from services.audit.clients import MunicipalityDirectory, unknown_municipalities
@@ -59,11 +59,11 @@ async def summary(session: AsyncSession, principal: Principal) -> dict[str, Any]
 async def list_checklists(
     session: AsyncSession, principal: Principal, cursor: str | None, limit: int
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, [key_text])
     rows = await ChecklistRepository(session).list_checklists(
         principal.region,
         municipality=own_municipality(principal),
-        after=str(after[0]) if after else None,
+        after=after[0] if after else None,
         limit=limit + 1,
     )
     next_cursor = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +14,7 @@ from kit.auth import Principal
 from kit.errors import Conflict, FieldError, NotFound, PayloadTooLarge, ValidationFailed
 from kit.idempotency import IdempotencyGuard, check_key, fingerprint
 from kit.jsonutil import dumps
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_date, key_id, key_text
 from kit.russian import size
 from kit.tabular import media_type
 from services.audit.bands import BANDS, band_range
@@ -77,11 +76,8 @@ async def create_campaign(session: AsyncSession, principal: Principal, body: Cam
 
 
 async def list_campaigns(session: AsyncSession, principal: Principal, cursor: str | None, limit: int) -> dict[str, Any]:
-    after = decode_cursor(cursor, 2)
-    try:
-        key = (date.fromisoformat(str(after[0])).isoformat(), str(uuid.UUID(str(after[1])))) if after else None
-    except ValueError:
-        raise ValidationFailed("Курсор страницы записан неверно", code="invalid-cursor") from None
+    after = decode_cursor(cursor, [key_date, key_id])
+    key = (after[0], after[1]) if after else None
     rows = await MonitoringRepository(session).list_campaigns(principal.region, after=key, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
@@ -163,8 +159,8 @@ async def list_scores(
     own = own_municipality(principal)
     repo = MonitoringRepository(session)
     campaign = await _campaign_or_404(repo, principal, campaign_id)
-    after = decode_cursor(cursor, 1)
-    rows = await repo.scores(campaign_id, municipality=own, after=str(after[0]) if after else None, limit=limit + 1)
+    after = decode_cursor(cursor, [key_text])
+    rows = await repo.scores(campaign_id, municipality=own, after=after[0] if after else None, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, NotFound, PreconditionFailed, UpstreamUnavailable, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_id, key_text
 from kit.versioning import require_if_match
 from services.resources.active_repository import ActiveRepository
 from services.resources.active_schemas import InclusionCreate, RemovalCreate
@@ -77,7 +77,7 @@ async def list_members(
     session: AsyncSession, principal: Principal, filters: dict[str, Any], *, cursor: str | None, limit: int
 ) -> dict[str, Any]:
     """Members and candidates in the caller's scope: the region, the municipality, the school, or oneself."""
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, [key_text, key_id])
     rows = await ActiveRepository(session).page(principal, filters=filters, after=after, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_date, key_id
 from kit.versioning import require_if_match
 from services.resources.active_repository import ActiveRepository
 from services.resources.active_summary import subject_label
@@ -42,13 +42,8 @@ ENROLMENT_NOT_FOUND = "Запись на обучение не найдена"
 
 
 def page_after(cursor: str | None) -> tuple[date, uuid.UUID] | None:
-    after = decode_cursor(cursor, 2)
-    if not after:
-        return None
-    try:
-        return date.fromisoformat(str(after[0])), uuid.UUID(str(after[1]))
-    except ValueError:
-        raise ValidationFailed("Курсор страницы записан неверно", code="invalid-cursor") from None
+    after = decode_cursor(cursor, [key_date, key_id])
+    return (date.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None
 
 
 def paged(rows: list[dict[str, Any]], limit: int, key: str, present: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import Conflict, Forbidden, NotFound, PreconditionFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_id, key_text
 from kit.versioning import ensure_current, require_if_match
 from services.resources.active_repository import ActiveRepository
 from services.resources.repository import MentorRepository
@@ -65,7 +65,7 @@ async def create_mentor(session: AsyncSession, principal: Principal, body: Mento
 async def list_mentors(
     session: AsyncSession, principal: Principal, filters: dict[str, Any], *, cursor: str | None, limit: int
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, [key_text, key_id])
     rows = await MentorRepository(session).page(principal.region, filters=filters, after=after, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kit.auth import Principal
 from kit.db import scope_condition
 from kit.errors import Conflict, FieldError, NotFound, UpstreamUnavailable, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_id, key_time
 from services.resources.clients import RouteRef, RoutesClient, Unavailable
 from services.resources.config import ResourcesSettings
 from services.resources.models import reservations
@@ -244,7 +244,7 @@ async def list_reservations(
     caller sees in the routes service (404 otherwise, as for any object out of scope)."""
     if filters.get("route_id") is not None:
         await _route_of(principal, filters["route_id"], routes)
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, [key_time, key_id])
     rows = await ReservationRepository(session).page(
         principal.region, scope=and_(reservation_scope(principal)), filters=filters, after=after, limit=limit + 1
     )

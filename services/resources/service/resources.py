@@ -9,7 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import (
+    cursor_key,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+    key_any,
+    key_id,
+    key_number,
+    key_text,
+    key_time,
+)
 from kit.versioning import ensure_current, require_if_match
 from services.resources.ownership import ensure_can_edit, local_municipalities, ownership_for_create
 from services.resources.repository import ResourceRepository
@@ -27,6 +37,10 @@ def with_free(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("capacity") is None:
         row["free"] = None
     return row
+
+
+# the kind of the sort key in a catalogue cursor, by the order it pages in
+SORT_KEY_KINDS = {"title": key_text, "newest": key_time, "relevance": key_number}
 
 
 async def create_resource(session: AsyncSession, principal: Principal, body: ResourceCreate) -> dict[str, Any]:
@@ -52,21 +66,13 @@ async def list_resources(
     limit: int,
 ) -> dict[str, Any]:
     """A keyset page of the catalogue; relevance without a query sorts by title."""
-    after = decode_cursor(cursor, 3)
+    after = decode_cursor(cursor, [key_text, key_any, key_id])
     if after is not None and after[0] != sort:
-        raise ValidationFailed(
-            "Курсор относится к другому порядку сортировки: начните с первой страницы",
-            errors=[
-                FieldError(
-                    loc=["query", "cursor"],
-                    code="invalid-cursor",
-                    message="Передайте курсор из ответа на предыдущую страницу",
-                )
-            ],
-        )
+        raise invalid_cursor(detail="Курсор относится к другому порядку сортировки: начните с первой страницы")
     effective_sort = sort if (sort != "relevance" or filters.get("q")) else "title"
+    key_after = [cursor_key(SORT_KEY_KINDS[effective_sort], after[1]), after[2]] if after else None
     rows = await ResourceRepository(session).page(
-        principal.region, filters=filters, sort=effective_sort, after=after[1:] if after else None, limit=limit + 1
+        principal.region, filters=filters, sort=effective_sort, after=key_after, limit=limit + 1
     )
     next_cursor = None
     if len(rows) > limit:

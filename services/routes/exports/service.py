@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from kit.auth import Principal, Role
 from kit.client import GatewayClient
 from kit.errors import FieldError, NotFound, UpstreamUnavailable, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_text
 from services.routes.exports.files import file_stem, open_private
 from services.routes.exports.month import Month
 from services.routes.exports.names import Directory, DirectoryUnavailable, read_directory
@@ -48,13 +48,13 @@ async def list_recorded(
     limit: int,
 ) -> dict[str, Any]:
     """A page of the recorded files in the caller's scope, newest month first."""
-    after = decode_cursor(cursor, 4)
+    after = decode_cursor(cursor, [key_text] * 4)
     rows = await ExportRecords(session).search(
         principal,
         month=month,
         municipality=municipality,
         fmt=fmt,
-        after=(str(after[0]), str(after[1]), str(after[2]), str(after[3])) if after else None,
+        after=(after[0], after[1], after[2], after[3]) if after else None,
         limit=limit + 1,
     )
     next_cursor = None

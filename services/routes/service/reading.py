@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit.auth import Principal
-from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from kit.pagination import MAX_LIMIT, decode_cursor, encode_cursor, key_id, key_time
 from services.routes.content import chosen_kinds, route_view
 from services.routes.directory import Directory
 from services.routes.printing import Printed, render
@@ -29,12 +29,12 @@ async def list_routes(
     limit: int,
 ) -> dict[str, Any]:
     """A keyset page of route summaries in scope, newest first."""
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, [key_time, key_id])
     rows = await RouteRepository(session).search(
         principal,
         filters=filters,
         overdue_on=datetime.now(UTC).date() if overdue else None,
-        after=(str(after[0]), str(after[1])) if after else None,
+        after=(after[0], after[1]) if after else None,
         limit=limit + 1,
     )
     next_cursor = None
@@ -71,8 +71,8 @@ async def outcomes(
     session: AsyncSession, principal: Principal, municipality: str | None, cursor: str | None, limit: int
 ) -> dict[str, Any]:
     """A keyset page of per-route outcomes in scope (by route id)."""
-    after = decode_cursor(cursor, 1)
-    rows = await RouteRepository(session).outcomes(principal, municipality, str(after[0]) if after else None, limit + 1)
+    after = decode_cursor(cursor, [key_id])
+    rows = await RouteRepository(session).outcomes(principal, municipality, after[0] if after else None, limit + 1)
     next_cursor = encode_cursor([str(rows[limit - 1]["id"])]) if len(rows) > limit else None
     return {"items": [outcome_of(r) for r in rows[:limit]], "next_cursor": next_cursor}
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from kit.auth import Principal, Role
 from kit.errors import FieldError, NotFound, ValidationFailed
-from kit.pagination import decode_cursor, encode_cursor
+from kit.pagination import decode_cursor, encode_cursor, key_id, key_int, key_time
 from services.routes.config import RoutesSettings
 from services.routes.webhooks.addresses import RefusedAddress, resolve_checked, url_problem
 from services.routes.webhooks.events import EVENT_LABELS, NOT_FOR_SCHOOLS
@@ -89,19 +89,9 @@ async def get(conn: Any, principal: Principal, subscription_id: uuid.UUID) -> di
     return row
 
 
-def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        "Курсор страницы записан неверно",
-        errors=[FieldError(loc=["query", "cursor"], code="invalid-cursor", message="Курсор страницы записан неверно")],
-    )
-
-
 async def list_subscriptions(conn: Any, principal: Principal, cursor: str | None, limit: int) -> dict[str, Any]:
-    after = decode_cursor(cursor, 2)
-    try:
-        key = (datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1]))) if after else None
-    except ValueError:
-        raise _bad_cursor() from None
+    after = decode_cursor(cursor, [key_time, key_id])
+    key = (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None
     rows = await WebhookRepository(conn).search(principal, key, limit)
     last = keyset(rows, limit)
     return {
@@ -119,9 +109,7 @@ async def deliveries(
     conn: Any, principal: Principal, subscription_id: uuid.UUID, cursor: str | None, limit: int
 ) -> dict[str, Any]:
     await get(conn, principal, subscription_id)
-    after = decode_cursor(cursor, 1)
-    if after is not None and not isinstance(after[0], int):
-        raise _bad_cursor()
+    after = decode_cursor(cursor, [key_int])
     rows = await WebhookRepository(conn).deliveries(subscription_id, after[0] if after else None, limit)
     last = keyset(rows, limit)
     return {"items": rows, "next_cursor": encode_cursor([last["id"]]) if last else None}
