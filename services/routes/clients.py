@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
 
+from cachetools import TTLCache
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from kit.client import GatewayClient, UpstreamError
@@ -247,12 +248,19 @@ class Teacher(Upstream):
     region: str | None = None
 
 
+# The most matching answers and mentors' names kept per process: a bound by count, so the routes process
+# holds as much in a country of a million teachers as in one region (the answers of one generation run are
+# rarely asked for again; what repeats, a municipality's common deficits, fits well within it).
+MATCH_CACHE_ENTRIES = 4096
+NAME_CACHE_ENTRIES = 20_000
+
+
 class ResourceMapClient:
     """Matching and mentor assignment of the resource map (resources service).
 
-    Answers are kept for `ttl` seconds per matching context: teachers of one municipality, group and
-    subject with the same deficits share them, and the catalogue changes far more slowly than a
-    generation run."""
+    Answers are kept for `ttl` seconds per matching context (the last MATCH_CACHE_ENTRIES used): teachers
+    of one municipality, group and subject with the same deficits share them, and the catalogue changes far
+    more slowly than a generation run."""
 
     def __init__(
         self, client: GatewayClient, ttl: float = 60.0, concurrency: int = 8, directory: Directory | None = None
@@ -260,23 +268,20 @@ class ResourceMapClient:
         self.client = client
         self.ttl = ttl
         self.directory = directory or Directory(client)
-        self._cache: dict[MatchContext, tuple[float, dict[str, list[Alternative]]]] = {}
-        self._names: dict[str, tuple[float, str | None]] = {}  # mentor's teacher id -> (until, full name)
+        self._cache: TTLCache[MatchContext, dict[str, list[Alternative]]] = TTLCache(MATCH_CACHE_ENTRIES, ttl)
+        self._names: TTLCache[str, str | None] = TTLCache(NAME_CACHE_ENTRIES, ttl)  # mentor's teacher id -> name
         self._limit = asyncio.Semaphore(concurrency)
 
     async def alternatives(self, contexts: Sequence[MatchContext]) -> dict[MatchContext, dict[str, list[Alternative]]]:
-        now = asyncio.get_running_loop().time()
         out: dict[MatchContext, dict[str, list[Alternative]]] = {}
         for ctx in contexts:
             hit = self._cache.get(ctx)
-            if hit is not None and hit[0] > now:
-                out[ctx] = hit[1]
+            if hit is not None:
+                out[ctx] = hit
         missing = [c for c in contexts if c not in out]
         fresh = await self._match(missing)
-        if len(self._cache) > 50_000:
-            self._cache.clear()
-        for ctx, answer in fresh.items():
-            self._cache[ctx] = (now + self.ttl, answer)
+        if self.ttl > 0:
+            self._cache.update(fresh)
         out.update(fresh)
         return out
 
@@ -378,10 +383,9 @@ class ResourceMapClient:
     async def _mentor_names(self, region: str, teacher_ids: set[str]) -> dict[str, str | None]:
         """Mentors' full names from the teacher registry (kept for `ttl`), so the mentee, the school and the
         municipal export know whom to contact; None for a mentor the registry does not hold."""
-        now = asyncio.get_running_loop().time()
-        if len(self._names) > 100_000:
-            self._names.clear()
-        missing = [t for t in sorted(teacher_ids) if (hit := self._names.get(t)) is None or hit[0] <= now]
+        unknown = object()
+        kept = {t: self._names.get(t, unknown) for t in teacher_ids}
+        names: dict[str, str | None] = {t: name for t, name in kept.items() if name is not unknown}  # type: ignore[misc]
 
         async def one(teacher_id: str) -> None:
             try:
@@ -389,10 +393,12 @@ class ResourceMapClient:
                 name = teacher.full_name or None
             except UpstreamError:
                 name = None
-            self._names[teacher_id] = (now + self.ttl, name)
+            names[teacher_id] = name
+            if self.ttl > 0:
+                self._names[teacher_id] = name
 
-        await asyncio.gather(*(one(t) for t in missing))
-        return {t: hit[1] for t in teacher_ids if (hit := self._names.get(t)) is not None}
+        await asyncio.gather(*(one(t) for t in sorted(teacher_ids - names.keys())))
+        return names
 
 
 async def read_teacher(

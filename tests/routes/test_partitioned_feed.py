@@ -109,6 +109,29 @@ class TestFeedPartitions:
         assert set(owners.values()) == {1} and len(owners) == len(TEACHERS)
         assert sum(1 for part in parts if part) > 1  # twelve teachers spread over more than one
 
+    async def test_a_partition_read_page_by_page_gives_each_of_its_changes_once_in_order(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        """A page reads a window of the feed (2 x P x limit changes), not all of it: pages may be short or
+        empty while more follow, and their cursors still lead through every change of the partition."""
+        await upload_all(api)
+        whole = [str(i["change_id"]) for i in await feed_items(api)]
+        read: list[str] = []
+        for i in range(P):
+            cursor: str | None = None
+            while True:
+                params: dict[str, object] = {"limit": 1, "partition": i, "partitions": P}
+                if cursor:
+                    params["after"] = cursor
+                r = await api.get(FEED, params=params, headers=as_regional())
+                assert r.status_code == 200, r.text
+                page = r.json()
+                read += [str(item["change_id"]) for item in page["items"]]
+                cursor = page["next_cursor"]
+                if not page["has_more"]:
+                    break
+        assert sorted(read) == sorted(whole) and len(read) == len(set(read))
+
     async def test_a_partition_number_out_of_range_is_422_in_russian(self, api: httpx.AsyncClient) -> None:
         r = await api.get(FEED, params={"partition": P, "partitions": P}, headers=as_regional())
         assert r.status_code == 422, r.text

@@ -202,6 +202,24 @@ async def test_route_events_reach_the_subscriptions_of_their_territory_signed(
     assert {d["event_type"] for d in log} >= {"route.generated", "route.status_changed"}
 
 
+async def test_an_event_nobody_subscribed_to_is_not_kept(
+    api: httpx.AsyncClient, fast_routes: dict[str, str], receiver: Receiver, db: asyncpg.Connection
+) -> None:
+    """Only a school A1 listens, and only to status changes: generating routes, or changing the status of a
+    route of another school, leaves nothing in the outbox; A1's own status change is kept and delivered."""
+    await subscribe(api, as_school(ORG_A1, MUN_A), receiver.url("/a1"), ["route.status_changed"])
+    await results_for(api, {"t-a1-1": {"M2"}, "t-a2-1": {"M3"}})
+    routes = await wait_for_routes(api, 2)
+    a1 = next(r for r in routes if r["organisation"] == ORG_A1)
+    a2 = next(r for r in routes if r["organisation"] == ORG_A2)
+    await move(api, str(a2["id"]), as_regional(), action="recommend")
+    assert await db.fetchval("SELECT count(*) FROM routes.webhook_events") == 0
+    await move(api, str(a1["id"]), as_regional(), action="recommend")
+    got = await receiver.wait_for("/a1", "route.status_changed", 1)
+    assert [g.message["data"]["route_id"] for g in got] == [str(a1["id"])]
+    assert await db.fetchval("SELECT count(*) FROM routes.webhook_events") == 1
+
+
 async def test_a_delivery_is_retried_after_500_with_the_same_id(
     api: httpx.AsyncClient, fast_routes: dict[str, str], receiver: Receiver
 ) -> None:

@@ -70,6 +70,11 @@ def partition_of(teacher_id: Any, partitions: int) -> Any:
     return func.mod(func.abs(cast(func.hashtext(cast(teacher_id, Text)), BigInteger)), partitions)
 
 
+def _committed() -> Any:
+    """Changes of transactions older than the oldest one still running (see `changes`)."""
+    return result_changes.c.txid < text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+
+
 class ResultRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -117,16 +122,40 @@ class ResultRepository:
         )
         return [dict(r._mapping) for r in await self.s.execute(q)]
 
+    async def window_end(self, after: tuple[int, int], size: int) -> tuple[tuple[int, int] | None, bool]:
+        """The position of the last of the (at most `size`) committed changes after `after`, and whether
+        there were `size` of them (more may follow): the stretch of the feed one page of a partition reads.
+        One walk of the (transaction, sequence) index, however long the feed."""
+        window = (
+            select(result_changes.c.txid, result_changes.c.seq)
+            .where(tuple_(result_changes.c.txid, result_changes.c.seq) > tuple_(after[0], after[1]), _committed())
+            .order_by(result_changes.c.txid, result_changes.c.seq)
+            .limit(size)
+            .subquery()
+        )
+        last = (
+            await self.s.execute(
+                select(window.c.txid, window.c.seq, func.count().over())
+                .order_by(window.c.txid.desc(), window.c.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        return ((last[0], last[1]), last[2] >= size) if last else (None, False)
+
     async def changes(
-        self, principal: Principal, after: tuple[int, int], limit: int, partition: tuple[int, int] | None = None
+        self,
+        principal: Principal,
+        after: tuple[int, int],
+        limit: int,
+        partition: tuple[int, int] | None = None,
+        until: tuple[int, int] | None = None,
     ) -> list[dict[str, Any]]:
-        """Committed changes after the cursor, in (transaction, sequence) order.
+        """Committed changes after the cursor (up to `until`, when given), in (transaction, sequence) order.
 
         Only changes of transactions older than the oldest running one are read: a transaction that
         is still open may commit later with a smaller position, and must not be overtaken. With
         `partition` (i, P) only the teachers whose id PostgreSQL hashes to i of P (`partition_of`).
         """
-        horizon = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
         q = (
             select(
                 result_changes.c.seq,
@@ -145,13 +174,12 @@ class ResultRepository:
             .join(campaigns, campaigns.c.id == results.c.campaign_id)
             .join(frameworks, frameworks.c.id == results.c.framework_id)
             .join(teachers, teachers.c.id == results.c.teacher_id)
-            .where(
-                tuple_(result_changes.c.txid, result_changes.c.seq) > tuple_(after[0], after[1]),
-                result_changes.c.txid < horizon,
-            )
+            .where(tuple_(result_changes.c.txid, result_changes.c.seq) > tuple_(after[0], after[1]), _committed())
             .order_by(result_changes.c.txid, result_changes.c.seq)
             .limit(limit)
         )
+        if until is not None:
+            q = q.where(tuple_(result_changes.c.txid, result_changes.c.seq) <= tuple_(until[0], until[1]))
         if principal.region:
             q = q.where(teachers.c.region == principal.region)
         if partition is not None and partition[1] > 1:

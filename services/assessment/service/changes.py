@@ -15,6 +15,10 @@ from services.assessment.views import present_result
 
 # The most parts the feed may be split into (a consumer asks for one part of P).
 MAX_PARTITIONS = 1024
+# A page of partition i of P reads the next WINDOW_PER_ITEM * P * limit changes of the whole feed (at most
+# MAX_WINDOW): about two pages' worth of the partition's own, since teachers hash evenly.
+WINDOW_PER_ITEM = 2
+MAX_WINDOW = 100_000
 
 
 def feed_position(after: str | None) -> tuple[int, int]:
@@ -87,12 +91,26 @@ async def changes_page(
     partition: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The items after `after` (at most `limit`), the cursor to pass next time, and whether more wait.
-    With `partition` (i, P): only the teachers of partition i of P, in the same order."""
+
+    With `partition` (i, P): only the teachers of partition i of P, in the same order. Such a page reads a
+    window of the feed, the next WINDOW_PER_ITEM * P * `limit` changes (about WINDOW_PER_ITEM pages of the
+    partition), not everything after the cursor: when the window holds fewer of the partition's changes,
+    the page is shorter (even empty) and its cursor is the window's end, so every page costs the same
+    however long the feed (reading a partition was quadratic in its length)."""
     position = feed_position(after)
-    rows = await ResultRepository(session).changes(principal, position, limit + 1, partition)
-    has_more = len(rows) > limit
+    repo = ResultRepository(session)
+    end, window_full = None, False
+    if partition is not None and partition[1] > 1:
+        end, window_full = await repo.window_end(position, min(WINDOW_PER_ITEM * partition[1] * limit, MAX_WINDOW))
+        if end is None:
+            return {"items": [], "next_cursor": encode_cursor(list(position)), "has_more": False}
+    rows = await repo.changes(principal, position, limit + 1, partition, until=end)
+    more_rows = len(rows) > limit
     rows = rows[:limit]
     fws = FrameworkRepository(session)
     items = [feed_item(r, present_result(r, await fws.scoring(r["framework_id"]))) for r in rows]
-    next_cursor = encode_cursor([rows[-1]["txid"], rows[-1]["seq"]]) if rows else encode_cursor(list(position))
-    return {"items": items, "next_cursor": next_cursor, "has_more": has_more}
+    if more_rows or end is None:
+        last = (rows[-1]["txid"], rows[-1]["seq"]) if rows else position
+    else:
+        last = end  # every change up to the window's end is on this page or of another partition
+    return {"items": items, "next_cursor": encode_cursor(list(last)), "has_more": more_rows or window_full}

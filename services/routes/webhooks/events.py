@@ -2,7 +2,9 @@
 transaction of what happened, so an event exists exactly when its change was committed.
 
 Payloads carry ids, codes and statuses, never names. An event's territory (region, municipality, school)
-decides which subscriptions receive it (services.routes.webhooks.repository.fan_out). Ids of events that
+decides which subscriptions receive it (services.routes.webhooks.repository.fan_out); an event that no active
+subscription would receive is not written at all (`_listened`): generating a region's routes with nobody
+subscribed costs no outbox rows, no fan-out. Ids of events that
 could be emitted twice (a route generated again, a control point checked every few minutes, an export
 rewritten with the same bytes) derive from what they are about, so a repeat is dropped."""
 
@@ -41,9 +43,25 @@ NOT_FOR_SCHOOLS = frozenset({EventType.export_ready})
 RETURN_ACTION = "return_for_correction"
 EVENT_NAMESPACE = uuid.UUID("0b7e4d5c-2f3a-4e61-9a8b-5c6d7e8f9a01")
 
+
+def _listened(etype: str, region: str, municipality: str, organisation: str) -> str:
+    """SQL: an active subscription receives an event of type `etype` over this territory (each argument an
+    SQL expression), as the fan-out matches them."""
+    return (
+        "EXISTS (SELECT 1 FROM routes.webhook_subscriptions s WHERE s.active AND "
+        f"{etype} = ANY(s.events) AND (s.region IS NULL OR s.region = {region}) "
+        f"AND (s.municipality IS NULL OR s.municipality = {municipality}) "
+        f"AND (s.organisation IS NULL OR s.organisation = {organisation}))"
+    )
+
+
 _INSERT = text(
     "INSERT INTO routes.webhook_events (id, type, region, municipality, organisation, payload) "
-    "VALUES (:id, :type, :region, :municipality, :organisation, CAST(:payload AS jsonb)) ON CONFLICT (id) DO NOTHING"
+    "SELECT v.* FROM (VALUES (CAST(:id AS uuid), CAST(:type AS text), CAST(:region AS text), "
+    "CAST(:municipality AS text), CAST(:organisation AS text), CAST(:payload AS jsonb))) "
+    "AS v(id, type, region, municipality, organisation, payload) WHERE "
+    + _listened("v.type", "v.region", "v.municipality", "v.organisation")
+    + " ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -94,7 +112,9 @@ _GENERATED = text(
     "r.organisation, jsonb_build_object('route_id', r.id, 'teacher_id', r.teacher_id, 'region', r.region, "
     "'municipality', r.municipality, 'organisation', r.organisation, 'status', r.status, 'group', r.grp, "
     "'period_key', r.period_key) "
-    "FROM routes.routes r WHERE r.id = ANY(CAST(:ids AS uuid[])) ON CONFLICT (id) DO NOTHING"
+    "FROM routes.routes r WHERE r.id = ANY(CAST(:ids AS uuid[])) AND "
+    + _listened("'route.generated'", "r.region", "r.municipality", "r.organisation")
+    + " ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -110,7 +130,9 @@ _EXPORTS = text(
     "NULLIF(e.municipality, ''), NULL, jsonb_build_object('export_id', e.id, 'month', e.month, "
     "'region', e.region, 'municipality', NULLIF(e.municipality, ''), 'format', e.format, 'rows', e.rows, "
     "'sha256', e.sha256) "
-    "FROM routes.exports e WHERE e.month = :month ON CONFLICT (id) DO NOTHING"
+    "FROM routes.exports e WHERE e.month = :month AND "
+    + _listened("'export.ready'", "e.region", "NULLIF(e.municipality, '')", "NULL")
+    + " ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -127,8 +149,9 @@ _CONTROL = text(
     "r.organisation, 'status', r.status, 'control_on', r.next_control_on, "
     "'days_left', r.next_control_on - CURRENT_DATE) "
     "FROM routes.routes r WHERE r.status = ANY(CAST(:statuses AS text[])) "
-    "AND r.next_control_on BETWEEN CURRENT_DATE AND CURRENT_DATE + CAST(:days AS integer) "
-    "ON CONFLICT (id) DO NOTHING"
+    "AND r.next_control_on BETWEEN CURRENT_DATE AND CURRENT_DATE + CAST(:days AS integer) AND "
+    + _listened("'route.control_point_due'", "r.region", "r.municipality", "r.organisation")
+    + " ON CONFLICT (id) DO NOTHING"
 )
 
 
