@@ -248,19 +248,15 @@ class Teacher(Upstream):
     region: str | None = None
 
 
-# The most matching answers and mentors' names kept per process: a bound by count, so the routes process
-# holds as much in a country of a million teachers as in one region (the answers of one generation run are
-# rarely asked for again; what repeats, a municipality's common deficits, fits well within it).
+# Matching answers and mentors' names kept per process, by count: as many for a country as for a region.
 MATCH_CACHE_ENTRIES = 4096
 NAME_CACHE_ENTRIES = 20_000
 
 
 class ResourceMapClient:
-    """Matching and mentor assignment of the resource map (resources service).
-
-    Answers are kept for `ttl` seconds per matching context (the last MATCH_CACHE_ENTRIES used): teachers
-    of one municipality, group and subject with the same deficits share them, and the catalogue changes far
-    more slowly than a generation run."""
+    """Matching and mentor assignment of the resource map (resources service). Answers are kept for `ttl`
+    seconds per matching context (the last MATCH_CACHE_ENTRIES used): teachers of one municipality, group and
+    subject with the same deficits share them; the catalogue changes far more slowly than a generation run."""
 
     def __init__(
         self, client: GatewayClient, ttl: float = 60.0, concurrency: int = 8, directory: Directory | None = None
@@ -383,9 +379,8 @@ class ResourceMapClient:
     async def _mentor_names(self, region: str, teacher_ids: set[str]) -> dict[str, str | None]:
         """Mentors' full names from the teacher registry (kept for `ttl`), so the mentee, the school and the
         municipal export know whom to contact; None for a mentor the registry does not hold."""
-        unknown = object()
-        kept = {t: self._names.get(t, unknown) for t in teacher_ids}
-        names: dict[str, str | None] = {t: name for t, name in kept.items() if name is not unknown}  # type: ignore[misc]
+        kept = {t: self._names.get(t, self) for t in teacher_ids}  # `self`: not kept (a name may be None)
+        names: dict[str, str | None] = {t: name for t, name in kept.items() if name is not self}  # type: ignore[misc]
 
         async def one(teacher_id: str) -> None:
             try:

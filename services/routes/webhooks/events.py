@@ -44,15 +44,21 @@ RETURN_ACTION = "return_for_correction"
 EVENT_NAMESPACE = uuid.UUID("0b7e4d5c-2f3a-4e61-9a8b-5c6d7e8f9a01")
 
 
-def _listened(etype: str, region: str, municipality: str, organisation: str) -> str:
-    """SQL: an active subscription receives an event of type `etype` over this territory (each argument an
-    SQL expression), as the fan-out matches them."""
+def receives(etype: str, region: str, municipality: str, organisation: str) -> str:
+    """SQL: subscription `s` receives an event of type `etype` over this territory (each argument an SQL
+    expression): it is active, takes the type, and its territory contains the event's. The one rule, for
+    writing an event (`_listened`) and for the fan-out."""
     return (
-        "EXISTS (SELECT 1 FROM routes.webhook_subscriptions s WHERE s.active AND "
-        f"{etype} = ANY(s.events) AND (s.region IS NULL OR s.region = {region}) "
+        f"s.active AND {etype} = ANY(s.events) AND (s.region IS NULL OR s.region = {region}) "
         f"AND (s.municipality IS NULL OR s.municipality = {municipality}) "
-        f"AND (s.organisation IS NULL OR s.organisation = {organisation}))"
+        f"AND (s.organisation IS NULL OR s.organisation = {organisation})"
     )
+
+
+def _listened(etype: str, region: str, municipality: str, organisation: str) -> str:
+    """SQL: some subscription receives the event (see `receives`)."""
+    subscribed = receives(etype, region, municipality, organisation)
+    return f"EXISTS (SELECT 1 FROM routes.webhook_subscriptions s WHERE {subscribed})"
 
 
 _INSERT = text(

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, insert, select, text, tuple_
 from kit.auth import Principal
 from kit.db import scope_condition
 from services.routes.models import webhook_attempts, webhook_deliveries, webhook_subscriptions
+from services.routes.webhooks.events import receives
 
 S = webhook_subscriptions
 D = webhook_deliveries
@@ -37,15 +38,12 @@ _FAN_OUT = text(
         SELECT s.id, m.id, m.type,
                jsonb_build_object('type', m.type, 'timestamp', m.occurred_at, 'data', m.payload)
         FROM marked m JOIN routes.webhook_subscriptions s
-          ON s.active AND m.type = ANY(s.events)
-         AND (s.region IS NULL OR s.region = m.region)
-         AND (s.municipality IS NULL OR s.municipality = m.municipality)
-         AND (s.organisation IS NULL OR s.organisation = m.organisation)
+          ON {receives}
         ON CONFLICT (subscription_id, event_id) DO NOTHING
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM marked) AS events, (SELECT count(*) FROM fanned) AS deliveries
-    """
+    """.format(receives=receives("m.type", "m.region", "m.municipality", "m.organisation"))
 )
 
 # Due deliveries of active subscriptions, leased: nobody else takes them until the lease ends (a worker
