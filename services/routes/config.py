@@ -36,7 +36,7 @@ class RoutesSettings(ServiceSettings):
     # Monthly exports are written here (one folder per month) and listed/downloaded via the API.
     export_dir: str = "exports"
     # Monthly export files (and their records) are deleted this long after they were written (152-FZ:
-    # they name teachers); `python -m services.routes retention` does it, e.g. daily from a CronJob.
+    # they name teachers); `python -m services.routes retention` does it (daily: deploy/k8s/retention-cronjob.yaml).
     export_retention_days: int = Field(default=365, ge=1)
     # Stored answers of idempotent requests are deleted by the same command this long after they were made.
     idempotency_retention_days: int = Field(default=30, ge=1)

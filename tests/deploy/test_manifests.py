@@ -83,13 +83,12 @@ def export_shards(command: list[str]) -> int:
 
 
 def k8s_direct_connections(objects: dict[tuple[str, str], Any]) -> int:
-    """Connections past the pooler in Kubernetes: the migration's 1, and per export shard (all at once) its
-    engine's 2 plus 1 per extra --workers process."""
-    (cron,) = [o for (kind, _), o in objects.items() if kind == "CronJob"]
-    (c,) = pod_spec(cron)["containers"]
+    """Connections past the pooler in Kubernetes: the migration's 1, per export shard (all at once) its
+    engine's 2 plus 1 per extra --workers process, and the daily retention's 2 (it may meet the export)."""
+    (c,) = pod_spec(objects[("CronJob", "routes-monthly-export")])["containers"]
     command = c["command"]
     workers = int(command[command.index("--workers") + 1]) if "--workers" in command else 2
-    return 1 + export_shards(command) * (2 + workers - 1)
+    return 1 + export_shards(command) * (2 + workers - 1) + 2
 
 
 def _ini(path: Path) -> dict[str, str]:
@@ -415,7 +414,7 @@ class TestKubernetes:
         assert c["envFrom"][-1] == {"secretRef": {"name": "iom-db-admin"}}
 
     def test_monthly_export_cronjob(self, objects: dict[tuple[str, str], Any]) -> None:
-        (cron,) = of_kind(objects, "CronJob").values()
+        cron = objects[("CronJob", "routes-monthly-export")]
         assert cron["spec"]["schedule"] == "0 3 1 * *"
         assert cron["spec"]["concurrencyPolicy"] == "Forbid"
         (c,) = pod_spec(cron)["containers"]
@@ -424,7 +423,7 @@ class TestKubernetes:
 
     def test_monthly_export_runs_as_an_indexed_job_of_its_shards(self, objects: dict[tuple[str, str], Any]) -> None:
         """Issue 16, point 2: N pods at once, each JOB_COMPLETION_INDEX of N (`--shard-from-env N`)."""
-        (cron,) = of_kind(objects, "CronJob").values()
+        cron = objects[("CronJob", "routes-monthly-export")]
         job = cron["spec"]["jobTemplate"]["spec"]
         (c,) = pod_spec(cron)["containers"]
         shards = export_shards(c["command"])
@@ -432,6 +431,18 @@ class TestKubernetes:
         assert job["completionMode"] == "Indexed"
         assert job["completions"] == job["parallelism"] == shards
         assert "JOB_COMPLETION_INDEX" not in {e["name"] for e in c["env"]}  # Kubernetes sets it
+
+    def test_retention_runs_daily_one_at_a_time_past_the_pooler(self, objects: dict[tuple[str, str], Any]) -> None:
+        """Export files and stored idempotent answers past their retention are deleted every day, not only
+        when someone remembers the command; it takes the export's session lock, so not through PgBouncer."""
+        cron = objects[("CronJob", "routes-retention")]
+        assert cron["spec"]["schedule"].split()[2:] == ["*", "*", "*"]  # every day
+        assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+        (c,) = pod_spec(cron)["containers"]
+        assert c["command"] == ["python", "-m", "services.routes", "retention"]
+        assert "ROUTES_DB_PASSWORD" in {e["name"] for e in c["env"]}
+        assert config_data(objects)["DIRECT_DATABASE_URL"]
+        assert "/app/exports" in {m["mountPath"] for m in c["volumeMounts"]}
 
     def test_postgres_cluster_is_a_primary_and_a_replica_with_backups(
         self, objects: dict[tuple[str, str], Any]
