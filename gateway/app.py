@@ -71,7 +71,12 @@ class Gateway:
 
     async def startup(self) -> None:
         db_url = service_database_url(self.common, self.settings)
-        self.engine = make_engine(db_url, pool_size=5, max_overflow=5, application_name="gateway")
+        self.engine = make_engine(
+            db_url,
+            pool_size=self.settings.db_pool_size,
+            max_overflow=self.settings.db_max_overflow,
+            application_name="gateway",
+        )
         self.proxy.resolver = ApiKeyResolver(self.engine, self.settings.api_key_cache_seconds)
         s = self.settings
         self.proxy.limits = RateLimits(

@@ -41,6 +41,9 @@ class GatewaySettings(ServiceSettings):
 
     name: str = "gateway"
     port: int = 8000
+    # Its database work is API-key look-ups (cached): a smaller pool than a service's.
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
     assessment_url: str = "http://127.0.0.1:8001"
     resources_url: str = "http://127.0.0.1:8002"
     routes_url: str = "http://127.0.0.1:8003"

@@ -62,14 +62,10 @@ DOCKERFILES = {
 POSTGRES_MAX_CONNECTIONS = 100
 SUPERUSER_RESERVED = 3
 DIRECT_CONNECTIONS = 1 + 2 + 1
-# gateway/app.py makes its engine with pool_size=5, max_overflow=5 whatever its settings say.
-GATEWAY_CLIENT_CONNECTIONS = 5 + 5
 
 
 def client_connections(process: str, env: dict[str, str]) -> int:
     """Connections one pod of `process` may open: its engine's pool and overflow, and routes' read pool."""
-    if process == "gateway":
-        return GATEWAY_CLIENT_CONNECTIONS
     fields = settings_class(process).model_fields
     prefix = process.upper()
     size = int(env.get(f"{prefix}_DB_POOL_SIZE", fields["db_pool_size"].default))
