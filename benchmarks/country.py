@@ -11,6 +11,7 @@ and the five processes (benchmarks/faults.py `FaultStack`), then:
    prefixed by the region), its framework and campaign, and one CSV upload of every teacher's result
    through the gateway, while the routes service is stopped;
 2. generation with 1 routes process: the feed read in `--partitions` partitions (ROUTES_FEED_PARTITIONS),
+   as many at once as the service's default ROUTES_FEED_PARTITION_WORKERS (2),
    timed until every teacher has a route; then the routes tables are emptied (their feed cursors too) and
    the same results are generated again
 3. with 2 routes processes (the second one is `FaultStack.spawn_routes_replica`), the same partitions;
@@ -313,7 +314,6 @@ def run(scale: float, partitions: int, shards: int) -> list[Stage]:
     env = {
         "GATEWAY_UPSTREAM_TIMEOUT_SECONDS": "600",
         "ROUTES_FEED_PARTITIONS": str(partitions),
-        "ROUTES_FEED_PARTITION_WORKERS": str(max(1, partitions // 2)),
         "ROUTES_FEED_POLL_SECONDS": "0.2",
     }
     within = max(600.0, n / 100)

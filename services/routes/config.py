@@ -19,8 +19,11 @@ class RoutesSettings(ServiceSettings):
     # leased by one replica at a time (services.routes.feed, table feed_partitions); 1: one consumer of the
     # whole feed under the generation lock, as before.
     feed_partitions: int = Field(default=1, ge=1, le=1024)
-    # How many partitions one replica works on at once.
-    feed_partition_workers: int = Field(default=4, ge=1, le=64)
+    # How many partitions one replica works on at once. Two keep its one core busy (one builds a page while
+    # the other waits for the feed, the resource map or PostgreSQL); more only hold more pages in memory and
+    # contend for the same core (benchmarks/country.py, 50,000 teachers: 4 gave 1,432 routes/s at a 617-653 MB
+    # peak, 2 gave 1,548/s at 424 MB).
+    feed_partition_workers: int = Field(default=2, ge=1, le=64)
     # A partition's lease lasts this long unless renewed (a third of it): a killed replica's partitions are
     # taken over by another once it runs out.
     feed_lease_seconds: float = Field(default=30.0, gt=0)
