@@ -30,6 +30,18 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 
 
+def released(resp: httpx.Response) -> httpx.Response:
+    """The answer, no longer tied to its spent stream.
+
+    httpx 0.28 binds a response and the stream it was read from into a reference cycle (the stream keeps the
+    response to set its `elapsed`: encode/httpx#3733), so an answer and its whole body outlive the call until
+    the cyclic collector runs, which in a busy process is rarely: 213 such answers (feed pages of ~4 MB among
+    them) were waiting in a routes process mid-generation. The body is read by then (no request here streams),
+    so a stream over the same bytes replaces it and reference counting frees the answer when it is dropped."""
+    resp.stream = httpx.ByteStream(resp.content)
+    return resp
+
+
 def retryable(method: str, headers: dict[str, str] | None) -> bool:
     """Whether a request may be sent again after an answer was lost or was a 502/503/504."""
     keyed = any(k.lower() == "idempotency-key" for k in headers or {})
@@ -104,7 +116,9 @@ class GatewayClient:
         while True:
             kw["timeout"] = max(0.1, min(timeout, ends - loop.time()))
             try:
-                resp = await self.http.request(method, path, headers=self.headers(headers, region=region), **kw)
+                resp = released(
+                    await self.http.request(method, path, headers=self.headers(headers, region=region), **kw)
+                )
             except httpx.TransportError as e:
                 # Full jitter: replicas retrying the same failure spread out instead of arriving together.
                 pause = random.uniform(0, delay)

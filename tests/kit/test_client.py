@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -94,3 +96,19 @@ async def test_the_client_mints_an_internal_service_token() -> None:
     principal = codec().decode(c.headers()["Authorization"].removeprefix("Bearer "))
     await c.aclose()
     assert principal.role == "service" and principal.sub == "service:test"
+
+
+async def test_an_answer_is_freed_as_soon_as_it_is_dropped() -> None:
+    """A routes process reads thousands of multi-megabyte feed pages: none may wait for the cyclic collector."""
+    async with failing_upstream(200) as (url, _):
+        c = client(url)
+        gc.disable()
+        try:
+            r = await c.request("GET", "/api/v1/assessment/changes")
+            assert r.json() == {"status": 200}
+            answer = weakref.ref(r)
+            del r
+            assert answer() is None
+        finally:
+            gc.enable()
+            await c.aclose()
