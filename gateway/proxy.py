@@ -20,6 +20,7 @@ from kit.auth import SAFE_METHODS, Principal, Role, TokenCodec
 from kit.errors import AppError, Forbidden, NotFound, Unauthorized, problem_body
 from kit.jsonutil import dumps
 from kit.requestid import current_request_id
+from kit.russian import SERVICE_NAMES_RU
 
 log = logging.getLogger("gateway.proxy")
 
@@ -50,13 +51,6 @@ API_PREFIX = "/api/v1/"
 # Idle upstream connections are dropped well before the services close them (kit.cli.KEEP_ALIVE_SECONDS):
 # a request sent on a connection the server is closing fails, and the client would get a 503.
 IDLE_UPSTREAM_SECONDS = 15
-# The services as people name them, for the gateway's own problems ("Сервис маршрутов временно недоступен").
-SERVICE_NAMES_RU = {
-    "assessment": "Сервис оценки",
-    "resources": "Сервис ресурсов",
-    "routes": "Сервис маршрутов",
-    "audit": "Сервис аудита",
-}
 SMALL_BODY = 256 * 1024
 
 

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+# The platform's services as people name them ("Сервис маршрутов временно недоступен"): the gateway's own
+# problems and the audit service's reasons of a failed call say them.
+SERVICE_NAMES_RU = {
+    "assessment": "Сервис оценки",
+    "resources": "Сервис ресурсов",
+    "routes": "Сервис маршрутов",
+    "audit": "Сервис аудита",
+}
+
 
 def plural(n: int, one: str, few: str, many: str) -> str:
     """The form of a noun after the number n: 1 строка, 2 строки, 5 строк (11-14 take `many`)."""

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, Ty
 
 from kit.client import GatewayClient, UpstreamError
 from kit.errors import AppError, UpstreamUnavailable
+from kit.russian import SERVICE_NAMES_RU
 from services.audit.vocab import CRITERIA_COUNT, LEVEL_BY_NAME
 
 PAGE_LIMIT = 500
@@ -45,10 +46,6 @@ class Upstream:
 
 class BadUpstreamAnswer(AppError):
     status, code, title = 502, "upstream-contract", "Ошибка связи между сервисами"
-
-
-# The other services as people name them ("Сервис маршрутов ...").
-SERVICE_NAMES_RU = {"assessment": "Сервис оценки", "routes": "Сервис маршрутов", "resources": "Сервис ресурсов"}
 
 
 def upstream_reason(service: str, exc: BaseException) -> str:
