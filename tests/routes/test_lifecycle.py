@@ -113,6 +113,7 @@ class TestWholeCycle:
         r = await act(api, rid, as_methodologist(MUN_A), "archive")
         assert r.status_code == 200 and r.json()["status"] == "archived"
         history = (await api.get(f"/api/v1/routes/{rid}/history", headers=as_regional())).json()
+        assert [h["comment"] for h in history if h["action"] == "audited"] == ["аудит маршрута: 17 из 20 баллов"]
         assert [h["action"] for h in history] == [
             "generated",
             "recommend",
@@ -329,6 +330,19 @@ class TestEdits:
         )
         assert r.status_code == 200, r.text
         assert r.json()["self_check"]["total"] == route["self_check"]["auto_total"] + 8
+
+    async def test_the_history_says_the_scores_in_words(self, api: httpx.AsyncClient) -> None:
+        _, summary = await a_route(api)
+        route = (await route_of(api, summary["id"])).json()
+        r = await api.put(
+            f"/api/v1/routes/{summary['id']}/self-check",
+            json={"scores": {"3": 1, "2": 2, "5": 0}},
+            headers={**as_methodologist(MUN_A), "If-Match": f'"{route["version"]}"'},
+        )
+        assert r.status_code == 200, r.text
+        history = (await api.get(f"/api/v1/routes/{summary['id']}/history", headers=as_regional())).json()
+        said = "самопроверка: критерий 2 — 2 балла, критерий 3 — 1 балл, критерий 5 — 0 баллов"
+        assert history[-1]["comment"] == said
 
     async def test_machine_criteria_cannot_be_overwritten(self, api: httpx.AsyncClient) -> None:
         _, summary = await a_route(api)

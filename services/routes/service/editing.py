@@ -9,6 +9,7 @@ from typing import Any
 
 from kit.auth import Principal
 from kit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from kit.russian import count
 from services.routes.authoring import check_texts
 from services.routes.content import apply_overrides, find_task, next_control_on
 from services.routes.labels import STATUS_RU
@@ -144,7 +145,6 @@ async def score_self_check(change: Change, principal: Principal, body: SelfCheck
         )
     manual = {**row["self_check_manual"], **{str(k): v for k, v in body.scores.items()}}
     updated = await change.update({"self_check_manual": manual})
-    await repo.add_event(
-        row["id"], principal, "self_check", comment=", ".join(f"{k}={v}" for k, v in sorted(body.scores.items()))
-    )
+    scored = ", ".join(f"критерий {k} — {count(v, 'балл', 'балла', 'баллов')}" for k, v in sorted(body.scores.items()))
+    await repo.add_event(row["id"], principal, "self_check", comment=f"самопроверка: {scored}")
     return updated

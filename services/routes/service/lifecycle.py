@@ -170,7 +170,7 @@ async def mark_audited(
         "audited",
         from_status=Status.completed.value,
         to_status=Status.audited.value,
-        comment=f"audit {body.audit_id}: {body.total}/20",
+        comment=f"аудит маршрута: {body.total} из 20 баллов",
     )
     await webhook_events.audit_completed(session, updated, principal)
     return updated
