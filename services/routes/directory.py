@@ -26,6 +26,9 @@ class Place(BaseModel):
 
 
 PLACES = TypeAdapter(list[Place])
+# Names kept without a code a lookup needs are asked again after this long (not at every print of a route
+# whose school is not in the directory at all).
+MISS_RETRY_SECONDS = 5.0
 
 
 def place_names(answer: Any) -> dict[str, str]:
@@ -38,39 +41,57 @@ class Directory:
 
     A route stores codes; everything a person reads (the printed route, the form reasons, the export) names
     them. Names are asked once per region (municipalities) or municipality (schools) and kept for `ttl`
-    seconds: the directory changes rarely and a renamed school prints under its new name after that. When
-    the directory cannot answer, the lookups answer what they have (possibly nothing) and are not kept."""
+    seconds: the directory changes rarely and a renamed school prints under its new name after that. A lookup
+    that needs a code the kept names lack (a school added since) asks again, at most every
+    `MISS_RETRY_SECONDS`. When the directory cannot answer, the lookups answer what they have (possibly
+    nothing) and are not kept."""
 
     def __init__(self, client: GatewayClient, ttl: float = 600.0) -> None:
         self.client = client
         self.ttl = ttl
-        self._cache: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+        # (region, listing) -> (kept until, asked at, code -> name)
+        self._cache: dict[tuple[str, str], tuple[float, float, dict[str, str]]] = {}
         self._lock = asyncio.Lock()
 
-    async def _names(self, region: str, path: str, params: dict[str, str] | None) -> dict[str, str]:
-        key = (region, path + repr(sorted((params or {}).items())))
-        now = asyncio.get_running_loop().time()
+    def _kept(self, key: tuple[str, str], needs: str | None) -> dict[str, str] | None:
         hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is None:
+            return None
+        until, asked, names = hit
+        now = asyncio.get_running_loop().time()
+        if until <= now:
+            return None
+        if needs is not None and needs not in names and asked + MISS_RETRY_SECONDS <= now:
+            return None
+        return names
+
+    async def _names(
+        self, region: str, path: str, params: dict[str, str] | None, needs: str | None = None
+    ) -> dict[str, str]:
+        key = (region, path + repr(sorted((params or {}).items())))
+        kept = self._kept(key, needs)
+        if kept is not None:
+            return kept
         async with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] > now:
-                return hit[1]
+            kept = self._kept(key, needs)
+            if kept is not None:
+                return kept
+            now = asyncio.get_running_loop().time()
             try:
                 answer = await self.client.json("GET", path, params=params, region=region or None)
             except (UpstreamError, UpstreamUnavailable) as e:
                 log.warning("directory refused", extra={"path": path, "status": getattr(e, "status", 503)})
-                return {}
+                hit = self._cache.get(key)
+                return hit[2] if hit is not None else {}
             names = place_names(answer)
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (now + self.ttl, names)
+            self._cache[key] = (now + self.ttl, now, names)
             return names
 
-    async def municipality_names(self, region: str) -> dict[str, str]:
-        """Municipality code -> name, for one region."""
-        return await self._names(region, MUNICIPALITIES_PATH, None)
+    async def municipality_names(self, region: str, *, needs: str | None = None) -> dict[str, str]:
+        """Municipality code -> name, for one region (`needs`: a code the answer should name)."""
+        return await self._names(region, MUNICIPALITIES_PATH, None, needs)
 
     async def municipality_names_in(self, regions: Sequence[str]) -> dict[str, str]:
         """Municipality code -> name, for several regions (the form reasons of a generation batch)."""
@@ -79,6 +100,6 @@ class Directory:
             out.update(await self.municipality_names(region))
         return out
 
-    async def organisation_names(self, region: str, municipality: str) -> dict[str, str]:
-        """School code -> name, for the schools of one municipality."""
-        return await self._names(region, ORGANISATIONS_PATH, {"municipality": municipality})
+    async def organisation_names(self, region: str, municipality: str, *, needs: str | None = None) -> dict[str, str]:
+        """School code -> name, for the schools of one municipality (`needs`: a code the answer should name)."""
+        return await self._names(region, ORGANISATIONS_PATH, {"municipality": municipality}, needs)

@@ -8,17 +8,20 @@ import io
 import re
 from typing import Any
 
+import asyncpg
 import docx
 import httpx
 import pypdf
 import pytest
 
 from deploy import demo
+from services.routes.directory import MISS_RETRY_SECONDS
 from services.routes.route_document.model import RouteContent
 from services.routes.route_document.view import ru_date
 from services.routes.schemas import RouteRead
 from tests.harness import Stack
-from tests.region import MUN_A, ORG_A1, as_regional
+from tests.region import MUN_A, ORG_A1, as_regional, seed_region, service_headers
+from tests.routes.factory import insert_route
 from tests.routes.test_lifecycle import a_route
 
 # A word of two or more Latin letters that is not an established acronym.
@@ -62,6 +65,21 @@ def expected(route: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 class TestThePrintedRoute:
+    async def test_a_school_added_to_the_directory_prints_by_name(
+        self, api: httpx.AsyncClient, db: asyncpg.Connection
+    ) -> None:
+        await seed_region(api)
+        route = await insert_route(db, organisation="oo-new-1")
+        url = f"/api/v1/routes/{route['id']}/print"
+        first = await api.get(url, params={"format": "html"}, headers=as_regional())
+        assert first.status_code == 200 and "Школа имени Гагарина" not in first.text
+        school = {"code": "oo-new-1", "name": "Школа имени Гагарина", "municipality": MUN_A}
+        r = await api.put("/api/v1/organisations", json=[school], headers=service_headers())
+        assert r.status_code == 200, r.text
+        await asyncio.sleep(MISS_RETRY_SECONDS + 0.5)  # the names read for the first print are asked again
+        again = await api.get(url, params={"format": "html"}, headers=as_regional())
+        assert "Школа имени Гагарина" in again.text
+
     async def test_three_formats_hold_the_teacher_every_task_and_every_control_date(
         self, api: httpx.AsyncClient
     ) -> None:

@@ -86,8 +86,8 @@ async def printable(
     repo = RouteRepository(session)
     row = await load_route(repo, principal, route_id, None)
     events = await repo.history(route_id)
-    municipalities = await directory.municipality_names(row["region"])
-    schools = await directory.organisation_names(row["region"], row["municipality"])
+    municipalities = await directory.municipality_names(row["region"], needs=row["municipality"])
+    schools = await directory.organisation_names(row["region"], row["municipality"], needs=row["organisation"])
     doc = build_document(
         route_view(row, principal),
         events,
