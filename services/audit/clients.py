@@ -103,12 +103,18 @@ class Page(Wire, Generic[ItemT]):
 
 
 async def _walk_pages(
-    up: Upstream, path: str, shape: type[Page[ItemT]], what: str, region: str | None, municipality: str | None
+    up: Upstream,
+    path: str,
+    shape: type[Page[ItemT]],
+    what: str,
+    region: str | None,
+    municipality: str | None,
+    **filters: str,
 ) -> AsyncIterator[ItemT]:
     """Every item of a keyset listing, page after page, until it gives no next cursor."""
     cursor: str | None = None
     while True:
-        params = {"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT}
+        params = {"municipality": municipality, "cursor": cursor, "limit": PAGE_LIMIT, **filters}
         page = read_answer(shape, await up.get_json(path, region=region, params=params), what)
         for item in page.items:
             yield item
@@ -327,10 +333,13 @@ def parse_outcome(item: Any) -> RouteOutcome:
 
 
 async def iter_route_outcomes(
-    up: Upstream, *, region: str | None, municipality: str | None
+    up: Upstream, *, region: str | None, municipality: str | None, mentored: bool | None = None
 ) -> AsyncIterator[RouteOutcome]:
-    """Walk GET /api/v1/routes/outcomes keyset pages."""
-    pages = _walk_pages(up, "/api/v1/routes/outcomes", RouteOutcomePage, "route outcomes page", region, municipality)
+    """Walk GET /api/v1/routes/outcomes keyset pages (`mentored`: only the routes with a mentor, or without)."""
+    filters = {} if mentored is None else {"mentored": "true" if mentored else "false"}
+    pages = _walk_pages(
+        up, "/api/v1/routes/outcomes", RouteOutcomePage, "route outcomes page", region, municipality, **filters
+    )
     async for item in pages:
         yield _outcome(item)
 

@@ -332,7 +332,7 @@ class RouteRepository:
         await self.s.execute(stmt)
 
     async def outcomes(
-        self, principal: Principal, municipality: str | None, after: str | None, limit: int
+        self, principal: Principal, municipality: str | None, after: str | None, limit: int, *, mentored: bool | None
     ) -> list[dict[str, Any]]:
         q = select(
             routes.c.id,
@@ -347,6 +347,8 @@ class RouteRepository:
         ).where(scope_clause(principal))
         if municipality:
             q = q.where(routes.c.municipality == municipality)
+        if mentored is not None:
+            q = q.where(routes.c.mentor_id.is_not(None) if mentored else routes.c.mentor_id.is_(None))
         if after:
             q = q.where(routes.c.id > uuid.UUID(after))
         q = q.order_by(routes.c.id).limit(limit)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 
@@ -19,6 +20,7 @@ from services.routes.config import RoutesSettings
 from services.routes.feed import FeedConsumer
 from tests.harness import Stack
 from tests.region import MUN_A, as_methodologist, as_regional, as_teacher
+from tests.routes.factory import insert_route
 from tests.routes.flow import results_for, route_of, wait_for_routes
 
 
@@ -153,6 +155,18 @@ class TestStats:
             if not cursor:
                 break
         assert len(seen) == len(set(seen)) == 3
+
+    async def test_outcomes_of_routes_with_a_mentor_only(self, api: httpx.AsyncClient, db: asyncpg.Connection) -> None:
+        mentored = [await insert_route(db, group=1) for _ in range(2)]
+        alone = await insert_route(db, group=2)
+        pages = {}
+        for flag in ("true", "false"):
+            params = {"mentored": flag}
+            r = await api.get("/api/v1/routes/outcomes", params=params, headers=as_regional())
+            assert r.status_code == 200, r.text
+            pages[flag] = {o["route_id"] for o in r.json()["items"]}
+        assert pages["true"] == {str(m["id"]) for m in mentored}
+        assert pages["false"] == {str(alone["id"])}
 
 
 class TestRegeneration:

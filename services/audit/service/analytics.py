@@ -52,12 +52,13 @@ async def engagement(
 async def mentored_teachers(
     up: Upstream, among: frozenset[str], *, region: str | None, municipality: str | None
 ) -> frozenset[str]:
-    """Those of `among` (teacher ids) whose route has a mentor, from the routes' outcomes in the scope."""
+    """Those of `among` (teacher ids) whose route has a mentor, from the outcomes of the scope's routes that
+    have one (the routes service filters them: not every route of the region crosses the network)."""
     if not among:
         return frozenset()
     found = {
         o.teacher_id
-        async for o in iter_route_outcomes(up, region=region, municipality=municipality)
+        async for o in iter_route_outcomes(up, region=region, municipality=municipality, mentored=True)
         if o.mentor_id and o.teacher_id in among
     }
     return frozenset(found)

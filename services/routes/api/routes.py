@@ -117,10 +117,13 @@ async def route_outcomes(
     principal: Analyst,
     session: DbSession,
     municipality: str | None = Query(default=None, max_length=32),
+    mentored: bool | None = Query(
+        default=None, description="only the routes with a mentor (true) or without one (false); all when absent"
+    ),
     cursor: str | None = Query(default=None, max_length=500),
     limit: int = Query(default=200, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
-    return await reading.outcomes(session, principal, municipality, cursor, limit)
+    return await reading.outcomes(session, principal, municipality, cursor, limit, mentored=mentored)
 
 
 @router.post(

@@ -68,11 +68,19 @@ def outcome_of(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def outcomes(
-    session: AsyncSession, principal: Principal, municipality: str | None, cursor: str | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    municipality: str | None,
+    cursor: str | None,
+    limit: int,
+    *,
+    mentored: bool | None = None,
 ) -> dict[str, Any]:
-    """A keyset page of per-route outcomes in scope (by route id)."""
+    """A keyset page of per-route outcomes in scope (by route id); `mentored`: only those with (without) a mentor."""
     after = decode_cursor(cursor, [key_id])
-    rows = await RouteRepository(session).outcomes(principal, municipality, after[0] if after else None, limit + 1)
+    rows = await RouteRepository(session).outcomes(
+        principal, municipality, after[0] if after else None, limit + 1, mentored=mentored
+    )
     next_cursor = encode_cursor([str(rows[limit - 1]["id"])]) if len(rows) > limit else None
     return {"items": [outcome_of(r) for r in rows[:limit]], "next_cursor": next_cursor}
 
