@@ -169,8 +169,12 @@ class TestReplicas:
             await upload_all(api)
             tasks = [asyncio.create_task(w.run()) for w in (one, two)]
             try:
+                # Every route written and every lease let go: the drains that wrote them have finished (the
+                # replicas run in this event loop, so a route can be seen before its writer resumes).
                 for _ in range(300):
-                    if len(await routes_per_teacher(api)) == len(TEACHERS):
+                    if len(await routes_per_teacher(api)) == len(TEACHERS) and all(
+                        owner is None for _, owner in (await leases(one)).values()
+                    ):
                         break
                     await asyncio.sleep(0.2)
             finally:
