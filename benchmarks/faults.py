@@ -85,7 +85,10 @@ class FaultStack:
             self.admin_url, self.server = stack.start_embedded(self.root / "pg")
             stack.prepare_database(self.admin_url)
             ports = {p.name: free_port() for p in stack.ALL}
-            env = stack.process_env(self.admin_url, ports, {**os.environ, **TEST_ENV, **self.extra_env})
+            uploads = self.root / "uploads"  # a killed upload's spooled body goes with the stack's folder
+            uploads.mkdir()
+            base = {**os.environ, **TEST_ENV, "ASSESSMENT_UPLOAD_DIR": str(uploads), **self.extra_env}
+            env = stack.process_env(self.admin_url, ports, base)
             self.live = Stack(self.admin_url, ports, env, self.root / "logs")
             for p in stack.ALL:
                 self.live.procs[p.name] = stack.spawn(p, env, self.live.log_dir)

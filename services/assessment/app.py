@@ -1,7 +1,11 @@
 """The assessment service: intake of assessment results, teachers, levels and deficits."""
 
+import asyncio
+import logging
 import re
 from typing import Any
+
+from fastapi import FastAPI
 
 from kit.app import create_service_app
 from services.assessment.api import (
@@ -16,6 +20,9 @@ from services.assessment.api import (
 )
 from services.assessment.config import AssessmentSettings
 from services.assessment.hot_reads import hot_reads
+from services.assessment.intake import sweep_spools
+
+log = logging.getLogger("assessment")
 
 # Only the results upload takes large bodies (it streams them to disk and applies its own limits).
 RESULTS_UPLOAD_PATH = re.compile(r"^/api/v1/campaigns/[^/]+/results/?$")
@@ -23,6 +30,12 @@ RESULTS_UPLOAD_PATH = re.compile(r"^/api/v1/campaigns/[^/]+/results/?$")
 
 def create_app(settings: AssessmentSettings | None = None) -> Any:
     settings = settings or AssessmentSettings()
+
+    async def sweep_stale_uploads(app: FastAPI) -> None:
+        removed = await asyncio.to_thread(sweep_spools, settings.upload_dir)
+        if removed:
+            log.info("stale spooled uploads removed", extra={"files": removed})
+
     asgi = create_service_app(
         settings=settings,
         title="IOM assessment service",
@@ -39,6 +52,7 @@ def create_app(settings: AssessmentSettings | None = None) -> Any:
             changes.router,
             personal_data.router,
         ],
+        on_startup=[sweep_stale_uploads],
         body_limits={"/api/v1/teachers/bulk": 20 * 1024 * 1024},
     )
     # Prefix limits cannot single out /campaigns/{id}/results, so widen the limit for that path only.

@@ -33,6 +33,7 @@ from services.assessment.intake.reading import (
     json_rows,
     sniff_delimiter,
     spool_body,
+    sweep_spools,
     xlsx_rows,
 )
 
@@ -64,5 +65,6 @@ __all__ = [
     "map_header",
     "sniff_delimiter",
     "spool_body",
+    "sweep_spools",
     "xlsx_rows",
 ]

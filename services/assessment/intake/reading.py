@@ -10,6 +10,7 @@ import codecs
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +55,15 @@ class SpooledBody:
         _unlink(self.path)
 
 
+SPOOL_PREFIX = "iom-upload-"
+# A spooled upload (or its staged CSV) this old belongs to no running request (reading one stops after
+# `upload_read_seconds`, 10 minutes by default): a process killed in the middle of an upload left it.
+STALE_SPOOL_SECONDS = 3600.0
+
+
 async def spool_body(chunks: AsyncIterator[bytes], limit: int, directory: str | None = None) -> SpooledBody:
     """Write the streamed body to a temporary file, hashing it and checking UTF-8 on the way."""
-    fd, name = tempfile.mkstemp(prefix="iom-upload-", dir=directory)
+    fd, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, dir=directory)
     path = Path(name)
     h = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -88,6 +95,22 @@ async def spool_body(chunks: AsyncIterator[bytes], limit: int, directory: str | 
         _unlink(path)
         raise
     return SpooledBody(path, size, h.hexdigest(), utf8)
+
+
+def sweep_spools(directory: str | None, older_than: float = STALE_SPOOL_SECONDS) -> int:
+    """Delete the spooled uploads that processes killed mid-upload left in `directory` (the system's temporary
+    directory when None); how many files went. Each upload deletes its own files however it ends, short of a
+    kill: the service sweeps at start."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in Path(directory or tempfile.gettempdir()).glob(SPOOL_PREFIX + "*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _unlink(path: Path) -> None:
