@@ -109,7 +109,7 @@ async def _walk_pages(
     what: str,
     region: str | None,
     municipality: str | None,
-    **filters: str,
+    **filters: Any,
 ) -> AsyncIterator[ItemT]:
     """Every item of a keyset listing, page after page, until it gives no next cursor."""
     cursor: str | None = None
@@ -336,9 +336,8 @@ async def iter_route_outcomes(
     up: Upstream, *, region: str | None, municipality: str | None, mentored: bool | None = None
 ) -> AsyncIterator[RouteOutcome]:
     """Walk GET /api/v1/routes/outcomes keyset pages (`mentored`: only the routes with a mentor, or without)."""
-    filters = {} if mentored is None else {"mentored": "true" if mentored else "false"}
     pages = _walk_pages(
-        up, "/api/v1/routes/outcomes", RouteOutcomePage, "route outcomes page", region, municipality, **filters
+        up, "/api/v1/routes/outcomes", RouteOutcomePage, "route outcomes page", region, municipality, mentored=mentored
     )
     async for item in pages:
         yield _outcome(item)

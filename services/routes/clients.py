@@ -251,6 +251,7 @@ class Teacher(Upstream):
 # Matching answers and mentors' names kept per process, by count: as many for a country as for a region.
 MATCH_CACHE_ENTRIES = 4096
 NAME_CACHE_ENTRIES = 20_000
+NOT_KEPT = object()  # what the names cache answers for a mentor it does not hold (a kept name may be None)
 
 
 class ResourceMapClient:
@@ -379,8 +380,8 @@ class ResourceMapClient:
     async def _mentor_names(self, region: str, teacher_ids: set[str]) -> dict[str, str | None]:
         """Mentors' full names from the teacher registry (kept for `ttl`), so the mentee, the school and the
         municipal export know whom to contact; None for a mentor the registry does not hold."""
-        kept = {t: self._names.get(t, self) for t in teacher_ids}  # `self`: not kept (a name may be None)
-        names: dict[str, str | None] = {t: name for t, name in kept.items() if name is not self}  # type: ignore[misc]
+        kept = {t: self._names.get(t, NOT_KEPT) for t in teacher_ids}  # one look each: an entry may expire between two
+        names: dict[str, str | None] = {t: name for t, name in kept.items() if isinstance(name, str | None)}
 
         async def one(teacher_id: str) -> None:
             try:

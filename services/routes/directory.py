@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from cachetools import TTLCache
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from kit.client import GatewayClient, UpstreamError
@@ -29,6 +31,8 @@ PLACES = TypeAdapter(list[Place])
 # Names kept without a code a lookup needs are asked again after this long (not at every print of a route
 # whose school is not in the directory at all).
 MISS_RETRY_SECONDS = 5.0
+# Listings kept per process (one per region and one per municipality): the oldest go first beyond this.
+DIRECTORY_ENTRIES = 10_000
 
 
 def place_names(answer: Any) -> dict[str, str]:
@@ -49,19 +53,16 @@ class Directory:
     def __init__(self, client: GatewayClient, ttl: float = 600.0) -> None:
         self.client = client
         self.ttl = ttl
-        # (region, listing) -> (kept until, asked at, code -> name)
-        self._cache: dict[tuple[str, str], tuple[float, float, dict[str, str]]] = {}
+        # (region, listing) -> (asked at, code -> name), each kept `ttl` seconds
+        self._cache: TTLCache[tuple[str, str], tuple[float, dict[str, str]]] = TTLCache(DIRECTORY_ENTRIES, ttl)
         self._lock = asyncio.Lock()
 
     def _kept(self, key: tuple[str, str], needs: str | None) -> dict[str, str] | None:
         hit = self._cache.get(key)
         if hit is None:
             return None
-        until, asked, names = hit
-        now = asyncio.get_running_loop().time()
-        if until <= now:
-            return None
-        if needs is not None and needs not in names and asked + MISS_RETRY_SECONDS <= now:
+        asked, names = hit
+        if needs is not None and needs not in names and asked + MISS_RETRY_SECONDS <= time.monotonic():
             return None
         return names
 
@@ -76,17 +77,15 @@ class Directory:
             kept = self._kept(key, needs)
             if kept is not None:
                 return kept
-            now = asyncio.get_running_loop().time()
+            asked = time.monotonic()
             try:
                 answer = await self.client.json("GET", path, params=params, region=region or None)
             except (UpstreamError, UpstreamUnavailable) as e:
                 log.warning("directory refused", extra={"path": path, "status": getattr(e, "status", 503)})
                 hit = self._cache.get(key)
-                return hit[2] if hit is not None else {}
+                return hit[1] if hit is not None else {}
             names = place_names(answer)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key] = (now + self.ttl, now, names)
+            self._cache[key] = (asked, names)
             return names
 
     async def municipality_names(self, region: str, *, needs: str | None = None) -> dict[str, str]:
