@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from services.assessment.intake import spool_body, sweep_spools
 from services.assessment.intake.reading import STALE_SPOOL_SECONDS
-
-pytestmark = pytest.mark.no_db
+from tests.harness import Stack
+from tests.routes.flow import results_for
 
 
 def a_spool(folder: Path) -> Path:
@@ -25,17 +26,40 @@ def a_spool(folder: Path) -> Path:
     return asyncio.run(spool_body(body(), 1000, str(folder))).path
 
 
+def back_date(*paths: Path) -> None:
+    an_hour_ago = time.time() - STALE_SPOOL_SECONDS - 60
+    for path in paths:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+
+@pytest.mark.no_db
 def test_spools_left_by_a_killed_upload_are_swept_and_running_ones_kept(tmp_path: Path) -> None:
     left = a_spool(tmp_path)
     staged = Path(str(left) + ".stage.csv")
     staged.write_text("external_id;M1\n")
-    an_hour_ago = time.time() - STALE_SPOOL_SECONDS - 60
-    for path in (left, staged):
-        os.utime(path, (an_hour_ago, an_hour_ago))
+    back_date(left, staged)
     running = a_spool(tmp_path)
     other = tmp_path / "someone-elses.csv"
     other.write_text("x")
-    os.utime(other, (an_hour_ago, an_hour_ago))
+    back_date(other)
 
     assert sweep_spools(str(tmp_path)) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([running.name, other.name])
+
+
+async def test_the_service_sweeps_its_upload_folder_when_it_starts(
+    api: httpx.AsyncClient, live: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    left = await asyncio.to_thread(a_spool, tmp_path)
+    await asyncio.to_thread(back_date, left)
+    live.stop("assessment")
+    monkeypatch.setitem(live.env, "ASSESSMENT_UPLOAD_DIR", str(tmp_path))
+    try:
+        await asyncio.to_thread(live.start, "assessment")
+        assert not await asyncio.to_thread(left.exists)
+        await results_for(api, {"t-a1-1": {"M2"}})  # an upload spools there and deletes its own files
+        assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
+    finally:
+        live.stop("assessment")
+        monkeypatch.delitem(live.env, "ASSESSMENT_UPLOAD_DIR")
+        live.start("assessment")
